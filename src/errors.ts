@@ -1,0 +1,39 @@
+/** Exit codes of every command (README lists them). */
+export const ExitCode = {
+  ok: 0,
+  mailboxFailed: 1,
+  badInput: 2,
+  noToken: 3,
+  interrupted: 130,
+  terminated: 143,
+} as const;
+
+/**
+ * An error meant for a person: `message` is a sentence that says what is wrong and what to do,
+ * and `exitCode` is what the process ends with.
+ */
+export class UserError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = ExitCode.badInput,
+  ) {
+    super(message);
+    this.name = "UserError";
+  }
+}
+
+/** Bad input or configuration: exit 2. `where` names the file and line, or the setting. */
+export class InputError extends UserError {
+  constructor(where: string, problem: string, fix: string) {
+    super(`${where}: ${problem}. ${fix}`, ExitCode.badInput);
+    this.name = "InputError";
+  }
+}
+
+/** No usable access token: exit 3. */
+export class TokenError extends UserError {
+  constructor(message: string) {
+    super(message, ExitCode.noToken);
+    this.name = "TokenError";
+  }
+}

@@ -1,0 +1,154 @@
+// One type per concept, defined once and imported everywhere.
+
+/** How one imapsync run ended, as decided from its output lines and exit status. */
+export const RUN_CLASSES = [
+  "ok",
+  "not_delegated",
+  "token_expired",
+  "auth_failed_source",
+  "auth_failed_destination",
+  "connect_failed_source",
+  "connect_failed_destination",
+  "tls_failed",
+  "throttled",
+  "quota_exceeded",
+  "partial",
+  "interrupted",
+  "other",
+] as const;
+export type RunClass = (typeof RUN_CLASSES)[number];
+
+export type TlsMode = "ssl" | "starttls" | "none";
+
+/** A mailbox to migrate, as read from the users file. */
+export interface Mailbox {
+  source: string;
+  destination: string;
+  /** Destination password written inline in the users file (a secret). */
+  password?: string;
+  /** File whose first line is the destination password. */
+  passwordFile?: string;
+  /** Destination host for this mailbox only (imapsync bulk format, column 4). */
+  host2?: string;
+  /** Extra imapsync options for this mailbox only (bulk format, column 7), already split. */
+  extraArgs: string[];
+  /** 1-based line of the users file, for messages. */
+  line: number;
+}
+
+export interface UsersFile {
+  path: string;
+  format: "csv" | "imapsync";
+  mailboxes: Mailbox[];
+  /** Things worth telling the admin that do not stop the run (ignored columns...). */
+  notices: string[];
+}
+
+/** A program to spawn: the executable and any leading arguments (an interpreter and a script). */
+export interface Command {
+  file: string;
+  args: string[];
+}
+
+export interface Endpoint {
+  host: string;
+  port?: number;
+  tls: TlsMode;
+}
+
+export interface Config {
+  tenantId?: string;
+  appId?: string;
+  /** Recipe's APP_SECRET. The implicit grant never receives it. */
+  appSecret?: string;
+  loginHint?: string;
+  authorityUrl?: string;
+  /** Source; undefined host means imapsync's --office1 preset (outlook.office365.com, SSL). */
+  source: { host?: string; port?: number; tls?: TlsMode };
+  destination: Endpoint;
+  destAdminUser?: string;
+  destAdminPasswordFile?: string;
+  oauth2c: Command;
+  imapsync: Command;
+  workDir: string;
+  /** Refresh the token when it expires within this many milliseconds. */
+  tokenMarginMs: number;
+  concurrency: number;
+  maxAttempts: number;
+  maxBackoffMs: number;
+  dryRun: boolean;
+  /** Extra imapsync options given after `--`. */
+  passthrough: string[];
+  /** Keep Office 365 folders that hold no mail (calendar, contacts...). */
+  includeNonMailFolders: boolean;
+}
+
+/** Progress of a running copy, from imapsync's progress lines. */
+export interface Progress {
+  /** Messages handled so far, over all folders. */
+  done: number;
+  total: number;
+  /** Human-readable amount copied, as imapsync prints it ("116.783 KiB"). */
+  copied?: string;
+  etaSeconds?: number;
+}
+
+export interface RunStats {
+  messagesTransferred?: number;
+  bytesTransferred?: number;
+  messagesSkipped?: number;
+  /** "Messages found in host1 not in host2". */
+  missingOnDestination?: number;
+}
+
+/** A source folder and where imapsync put it, from `Folder i/n [f1] -> [f2]` lines (IMAP names). */
+export interface FolderPair {
+  source: string;
+  destination: string;
+}
+
+export interface Classification {
+  class: RunClass;
+  remedy: string;
+  /** The lines that decided the class, in log order, at most a handful. */
+  evidence: string[];
+  stats: RunStats;
+  progress?: Progress;
+  folders: FolderPair[];
+  /** Throttling: imapsync's suggested wait, when it printed one. */
+  backoffMs?: number;
+  /** The source or destination connection was lost (worth an automatic rerun). */
+  lostConnection: boolean;
+}
+
+export type MailboxStatus = "pending" | "running" | "ok" | "failed" | "interrupted";
+
+export interface Attempt {
+  start: string;
+  end?: string;
+  exitCode: number | null;
+  signal?: string | null;
+  class?: RunClass;
+  messagesTransferred?: number;
+  bytesTransferred?: number;
+  logFile: string;
+}
+
+export interface ReportEntry {
+  source: string;
+  destination: string;
+  status: MailboxStatus;
+  class?: RunClass;
+  remedy?: string;
+  attempts: Attempt[];
+  /** Folder mapping decided by the first run, passed explicitly on reruns. */
+  folders?: FolderPair[];
+}
+
+export interface Report {
+  schemaVersion: 1;
+  startedAt: string;
+  endedAt?: string;
+  usersFile: string;
+  mailboxes: ReportEntry[];
+}
