@@ -71,6 +71,8 @@ export interface Config {
   oauth2c: Command;
   imapsync: Command;
   workDir: string;
+  /** Local port of oauth2c's callback server: the redirect URI registered for the app. */
+  callbackPort: number;
   /** Refresh the token when it expires within this many milliseconds. */
   tokenMarginMs: number;
   concurrency: number;
