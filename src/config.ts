@@ -34,7 +34,8 @@ export interface Setting {
 const PORT = { type: "number", min: 1, max: 65535 } as const;
 const TLS = { type: "enum", choices: ["ssl", "starttls", "none"] } as const;
 
-export const SETTINGS = [
+/** Narrowly typed, so that the parsed values get their types from the table. */
+const TABLE = [
   {
     key: "tenantId",
     env: "TENANT_ID",
@@ -235,7 +236,10 @@ export const SETTINGS = [
   },
 ] as const satisfies readonly Setting[];
 
-type AnySetting = (typeof SETTINGS)[number];
+/** Every setting: for yargs (no defaults there, loadConfig applies them), docs and messages. */
+export const SETTINGS: readonly Setting[] = TABLE;
+
+type AnySetting = (typeof TABLE)[number];
 type SettingKey = AnySetting["key"];
 type ValueOf<S extends AnySetting> = S extends { type: "enum"; choices: readonly (infer C)[] }
   ? C
@@ -279,7 +283,7 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
   const dotenv = readDotenv(opts.envFile, cwd);
   const problems: string[] = [];
   const raw = Object.fromEntries(
-    SETTINGS.map((setting) => [
+    TABLE.map((setting) => [
       setting.key,
       parseSetting(setting, pickRaw(setting, flags, env, dotenv), problems),
     ]),
@@ -461,7 +465,7 @@ function howToSet(setting: Setting): string {
 
 function settingOf(key: SettingKey): AnySetting {
   // The keys come from the table itself, so the lookup cannot miss.
-  return SETTINGS.find((s) => s.key === key) as AnySetting;
+  return TABLE.find((s) => s.key === key) as AnySetting;
 }
 
 interface Context {

@@ -80,7 +80,7 @@ async function readPasswordFile(file: string, where: string): Promise<string> {
     throw new InputError(where, `the first line of the password file ${file} is too long`, fix);
   }
   const decoded = decodeUtf8(bytes.subarray(0, newline === -1 ? bytes.length : newline));
-  // imapsync's --passfile keeps a CR from a Windows file; we strip it so both agree on the password.
+  // A Windows editor ends the line with CR LF; the CR is not part of the password.
   const password = decoded?.endsWith("\r") ? decoded.slice(0, -1) : decoded;
   if (password === undefined) {
     throw new InputError(where, `the password file ${file} is not UTF-8 text`, fix);
@@ -218,6 +218,8 @@ function parseCsvUsers(text: string, file: string): Parsed {
     rows = parseCsv(text, {
       comment: "#",
       comment_no_infix: true,
+      // Not auto-detected: a stray CR first would make every LF part of a value.
+      record_delimiter: ["\r\n", "\n"],
       skip_empty_lines: true,
       relax_column_count: true,
       info: true,
@@ -225,9 +227,13 @@ function parseCsvUsers(text: string, file: string): Parsed {
   } catch (error) {
     throw error instanceof CsvError ? csvSyntaxError(error, file) : error;
   }
-  const [header, ...records] = rows.filter((row) => row.record.some((field) => field.trim()));
-  // detectFormat saw a header line, so csv-parse returned at least that record.
-  const columns = readHeader(header as CsvRow, file);
+  const [header, ...records] = rows.filter((row) =>
+    row.record.some((field) => field.trim() !== ""),
+  );
+  if (header === undefined) {
+    throw new InputError(file, "the users file lists no mailbox", "Add one line per mailbox.");
+  }
+  const columns = readHeader(header, file);
   const mailboxes = records.map((row) => {
     const line = startLine(row);
     const where = lineOf(file, line);
@@ -283,7 +289,7 @@ function readHeader(row: CsvRow, file: string): CsvColumn[] {
         where,
         name === ""
           ? `header column ${i + 1} has no name`
-          : `unknown column "${raw.trim()}"${hint}`,
+          : `unknown column "${printable(raw.trim())}"${hint}`,
         `Use only the columns ${CSV_COLUMNS.join(", ")}.`,
       );
     }
@@ -371,7 +377,7 @@ function parseBulkUsers(text: string, file: string): Parsed {
     if (fields.length < BULK_MIN_FIELDS || fields.length > BULK_MAX_FIELDS) {
       throw new InputError(
         where,
-        `this line has ${fields.length} fields separated by ";" instead of 5 to 8`,
+        `this line has ${fields.length} field${fields.length === 1 ? "" : "s"} separated by ";" instead of 5 to 8`,
         `Write ${BULK_LINE} (a ";" cannot appear inside a value here; use the CSV format for passwords holding one).`,
       );
     }
