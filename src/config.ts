@@ -304,7 +304,9 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
     loginHint: values.loginHint,
     authorityUrl:
       values.authorityUrl ??
-      (values.tenantId && `https://login.microsoftonline.com/${values.tenantId}/v2.0`),
+      (values.tenantId === undefined
+        ? undefined
+        : `https://login.microsoftonline.com/${values.tenantId}/v2.0`),
     source: { host: values.host1, port: values.port1, tls: values.tls1 },
     destination: { host: values.host2 ?? "", port: values.port2, tls: values.tls2 },
     destAdminUser: values.destAdminUser,
