@@ -1,0 +1,75 @@
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { Command } from "../../src/types.js";
+import { DOUBLES, FIXTURES } from "./env.js";
+
+/** The imapsync test double as a Command, as config.imapsync would hold it. */
+export const IMAPSYNC_DOUBLE: Command = {
+  file: process.execPath,
+  args: [path.join(DOUBLES, "imapsync.js")],
+};
+
+/** What the double's servers know (see test/doubles/imapsync.ts). */
+export interface World {
+  delegations: Record<string, string[]>;
+  passwords: Record<string, string>;
+  quota?: string[];
+  throttle?: Record<string, number>;
+  stall?: Record<string, number>;
+  linesPerSecond?: number;
+}
+
+export interface WorldFiles {
+  worldFile: string;
+  stateDir: string;
+  /** Environment for the double. */
+  env: Record<string, string>;
+  /** Rewrites the world between runs (the double reads it at each start). */
+  update(world: World): Promise<void>;
+}
+
+export async function makeWorld(dir: string, world: World): Promise<WorldFiles> {
+  const stateDir = path.join(dir, "double-state");
+  await mkdir(stateDir, { recursive: true });
+  const worldFile = path.join(dir, "world.json");
+  const update = (w: World) =>
+    writeFile(worldFile, JSON.stringify({ ...w, fixturesDir: FIXTURES, stateDir }));
+  await update(world);
+  return { worldFile, stateDir, env: { IMAPSYNC_DOUBLE_WORLD: worldFile }, update };
+}
+
+/** An unsigned JWT with the claims the double reads, as the fake Entra ID would mint it. */
+export function mintToken(claims: { upn: string; exp: number }): string {
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  return `${part({ alg: "RS256", typ: "JWT" })}.${part({ ...claims, scp: "IMAP.AccessAsUser.All" })}.c2ln`;
+}
+
+export const inSeconds = (seconds: number): number => Math.floor(Date.now() / 1000) + seconds;
+
+/** One invocation of the double, as it recorded it. */
+export interface DoubleCall {
+  argv: string[];
+  cmdline: string[];
+  env: Record<string, string>;
+  cwd: string;
+  pid: number;
+  user1: string;
+  mode: string;
+  outcome: string;
+  fixture?: string;
+  exitCode: number | null;
+  signal: string | null;
+  passfiles: { passfile1: string | null; passfile2: string | null };
+  pidfileExisted: boolean;
+  stdin: string;
+  start: string;
+  end: string;
+}
+
+export async function doubleCalls(stateDir: string): Promise<DoubleCall[]> {
+  const text = await readFile(path.join(stateDir, "calls.jsonl"), "utf8").catch(() => "");
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as DoubleCall);
+}
