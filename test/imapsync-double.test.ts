@@ -24,11 +24,14 @@ const ADMIN = "admin@contoso.test";
 const PASSWORD = "Dest-Pa55word!";
 
 const WORLD: World = {
-  delegations: { [ADMIN]: ["carol@contoso.test", "dave@contoso.test", "erin@contoso.test"] },
+  delegations: {
+    [ADMIN]: ["carol@contoso.test", "dave@contoso.test", "erin@contoso.test", "frank@contoso.test"],
+  },
   passwords: {
     "carol@contoso.test": PASSWORD,
     "dave@contoso.test": PASSWORD,
     "erin@contoso.test": PASSWORD,
+    "frank@contoso.test": PASSWORD,
     "admin@example.net": "admin-pass",
     "bob@contoso.test": PASSWORD,
   },
@@ -353,7 +356,8 @@ describe("imapsync double: command line and process", () => {
 
   it("reconnects on one SIGINT, dies of two, and of SIGTERM after its statistics", async () => {
     await world.update({ ...WORLD, linesPerSecond: 400 });
-    const args = await recipe("carol@contoso.test");
+    // frank has no earlier run, so a full replay is the 620-line first sync.
+    const args = await recipe("frank@contoso.test");
     const start = (extra: string[] = []) =>
       execa(IMAPSYNC_DOUBLE.file, [...IMAPSYNC_DOUBLE.args, ...args, ...extra], {
         env: { ...world.env, IMAPSYNC_PASSWORD1: "dummy" },
