@@ -1,0 +1,199 @@
+#!/usr/bin/env node
+import yargs, { type Options } from "yargs";
+import { hideBin } from "yargs/helpers";
+import { SETTINGS } from "./config.js";
+import type { CommandIo, MigrateFlags } from "./commands/migrate.js";
+import type { RetryFlags } from "./commands/retry.js";
+import { ExitCode, UserError } from "./errors.js";
+
+// Commands are imported when chosen: `diagnose` streams gigabytes and should not carry the
+// memory of modules it never uses.
+
+/** A bug, not a situation the admin can fix: ask for a report with the output. */
+const INTERNAL_ERROR = 70;
+
+function settingOptions(): Record<string, Options> {
+  return Object.fromEntries(
+    SETTINGS.map((setting) => [
+      setting.flag,
+      {
+        describe: `${setting.description} [env ${setting.env}]`,
+        type:
+          setting.type === "number" ? "number" : setting.type === "boolean" ? "boolean" : "string",
+        choices: setting.choices ? [...setting.choices] : undefined,
+        group: "Settings (flag, or variable in .env or the environment):",
+      } satisfies Options,
+    ]),
+  );
+}
+
+function interruptions(): { signal: AbortSignal; forceSignal: AbortSignal } {
+  const first = new AbortController();
+  const second = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    if (!first.signal.aborted) {
+      process.stderr.write(
+        `\n${name} received: stopping. Running mailboxes finish their current message and are marked interrupted; press Ctrl-C again to stop at once.\n`,
+      );
+      first.abort(name);
+    } else {
+      second.abort(name);
+    }
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return { signal: first.signal, forceSignal: second.signal };
+}
+
+/** Only the long-running commands catch signals; the others die of them as usual. */
+function migrationIo(): CommandIo {
+  return { stdout: process.stdout, stderr: process.stderr, env: process.env, ...interruptions() };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
+  let exitCode: number = ExitCode.ok;
+  await yargs(argv)
+    .scriptName("m365-imapsync")
+    .parserConfiguration({ "populate--": true })
+    .options(settingOptions())
+    .command(
+      "token",
+      "Sign in with oauth2c and save an access token in the work directory",
+      () => {},
+      async (flags) => {
+        const { loadConfig } = await import("./config.js");
+        const { tokenCommand } = await import("./commands/token.js");
+        const config = loadConfig(flags, { env: io.env, require: ["oauth2c", "token"] });
+        await tokenCommand(
+          config,
+          { callbackPort: config.callbackPort },
+          {
+            out: (line) => io.stdout.write(`${line}\n`),
+          },
+        );
+      },
+    )
+    .command(
+      "migrate",
+      "Run imapsync for every mailbox of the users file, with retries and a report",
+      (y) =>
+        y
+          .option("users", {
+            type: "string",
+            demandOption: true,
+            describe: "users file (CSV or imapsync bulk format)",
+          })
+          .option("only", {
+            type: "string",
+            array: true,
+            describe: "migrate only mailboxes matching these patterns (e.g. '*@contoso.com')",
+          })
+          .option("exclude", {
+            type: "string",
+            array: true,
+            describe: "skip mailboxes matching these patterns",
+          })
+          .option("resume", {
+            type: "boolean",
+            default: false,
+            describe: "skip mailboxes already ok in the work directory's report",
+          })
+          .option("plan", {
+            type: "boolean",
+            default: false,
+            describe:
+              "print the imapsync command of every mailbox and exit (no token, no connection)",
+          })
+          .option("json", {
+            type: "boolean",
+            default: false,
+            describe: "with --plan: one JSON object per line",
+          })
+          .option("dry-run", {
+            type: "boolean",
+            default: false,
+            describe: "imapsync --dry: show what would be copied, write nothing",
+          })
+          .epilogue(
+            "Options after -- are passed to imapsync (those the tool manages are refused).",
+          ),
+      async (flags) => {
+        const { migrateCommand } = await import("./commands/migrate.js");
+        exitCode = await migrateCommand(withPassthrough(flags) as MigrateFlags, migrationIo());
+      },
+    )
+    .command(
+      "retry",
+      "Rerun the mailboxes of a report that are not ok, and update that report",
+      (y) =>
+        y.option("report", {
+          type: "string",
+          demandOption: true,
+          describe: "report.json written by migrate",
+        }),
+      async (flags) => {
+        const { retryCommand } = await import("./commands/retry.js");
+        exitCode = await retryCommand(withPassthrough(flags) as RetryFlags, migrationIo());
+      },
+    )
+    .command(
+      "diagnose <files..>",
+      "Classify imapsync logs (or - for standard input): class, remedy and the deciding lines",
+      (y) =>
+        y
+          .positional("files", {
+            type: "string",
+            array: true,
+            describe: "log files, or - for stdin",
+          })
+          .option("json", {
+            type: "boolean",
+            default: false,
+            describe: "one JSON object per line and input",
+          }),
+      async (flags) => {
+        const { diagnose } = await import("./commands/diagnose.js");
+        exitCode = await diagnose(
+          (flags.files as string[] | undefined) ?? [],
+          { json: flags.json },
+          { stdout: io.stdout, stdin: process.stdin },
+        );
+      },
+    )
+    .demandCommand(1, "Name a command: token, migrate, retry or diagnose.")
+    .strict()
+    .fail((message, error) => {
+      throw error ?? new UserError(`${message} See m365-imapsync --help.`, ExitCode.badInput);
+    })
+    .epilogue(
+      "Exit codes: 0 all ok; 1 a mailbox is not ok (or diagnose found a failure); 2 bad input or configuration; 3 no token; 130/143 interrupted.",
+    )
+    .help()
+    .version()
+    .wrap(Math.min(110, process.stdout.columns ?? 110))
+    .parseAsync();
+  return exitCode;
+}
+
+function withPassthrough(flags: Record<string, unknown>): Record<string, unknown> {
+  const rest = flags["--"];
+  return { ...flags, passthrough: Array.isArray(rest) ? rest.map(String) : [] };
+}
+
+main(hideBin(process.argv)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UserError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exitCode = error.exitCode;
+    } else {
+      process.stderr.write(
+        `Internal error (please report it with this output): ${String((error as Error)?.stack ?? error)}\n`,
+      );
+      process.exitCode = INTERNAL_ERROR;
+    }
+  },
+);

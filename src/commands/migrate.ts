@@ -1,0 +1,211 @@
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import lockfile from "proper-lockfile";
+import { loadConfig } from "../config.js";
+import { ExitCode, UserError } from "../errors.js";
+import { buildImapsyncArgs, checkUserOptions, maskArgs, runPaths } from "../imapsync/args.js";
+import { migrate } from "../migration.js";
+import {
+  formatSummary,
+  loadReport,
+  REPORT_SCHEMA_VERSION,
+  reportPaths,
+  ReportStore,
+} from "../report.js";
+import { loadToken, TokenKeeper, tokenPaths } from "../token.js";
+import { obtainToken } from "./token.js";
+import type { Config, Mailbox, Report, ReportEntry } from "../types.js";
+import { createUi } from "../ui.js";
+import { readUsersFile, selectMailboxes } from "../users.js";
+
+export interface CommandIo {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  env: NodeJS.ProcessEnv;
+  /** Aborted on the first SIGINT/SIGTERM: stop starting, stop runs through their abort file. */
+  signal: AbortSignal;
+  /** Aborted on a second signal: end every run at once. */
+  forceSignal: AbortSignal;
+}
+
+export interface MigrateFlags extends Record<string, unknown> {
+  users: string;
+  only?: string[];
+  exclude?: string[];
+  resume?: boolean;
+  plan?: boolean;
+  json?: boolean;
+}
+
+export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promise<number> {
+  const plan = Boolean(flags.plan);
+  const users = await readUsersFile(flags.users);
+  const config = loadConfig(flags, {
+    env: io.env,
+    require: plan ? ["destination"] : ["destination", "imapsync", "oauth2c", "token"],
+    host2Optional: users.mailboxes.every((mailbox) => mailbox.host2 !== undefined),
+  });
+  checkMailboxOptions(users.path, users.mailboxes, config);
+  const selected = selectMailboxes(users.mailboxes, { only: flags.only, exclude: flags.exclude });
+  for (const notice of users.notices) io.stderr.write(`${notice}\n`);
+
+  if (plan) {
+    printPlan(selected, config, io.stdout, Boolean(flags.json));
+    return ExitCode.ok;
+  }
+  return withWorkDirLock(config.workDir, async () => {
+    const files = reportPaths(config.workDir);
+    const previous = existsSync(files.json) ? await loadReport(files.json) : undefined;
+    const report = newReport(users.path, selected, previous);
+    const toRun = flags.resume
+      ? selected.filter(
+          (mailbox) =>
+            previous?.mailboxes.find((e) => e.source === mailbox.source)?.status !== "ok",
+        )
+      : selected;
+    if (flags.resume && toRun.length < selected.length) {
+      io.stderr.write(
+        `--resume: ${selected.length - toRun.length} mailboxes already ok are skipped.\n`,
+      );
+    }
+    return runMailboxes(config, toRun, new ReportStore(report, files), io);
+  });
+}
+
+/** Column 7 and the options after `--` may not touch what the tool manages itself. */
+export function checkMailboxOptions(usersFile: string, mailboxes: Mailbox[], config: Config): void {
+  checkUserOptions(config.passthrough, "options after --");
+  for (const mailbox of mailboxes) {
+    checkUserOptions(mailbox.extraArgs, `${usersFile} line ${mailbox.line}, column 7`);
+  }
+}
+
+function printPlan(
+  mailboxes: Mailbox[],
+  config: Config,
+  out: NodeJS.WritableStream,
+  json: boolean,
+) {
+  const tokenFile = tokenPaths(config.workDir).token;
+  for (const mailbox of mailboxes) {
+    const files = runPaths(config.workDir, mailbox.source, 1);
+    const argv = [
+      config.imapsync.file,
+      ...config.imapsync.args,
+      ...maskArgs(buildImapsyncArgs({ mailbox, config, tokenFile, files })),
+    ];
+    if (json) {
+      out.write(
+        `${JSON.stringify({ source: mailbox.source, destination: mailbox.destination, argv })}\n`,
+      );
+    } else {
+      out.write(
+        `# ${mailbox.source} -> ${mailbox.destination}\n${argv.map(shellQuote).join(" ")}\n`,
+      );
+    }
+  }
+}
+
+function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * A fresh report for this run. History of earlier runs in the same work directory is kept: the
+ * attempts (log files are numbered after them) and the folder mapping of the first run.
+ */
+function newReport(usersFile: string, mailboxes: Mailbox[], previous?: Report): Report {
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    startedAt: new Date().toISOString(),
+    usersFile: path.resolve(usersFile),
+    mailboxes: mailboxes.map((mailbox): ReportEntry => {
+      const before = previous?.mailboxes.find((entry) => entry.source === mailbox.source);
+      return {
+        source: mailbox.source,
+        destination: mailbox.destination,
+        status: before?.status === "ok" ? "ok" : "pending",
+        class: before?.class,
+        remedy: before?.remedy,
+        attempts: before?.attempts ?? [],
+        folders: before?.folders,
+      };
+    }),
+  };
+}
+
+export async function withWorkDirLock(
+  workDir: string,
+  work: () => Promise<number>,
+): Promise<number> {
+  await mkdir(workDir, { recursive: true, mode: 0o700 });
+  const lockPath = path.join(workDir, ".lock");
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(workDir, {
+      lockfilePath: lockPath,
+      stale: 30_000,
+      update: 10_000,
+    });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ELOCKED") throw error;
+    throw new UserError(
+      `Another m365-imapsync is already working in ${workDir} (lock ${lockPath}). ` +
+        "Wait for it to finish, or use another WORK_DIR. A lock left by a crashed run expires after 30 seconds.",
+    );
+  }
+  try {
+    return await work();
+  } finally {
+    await release().catch(() => undefined);
+  }
+}
+
+/** Shared by `migrate` and `retry`: token, live display, runs, report, summary, exit code. */
+export async function runMailboxes(
+  config: Config,
+  mailboxes: Mailbox[],
+  store: ReportStore,
+  io: CommandIo,
+): Promise<number> {
+  const say = (line: string) => io.stderr.write(`${line}\n`);
+  const tokens = new TokenKeeper(
+    () => obtainToken(config, { callbackPort: config.callbackPort }, { out: say }),
+    {
+      marginMs: config.tokenMarginMs,
+      initial: await loadToken(config.workDir),
+    },
+  );
+  await store.save();
+  // Sign in before the live display takes the terminal, so the instructions stay readable.
+  if (mailboxes.length > 0) await tokens.fresh();
+
+  const ui = createUi(
+    mailboxes.map((mailbox) => mailbox.source),
+    { stream: io.stderr, env: io.env },
+  );
+  try {
+    await migrate(mailboxes, {
+      config,
+      store,
+      tokens,
+      tokenFile: tokenPaths(config.workDir).token,
+      ui,
+      signal: io.signal,
+      forceSignal: io.forceSignal,
+    });
+  } finally {
+    store.report.endedAt = new Date().toISOString();
+    await store.save();
+    await ui.close();
+  }
+  for (const line of formatSummary(store.report)) io.stdout.write(`${line}\n`);
+  io.stdout.write(`Report: ${reportPaths(config.workDir).json}\n`);
+  if (io.signal.aborted) {
+    return io.signal.reason === "SIGTERM" ? ExitCode.terminated : ExitCode.interrupted;
+  }
+  return store.report.mailboxes.every((entry) => entry.status === "ok")
+    ? ExitCode.ok
+    : ExitCode.mailboxFailed;
+}

@@ -1,0 +1,197 @@
+import { readFile } from "node:fs/promises";
+import { buildImapsyncArgs, runPaths } from "./imapsync/args.js";
+import { RunClassifier } from "./imapsync/classify.js";
+import { startImapsync, type ExitStatus } from "./imapsync/run.js";
+import type { ReportStore } from "./report.js";
+import { decideRetry, schedule, type AttemptOutcome } from "./scheduler.js";
+import { TokenError } from "./errors.js";
+import type { StoredToken, TokenKeeper } from "./token.js";
+import type { Attempt, Classification, Config, Mailbox, ReportEntry } from "./types.js";
+import type { Ui } from "./ui.js";
+
+export interface MigrationContext {
+  config: Config;
+  store: ReportStore;
+  tokens: TokenKeeper;
+  tokenFile: string;
+  ui: Ui;
+  signal: AbortSignal;
+  /** A second interruption: runs are ended at once instead of through their abort file. */
+  forceSignal?: AbortSignal;
+  /** Grace period between the abort file and SIGTERM when stopping a run. */
+  stopGraceMs?: number;
+}
+
+/**
+ * Runs every mailbox to a final state: the scheduler decides when, `attemptMailbox` runs one
+ * imapsync, `decideRetry` reads the outcome, the report is saved after every change.
+ */
+export async function migrate(mailboxes: Mailbox[], ctx: MigrationContext): Promise<void> {
+  const destPassword = await readDestinationAdminPassword(ctx.config);
+  // Stops new starts only; runs in flight are stopped by ctx.signal alone.
+  const starting = new AbortController();
+  const stopStarting = () => starting.abort();
+  ctx.signal.addEventListener("abort", stopStarting, { once: true });
+  let tokenFailure: TokenError | undefined;
+  /** Mailboxes whose last run saw this token expire: they need a newer one, whatever its `exp`. */
+  const expiredToken = new Map<string, StoredToken>();
+  const history = new Map<string, { total: number; unproductive: number }>();
+  for (const mailbox of mailboxes) {
+    history.set(mailbox.source, { total: 0, unproductive: 0 });
+    const entry = ctx.store.entry(mailbox.source);
+    entry.status = "pending";
+  }
+  await ctx.store.save();
+
+  const unfinished = await schedule(
+    mailboxes,
+    { concurrency: ctx.config.concurrency, signal: starting.signal },
+    async (mailbox) => {
+      const entry = ctx.store.entry(mailbox.source);
+      const counts = history.get(mailbox.source)!;
+      let token: StoredToken;
+      try {
+        const stale = expiredToken.get(mailbox.source);
+        token = stale ? await ctx.tokens.renewAfterExpiry(stale) : await ctx.tokens.fresh();
+        expiredToken.delete(mailbox.source);
+      } catch (error) {
+        if (!(error instanceof TokenError)) throw error;
+        tokenFailure ??= error;
+        starting.abort();
+        return { againInMs: 0 };
+      }
+      const { outcome, classification } = await attemptMailbox(
+        mailbox,
+        entry,
+        token,
+        destPassword ?? mailbox.password,
+        ctx,
+      );
+      counts.total++;
+      if (outcome.copied === 0) counts.unproductive++;
+      entry.class = classification.class;
+      entry.remedy = classification.remedy;
+      entry.folders ??= classification.folders.length > 0 ? classification.folders : undefined;
+
+      const decision = ctx.signal.aborted
+        ? { retry: false as const }
+        : decideRetry(outcome, counts, ctx.config);
+      if (decision.retry) {
+        entry.status = "pending";
+        await ctx.store.save();
+        ctx.ui.waiting(mailbox.source, decision.reason, decision.delayMs);
+        if (decision.renewToken) expiredToken.set(mailbox.source, token);
+        return { againInMs: decision.delayMs };
+      }
+      entry.status = statusOf(classification);
+      if (decision.reason) entry.remedy = `${entry.remedy} (${decision.reason})`;
+      await ctx.store.save();
+      ctx.ui.finished(entry);
+      return {};
+    },
+  );
+  ctx.signal.removeEventListener("abort", stopStarting);
+  for (const mailbox of unfinished) {
+    const entry = ctx.store.entry(mailbox.source);
+    if (ctx.signal.aborted) {
+      entry.status = "interrupted";
+    } else {
+      entry.status = "pending";
+      entry.remedy =
+        "Waiting for an access token: run `m365-imapsync token`, then `migrate --resume`.";
+    }
+    ctx.ui.finished(entry);
+  }
+  await ctx.store.save();
+  if (tokenFailure) throw tokenFailure;
+}
+
+function statusOf(classification: Classification): ReportEntry["status"] {
+  if (classification.class === "ok") return "ok";
+  if (classification.class === "interrupted") return "interrupted";
+  return "failed";
+}
+
+async function readDestinationAdminPassword(config: Config): Promise<string | undefined> {
+  if (!config.destAdminPasswordFile) return undefined;
+  const text = await readFile(config.destAdminPasswordFile, "utf8");
+  return text.split("\n")[0]?.replace(/\r$/, "");
+}
+
+/** One imapsync run for one mailbox, recorded in the report as it goes. */
+async function attemptMailbox(
+  mailbox: Mailbox,
+  entry: ReportEntry,
+  token: StoredToken,
+  password: string | undefined,
+  ctx: MigrationContext,
+): Promise<{ outcome: AttemptOutcome; classification: Classification }> {
+  const number = entry.attempts.length + 1;
+  const files = runPaths(ctx.config.workDir, mailbox.source, number);
+  const attempt: Attempt = {
+    start: new Date().toISOString(),
+    exitCode: null,
+    logFile: files.logFile,
+  };
+  entry.attempts.push(attempt);
+  entry.status = "running";
+  await ctx.store.save();
+  ctx.ui.attemptStarted(mailbox.source, number);
+
+  const args = buildImapsyncArgs({
+    mailbox,
+    config: ctx.config,
+    tokenFile: ctx.tokenFile,
+    files,
+    folders: entry.folders,
+  });
+  const classifier = new RunClassifier();
+  let exit: ExitStatus;
+  const child = startImapsync({
+    command: ctx.config.imapsync,
+    args,
+    files,
+    password,
+    cwd: ctx.config.workDir,
+  });
+  const stop = () => void child.stop("abort", ctx.stopGraceMs);
+  const kill = () => void child.stop("term", 2_000);
+  ctx.signal.addEventListener("abort", stop, { once: true });
+  ctx.forceSignal?.addEventListener("abort", kill, { once: true });
+  if (ctx.signal.aborted) stop();
+  try {
+    let lastDone = -1;
+    for await (const line of child.lines) {
+      classifier.push(line);
+      const progress = classifier.progress;
+      if (progress && progress.done !== lastDone) {
+        lastDone = progress.done;
+        ctx.ui.progress(mailbox.source, progress);
+      }
+    }
+    exit = await child.exited;
+  } finally {
+    ctx.signal.removeEventListener("abort", stop);
+    ctx.forceSignal?.removeEventListener("abort", kill);
+  }
+
+  const classification = classifier.finish(exit);
+  const copied = classification.stats.messagesTransferred ?? classification.progress?.done ?? 0;
+  Object.assign(attempt, {
+    end: new Date().toISOString(),
+    exitCode: exit.code,
+    signal: exit.signal,
+    class: classification.class,
+    messagesTransferred: copied,
+    bytesTransferred: classification.stats.bytesTransferred,
+  });
+  return {
+    classification,
+    outcome: {
+      class: classification.class,
+      backoffMs: classification.backoffMs,
+      lostConnection: classification.lostConnection,
+      copied,
+    },
+  };
+}
