@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// Plays browser + Microsoft Entra ID when installed as `xdg-open` first on PATH: given oauth2c's
+// authorize URL it "signs in" as login_hint and lets the form_post page POST to redirect_uri.
+//
+// Like a real opener it returns at once (oauth2c starts its callback server only afterwards); a
+// detached copy of this script does the POST. Environment:
+//   FAKE_BROWSER_MODE  approve (default) | deny | not_enabled | ignore (nobody signs in)
+//   FAKE_TOKEN_TTL     token lifetime in seconds (default 3600)
+//   FAKE_BROWSER_LOG   file that receives every minted token (one JSON line each)
+import { execa } from "execa";
+import { completeSignIn, mintAccessToken, recordToken, tokenForm } from "./entra.js";
+
+const POST_ENV = "FAKE_BROWSER_POST";
+
+function formFor(url: URL): Record<string, string> | undefined {
+  const q = url.searchParams;
+  const state = q.get("state") ?? "";
+  switch (process.env.FAKE_BROWSER_MODE ?? "approve") {
+    case "ignore":
+      return undefined;
+    case "deny":
+      return {
+        error: "access_denied",
+        error_description: "AADSTS65004: User declined to consent to access the app.",
+        state,
+      };
+    case "not_enabled":
+      return {
+        error: "unsupported_response_type",
+        error_description:
+          "AADSTS700054: response_type 'token' is not enabled for the application.",
+        error_uri: "https://login.microsoftonline.com/error?code=700054",
+        state,
+      };
+    default: {
+      const ttlSec = Number(process.env.FAKE_TOKEN_TTL ?? 3600);
+      // The tenant is the first path segment: /<tenant>/oauth2/v2.0/authorize.
+      const tid = url.pathname.split("/")[1] || "common";
+      const upn = q.get("login_hint") ?? "user@example.com";
+      const token = mintAccessToken({ tid, appId: q.get("client_id") ?? "", ttlSec, upn });
+      recordToken(token, upn);
+      return tokenForm(token, ttlSec, state);
+    }
+  }
+}
+
+async function open(target: string): Promise<void> {
+  // The fixtures' scripted opener printed this on its stderr; oauth2c passes it through.
+  process.stderr.write(`fake-xdg-open: ${target}\n`);
+  // oauth2c v1.17.x opens "" for Entra's device flow.
+  if (!URL.canParse(target)) return;
+  const url = new URL(target);
+  const redirectUri = url.searchParams.get("redirect_uri");
+  // A device-code verification page has no redirect: the double approves the code itself.
+  if (!redirectUri) return;
+  const form = formFor(url);
+  if (!form) return;
+  const poster = execa(process.execPath, [import.meta.filename], {
+    detached: true,
+    stdio: "ignore",
+    cleanup: false,
+    env: { [POST_ENV]: JSON.stringify({ redirectUri, form }) },
+  });
+  poster.unref();
+  poster.catch(() => undefined);
+}
+
+async function post(job: string): Promise<void> {
+  const { redirectUri, form } = JSON.parse(job) as {
+    redirectUri: string;
+    form: Record<string, string>;
+  };
+  await completeSignIn(redirectUri, form);
+}
+
+const job = process.env[POST_ENV];
+if (job) await post(job);
+else await open(process.argv[2] ?? "");
