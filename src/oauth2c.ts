@@ -214,7 +214,7 @@ export function explainOauth2cError(message: string, ctx: FailureContext = {}): 
     return `oauth2c could not read the sign-in configuration of ${ctx.authorityUrl ?? "the authority"} ${quoted}. Check TENANT_ID (or AUTHORITY_URL), the network and any HTTPS_PROXY setting.`;
   if (/must be one of/.test(message))
     return `oauth2c refused an argument ${quoted}. Check that oauth2c is v1.17.2 or newer (\`oauth2c version\`).`;
-  return `oauth2c could not obtain a token ${quoted}.`;
+  return `oauth2c could not obtain a token ${quoted}. Run the command again; if it fails the same way, check the app registration (APP_ID) and the account in LOGIN_HINT.`;
 }
 
 export interface RunOptions extends FailureContext {
@@ -265,7 +265,7 @@ export async function runOauth2c(
   if (result.isCanceled) throw new TokenError("The sign-in was cancelled.");
   if (result.code === "ENOENT")
     throw new TokenError(
-      `oauth2c was not found (${cmd.file}). Install it from https://github.com/SecureAuthCorp/oauth2c/releases and put it on PATH, or set OAUTH2C to its path.`,
+      `oauth2c was not found (${cmd.file}). Install it from https://github.com/SecureAuthCorp/oauth2c/releases and put it on PATH, or set OAUTH2C_BIN (--oauth2c-bin) to its path.`,
     );
   return interpretOauth2cRun(
     {
@@ -339,7 +339,7 @@ export async function oauth2cVersion(cmd: Command): Promise<Oauth2cVersion> {
   const version = parseOauth2cVersion(String(result.stderr ?? ""));
   if (result.exitCode === 0 && version) return version;
   throw new TokenError(
-    `\`${cmd.file} version\` did not answer like oauth2c. Install oauth2c from https://github.com/SecureAuthCorp/oauth2c/releases and put it on PATH, or set OAUTH2C to its path.`,
+    `\`${cmd.file} version\` did not answer like oauth2c. Install oauth2c from https://github.com/SecureAuthCorp/oauth2c/releases and put it on PATH, or set OAUTH2C_BIN (--oauth2c-bin) to its path.`,
   );
 }
 

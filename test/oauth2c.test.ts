@@ -8,12 +8,20 @@ import {
   implicitArgs,
   interpretOauth2cRun,
   Oauth2cStderrScanner,
+  oauth2cVersion,
   parseOauth2cStdout,
   parseOauth2cVersion,
+  runOauth2c,
 } from "../src/oauth2c.js";
 import { completeSignIn, mintAccessToken, tokenForm } from "./doubles/entra.js";
 import { fakeBrowserPath, FIXTURES, tempDir } from "./helpers/env.js";
-import { freePort, occupy, runDouble, startDouble } from "./helpers/oauth2c-double.js";
+import {
+  freePort,
+  OAUTH2C_DOUBLE,
+  occupy,
+  runDouble,
+  startDouble,
+} from "./helpers/oauth2c-double.js";
 
 const DIR = path.join(FIXTURES, "oauth2c");
 const fixture = (name: string, ext: string) => readFile(path.join(DIR, `${name}.${ext}`), "utf8");
@@ -291,6 +299,57 @@ describe("parseOauth2cVersion", () => {
       builtAt: "2026-02-04",
     });
     assert.equal(parseOauth2cVersion(await fixture("version", "stdout")), undefined);
+  });
+});
+
+describe("oauth2cVersion", () => {
+  it("asks the program and reads its stderr", async () => {
+    assert.equal((await oauth2cVersion(OAUTH2C_DOUBLE)).version, "v1.19.0-4-g9db96f9");
+  });
+
+  it("says what to do when the program is not oauth2c", async () => {
+    const notOauth2c = { file: process.execPath, args: ["-e", "process.exit(0)"] };
+    await assert.rejects(oauth2cVersion(notOauth2c), (error: unknown) => {
+      return error instanceof TokenError && /OAUTH2C_BIN/.test(error.message);
+    });
+  });
+});
+
+describe("runOauth2c process control", () => {
+  const waitingArgs = (port: number) =>
+    implicitArgs({
+      authorityUrl: "https://login.microsoftonline.com/t/v2.0",
+      appId: "app",
+      loginHint: "admin@contoso.com",
+      callbackPort: port,
+      browserTimeoutSec: 30,
+      openBrowser: false,
+    });
+
+  it("cancels on the caller's signal once the URL is shown", async () => {
+    const controller = new AbortController();
+    let shown = "";
+    await assert.rejects(
+      runOauth2c(OAUTH2C_DOUBLE, waitingArgs(await freePort()), {
+        timeoutMs: 20_000,
+        signal: controller.signal,
+        onSignInUrl: (url) => {
+          shown = url;
+          controller.abort();
+        },
+      }),
+      /The sign-in was cancelled/,
+    );
+    assert.match(shown, /^https:\/\/login\.microsoftonline\.com\/t\/oauth2\/v2\.0\/authorize\?/);
+  });
+
+  it("stops oauth2c with its own timer when oauth2c overstays", async () => {
+    const started = Date.now();
+    await assert.rejects(
+      runOauth2c(OAUTH2C_DOUBLE, waitingArgs(await freePort()), { timeoutMs: 1500 }),
+      /did not finish within 2 seconds/,
+    );
+    assert.ok(Date.now() - started < 10_000);
   });
 });
 

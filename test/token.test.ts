@@ -37,6 +37,7 @@ function config(workDir: string, overrides: Partial<Config> = {}): Config {
     oauth2c: OAUTH2C_DOUBLE,
     imapsync: { file: "imapsync", args: [] },
     workDir,
+    callbackPort: 9876,
     tokenMarginMs: 0,
     concurrency: 1,
     maxAttempts: 1,
@@ -45,7 +46,7 @@ function config(workDir: string, overrides: Partial<Config> = {}): Config {
     passthrough: [],
     includeNonMailFolders: false,
     ...overrides,
-  } as Config;
+  };
 }
 
 /** Sets environment variables for the oauth2c double and its opener, restored afterwards. */

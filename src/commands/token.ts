@@ -43,12 +43,7 @@ function signInSettings(config: Config): SignInSettings {
   const authorityUrl =
     config.authorityUrl ??
     defaultAuthorityUrl(
-      required(
-        config.tenantId,
-        "TENANT_ID",
-        "--tenant-id",
-        "Directory (tenant) ID of Microsoft 365",
-      ),
+      required(config.tenantId, "TENANT_ID", "--tenant-id", "tenant ID or domain"),
     );
   return {
     authorityUrl,
