@@ -300,6 +300,29 @@ describe("token command with the oauth2c double", () => {
     assert.deepEqual(scanForSecrets({ argv: run!.argv.join(" ") }, [APP_SECRET]), []);
   });
 
+  it("gives successive sign-ins the successive lifetimes of FAKE_TOKEN_TTL", async () => {
+    const dir = await tempDir();
+    const env = {
+      PATH: await fakeBrowserPath(dir),
+      FAKE_BROWSER_LOG: path.join(dir, "minted.log"),
+      FAKE_TOKEN_TTL: "2,3600",
+    };
+    const lifetimes: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t = await withEnv(env, async () =>
+        tokenCommand(
+          config(dir),
+          { callbackPort: await freePort(), openBrowser: true },
+          { out: () => undefined },
+        ),
+      );
+      const { exp, iat } = decodeJwt(t.accessToken);
+      assert.equal(t.expiresAt.getTime(), exp! * 1000);
+      lifetimes.push(exp! - iat!);
+    }
+    assert.deepEqual(lifetimes, [2, 3600, 3600]);
+  });
+
   it("the leak scan can fail: oauth2c's own stderr holds the secret and the token", async () => {
     const dir = await tempDir();
     const browserLog = path.join(dir, "minted.log");

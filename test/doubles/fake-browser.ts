@@ -5,12 +5,27 @@
 // Like a real opener it returns at once (oauth2c starts its callback server only afterwards); a
 // detached copy of this script does the POST. Environment:
 //   FAKE_BROWSER_MODE  approve (default) | deny | not_enabled | ignore (nobody signs in)
-//   FAKE_TOKEN_TTL     token lifetime in seconds (default 3600)
+//   FAKE_TOKEN_TTL     token lifetime in seconds (default 3600); a list "2,3600" gives the
+//                      n-th sign-in the n-th value (the last one repeats), counted in the log
 //   FAKE_BROWSER_LOG   file that receives every minted token (one JSON line each)
+import { readFileSync } from "node:fs";
 import { execa } from "execa";
 import { completeSignIn, mintAccessToken, recordToken, tokenForm } from "./entra.js";
 
 const POST_ENV = "FAKE_BROWSER_POST";
+
+/** This sign-in's token lifetime: each opener run is a new process, so the log keeps count. */
+function ttlSec(): number {
+  const ttls = (process.env.FAKE_TOKEN_TTL ?? "3600").split(",").map(Number);
+  const log = process.env.FAKE_BROWSER_LOG;
+  let before = 0;
+  try {
+    if (log) before = readFileSync(log, "utf8").split("\n").filter(Boolean).length;
+  } catch {
+    // No log yet: this is the first sign-in.
+  }
+  return ttls[Math.min(before, ttls.length - 1)]!;
+}
 
 function formFor(url: URL): Record<string, string> | undefined {
   const q = url.searchParams;
@@ -33,13 +48,13 @@ function formFor(url: URL): Record<string, string> | undefined {
         state,
       };
     default: {
-      const ttlSec = Number(process.env.FAKE_TOKEN_TTL ?? 3600);
+      const ttl = ttlSec();
       // The tenant is the first path segment: /<tenant>/oauth2/v2.0/authorize.
       const tid = url.pathname.split("/")[1] || "common";
       const upn = q.get("login_hint") ?? "user@example.com";
-      const token = mintAccessToken({ tid, appId: q.get("client_id") ?? "", ttlSec, upn });
+      const token = mintAccessToken({ tid, appId: q.get("client_id") ?? "", ttlSec: ttl, upn });
       recordToken(token, upn);
-      return tokenForm(token, ttlSec, state);
+      return tokenForm(token, ttl, state);
     }
   }
 }
