@@ -57,6 +57,11 @@ async function main(argv: string[]): Promise<number> {
     .scriptName("m365-imapsync")
     .parserConfiguration({ "populate--": true })
     .options(settingOptions())
+    .option("browser", {
+      type: "boolean",
+      default: true,
+      describe: "let oauth2c open a browser for the sign-in (--no-browser: only print the URL)",
+    })
     .command(
       "token",
       "Sign in with oauth2c and save an access token in the work directory",
@@ -67,7 +72,7 @@ async function main(argv: string[]): Promise<number> {
         const config = loadConfig(flags, { env: io.env, require: ["oauth2c", "token"] });
         await tokenCommand(
           config,
-          { callbackPort: config.callbackPort },
+          { callbackPort: config.callbackPort, openBrowser: flags.browser },
           {
             out: (line) => io.stdout.write(`${line}\n`),
           },

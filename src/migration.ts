@@ -91,12 +91,12 @@ export async function migrate(mailboxes: Mailbox[], ctx: MigrationContext): Prom
     },
   );
   ctx.signal.removeEventListener("abort", stopStarting);
+  // Mailboxes that never started, or were waiting for their next attempt, stay pending:
+  // `migrate --resume` or `retry` picks them up.
   for (const mailbox of unfinished) {
     const entry = ctx.store.entry(mailbox.source);
-    if (ctx.signal.aborted) {
-      entry.status = "interrupted";
-    } else {
-      entry.status = "pending";
+    entry.status = "pending";
+    if (tokenFailure) {
       entry.remedy =
         "Waiting for an access token: run `m365-imapsync token`, then `migrate --resume`.";
     }

@@ -31,6 +31,8 @@ export interface CommandIo {
 
 export interface MigrateFlags extends Record<string, unknown> {
   users: string;
+  /** Let oauth2c open a browser for the sign-in (false: only print the URL). */
+  browser?: boolean;
   only?: string[];
   exclude?: string[];
   resume?: boolean;
@@ -69,7 +71,9 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
         `--resume: ${selected.length - toRun.length} mailboxes already ok are skipped.\n`,
       );
     }
-    return runMailboxes(config, toRun, new ReportStore(report, files), io);
+    return runMailboxes(config, toRun, new ReportStore(report, files), io, {
+      openBrowser: flags.browser !== false,
+    });
   });
 }
 
@@ -168,10 +172,11 @@ export async function runMailboxes(
   mailboxes: Mailbox[],
   store: ReportStore,
   io: CommandIo,
+  signIn: { openBrowser: boolean },
 ): Promise<number> {
   const say = (line: string) => io.stderr.write(`${line}\n`);
   const tokens = new TokenKeeper(
-    () => obtainToken(config, { callbackPort: config.callbackPort }, { out: say }),
+    () => obtainToken(config, { callbackPort: config.callbackPort, ...signIn }, { out: say }),
     {
       marginMs: config.tokenMarginMs,
       initial: await loadToken(config.workDir),

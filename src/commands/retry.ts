@@ -7,6 +7,7 @@ import { checkMailboxOptions, runMailboxes, withWorkDirLock, type CommandIo } fr
 
 export interface RetryFlags extends Record<string, unknown> {
   report: string;
+  browser?: boolean;
 }
 
 /**
@@ -52,5 +53,7 @@ async function retryLocked(reportFile: string, flags: RetryFlags, io: CommandIo)
     json: reportFile,
     csv: reportFile.replace(/\.json$/, "") + ".csv",
   });
-  return runMailboxes({ ...config, workDir }, mailboxes, store, io);
+  return runMailboxes({ ...config, workDir }, mailboxes, store, io, {
+    openBrowser: flags.browser !== false,
+  });
 }

@@ -19,8 +19,16 @@
  * environment, passfile modes, stdin kind, outcome) so tests can assert on what it was given.
  * Not simulated: --pidfilelocking, the Docker context (beyond INT exiting), log files.
  */
-import { appendFileSync, existsSync, fstatSync, readFileSync, rmSync, statSync } from "node:fs";
-import { writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  fstatSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { decodeJwt } from "jose";
@@ -147,6 +155,8 @@ interface World {
   throttle?: Record<string, number>;
   stall?: Record<string, number>;
   linesPerSecond?: number;
+  /** A big mailbox: any replay for it takes this many seconds, whatever the fixture's length. */
+  seconds?: Record<string, number>;
 }
 
 const worldFile = process.env.IMAPSYNC_DOUBLE_WORLD;
@@ -156,7 +166,11 @@ if (!worldFile) {
 }
 const world = JSON.parse(readFileSync(worldFile, "utf8")) as World;
 const fixturesDir = world.fixturesDir ?? path.resolve(import.meta.dirname, "../../../fixtures");
-const pace = world.linesPerSecond ?? 20000;
+/** Lines per second when replaying a fixture of `lineCount` lines for this run's mailbox. */
+function pace(lineCount: number): number {
+  const seconds = Object.entries(world.seconds ?? {}).find(([m]) => same(m, user1))?.[1];
+  return seconds ? lineCount / seconds : (world.linesPerSecond ?? 20000);
+}
 const callsFile = path.join(world.stateDir, "calls.jsonl");
 const startedAt = new Date();
 
@@ -362,15 +376,23 @@ function outcome(): Outcome {
     ? pick("ok", `${M365}/ok_rerun_after_expiry.log`, 0)
     : pick("ok", `${M365}/ok_xoauth2_delegated.log`, 0);
   const lineCount = new Fixture(ok.fixture).lines.length;
-  return expMs < nowMs + (lineCount / pace) * 1000 ? expired : ok;
+  return expMs < nowMs + (lineCount / pace(lineCount)) * 1000 ? expired : ok;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Replay and process control.
 
 function print(line: string): void {
-  // Pipes are written synchronously on Linux, so lines are out before any exit below.
-  process.stdout.write(`${line}\n`);
+  // Straight to fd 1, like Perl's autoflushed STDOUT: process.stdout would queue on a full pipe
+  // and lose the queue at process.exit. EAGAIN (a non-blocking pipe that is full) is retried.
+  let rest = Buffer.from(`${line}\n`);
+  while (rest.length > 0) {
+    try {
+      rest = rest.subarray(writeSync(1, rest));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
+    }
+  }
 }
 
 function printRange(fixture: Fixture, from: number, to = fixture.lines.length): void {
@@ -509,7 +531,7 @@ async function replay(chosen: Outcome): Promise<never> {
       if (stdinKind() === "pipe" || stdinKind() === "socket") await stdinLine();
     }
     if (i === byeAt && expiresAt > Date.now()) await sleep(expiresAt - Date.now());
-    const due = start + (i * 1000) / pace;
+    const due = start + (i * 1000) / pace(fixture.lines.length);
     if (due - Date.now() >= 1) await sleep(due - Date.now());
     if (dying) await forever();
     const line = fixture.render(i);

@@ -17,6 +17,8 @@ export interface World {
   throttle?: Record<string, number>;
   stall?: Record<string, number>;
   linesPerSecond?: number;
+  /** Replay duration in seconds for a mailbox (a big one), whatever the fixture. */
+  seconds?: Record<string, number>;
 }
 
 export interface WorldFiles {

@@ -1,0 +1,404 @@
+// The built CLI against the oauth2c and imapsync doubles, as an admin would run it.
+import assert from "node:assert/strict";
+import { createServer } from "node:net";
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { execa } from "execa";
+import { parse as parseCsv } from "csv-parse/sync";
+import type { Report, ReportEntry } from "../src/types.js";
+import {
+  CLI,
+  DOUBLES,
+  fakeBrowserPath,
+  filesBelow,
+  mode,
+  readTexts,
+  runCli,
+  scanForSecrets,
+  tempDir,
+  type CliResult,
+} from "./helpers/env.js";
+import { doubleCalls, makeWorld, type World } from "./helpers/imapsync-world.js";
+
+const ADMIN = "admin@contoso.test";
+const APP_SECRET = "app-secret-NEVER-passed-9f3k";
+const PASSWORDS = {
+  big: "big-Pass;word,1",
+  alice: 'pässwörd "Été" 2',
+  bob: "bob'pass 3",
+  carol: "carol=pass&4",
+  dave: "dave-right-pass-5",
+};
+const WRONG_DAVE = "dave-WRONG-pass";
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+interface Scene {
+  dir: string;
+  workDir: string;
+  usersFile: string;
+  env: Record<string, string>;
+  stateDir: string;
+  mintedLog: string;
+  setWorld(world: World): Promise<void>;
+  run(args: string[], extraEnv?: Record<string, string>): Promise<CliResult>;
+  outputs: Record<string, string>;
+}
+
+async function scene(
+  users: string,
+  world: World,
+  env: Record<string, string> = {},
+): Promise<Scene> {
+  const dir = await tempDir();
+  const workDir = path.join(dir, "work");
+  const usersFile = path.join(dir, "users.csv");
+  await writeFile(usersFile, users);
+  const doubles = await makeWorld(dir, world);
+  const mintedLog = path.join(dir, "minted.jsonl");
+  const fullEnv: Record<string, string> = {
+    TENANT_ID: "11111111-2222-3333-4444-555555555555",
+    APP_ID: "app-ok",
+    APP_SECRET,
+    LOGIN_HINT: ADMIN,
+    HOST2: "127.0.0.1",
+    PORT2: "13003",
+    TLS2: "none",
+    OAUTH2C_BIN: `node ${path.join(DOUBLES, "oauth2c.js")}`,
+    IMAPSYNC_BIN: `node ${path.join(DOUBLES, "imapsync.js")}`,
+    WORK_DIR: workDir,
+    CALLBACK_PORT: String(await freePort()),
+    TOKEN_MARGIN: "0",
+    MAX_BACKOFF: "1s",
+    PATH: await fakeBrowserPath(dir),
+    FAKE_BROWSER_LOG: mintedLog,
+    ...doubles.env,
+    ...env,
+  };
+  const outputs: Record<string, string> = {};
+  let runs = 0;
+  return {
+    dir,
+    workDir,
+    usersFile,
+    env: fullEnv,
+    stateDir: doubles.stateDir,
+    mintedLog,
+    setWorld: doubles.update,
+    outputs,
+    async run(args, extraEnv = {}) {
+      const result = await runCli(args, { cwd: dir, env: { ...fullEnv, ...extraEnv } });
+      runs++;
+      outputs[`run ${runs} stdout`] = result.stdout;
+      outputs[`run ${runs} stderr`] = result.stderr;
+      return result;
+    },
+  };
+}
+
+async function mintedTokens(file: string): Promise<string[]> {
+  const text = await readFile(file, "utf8").catch(() => "");
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => (JSON.parse(line) as { token: string }).token);
+}
+
+async function readReport(workDir: string): Promise<Report> {
+  return JSON.parse(await readFile(path.join(workDir, "report.json"), "utf8")) as Report;
+}
+
+function byMailbox(report: Report): Record<string, ReportEntry | undefined> {
+  return Object.fromEntries(report.mailboxes.map((entry) => [entry.source.split("@")[0]!, entry]));
+}
+
+/** Every place a secret could end up: outputs, files we wrote, the doubles' argv records. */
+async function assertNoSecretLeaks(s: Scene, secrets: string[]): Promise<void> {
+  const written = (await filesBelow(s.workDir)).filter((file) => path.basename(file) !== "token");
+  const calls = await doubleCalls(s.stateDir);
+  const texts = {
+    ...s.outputs,
+    ...(await readTexts(written)),
+    ...Object.fromEntries(
+      calls.map((call, i) => [
+        `imapsync call ${i} argv`,
+        [...call.argv, ...call.cmdline].join(" "),
+      ]),
+    ),
+  };
+  assert.ok(Object.keys(texts).length > 10, "the scan must cover outputs, files and argv");
+  assert.deepEqual(scanForSecrets(texts, secrets), []);
+}
+
+const USERS = [
+  "source,destination,password,password_file",
+  `big@contoso.test,,"${PASSWORDS.big}",`,
+  `alice@contoso.test,,"${PASSWORDS.alice.replace(/"/g, '""')}",`,
+  `bob@contoso.test,,${PASSWORDS.bob},`,
+  `carol@contoso.test,,${PASSWORDS.carol},`,
+  `dave@contoso.test,,${WRONG_DAVE},`,
+  "",
+].join("\n");
+
+const WORLD: World = {
+  delegations: {
+    [ADMIN]: ["big@contoso.test", "alice@contoso.test", "carol@contoso.test", "dave@contoso.test"],
+  },
+  passwords: Object.fromEntries(
+    Object.entries(PASSWORDS).map(([name, password]) => [`${name}@contoso.test`, password]),
+  ),
+  throttle: { "carol@contoso.test": 1 },
+  // big takes 6 s to copy: longer than the first token (4 s) lives.
+  seconds: { "big@contoso.test": 6 },
+};
+
+describe("migrate, retry and --resume against the doubles", { timeout: 180_000 }, () => {
+  it("ends each mailbox in its true class, retries what can be retried, reports it all, leaks nothing", async () => {
+    const s = await scene(USERS, WORLD, { FAKE_TOKEN_TTL: "4,3600" });
+
+    const first = await s.run(["migrate", "--users", s.usersFile]);
+    assert.equal(first.exitCode, 1, first.stderr);
+    const report = await readReport(s.workDir);
+    const entries = byMailbox(report);
+    const summary = (name: string) => ({
+      status: entries[name]?.status,
+      classes: entries[name]?.attempts.map((attempt) => attempt.class),
+    });
+    assert.deepEqual(summary("big"), { status: "ok", classes: ["token_expired", "ok"] });
+    assert.deepEqual(summary("alice"), { status: "ok", classes: ["ok"] });
+    assert.deepEqual(summary("bob"), { status: "failed", classes: ["not_delegated"] });
+    assert.deepEqual(summary("carol"), { status: "ok", classes: ["throttled", "ok"] });
+    assert.deepEqual(summary("dave"), { status: "failed", classes: ["auth_failed_destination"] });
+    assert.match(entries.bob?.remedy ?? "", /FullAccess/);
+    assert.equal(report.schemaVersion, 1);
+    assert.ok(report.endedAt && report.startedAt <= report.endedAt);
+    assert.equal(report.usersFile, s.usersFile);
+    assert.equal(entries.alice?.attempts[0]?.messagesTransferred, 300);
+    assert.equal(entries.alice?.attempts[0]?.exitCode, 0);
+    assert.equal(entries.bob?.attempts[0]?.exitCode, 117);
+    // The first run's folder mapping, accents and all, is kept for reruns.
+    assert.ok(
+      entries.alice?.folders?.some((pair) => pair.source === "&AMk-l&AOk-ments envoy&AOk-s"),
+      JSON.stringify(entries.alice?.folders),
+    );
+    for (const entry of report.mailboxes) {
+      for (const attempt of entry.attempts) {
+        assert.ok((await readFile(attempt.logFile, "utf8")).length > 0, attempt.logFile);
+      }
+    }
+
+    // One sign-in at the start, one after the expiry: never two at once, never one per mailbox.
+    assert.equal((await mintedTokens(s.mintedLog)).length, 2);
+    assert.match(first.stderr, /Go to|sign/i);
+    assert.match(first.stdout, /5 mailboxes: 3 ok, 2 failed/);
+
+    const csv = parseCsv(await readFile(path.join(s.workDir, "report.csv"), "utf8"), {
+      columns: true,
+    }) as Record<string, string>[];
+    assert.deepEqual(
+      csv.map((row) => [row.source, row.status, row.class, row.attempts]),
+      [
+        ["big@contoso.test", "ok", "ok", "2"],
+        ["alice@contoso.test", "ok", "ok", "1"],
+        ["bob@contoso.test", "failed", "not_delegated", "1"],
+        ["carol@contoso.test", "ok", "ok", "2"],
+        ["dave@contoso.test", "failed", "auth_failed_destination", "1"],
+      ],
+    );
+
+    // Passwords travelled in 0600 files that are gone now; argv carried none.
+    const calls = await doubleCalls(s.stateDir);
+    assert.equal(calls.length, 7);
+    for (const call of calls) {
+      assert.equal(call.passfiles.passfile2, "0600", JSON.stringify(call.passfiles));
+      assert.ok(call.argv.includes("--passfile2"));
+      assert.ok(call.argv.includes("--nodockercontext"));
+    }
+    assert.deepEqual(await readdir(path.join(s.workDir, "secrets")), []);
+    assert.equal(await mode(path.join(s.workDir, "token")), 0o600);
+
+    // The admin fixes what the report said: delegation for bob, dave's password.
+    await s.setWorld({
+      ...WORLD,
+      delegations: { [ADMIN]: [...WORLD.delegations[ADMIN]!, "bob@contoso.test"] },
+    });
+    await writeFile(s.usersFile, USERS.replace(WRONG_DAVE, PASSWORDS.dave));
+    const retry = await s.run(["retry", "--report", path.join(s.workDir, "report.json")]);
+    assert.equal(retry.exitCode, 0, retry.stderr);
+    const retried = byMailbox(await readReport(s.workDir));
+    assert.deepEqual(
+      retried.bob?.attempts.map((a) => a.class),
+      ["not_delegated", "ok"],
+    );
+    assert.deepEqual(
+      retried.dave?.attempts.map((a) => a.class),
+      ["auth_failed_destination", "ok"],
+    );
+    assert.equal(retried.alice?.attempts.length, 1, "retry must not rerun mailboxes already ok");
+    const afterRetry = await doubleCalls(s.stateDir);
+    assert.deepEqual(
+      afterRetry
+        .slice(calls.length)
+        .map((call) => call.user1)
+        .sort(),
+      ["bob@contoso.test", "dave@contoso.test"],
+    );
+    // The rerun of alice-like mailboxes pins the recorded folder mapping.
+    const bobRerun = afterRetry.at(-1)!;
+    assert.ok(bobRerun.argv.includes("--passfile2"));
+
+    const resumed = await s.run(["migrate", "--users", s.usersFile, "--resume"]);
+    assert.equal(resumed.exitCode, 0, resumed.stderr);
+    assert.equal((await doubleCalls(s.stateDir)).length, afterRetry.length, "--resume ran nothing");
+
+    // A plain migrate reruns everything (the final delta pass), with the first run's mapping.
+    const delta = await s.run(["migrate", "--users", s.usersFile, "--only", "alice@*"]);
+    assert.equal(delta.exitCode, 0, delta.stderr);
+    const aliceDelta = (await doubleCalls(s.stateDir)).at(-1)!;
+    assert.equal(aliceDelta.user1, "alice@contoso.test");
+    const f1f2 = aliceDelta.argv.flatMap((word, i) =>
+      word === "--f1f2" ? [aliceDelta.argv[i + 1]] : [],
+    );
+    assert.ok(
+      f1f2.includes("&AMk-l&AOk-ments envoy&AOk-s=&AMk-l&AOk-ments envoy&AOk-s"),
+      f1f2.join(" "),
+    );
+
+    const secrets = [
+      ...Object.values(PASSWORDS),
+      WRONG_DAVE,
+      APP_SECRET,
+      ...(await mintedTokens(s.mintedLog)),
+    ];
+    await assertNoSecretLeaks(s, secrets);
+    // The scan can fail: the token file itself holds a token.
+    const tokenFile = await readFile(path.join(s.workDir, "token"), "utf8");
+    assert.notDeepEqual(scanForSecrets({ token: tokenFile }, secrets), []);
+  });
+});
+
+describe("migrate --plan", () => {
+  it("prints every imapsync command, masked, without a token or a connection", async () => {
+    const s = await scene(USERS, WORLD);
+    const plan = await s.run(["migrate", "--users", s.usersFile, "--plan", "--json"]);
+    assert.equal(plan.exitCode, 0, plan.stderr);
+    const lines = plan.stdout
+      .trim()
+      .split("\n")
+      .map(
+        (line) =>
+          JSON.parse(line) as {
+            source: string;
+            destination: string;
+            argv: string[];
+          },
+      );
+    assert.deepEqual(
+      lines.map((line) => Object.keys(line)),
+      Array(5).fill(["source", "destination", "argv"]),
+    );
+    const alice = lines.find((line) => line.source === "alice@contoso.test")!;
+    for (const flag of [
+      "--addheader",
+      "--automap",
+      "--office1",
+      "--oauthaccesstoken1",
+      "--user1",
+      "--host2",
+      "--user2",
+    ]) {
+      assert.ok(alice.argv.includes(flag), flag);
+    }
+    assert.deepEqual(await mintedTokens(s.mintedLog), []);
+    assert.deepEqual(await doubleCalls(s.stateDir), []);
+    await assertNoSecretLeaks(s, [...Object.values(PASSWORDS), APP_SECRET]).catch(async (error) => {
+      // No work directory is created by --plan: scan the outputs alone.
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      assert.deepEqual(scanForSecrets(s.outputs, [...Object.values(PASSWORDS), APP_SECRET]), []);
+    });
+
+    const text = await s.run(["migrate", "--users", s.usersFile, "--plan"]);
+    assert.equal(text.exitCode, 0);
+    assert.match(text.stdout, /^# alice@contoso\.test -> alice@contoso\.test$/m);
+  });
+});
+
+describe("exit codes", () => {
+  it("2 for a bad users file, naming file and line, before anything runs", async () => {
+    const s = await scene(`${USERS}not-an-address,,x,\n`, WORLD);
+    const result = await s.run(["migrate", "--users", s.usersFile]);
+    assert.equal(result.exitCode, 2);
+    assert.match(result.stderr, /users\.csv/);
+    assert.match(result.stderr, /line 7/);
+    assert.deepEqual(await doubleCalls(s.stateDir), []);
+  });
+
+  it("2 for a missing setting, naming it and how to set it", async () => {
+    const s = await scene(USERS, WORLD, { HOST2: "" });
+    const result = await s.run(["migrate", "--users", s.usersFile]);
+    assert.equal(result.exitCode, 2);
+    assert.match(result.stderr, /HOST2/);
+    assert.match(result.stderr, /--host2/);
+  });
+
+  it("3 when no token can be obtained, and nothing runs", async () => {
+    const s = await scene(USERS, WORLD, { FAKE_BROWSER_MODE: "deny" });
+    const result = await s.run(["migrate", "--users", s.usersFile]);
+    assert.equal(result.exitCode, 3, result.stderr);
+    assert.match(result.stderr, /access_denied|denied/);
+    assert.deepEqual(await doubleCalls(s.stateDir), []);
+  });
+
+  it("1 from diagnose on a failed run, 0 on a good one", async () => {
+    const s = await scene(USERS, WORLD);
+    const fixtures = path.resolve(path.dirname(CLI), "../../fixtures/imapsync-2.229-m365");
+    const bad = await s.run(["diagnose", path.join(fixtures, "not_delegated_select.log")]);
+    assert.equal(bad.exitCode, 1);
+    assert.match(bad.stdout, /not_delegated/);
+    const good = await s.run([
+      "diagnose",
+      "--json",
+      path.join(fixtures, "ok_xoauth2_delegated.log"),
+    ]);
+    assert.equal(good.exitCode, 0);
+    assert.equal((JSON.parse(good.stdout) as { class: string }).class, "ok");
+  });
+});
+
+describe("interruption", { timeout: 60_000 }, () => {
+  it("SIGTERM stops running mailboxes through imapsync's abort file, marks them interrupted, exits 143", async () => {
+    const s = await scene(USERS, {
+      ...WORLD,
+      seconds: { "big@contoso.test": 30, "alice@contoso.test": 30 },
+    });
+    const child = execa("node", [CLI, "migrate", "--users", s.usersFile], {
+      cwd: s.dir,
+      env: { NO_COLOR: "1", ...s.env },
+      reject: false,
+      stdin: "ignore",
+    });
+    // Wait until both slow mailboxes are copying.
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      const report = await readReport(s.workDir).catch(() => undefined);
+      if (report?.mailboxes.filter((entry) => entry.status === "running").length === 2) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    child.kill("SIGTERM");
+    const result = await child;
+    assert.equal(result.exitCode, 143, result.stderr);
+    const entries = byMailbox(await readReport(s.workDir));
+    assert.equal(entries.big?.status, "interrupted");
+    assert.equal(entries.alice?.status, "interrupted");
+    assert.equal(entries.big?.attempts[0]?.exitCode, 7, "stopped through the abort file");
+    assert.equal(entries.bob?.status, "pending");
+    assert.equal(entries.bob?.attempts.length, 0, "nothing new starts after the signal");
+  });
+});
