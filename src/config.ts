@@ -187,6 +187,16 @@ const TABLE = [
     example: "9876",
   },
   {
+    key: "callbackAddr",
+    env: "CALLBACK_ADDR",
+    flag: "callback-addr",
+    description:
+      "Address oauth2c's callback listens on (oauth2c >= 1.19); 0.0.0.0:9876 in a container with a published port",
+    type: "string",
+    format: "word",
+    example: "0.0.0.0:9876",
+  },
+  {
     key: "tokenMargin",
     env: "TOKEN_MARGIN",
     flag: "token-margin",
@@ -210,7 +220,7 @@ const TABLE = [
     key: "maxAttempts",
     env: "MAX_ATTEMPTS",
     flag: "max-attempts",
-    description: "Runs of imapsync per mailbox, the first included",
+    description: "Attempts that copied nothing before a mailbox is given up (attempts that copy mail do not count)",
     type: "number",
     min: 1,
     default: 3,
@@ -233,6 +243,60 @@ const TABLE = [
     type: "boolean",
     default: false,
     example: "true",
+  },
+  {
+    key: "tls1Verify",
+    env: "TLS1_VERIFY",
+    flag: "tls1-verify",
+    description: "Verify the source server's TLS certificate (off: accept any, for tests only)",
+    type: "boolean",
+    default: true,
+    example: "true",
+  },
+  {
+    key: "tls2Verify",
+    env: "TLS2_VERIFY",
+    flag: "tls2-verify",
+    description: "Verify the destination server's TLS certificate (off: accept any certificate)",
+    type: "boolean",
+    default: true,
+    example: "true",
+  },
+  {
+    key: "ca1File",
+    env: "CA1_FILE",
+    flag: "ca1-file",
+    description: "PEM file of the CA that signed the source server's certificate",
+    type: "string",
+    example: "./certs/source-ca.pem",
+  },
+  {
+    key: "ca2File",
+    env: "CA2_FILE",
+    flag: "ca2-file",
+    description:
+      "PEM file of the CA that signed the destination server's certificate (a private CA)",
+    type: "string",
+    example: "./certs/dest-ca.pem",
+  },
+  {
+    key: "stopGrace",
+    env: "STOP_GRACE",
+    flag: "stop-grace",
+    description:
+      'On Ctrl-C or docker stop, how long a run may take to stop cleanly before SIGTERM ("5s")',
+    type: "duration",
+    default: "5s",
+    example: "5s",
+  },
+  {
+    key: "stallTimeout",
+    env: "STALL_TIMEOUT",
+    flag: "stall-timeout",
+    description: 'Stop and retry a run that prints nothing for this long ("10m"; 0: never)',
+    type: "duration",
+    default: 10,
+    example: "10m",
   },
 ] as const satisfies readonly Setting[];
 
@@ -294,6 +358,7 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
   const ctx = { values, cwd, env, problems, require: new Set(opts.require) };
   checkRequirements(ctx, opts.host2Optional ?? false);
   const destAdminPasswordFile = checkDestinationAdmin(ctx);
+  const caFiles = { ca1File: checkCaFile(ctx, "ca1File"), ca2File: checkCaFile(ctx, "ca2File") };
   const oauth2c = toCommand(ctx, "oauth2cBin", "oauth2c");
   const imapsync = toCommand(ctx, "imapsyncBin", "imapsync");
   if (problems.length > 0) throw configError(problems, dotenv.file);
@@ -315,6 +380,7 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
     imapsync,
     workDir: path.resolve(cwd, values.workDir),
     callbackPort: values.callbackPort,
+    callbackAddr: values.callbackAddr,
     tokenMarginMs: values.tokenMargin,
     concurrency: values.concurrency,
     maxAttempts: values.maxAttempts,
@@ -322,6 +388,12 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
     dryRun: flags.dryRun === true,
     passthrough: passthrough(flags),
     includeNonMailFolders: values.includeNonMailFolders,
+    certificates: {
+      source: { verify: values.tls1Verify, caFile: caFiles.ca1File },
+      destination: { verify: values.tls2Verify, caFile: caFiles.ca2File },
+    },
+    stopGraceMs: values.stopGrace,
+    stallTimeoutMs: values.stallTimeout,
   };
 }
 
@@ -514,6 +586,20 @@ function checkDestinationAdmin(ctx: Context): string | undefined {
   if (problem !== undefined) {
     ctx.problems.push(
       `${name(settingOf("destAdminPasswordFile"))} names ${file}, which ${problem}; point it at a readable file whose first line is the password`,
+    );
+  }
+  return file;
+}
+
+/** A CA file imapsync cannot read would fail every TLS handshake: say so before anything runs. */
+function checkCaFile(ctx: Context, key: "ca1File" | "ca2File"): string | undefined {
+  const given = ctx.values[key];
+  if (given === undefined) return undefined;
+  const file = path.resolve(ctx.cwd, given);
+  const problem = fileProblem(file, constants.R_OK);
+  if (problem !== undefined) {
+    ctx.problems.push(
+      `${name(settingOf(key))} names ${file}, which ${problem}; point it at a readable PEM file of the certificate authority`,
     );
   }
   return file;

@@ -33,6 +33,8 @@ export interface ImplicitParams {
   loginHint: string;
   scope?: string;
   callbackPort: number;
+  /** `host:port` the callback listens on; the redirect URI stays on localhost (oauth2c >= 1.19). */
+  callbackAddr?: string;
   browserTimeoutSec: number;
   /** Let oauth2c run a browser opener; off by default because we show the URL ourselves. */
   openBrowser: boolean;
@@ -61,6 +63,7 @@ export function implicitArgs(p: ImplicitParams): string[] {
     "token",
     "--redirect-url",
     callbackUrl(p.callbackPort),
+    ...(p.callbackAddr ? ["--callback-addr", p.callbackAddr] : []),
     "--browser-timeout",
     `${p.browserTimeoutSec}s`,
     "--no-prompt",

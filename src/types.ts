@@ -73,6 +73,8 @@ export interface Config {
   workDir: string;
   /** Local port of oauth2c's callback server: the redirect URI registered for the app. */
   callbackPort: number;
+  /** Where oauth2c's callback listens when not on the redirect URI's host (`--callback-addr`). */
+  callbackAddr?: string;
   /** Refresh the token when it expires within this many milliseconds. */
   tokenMarginMs: number;
   concurrency: number;
@@ -83,6 +85,18 @@ export interface Config {
   passthrough: string[];
   /** Keep Office 365 folders that hold no mail (calendar, contacts...). */
   includeNonMailFolders: boolean;
+  /** Certificate checks per side; absent means verify with the system's CAs. */
+  certificates?: { source: CertificateCheck; destination: CertificateCheck };
+  /** Between the abort file and SIGTERM when a run is stopped (Ctrl-C, docker stop). */
+  stopGraceMs?: number;
+  /** A run silent for this long is stopped and retried; 0 or absent: never. */
+  stallTimeoutMs?: number;
+}
+
+export interface CertificateCheck {
+  verify: boolean;
+  /** PEM file of the CA that signed the server's certificate. */
+  caFile?: string;
 }
 
 /** Progress of a running copy, from imapsync's progress lines. */
@@ -131,6 +145,8 @@ export interface Attempt {
   exitCode: number | null;
   signal?: string | null;
   class?: RunClass;
+  /** Why the tool stopped the run itself: it printed nothing for STALL_TIMEOUT. */
+  reason?: "stalled";
   messagesTransferred?: number;
   bytesTransferred?: number;
   logFile: string;

@@ -56,6 +56,8 @@ describe("SETTINGS table", () => {
     // The example file paths are illustrations, not files of this machine.
     delete flags.destAdminPasswordFile;
     delete flags.destAdminUser;
+    delete flags.ca1File;
+    delete flags.ca2File;
     assert.doesNotThrow(() => load(flags));
   });
 });
@@ -77,6 +79,7 @@ describe("loadConfig", () => {
       imapsync: { file: "imapsync", args: [] },
       workDir: path.join(dir, "work"),
       callbackPort: 9876,
+      callbackAddr: undefined,
       tokenMarginMs: 15 * 60_000,
       concurrency: 2,
       maxAttempts: 3,
@@ -84,6 +87,12 @@ describe("loadConfig", () => {
       dryRun: false,
       passthrough: [],
       includeNonMailFolders: false,
+      certificates: {
+        source: { verify: true, caFile: undefined },
+        destination: { verify: true, caFile: undefined },
+      },
+      stopGraceMs: 5000,
+      stallTimeoutMs: 10 * 60_000,
     });
   });
 

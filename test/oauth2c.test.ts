@@ -289,6 +289,13 @@ describe("implicitArgs", () => {
   it("lets oauth2c open a browser only when asked", () => {
     assert.ok(!implicitArgs({ ...base, openBrowser: true }).includes("--no-browser"));
   });
+
+  it("moves the callback listener with CALLBACK_ADDR but keeps the redirect URI on localhost", () => {
+    const args = implicitArgs({ ...base, openBrowser: false, callbackAddr: "0.0.0.0:9876" });
+    assert.equal(args[args.indexOf("--callback-addr") + 1], "0.0.0.0:9876");
+    assert.equal(args[args.indexOf("--redirect-url") + 1], "http://localhost:9876/callback");
+    assert.ok(!implicitArgs({ ...base, openBrowser: false }).includes("--callback-addr"));
+  });
 });
 
 describe("parseOauth2cVersion", () => {

@@ -93,6 +93,7 @@ export async function obtainToken(
   const args = implicitArgs({
     ...settings,
     callbackPort: opts.callbackPort,
+    callbackAddr: config.callbackAddr,
     browserTimeoutSec: timeoutSec,
     openBrowser: opts.openBrowser ?? false,
   });
