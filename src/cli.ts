@@ -12,19 +12,35 @@ import { ExitCode, UserError } from "./errors.js";
 /** A bug, not a situation the admin can fix: ask for a report with the output. */
 const INTERNAL_ERROR = 70;
 
+const SETTINGS_GROUP = "Settings (flag, or variable in .env or the environment):";
+
 function settingOptions(): Record<string, Options> {
+  // A secret never becomes a flag: every local user can read a process's command line.
   return Object.fromEntries(
-    SETTINGS.map((setting) => [
+    SETTINGS.filter((setting) => !setting.secret).map((setting) => [
       setting.flag,
       {
         describe: `${setting.description} [env ${setting.env}]`,
         type:
           setting.type === "number" ? "number" : setting.type === "boolean" ? "boolean" : "string",
         choices: setting.choices ? [...setting.choices] : undefined,
-        group: "Settings (flag, or variable in .env or the environment):",
+        group: SETTINGS_GROUP,
       } satisfies Options,
     ]),
   );
+}
+
+/** The settings and sign-in options, for the commands that need a configuration. */
+function settingsAndSignIn(): Record<string, Options> {
+  return {
+    ...settingOptions(),
+    browser: {
+      type: "boolean",
+      default: true,
+      describe: "let oauth2c open a browser for the sign-in (--no-browser: only print the URL)",
+      group: SETTINGS_GROUP,
+    },
+  };
 }
 
 function interruptions(): { signal: AbortSignal; forceSignal: AbortSignal } {
@@ -56,23 +72,17 @@ async function main(argv: string[]): Promise<number> {
   await yargs(argv)
     .scriptName("m365-imapsync")
     .parserConfiguration({ "populate--": true })
-    .options(settingOptions())
-    .option("browser", {
-      type: "boolean",
-      default: true,
-      describe: "let oauth2c open a browser for the sign-in (--no-browser: only print the URL)",
-    })
     .command(
       "token",
       "Sign in with oauth2c and save an access token in the work directory",
-      () => {},
+      (y) => y.options(settingsAndSignIn()),
       async (flags) => {
         const { loadConfig } = await import("./config.js");
         const { tokenCommand } = await import("./commands/token.js");
         const config = loadConfig(flags, { env: io.env, require: ["oauth2c", "token"] });
         await tokenCommand(
           config,
-          { callbackPort: config.callbackPort, openBrowser: flags.browser },
+          { callbackPort: config.callbackPort, openBrowser: flags.browser !== false },
           {
             out: (line) => io.stdout.write(`${line}\n`),
           },
@@ -120,9 +130,9 @@ async function main(argv: string[]): Promise<number> {
             default: false,
             describe: "imapsync --dry: show what would be copied, write nothing",
           })
-          .epilogue(
-            "Options after -- are passed to imapsync (those the tool manages are refused).",
-          ),
+          .group(["users", "only", "exclude", "resume", "plan", "json", "dry-run"], "Migrate:")
+          .epilogue("Options after -- are passed to imapsync (those the tool manages are refused).")
+          .options(settingsAndSignIn()),
       async (flags) => {
         const { migrateCommand } = await import("./commands/migrate.js");
         exitCode = await migrateCommand(withPassthrough(flags) as MigrateFlags, migrationIo());
@@ -132,11 +142,14 @@ async function main(argv: string[]): Promise<number> {
       "retry",
       "Rerun the mailboxes of a report that are not ok, and update that report",
       (y) =>
-        y.option("report", {
-          type: "string",
-          demandOption: true,
-          describe: "report.json written by migrate",
-        }),
+        y
+          .option("report", {
+            type: "string",
+            demandOption: true,
+            describe: "report.json written by migrate",
+          })
+          .group(["report"], "Retry:")
+          .options(settingsAndSignIn()),
       async (flags) => {
         const { retryCommand } = await import("./commands/retry.js");
         exitCode = await retryCommand(withPassthrough(flags) as RetryFlags, migrationIo());
