@@ -19,6 +19,7 @@ const attemptSchema = z.object({
   exitCode: z.number().nullable(),
   signal: z.string().nullable().optional(),
   class: classSchema.optional(),
+  reason: z.literal("stalled").optional(),
   messagesTransferred: z.number().optional(),
   bytesTransferred: z.number().optional(),
   logFile: z.string(),

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { InputError } from "../errors.js";
-import type { Config, FolderPair, Mailbox, TlsMode } from "../types.js";
+import type { CertificateCheck, Config, FolderPair, Mailbox, TlsMode } from "../types.js";
 
 /** Where one imapsync run of one mailbox keeps its files. Every attempt gets its own set. */
 export interface RunPaths {
@@ -116,6 +116,24 @@ function tlsArgs(side: 1 | 2, tls: TlsMode): string[] {
   }
 }
 
+const VERIFY_BY_DEFAULT: CertificateCheck = { verify: true };
+
+/**
+ * imapsync accepts any certificate unless told otherwise (`SSL_verify_mode=0` is its default), so
+ * a side that uses TLS gets IO::Socket::SSL's peer verification, with the system's CAs or the CA
+ * file given; `verify: false` is the explicit, per-side way out.
+ */
+export function certificateArgs(side: 1 | 2, tls: TlsMode, check = VERIFY_BY_DEFAULT): string[] {
+  if (tls === "none") return [];
+  const option = `--sslargs${side}`;
+  if (!check.verify) return [option, "SSL_verify_mode=0"];
+  return [
+    option,
+    "SSL_verify_mode=1",
+    ...(check.caFile !== undefined ? [option, `SSL_ca_file=${check.caFile}`] : []),
+  ];
+}
+
 function sourceArgs(source: Config["source"]): string[] {
   return [
     ...(source.host ? ["--host1", source.host] : []),
@@ -162,6 +180,9 @@ export function buildImapsyncArgs(p: {
     mailbox.host2 ?? destination.host,
     ...(destination.port !== undefined ? ["--port2", String(destination.port)] : []),
     ...tlsArgs(2, destination.tls),
+    // After the recipe's words; without TLS1, --office1 means implicit TLS.
+    ...certificateArgs(1, config.source.tls ?? "ssl", config.certificates?.source),
+    ...certificateArgs(2, destination.tls, config.certificates?.destination),
     "--user2",
     mailbox.destination,
     ...(config.destAdminUser ? ["--authuser2", config.destAdminUser] : []),
@@ -208,6 +229,7 @@ const MANAGED_OPTIONS: { names: string[]; fix: string }[] = [
     names: ["host2", "port2", "ssl2", "nossl2", "tls2", "notls2", "office2"],
     fix: "set HOST2, PORT2 and TLS2 instead (or the host2 column of the users file for one mailbox)",
   },
+
   {
     names: ["log", "nolog", "logdir", "logfile"],
     fix: "the tool writes each run's log itself under WORK_DIR/logs",
