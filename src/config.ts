@@ -59,7 +59,7 @@ const TABLE = [
     env: "APP_SECRET",
     flag: "app-secret",
     description:
-      "Client secret of the app registration (accepted, never sent with the implicit grant)",
+      "Client secret of the app registration, for GRANT=client-credentials only (never on a command line)",
     type: "string",
     secret: true,
     example: "<client secret>",
@@ -197,6 +197,27 @@ const TABLE = [
     example: "0.0.0.0:9876",
   },
   {
+    key: "grant",
+    env: "GRANT",
+    flag: "grant",
+    description:
+      "How the token is obtained: implicit (the recipe, a sign-in per token), auth-code or device-code (one sign-in, then unattended refreshes), client-credentials (no person, APP_SECRET)",
+    type: "enum",
+    choices: ["implicit", "auth-code", "device-code", "client-credentials"],
+    default: "implicit",
+    example: "auth-code",
+  },
+  {
+    key: "nonInteractive",
+    env: "NON_INTERACTIVE",
+    flag: "non-interactive",
+    description:
+      "Never ask for a sign-in: when the token needs a person, stop starting mailboxes and report them as waiting for a token",
+    type: "boolean",
+    default: false,
+    example: "true",
+  },
+  {
     key: "tokenMargin",
     env: "TOKEN_MARGIN",
     flag: "token-margin",
@@ -220,7 +241,8 @@ const TABLE = [
     key: "maxAttempts",
     env: "MAX_ATTEMPTS",
     flag: "max-attempts",
-    description: "Attempts that copied nothing before a mailbox is given up (attempts that copy mail do not count)",
+    description:
+      "Attempts that copied nothing before a mailbox is given up (attempts that copy mail do not count)",
     type: "number",
     min: 1,
     default: 3,
@@ -381,6 +403,8 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
     workDir: path.resolve(cwd, values.workDir),
     callbackPort: values.callbackPort,
     callbackAddr: values.callbackAddr,
+    grant: values.grant,
+    nonInteractive: values.nonInteractive,
     tokenMarginMs: values.tokenMargin,
     concurrency: values.concurrency,
     maxAttempts: values.maxAttempts,
@@ -563,7 +587,11 @@ function checkRequirements(ctx: Context, host2Optional: boolean): void {
       missing(ctx, "tenantId", `${why} (or AUTHORITY_URL)`);
     }
     if (values.appId === undefined) missing(ctx, "appId", why);
-    if (values.loginHint === undefined) missing(ctx, "loginHint", why);
+    // The app signs in as itself with its secret; otherwise an admin signs in.
+    if (values.grant === "client-credentials") {
+      if (values.appSecret === undefined)
+        missing(ctx, "appSecret", "GRANT=client-credentials needs it");
+    } else if (values.loginHint === undefined) missing(ctx, "loginHint", why);
   }
   if (ctx.require.has("destination") && !host2Optional && values.host2 === undefined) {
     missing(ctx, "host2", "the destination server must be known");

@@ -30,10 +30,15 @@ export class InputError extends UserError {
   }
 }
 
-/** No usable access token: exit 3. */
+/**
+ * No usable access token: exit 3. `transient` marks a failure worth trying again later (network,
+ * server error, nobody signed in yet), as opposed to one only a change of set-up can fix.
+ */
 export class TokenError extends UserError {
-  constructor(message: string) {
+  readonly transient: boolean;
+  constructor(message: string, opts: { transient?: boolean } = {}) {
     super(message, ExitCode.noToken);
     this.name = "TokenError";
+    this.transient = opts.transient ?? false;
   }
 }

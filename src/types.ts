@@ -20,6 +20,9 @@ export type RunClass = (typeof RUN_CLASSES)[number];
 
 export type TlsMode = "ssl" | "starttls" | "none";
 
+/** How the access token is obtained (`--grant`). */
+export type Grant = "implicit" | "auth-code" | "device-code" | "client-credentials";
+
 /** A mailbox to migrate, as read from the users file. */
 export interface Mailbox {
   source: string;
@@ -75,6 +78,10 @@ export interface Config {
   callbackPort: number;
   /** Where oauth2c's callback listens when not on the redirect URI's host (`--callback-addr`). */
   callbackAddr?: string;
+  /** How the access token is obtained; implicit when absent (the recipe). */
+  grant?: Grant;
+  /** Never start an interactive sign-in; a token that needs a person stops new mailboxes. */
+  nonInteractive?: boolean;
   /** Refresh the token when it expires within this many milliseconds. */
   tokenMarginMs: number;
   concurrency: number;
