@@ -3,6 +3,7 @@ import { buildImapsyncArgs, runPaths } from "./imapsync/args.js";
 import { RunClassifier } from "./imapsync/classify.js";
 import { startImapsync, type ExitStatus } from "./imapsync/run.js";
 import type { ReportStore } from "./report.js";
+import { remedyFor } from "./remedies.js";
 import { decideRetry, schedule, type AttemptOutcome } from "./scheduler.js";
 import { TokenError } from "./errors.js";
 import type { StoredToken, TokenKeeper } from "./token.js";
@@ -70,7 +71,11 @@ export async function migrate(mailboxes: Mailbox[], ctx: MigrationContext): Prom
       counts.total++;
       if (outcome.copied === 0) counts.unproductive++;
       entry.class = classification.class;
-      entry.remedy = classification.remedy;
+      entry.remedy = remedyFor(classification.class, {
+        backoffMs: classification.backoffMs,
+        mailbox: mailbox.source,
+        admin: ctx.config.loginHint,
+      });
       entry.folders ??= classification.folders.length > 0 ? classification.folders : undefined;
 
       const decision = ctx.signal.aborted

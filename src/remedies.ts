@@ -12,14 +12,17 @@ function duration(ms: number): string {
 }
 
 /** One sentence an admin can act on, for each way a run can end. */
-export function remedyFor(cls: RunClass, c: { backoffMs?: number } = {}): string {
+export function remedyFor(
+  cls: RunClass,
+  c: { backoffMs?: number; mailbox?: string; admin?: string } = {},
+): string {
   switch (cls) {
     case "ok":
       return "Nothing to do: the mailbox is in sync; a later rerun only copies new messages.";
     case "not_delegated":
       return (
         "The token is valid but its admin cannot open this mailbox: grant the admin FullAccess " +
-        "(Add-MailboxPermission -Identity <mailbox> -User <admin> -AccessRights FullAccess " +
+        `(Add-MailboxPermission -Identity ${c.mailbox ?? "<mailbox>"} -User ${c.admin ?? "<admin>"} -AccessRights FullAccess ` +
         "-InheritanceType All), wait a few minutes, then rerun; if it persists, check that the " +
         "token was issued to that admin and that IMAP is enabled for the mailbox (Get-CASMailbox)."
       );

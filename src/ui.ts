@@ -48,7 +48,7 @@ export function formatDuration(ms: number): string {
 }
 
 function outcomeText(entry: ReportEntry): string {
-  const klass = entry.class ? ` (${entry.class})` : "";
+  const klass = entry.class && entry.class !== entry.status ? ` (${entry.class})` : "";
   return `${entry.status}${klass}${entry.status === "ok" || !entry.remedy ? "" : `: ${entry.remedy}`}`;
 }
 

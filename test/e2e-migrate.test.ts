@@ -176,7 +176,11 @@ describe("migrate, retry and --resume against the doubles", { timeout: 180_000 }
     assert.deepEqual(summary("bob"), { status: "failed", classes: ["not_delegated"] });
     assert.deepEqual(summary("carol"), { status: "ok", classes: ["throttled", "ok"] });
     assert.deepEqual(summary("dave"), { status: "failed", classes: ["auth_failed_destination"] });
-    assert.match(entries.bob?.remedy ?? "", /FullAccess/);
+    // The remedy names the very mailbox and admin, ready to paste into Exchange PowerShell.
+    assert.match(
+      entries.bob?.remedy ?? "",
+      /Add-MailboxPermission -Identity bob@contoso\.test -User admin@contoso\.test -AccessRights FullAccess/,
+    );
     assert.equal(report.schemaVersion, 1);
     assert.ok(report.endedAt && report.startedAt <= report.endedAt);
     assert.equal(report.usersFile, s.usersFile);
