@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { buildImapsyncArgs, runPaths } from "./imapsync/args.js";
 import { RunClassifier } from "./imapsync/classify.js";
-import { startImapsync, type ExitStatus } from "./imapsync/run.js";
+import { startImapsync, TERM_GRACE_MS, type ExitStatus } from "./imapsync/run.js";
 import type { ReportStore } from "./report.js";
 import { remedyFor } from "./remedies.js";
 import { decideRetry, schedule, type AttemptOutcome } from "./scheduler.js";
@@ -9,6 +9,7 @@ import { TokenError } from "./errors.js";
 import type { StoredToken, TokenKeeper } from "./token.js";
 import type { Attempt, Classification, Config, Mailbox, ReportEntry } from "./types.js";
 import type { Ui } from "./ui.js";
+import { isRunning, type Leftover } from "./workdir.js";
 
 export interface MigrationContext {
   config: Config;
@@ -19,9 +20,12 @@ export interface MigrationContext {
   signal: AbortSignal;
   /** A second interruption: runs are ended at once instead of through their abort file. */
   forceSignal?: AbortSignal;
-  /** Grace period between the abort file and SIGTERM when stopping a run. */
-  stopGraceMs?: number;
+  /** imapsync runs a crashed earlier run left behind: their mailboxes wait until they end. */
+  leftovers?: Leftover[];
 }
+
+/** How often a mailbox held by a leftover imapsync looks again whether it has ended. */
+const LEFTOVER_POLL_MS = 1000;
 
 /**
  * Runs every mailbox to a final state: the scheduler decides when, `attemptMailbox` runs one
@@ -50,6 +54,12 @@ export async function migrate(mailboxes: Mailbox[], ctx: MigrationContext): Prom
     async (mailbox) => {
       const entry = ctx.store.entry(mailbox.source);
       const counts = history.get(mailbox.source)!;
+      // Two imapsync on one mailbox would copy messages twice.
+      const leftover = ctx.leftovers?.find((l) => sameAddress(l.mailbox, mailbox.source));
+      if (leftover && isRunning(leftover)) {
+        entry.remedy = `An imapsync left by an earlier run (PID ${leftover.pid}) is still copying this mailbox; it starts when that one ends (--stop-leftovers stops it).`;
+        return { againInMs: LEFTOVER_POLL_MS };
+      }
       let token: StoredToken;
       try {
         const stale = expiredToken.get(mailbox.source);
@@ -64,7 +74,6 @@ export async function migrate(mailboxes: Mailbox[], ctx: MigrationContext): Prom
       const { outcome, classification } = await attemptMailbox(
         mailbox,
         entry,
-        token,
         destPassword ?? mailbox.password,
         ctx,
       );
@@ -111,6 +120,10 @@ export async function migrate(mailboxes: Mailbox[], ctx: MigrationContext): Prom
   if (tokenFailure) throw tokenFailure;
 }
 
+function sameAddress(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
 function statusOf(classification: Classification): ReportEntry["status"] {
   if (classification.class === "ok") return "ok";
   if (classification.class === "interrupted") return "interrupted";
@@ -127,7 +140,6 @@ async function readDestinationAdminPassword(config: Config): Promise<string | un
 async function attemptMailbox(
   mailbox: Mailbox,
   entry: ReportEntry,
-  token: StoredToken,
   password: string | undefined,
   ctx: MigrationContext,
 ): Promise<{ outcome: AttemptOutcome; classification: Classification }> {
@@ -158,9 +170,11 @@ async function attemptMailbox(
     files,
     password,
     cwd: ctx.config.workDir,
+    stallTimeoutMs: ctx.config.stallTimeoutMs,
+    graceMs: ctx.config.stopGraceMs,
   });
-  const stop = () => void child.stop("abort", ctx.stopGraceMs);
-  const kill = () => void child.stop("term", 2_000);
+  const stop = () => void child.stop("abort", ctx.config.stopGraceMs);
+  const kill = () => void child.stop("term", TERM_GRACE_MS);
   ctx.signal.addEventListener("abort", stop, { once: true });
   ctx.forceSignal?.addEventListener("abort", kill, { once: true });
   if (ctx.signal.aborted) stop();
@@ -187,15 +201,20 @@ async function attemptMailbox(
     exitCode: exit.code,
     signal: exit.signal,
     class: classification.class,
+    reason: exit.stalled ? "stalled" : undefined,
     messagesTransferred: copied,
     bytesTransferred: classification.stats.bytesTransferred,
   });
+  if (exit.stalled) {
+    classification.remedy = `The run printed nothing for ${Math.round((ctx.config.stallTimeoutMs ?? 0) / 1000)} s and was stopped (STALL_TIMEOUT); it is retried like a lost connection.`;
+  }
   return {
     classification,
     outcome: {
-      class: classification.class,
+      // A run that hung is a connection that died without saying so.
+      class: exit.stalled ? "other" : classification.class,
       backoffMs: classification.backoffMs,
-      lostConnection: classification.lostConnection,
+      lostConnection: classification.lostConnection || Boolean(exit.stalled),
       copied,
     },
   };

@@ -122,9 +122,8 @@ export async function schedule<T>(
       inFlight++;
       try {
         const { againInMs } = await work(job.item);
-        if (againInMs !== undefined && !opts.signal.aborted) {
-          queue.push({ item: job.item, notBefore: now() + againInMs });
-        }
+        // Kept even after an abort: the caller gets it back among the unfinished items.
+        if (againInMs !== undefined) queue.push({ item: job.item, notBefore: now() + againInMs });
       } finally {
         inFlight--;
         wakeAll();
