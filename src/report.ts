@@ -164,3 +164,10 @@ export function formatSummary(report: Report): string[] {
   lines.push(`${report.mailboxes.length} mailboxes: ${totals}`);
   return lines;
 }
+
+/** What to do, for every mailbox that is not ok: the part of the summary an admin acts on. */
+export function formatRemedies(report: Report): string[] {
+  const todo = report.mailboxes.filter((entry) => entry.status !== "ok" && entry.remedy);
+  if (todo.length === 0) return [];
+  return ["What to do:", ...todo.map((entry) => `- ${entry.source}: ${entry.remedy}`)];
+}

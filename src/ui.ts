@@ -149,7 +149,11 @@ export class TerminalUi implements Ui {
   finished(entry: ReportEntry): void {
     this.title(entry.source, outcomeText(entry));
     const handle = this.handles.get(entry.source);
-    handle?.done(entry.status === "ok" ? undefined : new Error(outcomeText(entry)));
+    // The remedy is long: the summary prints it; the live list only names the outcome.
+    const klass = entry.class ? ` (${entry.class})` : "";
+    handle?.done(
+      entry.status === "ok" ? undefined : new Error(`${entry.source}: ${entry.status}${klass}`),
+    );
   }
   async close(): Promise<void> {
     for (const handle of this.handles.values()) handle.done();
