@@ -123,6 +123,10 @@ describe("report", () => {
     assert.match(lines[1] ?? "", /^alice@contoso\.com\s+ok\s+ok\s+2\s+2300$/);
     assert.match(lines[2] ?? "", /^bob@contoso\.com\s+failed\s+not_delegated\s+1\s+0$/);
     assert.equal(lines.at(-1), "2 mailboxes: 1 ok, 1 failed");
+    assert.deepEqual(formatRemedies(sample()), [
+      "What to do:",
+      `- bob@contoso.com: ${sample().mailboxes[1]?.remedy}`,
+    ]);
     assert.equal(
       reportToCsv(sample()).split("\n")[0],
       "source,destination,status,class,attempts,exit_code,messages_transferred,bytes_transferred,log_file,remedy",
