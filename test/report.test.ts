@@ -4,7 +4,14 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { parse as parseCsv } from "csv-parse/sync";
 import { InputError } from "../src/errors.js";
-import { formatSummary, loadReport, reportPaths, ReportStore, reportToCsv } from "../src/report.js";
+import {
+  formatRemedies,
+  formatSummary,
+  loadReport,
+  reportPaths,
+  ReportStore,
+  reportToCsv,
+} from "../src/report.js";
 import type { Report } from "../src/types.js";
 import { tempDir } from "./helpers/env.js";
 
