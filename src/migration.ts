@@ -48,6 +48,26 @@ export async function migrate(mailboxes: Mailbox[], ctx: MigrationContext): Prom
   }
   await ctx.store.save();
 
+  const stopTokenFailure = (error: TokenError) => {
+    tokenFailure ??= error;
+    starting.abort();
+  };
+  let inFlight = 0;
+  // While runs are in flight, the token is renewed when it enters the margin (for a grant that
+  // needs a person: the sign-in is asked for then, and the runs keep going), so that waiting
+  // mailboxes start at once and an imapsync that re-reads the token file finds a live one.
+  const stopRefreshing = ctx.tokens.keepFresh({
+    wanted: () => inFlight > 0,
+    onFailure: (error) => {
+      const failure =
+        error instanceof TokenError
+          ? error
+          : new TokenError(`Getting a new access token failed unexpectedly: ${String(error)}.`);
+      ctx.ui.warn(`${failure.message} Running mailboxes go on; no new mailbox starts.`);
+      stopTokenFailure(failure);
+    },
+  });
+
   const unfinished = await schedule(
     mailboxes,
     { concurrency: ctx.config.concurrency, signal: starting.signal },
@@ -67,16 +87,16 @@ export async function migrate(mailboxes: Mailbox[], ctx: MigrationContext): Prom
         expiredToken.delete(mailbox.source);
       } catch (error) {
         if (!(error instanceof TokenError)) throw error;
-        tokenFailure ??= error;
-        starting.abort();
+        stopTokenFailure(error);
         return { againInMs: 0 };
       }
+      inFlight++;
       const { outcome, classification } = await attemptMailbox(
         mailbox,
         entry,
         destPassword ?? mailbox.password,
         ctx,
-      );
+      ).finally(() => inFlight--);
       counts.total++;
       if (outcome.copied === 0) counts.unproductive++;
       entry.class = classification.class;
@@ -104,6 +124,7 @@ export async function migrate(mailboxes: Mailbox[], ctx: MigrationContext): Prom
       return {};
     },
   );
+  stopRefreshing();
   ctx.signal.removeEventListener("abort", stopStarting);
   // Mailboxes that never started, or were waiting for their next attempt, stay pending:
   // `migrate --resume` or `retry` picks them up.

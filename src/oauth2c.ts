@@ -18,6 +18,12 @@ export interface TokenResponse {
 
 /** `.default` asks for every Exchange Online permission the app was granted (microsoft-365.md §3). */
 export const EXCHANGE_DEFAULT_SCOPE = "https://outlook.office365.com/.default";
+/**
+ * Grants with a refresh token: `offline_access` brings the refresh token; `openid` is what a
+ * standard OpenID provider demands on its authorization and device endpoints (Entra accepts it).
+ */
+export const OFFLINE_SCOPES = ["openid", "offline_access", EXCHANGE_DEFAULT_SCOPE] as const;
+export const DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code";
 
 export function callbackUrl(port: number): string {
   return `http://localhost:${port}/callback`;
@@ -38,6 +44,75 @@ export interface ImplicitParams {
   browserTimeoutSec: number;
   /** Let oauth2c run a browser opener; off by default because we show the URL ourselves. */
   openBrowser: boolean;
+}
+
+/** The same browser sign-in, for the authorization code grant. */
+export interface AuthCodeParams extends Omit<ImplicitParams, "scope"> {
+  /** oauth2c >= 1.18: drop the Origin header that Entra refuses for a non-SPA client. */
+  noOrigin: boolean;
+}
+
+/**
+ * argv for the authorization code grant with PKCE, as a public client (`--auth-method none`): no
+ * secret exists to leak, and the code is redeemed by oauth2c itself. The refresh token that comes
+ * with `offline_access` is then used in-process, never on a command line.
+ */
+export function authCodeArgs(p: AuthCodeParams): string[] {
+  return [
+    p.authorityUrl,
+    "--client-id",
+    p.appId,
+    "--scopes",
+    OFFLINE_SCOPES.join(","),
+    "--login-hint",
+    p.loginHint,
+    "--grant-type",
+    "authorization_code",
+    "--auth-method",
+    "none",
+    ...(p.noOrigin ? ["--no-origin"] : []),
+    "--pkce",
+    "--response-mode",
+    "form_post",
+    "--response-types",
+    "code",
+    "--redirect-url",
+    callbackUrl(p.callbackPort),
+    ...(p.callbackAddr ? ["--callback-addr", p.callbackAddr] : []),
+    "--browser-timeout",
+    `${p.browserTimeoutSec}s`,
+    "--no-prompt",
+    ...(p.openBrowser ? [] : ["--no-browser"]),
+  ];
+}
+
+export interface DeviceCodeParams {
+  authorityUrl: string;
+  appId: string;
+  noOrigin: boolean;
+  openBrowser: boolean;
+}
+
+/**
+ * argv for the device code grant. Not `--silent`: oauth2c shows Entra's user code only inside the
+ * JSON dump of its normal-mode stderr (oauth2c.md §8), which the stderr scanner digs it out of.
+ * `--auth-method none` sends the client id on the token request (without it: invalid_request).
+ */
+export function deviceCodeArgs(p: DeviceCodeParams): string[] {
+  return [
+    p.authorityUrl,
+    "--client-id",
+    p.appId,
+    "--scopes",
+    OFFLINE_SCOPES.join(","),
+    "--grant-type",
+    DEVICE_GRANT_TYPE,
+    "--auth-method",
+    "none",
+    ...(p.noOrigin ? ["--no-origin"] : []),
+    "--no-prompt",
+    ...(p.openBrowser ? [] : ["--no-browser"]),
+  ];
 }
 
 /**
@@ -129,6 +204,8 @@ function stripUndefined(t: TokenResponse): TokenResponse {
 const URL_MARKER = "Go to the following URL:";
 /** No URL or usage line is this long; anything longer is a dump we do not need. */
 const MAX_PENDING = 64 * 1024;
+/** A line of the device authorization response dump: `  "user_code": "ABCD1234",`. */
+const USER_CODE = /^\s*"user_code":\s*"([^"\s]+)"/;
 const UNKNOWN_FLAG = /^Error: (unknown (?:shorthand )?flag: (?:-{1,2}[\w-]+|'\w' in -\w+))$/;
 
 /**
@@ -139,6 +216,8 @@ const UNKNOWN_FLAG = /^Error: (unknown (?:shorthand )?flag: (?:-{1,2}[\w-]+|'\w'
  */
 export class Oauth2cStderrScanner {
   url?: string;
+  /** Device code grant: the code the person types at the verification URL. */
+  userCode?: string;
   unknownFlag?: string;
   private pending = "";
   private readonly decoder = new StringDecoder("utf8");
@@ -165,6 +244,7 @@ export class Oauth2cStderrScanner {
 
   private line(line: string): void {
     this.unknownFlag ??= UNKNOWN_FLAG.exec(line)?.[1];
+    this.userCode ??= USER_CODE.exec(line)?.[1];
     if (this.url !== undefined) return;
     const text = line.trim();
     if (text === URL_MARKER) this.expecting = "blank";
@@ -204,6 +284,10 @@ export function explainOauth2cError(message: string, ctx: FailureContext = {}): 
     return `Microsoft Entra refused the sign-in request ${quoted}. Check APP_ID and that ${callbackUrl(port)} is a Web redirect URI of the app registration.`;
   if (/^(\d+: )?(invalid_client|unauthorized_client)$/.test(message))
     return `Microsoft Entra does not accept this application ${quoted}. Check APP_ID (and APP_SECRET where a secret is used) against the app registration.`;
+  if (/^(\d+: )?invalid_grant$/.test(message))
+    return `The identity provider refused the grant ${quoted}: a refresh token that was already used, revoked or expired, or a sign-in code that was already redeemed. Sign in again with \`m365-imapsync token\`.`;
+  if (/^(\d+: )?(expired_token|authorization_declined)$/.test(message))
+    return `The device code sign-in was not completed ${quoted}. Run the command again, open the URL it shows and enter the code before it expires.`;
   if (message === "timeout")
     return `Nobody completed the sign-in within ${ctx.timeoutSec ?? "the allowed"} seconds ${quoted}. Run the command again and open the URL it shows in a browser that can reach localhost:${port}.`;
   if (message === "Interrupted") return `The sign-in was interrupted ${quoted}.`;
@@ -223,7 +307,8 @@ export function explainOauth2cError(message: string, ctx: FailureContext = {}): 
 export interface RunOptions extends FailureContext {
   /** Our own kill timer, a little longer than oauth2c's `--browser-timeout`. */
   timeoutMs: number;
-  onSignInUrl?: (url: string) => void;
+  /** Called once the URL is known; with the user code too in the device code grant. */
+  onSignInUrl?: (url: string, userCode?: string) => void;
   signal?: AbortSignal;
 }
 
@@ -253,7 +338,7 @@ export async function runOauth2c(
       scanner.push(chunk as Buffer);
       if (scanner.url !== undefined && !announced) {
         announced = true;
-        opts.onSignInUrl?.(scanner.url);
+        opts.onSignInUrl?.(scanner.url, scanner.userCode);
       }
     }
     scanner.end();
@@ -264,6 +349,7 @@ export async function runOauth2c(
   if (result.timedOut)
     throw new TokenError(
       `oauth2c did not finish within ${Math.round(opts.timeoutMs / 1000)} seconds and was stopped. Run the command again and complete the sign-in in time.`,
+      { transient: true },
     );
   if (result.isCanceled) throw new TokenError("The sign-in was cancelled.");
   if (result.code === "ENOENT")
@@ -302,7 +388,8 @@ export function interpretOauth2cRun(run: Oauth2cRun, ctx: FailureContext = {}): 
   const { token, errors } = parseOauth2cStdout(run.stdout);
   if (run.exitCode === 0 && token) return token;
   const reason = errors.at(-1);
-  if (reason !== undefined) throw new TokenError(explainOauth2cError(reason, ctx));
+  if (reason !== undefined)
+    throw new TokenError(explainOauth2cError(reason, ctx), { transient: isTransient(reason) });
   if (run.exitCode === 0)
     throw new TokenError(
       "The sign-in callback arrived without an access token (oauth2c printed {}). The token must be posted to the callback: keep --response-mode form_post and complete the sign-in in the browser that opened the URL.",
@@ -314,6 +401,16 @@ export function interpretOauth2cRun(run: Oauth2cRun, ctx: FailureContext = {}): 
   const how = run.signal ? `was killed by ${run.signal}` : `failed (exit ${run.exitCode})`;
   throw new TokenError(
     `oauth2c ${how} without an error message. Check it with \`oauth2c version\` and run the command again.`,
+  );
+}
+
+/**
+ * Failures that can go away by themselves: nobody signed in yet, the identity provider is
+ * unreachable, slow or failing. Refused credentials or grants need a person to change something.
+ */
+export function isTransient(message: string): boolean {
+  return /^timeout$|dial tcp|no such host|Client\.Timeout|^5\d\d: |temporarily_unavailable|slow_down/.test(
+    message,
   );
 }
 
@@ -330,6 +427,28 @@ const VERSION_LINE =
 export function parseOauth2cVersion(stderr: string): Oauth2cVersion | undefined {
   const g = VERSION_LINE.exec(stderr)?.groups;
   return g ? { version: g.version!, commit: g.commit!, builtAt: g.builtAt! } : undefined;
+}
+
+/** What the installed release can do (oauth2c.md §1). */
+export interface Oauth2cFeatures {
+  /** `--callback-addr`, v1.19.0. */
+  callbackAddr: boolean;
+  /** `--no-origin`, v1.18.0. */
+  noOrigin: boolean;
+}
+
+/** Compares `v1.19.0-4-g9db96f9` (a tag plus commits) or `1.18.0` with a release. */
+function atLeast(version: string, wanted: [number, number, number]): boolean {
+  const got = (/(\d+)\.(\d+)\.(\d+)/.exec(version) ?? []).slice(1).map(Number);
+  for (let i = 0; i < 3; i++) {
+    const mine = got[i] ?? 0;
+    if (mine !== wanted[i]) return mine > wanted[i]!;
+  }
+  return true;
+}
+
+export function oauth2cFeatures(version: string): Oauth2cFeatures {
+  return { callbackAddr: atLeast(version, [1, 19, 0]), noOrigin: atLeast(version, [1, 18, 0]) };
 }
 
 export async function oauth2cVersion(cmd: Command): Promise<Oauth2cVersion> {

@@ -1,9 +1,11 @@
 // The access token on disk and in memory: file format, claims, expiry, and single-flight renewal.
-import { mkdir, readFile, stat } from "node:fs/promises";
+import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { decodeJwt } from "jose";
 import writeFileAtomic from "write-file-atomic";
 import { z } from "zod";
+import { TokenError } from "./errors.js";
 import type { TokenResponse } from "./oauth2c.js";
 
 /** The claims worth showing or checking (microsoft-365.md §3); never the token itself. */
@@ -13,6 +15,8 @@ export interface TokenClaims {
   scp?: string;
   roles?: string[];
   tid?: string;
+  /** The application the token was issued to (`appid`, or `azp` in v2 tokens). */
+  appid?: string;
 }
 
 export interface StoredToken {
@@ -20,11 +24,20 @@ export interface StoredToken {
   expiresAt: Date;
   obtainedAt: Date;
   claims: TokenClaims;
+  /** Not a JWT: nothing but its expiry (from `expires_in`) is known about it. */
+  opaque?: true;
 }
 
-/** imapsync reads the first line of `token`; `token.json` holds what a person may see. */
-export function tokenPaths(workDir: string): { token: string; meta: string } {
-  return { token: path.join(workDir, "token"), meta: path.join(workDir, "token.json") };
+/**
+ * imapsync reads the first line of `token`; `token.json` holds what a person may see; the
+ * refresh token (auth-code, device-code) lives beside them, private like the access token.
+ */
+export function tokenPaths(workDir: string): { token: string; meta: string; refresh: string } {
+  return {
+    token: path.join(workDir, "token"),
+    meta: path.join(workDir, "token.json"),
+    refresh: path.join(workDir, "token.refresh"),
+  };
 }
 
 /**
@@ -41,6 +54,8 @@ const claimsSchema = z.object({
   scp: z.string().optional(),
   roles: z.array(z.string()).optional(),
   tid: z.string().optional(),
+  appid: z.string().optional(),
+  azp: z.string().optional(),
   exp: z.number().optional(),
   iat: z.number().optional(),
 });
@@ -55,13 +70,15 @@ function readJwt(accessToken: string): { claims: TokenClaims; exp?: Date; iat?: 
   }
   const c = claimsSchema.safeParse(payload);
   if (!c.success) return undefined;
-  const { aud, upn, unique_name, preferred_username, scp, roles, tid, exp, iat } = c.data;
+  const { aud, upn, unique_name, preferred_username, scp, roles, tid, appid, azp, exp, iat } =
+    c.data;
   const claims: TokenClaims = {
     aud: Array.isArray(aud) ? aud.join(" ") : aud,
     upn: upn ?? unique_name ?? preferred_username,
     scp,
     roles,
     tid,
+    appid: appid ?? azp,
   };
   return {
     claims: dropUndefined(claims),
@@ -84,6 +101,7 @@ export function toStoredToken(response: TokenResponse, now: Date): StoredToken {
     expiresAt: jwt?.exp ?? new Date(now.getTime() + lifetimeMs),
     obtainedAt: now,
     claims: jwt?.claims ?? {},
+    ...(jwt ? {} : { opaque: true as const }),
   };
 }
 
@@ -98,19 +116,22 @@ const metaSchema = z.object({
       scp: z.string().optional(),
       roles: z.array(z.string()).optional(),
       tid: z.string().optional(),
+      appid: z.string().optional(),
     })
     .optional(),
 });
 
 /**
  * Writes `token` (the token + LF, mode 0600 from the moment the file exists: write-file-atomic
- * creates its temporary file with that mode and renames it) and `token.json` (expiry and claims,
- * no token). The work directory is created private if missing.
+ * creates its temporary file with that mode, syncs it and renames it) and `token.json` (expiry
+ * and claims, no token). `source` names the grant (or "import"). The work directory is created
+ * private if missing.
  */
 export async function saveToken(
   workDir: string,
   response: TokenResponse,
   now = new Date(),
+  source = "implicit",
 ): Promise<StoredToken> {
   const token = toStoredToken(response, now);
   const paths = tokenPaths(workDir);
@@ -119,7 +140,7 @@ export async function saveToken(
   const meta: z.infer<typeof metaSchema> = {
     obtainedAt: token.obtainedAt.toISOString(),
     expiresAt: token.expiresAt.toISOString(),
-    source: "oauth2c implicit",
+    source,
     claims: token.claims,
   };
   await writeFileAtomic(paths.meta, `${JSON.stringify(meta, null, 2)}\n`, { mode: 0o600 });
@@ -160,7 +181,45 @@ export async function loadToken(workDir: string): Promise<StoredToken | undefine
   if (expiresAt === undefined) return undefined;
   const obtainedAt =
     (meta ? new Date(meta.obtainedAt) : undefined) ?? jwt?.iat ?? (await stat(paths.token)).mtime;
-  return { accessToken, expiresAt, obtainedAt, claims: jwt?.claims ?? meta?.claims ?? {} };
+  return {
+    accessToken,
+    expiresAt,
+    obtainedAt,
+    claims: jwt?.claims ?? meta?.claims ?? {},
+    ...(jwt ? {} : { opaque: true as const }),
+  };
+}
+
+/**
+ * Keeps the newest refresh token (0600, written to a synced temporary file, then renamed over the
+ * old one). Called as soon as a token response arrives: the server has already invalidated the
+ * refresh token it rotated, so the new one must be on disk before anything else can fail.
+ */
+export async function saveRefreshToken(workDir: string, refreshToken: string): Promise<void> {
+  await mkdir(workDir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(tokenPaths(workDir).refresh, `${refreshToken}\n`, { mode: 0o600 });
+}
+
+/** The newest refresh token saved by an auth-code or device-code sign-in, if any. */
+export async function loadRefreshToken(workDir: string): Promise<string | undefined> {
+  const text = await readIfExists(tokenPaths(workDir).refresh);
+  return text?.split("\n", 1)[0]?.trim() || undefined;
+}
+
+/** A refresh token the server refused (used, revoked, expired) is worth nothing: drop it. */
+export async function dropRefreshToken(workDir: string): Promise<void> {
+  await rm(tokenPaths(workDir).refresh, { force: true });
+}
+
+/** Removes the access token, its metadata and the refresh token; returns the files that existed. */
+export async function forgetToken(workDir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const file of Object.values(tokenPaths(workDir))) {
+    if ((await readIfExists(file)) === undefined) continue;
+    await rm(file, { force: true });
+    removed.push(file);
+  }
+  return removed;
 }
 
 /** "expires at 2026-11-29T07:01:00Z (in 74 min)" or "expired at ... (3 min ago)". */
@@ -177,12 +236,25 @@ export interface TokenKeeperOptions {
   marginMs: number;
   now?: () => Date;
   initial?: StoredToken;
+  /**
+   * Waits before the next try after a transient failure (TokenError.transient), one per retry;
+   * when they are used up the failure stands. Empty: no retry.
+   */
+  retryDelaysMs?: readonly number[];
+  /** Told about every transient failure that will be retried, and after how long. */
+  onRetry?: (error: TokenError, delayMs: number) => void;
+  /** Ends a wait between retries (the migration is being interrupted). */
+  signal?: AbortSignal;
 }
+
+/** A minute of outage is survived; a wait never exceeds five minutes. */
+export const DEFAULT_RETRY_DELAYS_MS = [5_000, 15_000, 45_000, 120_000, 300_000] as const;
 
 /**
  * Hands out a token that lives long enough, renewing it at most once at a time: every caller that
  * needs a new token while a renewal runs waits for that same renewal (one sign-in, not ten). A
- * failed renewal reaches all its waiters, and the next call tries again.
+ * transient failure is retried after the configured waits inside that one renewal; a failed
+ * renewal reaches all its waiters, and the next call tries again.
  */
 export class TokenKeeper {
   private token: StoredToken | undefined;
@@ -201,9 +273,22 @@ export class TokenKeeper {
     return this.token;
   }
 
+  /**
+   * Milliseconds until the current token enters the margin (0: due now, or no token). A token
+   * is always used for at least half its life, even when the margin is longer: otherwise tokens
+   * shorter than the margin would be renewed again and again.
+   */
+  msUntilDue(): number {
+    const t = this.token;
+    if (!t) return 0;
+    const lifetime = t.expiresAt.getTime() - t.obtainedAt.getTime();
+    const margin = Math.min(this.opts.marginMs, lifetime / 2);
+    return Math.max(0, t.expiresAt.getTime() - this.now().getTime() - margin);
+  }
+
   async fresh(): Promise<StoredToken> {
     const t = this.token;
-    if (t && t.expiresAt.getTime() - this.now().getTime() > this.opts.marginMs) return t;
+    if (t && this.msUntilDue() > 0) return t;
     return this.renew();
   }
 
@@ -216,12 +301,47 @@ export class TokenKeeper {
     return this.renew();
   }
 
+  /**
+   * Renews the token whenever it enters the margin while `wanted()` says so (runs are in flight),
+   * so that new runs start at once and imapsync releases that re-read the token file get a live
+   * one. One timer, armed for the moment the token becomes due (never sooner than `minTickMs`
+   * apart). A failure that survives its retries goes to `onFailure` and stops the timer: the
+   * caller decides what happens next, and nothing spins. Returns a function that stops it.
+   */
+  keepFresh(opts: {
+    wanted: () => boolean;
+    onFailure: (error: unknown) => void;
+    minTickMs?: number;
+  }): () => void {
+    const minTickMs = opts.minTickMs ?? 1000;
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const arm = () => {
+      if (stopped) return;
+      // Never what keeps the process alive: the runs and sign-ins it serves do that.
+      timer = setTimeout(tick, Math.max(minTickMs, this.msUntilDue()));
+      timer.unref();
+    };
+    const tick = () => {
+      if (this.msUntilDue() > 0 || !opts.wanted()) return arm();
+      this.fresh().then(arm, (error: unknown) => {
+        stopped = true;
+        opts.onFailure(error);
+      });
+    };
+    arm();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }
+
   private renew(): Promise<StoredToken> {
     if (this.renewal) return this.renewal;
     // Started on a later tick, so that even an obtain() that throws at once rejects the promise
     // every waiter holds instead of escaping before `renewal` is set.
     const renewal = Promise.resolve()
-      .then(() => this.obtain())
+      .then(() => this.obtainWithRetries())
       .then((token) => (this.token = token));
     this.renewal = renewal;
     const clear = () => {
@@ -229,5 +349,23 @@ export class TokenKeeper {
     };
     renewal.then(clear, clear);
     return renewal;
+  }
+
+  private async obtainWithRetries(): Promise<StoredToken> {
+    const delays = this.opts.retryDelaysMs ?? [];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.obtain();
+      } catch (error) {
+        const delayMs = delays[attempt];
+        if (!(error instanceof TokenError && error.transient) || delayMs === undefined) throw error;
+        this.opts.onRetry?.(error, delayMs);
+        try {
+          await sleep(delayMs, undefined, { signal: this.opts.signal });
+        } catch {
+          throw error;
+        }
+      }
+    }
   }
 }

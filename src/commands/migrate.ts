@@ -13,8 +13,8 @@ import {
   reportPaths,
   ReportStore,
 } from "../report.js";
-import { loadToken, TokenKeeper, tokenPaths } from "../token.js";
-import { obtainToken } from "./token.js";
+import { tokenPaths } from "../token.js";
+import { createTokenKeeper } from "../token-source.js";
 import type { Config, Mailbox, Report, ReportEntry } from "../types.js";
 import { createUi } from "../ui.js";
 import { readUsersFile, selectMailboxes } from "../users.js";
@@ -175,12 +175,10 @@ export async function runMailboxes(
   signIn: { openBrowser: boolean },
 ): Promise<number> {
   const say = (line: string) => io.stderr.write(`${line}\n`);
-  const tokens = new TokenKeeper(
-    () => obtainToken(config, { callbackPort: config.callbackPort, ...signIn }, { out: say }),
-    {
-      marginMs: config.tokenMarginMs,
-      initial: await loadToken(config.workDir),
-    },
+  const tokens = await createTokenKeeper(
+    config,
+    { openBrowser: signIn.openBrowser, signal: io.signal },
+    { out: say },
   );
   await store.save();
   // Sign in before the live display takes the terminal, so the instructions stay readable.
