@@ -12,6 +12,13 @@ import { ExitCode, UserError } from "./errors.js";
 /** A bug, not a situation the admin can fix: ask for a report with the output. */
 const INTERNAL_ERROR = 70;
 
+const STOP_LEFTOVERS: Options = {
+  type: "boolean",
+  default: false,
+  describe:
+    "stop imapsync processes a crashed earlier run left running (otherwise their mailboxes wait for them)",
+};
+
 const SETTINGS_GROUP = "Settings (flag, or variable in .env or the environment):";
 
 function settingOptions(): Record<string, Options> {
@@ -114,6 +121,7 @@ async function main(argv: string[]): Promise<number> {
             default: false,
             describe: "skip mailboxes already ok in the work directory's report",
           })
+          .option("stop-leftovers", STOP_LEFTOVERS)
           .option("plan", {
             type: "boolean",
             default: false,
@@ -130,7 +138,10 @@ async function main(argv: string[]): Promise<number> {
             default: false,
             describe: "imapsync --dry: show what would be copied, write nothing",
           })
-          .group(["users", "only", "exclude", "resume", "plan", "json", "dry-run"], "Migrate:")
+          .group(
+            ["users", "only", "exclude", "resume", "stop-leftovers", "plan", "json", "dry-run"],
+            "Migrate:",
+          )
           .epilogue("Options after -- are passed to imapsync (those the tool manages are refused).")
           .options(settingsAndSignIn()),
       async (flags) => {
@@ -148,7 +159,8 @@ async function main(argv: string[]): Promise<number> {
             demandOption: true,
             describe: "report.json written by migrate",
           })
-          .group(["report"], "Retry:")
+          .option("stop-leftovers", STOP_LEFTOVERS)
+          .group(["report", "stop-leftovers"], "Retry:")
           .options(settingsAndSignIn()),
       async (flags) => {
         const { retryCommand } = await import("./commands/retry.js");

@@ -8,7 +8,7 @@ import { decideRetry, schedule, type AttemptOutcome } from "./scheduler.js";
 import { TokenError } from "./errors.js";
 import type { StoredToken, TokenKeeper } from "./token.js";
 import type { Attempt, Classification, Config, Mailbox, ReportEntry } from "./types.js";
-import type { Ui } from "./ui.js";
+import { formatDuration, type Ui } from "./ui.js";
 import { isRunning, type Leftover } from "./workdir.js";
 
 export interface MigrationContext {
@@ -105,6 +105,10 @@ export async function migrate(mailboxes: Mailbox[], ctx: MigrationContext): Prom
         mailbox: mailbox.source,
         admin: ctx.config.loginHint,
       });
+      const stalled = entry.attempts.at(-1)?.reason === "stalled";
+      if (stalled) {
+        entry.remedy = `The run printed nothing for ${formatDuration(ctx.config.stallTimeoutMs ?? 0)} and was stopped (STALL_TIMEOUT): the server stopped answering. It is retried like a lost connection; if it keeps happening, check the network to both servers.`;
+      }
       entry.folders ??= classification.folders.length > 0 ? classification.folders : undefined;
 
       const decision = ctx.signal.aborted
@@ -113,7 +117,11 @@ export async function migrate(mailboxes: Mailbox[], ctx: MigrationContext): Prom
       if (decision.retry) {
         entry.status = "pending";
         await ctx.store.save();
-        ctx.ui.waiting(mailbox.source, decision.reason, decision.delayMs);
+        ctx.ui.waiting(
+          mailbox.source,
+          stalled ? "the run went silent (STALL_TIMEOUT)" : decision.reason,
+          decision.delayMs,
+        );
         if (decision.renewToken) expiredToken.set(mailbox.source, token);
         return { againInMs: decision.delayMs };
       }
@@ -226,9 +234,6 @@ async function attemptMailbox(
     messagesTransferred: copied,
     bytesTransferred: classification.stats.bytesTransferred,
   });
-  if (exit.stalled) {
-    classification.remedy = `The run printed nothing for ${Math.round((ctx.config.stallTimeoutMs ?? 0) / 1000)} s and was stopped (STALL_TIMEOUT); it is retried like a lost connection.`;
-  }
   return {
     classification,
     outcome: {

@@ -1,10 +1,9 @@
 import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import lockfile from "proper-lockfile";
 import { loadConfig } from "../config.js";
-import { ExitCode, UserError } from "../errors.js";
+import { ExitCode } from "../errors.js";
 import { buildImapsyncArgs, checkUserOptions, maskArgs, runPaths } from "../imapsync/args.js";
+import { DEFAULT_GRACE_MS } from "../imapsync/run.js";
 import { migrate } from "../migration.js";
 import {
   formatSummary,
@@ -18,6 +17,13 @@ import { createTokenKeeper } from "../token-source.js";
 import type { Config, Mailbox, Report, ReportEntry } from "../types.js";
 import { createUi } from "../ui.js";
 import { readUsersFile, selectMailboxes } from "../users.js";
+import {
+  findLeftovers,
+  removeLeftoverSecrets,
+  stopLeftover,
+  withWorkDirLock,
+  type Leftover,
+} from "../workdir.js";
 
 export interface CommandIo {
   stdout: NodeJS.WriteStream;
@@ -37,6 +43,8 @@ export interface MigrateFlags extends Record<string, unknown> {
   exclude?: string[];
   resume?: boolean;
   plan?: boolean;
+  /** Stop imapsync processes a crashed earlier run left behind, instead of waiting for them. */
+  stopLeftovers?: boolean;
   json?: boolean;
 }
 
@@ -73,6 +81,7 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
     }
     return runMailboxes(config, toRun, new ReportStore(report, files), io, {
       openBrowser: flags.browser !== false,
+      stopLeftovers: flags.stopLeftovers,
     });
   });
 }
@@ -139,42 +148,16 @@ function newReport(usersFile: string, mailboxes: Mailbox[], previous?: Report): 
   };
 }
 
-export async function withWorkDirLock(
-  workDir: string,
-  work: () => Promise<number>,
-): Promise<number> {
-  await mkdir(workDir, { recursive: true, mode: 0o700 });
-  const lockPath = path.join(workDir, ".lock");
-  let release: () => Promise<void>;
-  try {
-    release = await lockfile.lock(workDir, {
-      lockfilePath: lockPath,
-      stale: 30_000,
-      update: 10_000,
-    });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ELOCKED") throw error;
-    throw new UserError(
-      `Another m365-imapsync is already working in ${workDir} (lock ${lockPath}). ` +
-        "Wait for it to finish, or use another WORK_DIR. A lock left by a crashed run expires after 30 seconds.",
-    );
-  }
-  try {
-    return await work();
-  } finally {
-    await release().catch(() => undefined);
-  }
-}
-
 /** Shared by `migrate` and `retry`: token, live display, runs, report, summary, exit code. */
 export async function runMailboxes(
   config: Config,
   mailboxes: Mailbox[],
   store: ReportStore,
   io: CommandIo,
-  signIn: { openBrowser: boolean },
+  signIn: { openBrowser: boolean; stopLeftovers?: boolean },
 ): Promise<number> {
   const say = (line: string) => io.stderr.write(`${line}\n`);
+  const leftovers = await crashLeftovers(config, Boolean(signIn.stopLeftovers), say);
   const tokens = await createTokenKeeper(
     config,
     { openBrowser: signIn.openBrowser, signal: io.signal },
@@ -197,6 +180,7 @@ export async function runMailboxes(
       ui,
       signal: io.signal,
       forceSignal: io.forceSignal,
+      leftovers,
     });
   } finally {
     store.report.endedAt = new Date().toISOString();
@@ -211,4 +195,28 @@ export async function runMailboxes(
   return store.report.mailboxes.every((entry) => entry.status === "ok")
     ? ExitCode.ok
     : ExitCode.mailboxFailed;
+}
+
+/**
+ * What a crashed earlier run left: its password files go; its imapsync processes still running
+ * are stopped when asked, otherwise their mailboxes wait for them (never two runs on a mailbox).
+ */
+async function crashLeftovers(
+  config: Config,
+  stop: boolean,
+  say: (line: string) => void,
+): Promise<Leftover[]> {
+  const removed = await removeLeftoverSecrets(config.workDir);
+  if (removed > 0) say(`Removed ${removed} password file(s) left by an earlier run that crashed.`);
+  const leftovers = await findLeftovers(config.workDir);
+  for (const leftover of leftovers) {
+    const what = `imapsync PID ${leftover.pid}, left by an earlier run, is still copying ${leftover.mailbox}`;
+    if (!stop) {
+      say(`${what}: that mailbox starts once it ends (--stop-leftovers stops it now).`);
+      continue;
+    }
+    say(`${what}: stopping it (--stop-leftovers).`);
+    await stopLeftover(leftover, config.stopGraceMs ?? DEFAULT_GRACE_MS);
+  }
+  return stop ? [] : leftovers;
 }

@@ -3,11 +3,13 @@ import { loadConfig } from "../config.js";
 import { ExitCode } from "../errors.js";
 import { loadReport, ReportStore } from "../report.js";
 import { readUsersFile } from "../users.js";
-import { checkMailboxOptions, runMailboxes, withWorkDirLock, type CommandIo } from "./migrate.js";
+import { withWorkDirLock } from "../workdir.js";
+import { checkMailboxOptions, runMailboxes, type CommandIo } from "./migrate.js";
 
 export interface RetryFlags extends Record<string, unknown> {
   report: string;
   browser?: boolean;
+  stopLeftovers?: boolean;
 }
 
 /**
@@ -55,5 +57,6 @@ async function retryLocked(reportFile: string, flags: RetryFlags, io: CommandIo)
   });
   return runMailboxes({ ...config, workDir }, mailboxes, store, io, {
     openBrowser: flags.browser !== false,
+    stopLeftovers: flags.stopLeftovers,
   });
 }

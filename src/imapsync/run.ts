@@ -20,6 +20,8 @@ import type { ExitStatus as ProcessExit } from "./classify.js";
 export interface ExitStatus extends ProcessExit {
   /** Set when the program could not be started at all (not found, not executable...). */
   error?: string;
+  /** The run printed nothing for the stall limit and was stopped by us. */
+  stalled?: boolean;
 }
 
 export interface ImapsyncProcess {
@@ -30,13 +32,35 @@ export interface ImapsyncProcess {
   exited: Promise<ExitStatus>;
   /**
    * "abort": the abort file first (imapsync prints its statistics and exits 7), SIGTERM after
-   * graceMs, SIGKILL after another graceMs. "term" starts at SIGTERM. Resolves when it has ended.
+   * graceMs, SIGKILL TERM_GRACE_MS later. "term" starts at SIGTERM. Resolves when it has ended.
    * Never SIGINT: on a plain host one SIGINT only makes imapsync reconnect.
    */
   stop(reason: "abort" | "term", graceMs?: number): Promise<void>;
 }
 
-const DEFAULT_GRACE_MS = 8000;
+/** Default of STOP_GRACE: with TERM_GRACE_MS and the report write, well inside docker stop's 10 s. */
+export const DEFAULT_GRACE_MS = 5000;
+/** imapsync dies of SIGTERM right after printing its statistics: 2 s is plenty. */
+export const TERM_GRACE_MS = 2000;
+
+/** The longest stop() can take before the process is certainly gone (SIGKILL is immediate). */
+export function stopBudgetMs(graceMs = DEFAULT_GRACE_MS): number {
+  return graceMs + TERM_GRACE_MS;
+}
+
+/**
+ * Runs that have not ended. imapsync runs in its own process group (so a terminal's Ctrl-C
+ * reaches only us), which also means nothing kills it when we die: on any exit we can still
+ * run code at, they get SIGTERM and their password files go. After a `kill -9`, the next start
+ * finds them through their pidfiles (workdir.ts).
+ */
+const live = new Map<number, { kill: () => void; secret?: string }>();
+process.once("exit", () => {
+  for (const run of live.values()) {
+    run.kill();
+    if (run.secret) rmSync(run.secret, { force: true });
+  }
+});
 
 /** Names of inherited variables that may hold one of our secrets; the child needs none of them. */
 const SECRET_NAME = /PASS|SECRET|TOKEN|KEY/i;
@@ -58,10 +82,11 @@ function writePassFile(files: RunPaths, password: string): void {
 }
 
 /** Copies every chunk into the log before passing it on, so the log is exactly the output. */
-function teeToLog(logFile: string): Transform {
+function teeToLog(logFile: string, onChunk: () => void): Transform {
   const log = createWriteStream(logFile, { flags: "a" });
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
+      onChunk();
       log.write(chunk, (error) => done(error, chunk));
     },
     flush(done) {
@@ -81,6 +106,10 @@ export function startImapsync(p: {
   password?: string;
   env?: Record<string, string>;
   cwd: string;
+  /** Stop the run (abort file, then SIGTERM) when it prints nothing for this long; 0: never. */
+  stallTimeoutMs?: number;
+  /** Grace between the abort file and SIGTERM for a stalled run. */
+  graceMs?: number;
 }): ImapsyncProcess {
   const { files } = p;
   mkdirSync(path.dirname(files.logFile), { recursive: true });
@@ -99,10 +128,20 @@ export function startImapsync(p: {
     buffer: false,
     reject: false,
     forceKillAfterDelay: false,
+    // Its own process group: a Ctrl-C on the terminal would send it SIGINT, which only makes
+    // imapsync reconnect; what it receives is decided by stop() alone.
+    detached: true,
   });
   const pid = child.pid;
   const abortFile = pid !== undefined ? abortFilePath(files.pidFile, pid) : undefined;
   let ended = false;
+  let stalled = false;
+  if (pid !== undefined) {
+    live.set(pid, {
+      kill: () => child.kill("SIGTERM"),
+      secret: p.password !== undefined ? files.passFile : undefined,
+    });
+  }
 
   const exited = (async (): Promise<ExitStatus> => {
     try {
@@ -112,18 +151,39 @@ export function startImapsync(p: {
       if (result.failed && result.exitCode === undefined && !signal) {
         status.error = result.originalMessage || result.shortMessage;
       }
+      if (stalled) status.stalled = true;
       return status;
     } finally {
       ended = true;
+      if (pid !== undefined) live.delete(pid);
       for (const file of [files.passFile, files.pidFile, abortFile]) {
         if (file) rmSync(file, { force: true });
       }
     }
   })();
 
-  const output: Readable = pipeline(child.all, teeToLog(files.logFile), () => {
-    // A failure (the log cannot be written...) is thrown to whoever reads `lines`.
-  });
+  let lastOutput = Date.now();
+  const output: Readable = pipeline(
+    child.all,
+    teeToLog(files.logFile, () => (lastOutput = Date.now())),
+    () => {
+      // A failure (the log cannot be written...) is thrown to whoever reads `lines`.
+    },
+  );
+  if (p.stallTimeoutMs) {
+    const limit = p.stallTimeoutMs;
+    // Checking a few times per period finds a stall within 1.25 × the limit, with one timer.
+    const watchdog = setInterval(
+      () => {
+        if (Date.now() - lastOutput < limit) return;
+        clearInterval(watchdog);
+        stalled = true;
+        void stop("abort", p.graceMs);
+      },
+      Math.max(50, Math.floor(limit / 4)),
+    );
+    void exited.finally(() => clearInterval(watchdog));
+  }
 
   /** Waits up to ms for the end; true if the process is gone. */
   const endedWithin = async (ms: number): Promise<boolean> => {
@@ -149,7 +209,7 @@ export function startImapsync(p: {
       if (await endedWithin(graceMs)) return;
     }
     child.kill("SIGTERM");
-    if (await endedWithin(graceMs)) return;
+    if (await endedWithin(reason === "term" ? graceMs : TERM_GRACE_MS)) return;
     child.kill("SIGKILL");
   };
 

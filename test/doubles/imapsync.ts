@@ -16,7 +16,10 @@
  * (exit 7), dies of SIGTERM after printing its statistics, reconnects on a single SIGINT, and
  * prompts for password1 when none is given (and hangs on that prompt if stdin is an open pipe).
  * Every invocation is appended to `<stateDir>/calls.jsonl` (argv, /proc cmdline, secret-looking
- * environment, passfile modes, stdin kind, outcome) so tests can assert on what it was given.
+ * environment, passfile modes, stdin kind, outcome) so tests can assert on what it was given, and
+ * its start to `<stateDir>/starts.jsonl` at once (a run that never ends still shows). Like Perl's
+ * imapsync (default SIGPIPE), it dies at its next line when its reader is gone (outcome
+ * `orphaned`).
  * Not simulated: --pidfilelocking, the Docker context (beyond INT exiting), log files.
  */
 import {
@@ -173,6 +176,10 @@ function pace(lineCount: number): number {
 }
 const callsFile = path.join(world.stateDir, "calls.jsonl");
 const startedAt = new Date();
+appendFileSync(
+  path.join(world.stateDir, "starts.jsonl"),
+  `${JSON.stringify({ pid: process.pid, argv: process.argv.slice(2), start: startedAt.toISOString() })}\n`,
+);
 
 const argv = process.argv.slice(2);
 const parsed = parseArgv(argv);
@@ -223,7 +230,8 @@ function accessToken(): { upn?: string; exp?: number } | undefined {
   const token = (existsSync(value) ? firstLine(value) : value) ?? "";
   try {
     const claims = decodeJwt(token);
-    const upn = [claims.upn, claims.preferred_username, claims.unique_name].find(
+    // An app-only token names no user: delegations list the app under its client id.
+    const upn = [claims.upn, claims.preferred_username, claims.unique_name, claims.appid].find(
       (claim): claim is string => typeof claim === "string",
     );
     return { upn, exp: claims.exp };
@@ -390,7 +398,12 @@ function print(line: string): void {
     try {
       rest = rest.subarray(writeSync(1, rest));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EPIPE") {
+        record("orphaned", undefined, { exitCode: null, signal: "SIGPIPE" });
+        process.exit(141);
+      }
+      if (code !== "EAGAIN") throw error;
     }
   }
 }
