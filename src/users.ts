@@ -24,8 +24,11 @@ const PASSWORD_FILE_MAX_BYTES = 64 * 1024;
  */
 const ADDRESS = /^[^\s@\p{C},;<>()[\]\\"]+@[\p{L}\p{N}_-]+(?:\.[\p{L}\p{N}_-]+)*$/u;
 
+/** RFC 5321's limit on a path: a longer "address" is garbage, and could not pass through argv. */
+const MAX_ADDRESS_LENGTH = 254;
+
 export function isAddress(text: string): boolean {
-  return ADDRESS.test(text);
+  return text.length <= MAX_ADDRESS_LENGTH && ADDRESS.test(text);
 }
 
 /** Reads a users file and the password files it names; every problem is an InputError. */
