@@ -2,6 +2,8 @@
 import yargs, { type Options } from "yargs";
 import { hideBin } from "yargs/helpers";
 import { SETTINGS } from "./config.js";
+import type { CheckFlags } from "./commands/check.js";
+import type { GrantsFlags } from "./commands/grants.js";
 import type { CommandIo, MigrateFlags } from "./commands/migrate.js";
 import type { RetryFlags } from "./commands/retry.js";
 import { ExitCode, UserError } from "./errors.js";
@@ -81,18 +83,80 @@ async function main(argv: string[]): Promise<number> {
     .parserConfiguration({ "populate--": true })
     .command(
       "token",
-      "Sign in with oauth2c and save an access token in the work directory",
-      (y) => y.options(settingsAndSignIn()),
+      "Get an access token by the configured grant (sign-in, or refresh) and save it in the work directory; or --import one obtained elsewhere, or --forget it",
+      (y) =>
+        y
+          .option("import", {
+            type: "string",
+            describe:
+              "check and save the access token in this file (its first line, or oauth2c's JSON output)",
+          })
+          .option("forget", {
+            type: "boolean",
+            describe: "remove the saved access token, its metadata and any refresh token",
+          })
+          .conflicts("import", "forget")
+          .group(["import", "forget"], "Token:")
+          .options(settingsAndSignIn()),
       async (flags) => {
         const { loadConfig } = await import("./config.js");
-        const { tokenCommand } = await import("./commands/token.js");
+        const { forgetCommand, importToken, tokenCommand } = await import("./commands/token.js");
+        const out = { out: (line: string) => io.stdout.write(`${line}\n`) };
+        if (flags.forget || flags.import !== undefined) {
+          const config = loadConfig(flags, { env: io.env, require: [] });
+          if (flags.import !== undefined) await importToken(config, String(flags.import), out);
+          else await forgetCommand(config, out);
+          return;
+        }
         const config = loadConfig(flags, { env: io.env, require: ["oauth2c", "token"] });
         await tokenCommand(
           config,
           { callbackPort: config.callbackPort, openBrowser: flags.browser !== false },
-          {
-            out: (line) => io.stdout.write(`${line}\n`),
-          },
+          out,
+        );
+      },
+    )
+    .command(
+      "check",
+      "Preflight: programs, configuration, token, then imapsync --justlogin for every mailbox at once; lists what to fix before migrating",
+      (y) =>
+        y
+          .option("users", {
+            type: "string",
+            demandOption: true,
+            describe: "users file (CSV or imapsync bulk format)",
+          })
+          .group(["users"], "Check:")
+          .options(settingsAndSignIn()),
+      async (flags) => {
+        const { checkCommand } = await import("./commands/check.js");
+        exitCode = await checkCommand(
+          { ...flags, users: String(flags.users) } satisfies CheckFlags,
+          migrationIo(),
+        );
+      },
+    )
+    .command(
+      "grants",
+      "Write the Exchange Online PowerShell scripts that enable IMAP and grant FullAccess on the mailboxes of a users file, and the one that removes it",
+      (y) =>
+        y
+          .option("users", {
+            type: "string",
+            demandOption: true,
+            describe: "users file (CSV or imapsync bulk format)",
+          })
+          .option("out", {
+            type: "string",
+            describe: "folder for the two scripts (default: WORK_DIR)",
+          })
+          .group(["users", "out"], "Grants:")
+          .options(settingOptions()),
+      async (flags) => {
+        const { grantsCommand } = await import("./commands/grants.js");
+        exitCode = await grantsCommand(
+          { ...flags, users: String(flags.users) } satisfies GrantsFlags,
+          io,
         );
       },
     )
@@ -191,7 +255,7 @@ async function main(argv: string[]): Promise<number> {
         );
       },
     )
-    .demandCommand(1, "Name a command: token, migrate, retry or diagnose.")
+    .demandCommand(1, "Name a command: token, check, grants, migrate, retry or diagnose.")
     .strict()
     .fail((message, error) => {
       throw error ?? new UserError(`${message} See m365-imapsync --help.`, ExitCode.badInput);

@@ -658,7 +658,9 @@ function toCommand(ctx: Context, key: "oauth2cBin" | "imapsyncBin", needed: Requ
     ctx.problems.push(`${name(s)} is unusable: ${problem}; ${howToSet(s)}`);
     return { file: "", args: [] };
   }
-  if (!ctx.require.has(needed)) return { file, args };
+  // An app-only token is obtained in-process: oauth2c is not needed then.
+  const unneeded = needed === "oauth2c" && ctx.values.grant === "client-credentials";
+  if (!ctx.require.has(needed) || unneeded) return { file, args };
   if (!file.includes(path.sep) && !file.includes("/")) {
     const found = findOnPath(file, ctx.env);
     if (found === undefined) {

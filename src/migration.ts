@@ -159,7 +159,7 @@ function statusOf(classification: Classification): ReportEntry["status"] {
   return "failed";
 }
 
-async function readDestinationAdminPassword(config: Config): Promise<string | undefined> {
+export async function readDestinationAdminPassword(config: Config): Promise<string | undefined> {
   if (!config.destAdminPasswordFile) return undefined;
   const text = await readFile(config.destAdminPasswordFile, "utf8");
   return text.split("\n")[0]?.replace(/\r$/, "");

@@ -430,6 +430,15 @@ export async function startOAuthServer(opts: OAuthServerOptions = {}): Promise<O
       )
         return implicit(url, res);
       if (!path.startsWith(`${mount}/`)) return sendJson(res, 404, { error: "not_found" });
+      // Entra grants offline_access without a consent prompt; oidc-provider (OpenID Connect)
+      // drops it unless prompt=consent, which the automatic sign-in answers anyway.
+      const scope = url.searchParams.get("scope") ?? "";
+      if (
+        path === `${mount}/oauth2/v2.0/authorize` &&
+        scope.split(" ").includes("offline_access") &&
+        !url.searchParams.has("prompt")
+      )
+        url.searchParams.set("prompt", "consent");
       // The provider lives under /<tenant> (Entra's endpoint paths); discovery under the issuer.
       const inner = path.startsWith(`${mount}/v2.0/.well-known/`)
         ? path.slice(`${mount}/v2.0`.length)

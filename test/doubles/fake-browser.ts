@@ -8,6 +8,8 @@
 //   FAKE_TOKEN_TTL     token lifetime in seconds (default 3600); a list "2,3600" gives the
 //                      n-th sign-in the n-th value (the last one repeats), counted in the log
 //   FAKE_BROWSER_LOG   file that receives every minted token (one JSON line each)
+// A URL of a local identity provider (the stand-in of scripts/standin, on 127.0.0.1) is instead
+// visited like a browser whose user signs in at once: authorization code, device code, implicit.
 import { readFileSync } from "node:fs";
 import { execa } from "execa";
 import { completeSignIn, mintAccessToken, recordToken, tokenForm } from "./entra.js";
@@ -59,33 +61,39 @@ function formFor(url: URL): Record<string, string> | undefined {
   }
 }
 
+/** Visits the page detached, as a browser would while its opener has long returned. */
+function inBackground(job: object): void {
+  const poster = execa(process.execPath, [import.meta.filename], {
+    detached: true,
+    stdio: "ignore",
+    cleanup: false,
+    env: { [POST_ENV]: JSON.stringify(job) },
+  });
+  poster.unref();
+  poster.catch(() => undefined);
+}
+
 async function open(target: string): Promise<void> {
   // The fixtures' scripted opener printed this on its stderr; oauth2c passes it through.
   process.stderr.write(`fake-xdg-open: ${target}\n`);
   // oauth2c v1.17.x opens "" for Entra's device flow.
   if (!URL.canParse(target)) return;
   const url = new URL(target);
+  if (["127.0.0.1", "localhost"].includes(url.hostname)) return inBackground({ visit: target });
   const redirectUri = url.searchParams.get("redirect_uri");
   // A device-code verification page has no redirect: the double approves the code itself.
   if (!redirectUri) return;
   const form = formFor(url);
-  if (!form) return;
-  const poster = execa(process.execPath, [import.meta.filename], {
-    detached: true,
-    stdio: "ignore",
-    cleanup: false,
-    env: { [POST_ENV]: JSON.stringify({ redirectUri, form }) },
-  });
-  poster.unref();
-  poster.catch(() => undefined);
+  if (form) inBackground({ redirectUri, form });
 }
 
 async function post(job: string): Promise<void> {
-  const { redirectUri, form } = JSON.parse(job) as {
-    redirectUri: string;
-    form: Record<string, string>;
-  };
-  await completeSignIn(redirectUri, form);
+  const parsed = JSON.parse(job) as
+    { visit: string } | { redirectUri: string; form: Record<string, string> };
+  if ("visit" in parsed) {
+    const { signInHeadless } = await import("../../scripts/standin/oauth-server.js");
+    await signInHeadless(parsed.visit);
+  } else await completeSignIn(parsed.redirectUri, parsed.form);
 }
 
 const job = process.env[POST_ENV];
