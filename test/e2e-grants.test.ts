@@ -316,6 +316,39 @@ describe(
       assert.deepEqual(scanForSecrets(s.outputs, [graph]), []);
     });
 
+    it("--non-interactive: when the token needs a person, running mailboxes finish, the rest wait for a token", async () => {
+      const s = await scene({ TENANT_ID: TENANT, APP_ID: "app-ok" });
+      const file = path.join(s.dir, "short.txt");
+      await writeFile(
+        file,
+        mintAccessToken({ tid: TENANT, appId: "app-ok", ttlSec: 5, upn: ADMIN }),
+      );
+      assert.equal((await s.run(["token", "--import", file])).exitCode, 0);
+      const minted = path.join(s.dir, "minted.jsonl");
+      const result = await s.run(["migrate", "--users", s.usersFile, "--non-interactive"], {
+        FAKE_BROWSER_LOG: minted,
+      });
+      assert.equal(result.exitCode, 3, result.stderr);
+      assert.match(
+        result.stderr,
+        /needs someone to sign in \(GRANT=implicit\), and NON_INTERACTIVE is set/,
+      );
+      const report = JSON.parse(
+        await readFile(path.join(s.workDir, "report.json"), "utf8"),
+      ) as Report;
+      const ok = report.mailboxes.filter((e) => e.status === "ok");
+      const waiting = report.mailboxes.filter((e) => e.status === "pending");
+      assert.ok(ok.length >= 2, "the mailboxes started with the token finished");
+      assert.ok(waiting.length >= 1, "and the others were not started");
+      assert.equal(ok.length + waiting.length, MAILBOXES.length);
+      for (const e of waiting) assert.match(e.remedy ?? "", /Waiting for an access token/);
+      assert.equal(
+        await readFile(minted, "utf8").catch(() => ""),
+        "",
+        "nobody was asked to sign in",
+      );
+    });
+
     it("device code against Entra: the verification URL and the user code, dug out of oauth2c's log", async () => {
       const s = await scene({ TENANT_ID: TENANT, APP_ID: "app-ok", GRANT: "device-code" });
       // No browser opener anywhere, as in a container; node itself stays reachable.

@@ -247,6 +247,113 @@ describe("TokenKeeper", () => {
   });
 });
 
+describe("TokenKeeper: retries and the refresh timer", () => {
+  const later = (ms: number) => new Date(Date.now() + ms);
+
+  it("retries a transient failure after each wait, reporting it; gives up when the waits run out", async () => {
+    let calls = 0;
+    const retries: number[] = [];
+    const keeper = new TokenKeeper(
+      async () => {
+        calls++;
+        if (calls < 3) throw new TokenError(`unreachable ${calls}`, { transient: true });
+        return stored("ok", later(3_600_000));
+      },
+      { marginMs: 0, retryDelaysMs: [10, 20], onRetry: (_e, ms) => retries.push(ms) },
+    );
+    assert.equal((await keeper.fresh()).accessToken, "ok");
+    assert.deepEqual(retries, [10, 20]);
+
+    let failures = 0;
+    const hopeless = new TokenKeeper(
+      async () => {
+        failures++;
+        throw new TokenError("down", { transient: true });
+      },
+      { marginMs: 0, retryDelaysMs: [5, 5] },
+    );
+    await assert.rejects(hopeless.fresh(), /down/);
+    assert.equal(failures, 3, "the first try and two retries, then the failure stands");
+  });
+
+  it("never retries what a person must fix", async () => {
+    let calls = 0;
+    const keeper = new TokenKeeper(
+      async () => {
+        calls++;
+        throw new TokenError("400: invalid_grant");
+      },
+      { marginMs: 0, retryDelaysMs: [5, 5, 5] },
+    );
+    await assert.rejects(keeper.fresh(), /invalid_grant/);
+    assert.equal(calls, 1);
+  });
+
+  it("uses a token for at least half its life, whatever the margin", () => {
+    const t: StoredToken = {
+      accessToken: "short",
+      obtainedAt: new Date(),
+      expiresAt: later(10_000),
+      claims: {},
+    };
+    const keeper = new TokenKeeper(() => Promise.resolve(t), { marginMs: 15 * 60_000, initial: t });
+    const due = keeper.msUntilDue();
+    assert.ok(due > 4_000 && due <= 5_000, String(due));
+  });
+
+  it("the timer renews once per expiry while wanted, and stops for good after a failure", async () => {
+    let calls = 0;
+    let fail = false;
+    const keeper = new TokenKeeper(
+      async () => {
+        calls++;
+        if (fail) throw new TokenError("nobody signed in");
+        return {
+          accessToken: `t${calls}`,
+          obtainedAt: new Date(),
+          expiresAt: later(300),
+          claims: {},
+        };
+      },
+      { marginMs: 100 },
+    );
+    await keeper.fresh();
+    let failure: unknown;
+    const stop = keeper.keepFresh({
+      wanted: () => true,
+      onFailure: (e) => (failure = e),
+      minTickMs: 20,
+    });
+    await new Promise((r) => setTimeout(r, 700));
+    // A token lives 300 ms and is due 150 ms before its end: a renewal about every 150 ms.
+    assert.ok(calls >= 3 && calls <= 7, `${calls} renewals`);
+    fail = true;
+    await new Promise((r) => setTimeout(r, 400));
+    const after = calls;
+    await new Promise((r) => setTimeout(r, 400));
+    stop();
+    assert.ok(failure instanceof TokenError);
+    assert.equal(calls, after, "no new attempt after the failure: nothing spins");
+
+    let idle = 0;
+    const unwanted = new TokenKeeper(
+      async () => {
+        idle++;
+        return stored("x", later(50));
+      },
+      { marginMs: 40, initial: stored("x", later(10)) },
+    );
+    const stopIdle = unwanted.keepFresh({
+      wanted: () => false,
+      onFailure: () => undefined,
+      minTickMs: 20,
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    stopIdle();
+    assert.equal(idle, 0, "nothing in flight: the next mailbox start renews instead");
+  });
+});
+
 describe("token command with the oauth2c double", () => {
   it("signs in through the fake browser, saves a private token, shows no secret", async () => {
     const dir = await tempDir();

@@ -1,0 +1,107 @@
+// `check` through the built CLI against the doubles: every problem listed together, in minutes.
+import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { describe, it } from "node:test";
+import type { Report } from "../src/types.js";
+import { DOUBLES, fakeBrowserPath, runCli, scanForSecrets, tempDir } from "./helpers/env.js";
+import { doubleCalls, makeWorld } from "./helpers/imapsync-world.js";
+import { freePort } from "./helpers/oauth2c-double.js";
+
+const ADMIN = "admin@contoso.test";
+const PASSWORDS: Record<string, string> = {
+  "alice@contoso.test": "alice-pw-Été",
+  "bob@contoso.test": "bob-pw",
+  "dave@contoso.test": "dave-right-pw",
+  "o'brien@contoso.test": "obrien-pw",
+};
+
+describe("check", { timeout: 120_000 }, () => {
+  it("lists a not-delegated mailbox and a wrong destination password together, with the grant lines", async () => {
+    const dir = await tempDir();
+    const users = path.join(dir, "users.csv");
+    await writeFile(
+      users,
+      [
+        "source,destination,password",
+        `alice@contoso.test,,${PASSWORDS["alice@contoso.test"]}`,
+        `bob@contoso.test,,${PASSWORDS["bob@contoso.test"]}`,
+        "dave@contoso.test,,dave-WRONG-pw",
+        `"o'brien@contoso.test",,${PASSWORDS["o'brien@contoso.test"]}`,
+        "",
+      ].join("\n"),
+    );
+    const world = await makeWorld(dir, {
+      delegations: { [ADMIN]: ["alice@contoso.test", "dave@contoso.test"] },
+      passwords: PASSWORDS,
+      // Each login takes a second, so that logins run one after the other could not overlap.
+      seconds: Object.fromEntries(Object.keys(PASSWORDS).map((m) => [m, 1])),
+    });
+    const workDir = path.join(dir, "work");
+    const env = {
+      TENANT_ID: "11111111-2222-3333-4444-555555555555",
+      APP_ID: "app-ok",
+      LOGIN_HINT: ADMIN,
+      HOST2: "127.0.0.1",
+      TLS2: "none",
+      OAUTH2C_BIN: `node ${path.join(DOUBLES, "oauth2c.js")}`,
+      IMAPSYNC_BIN: `node ${path.join(DOUBLES, "imapsync.js")}`,
+      WORK_DIR: workDir,
+      CALLBACK_PORT: String(await freePort()),
+      PATH: await fakeBrowserPath(dir),
+      ...world.env,
+    };
+    const run = await runCli(["check", "--users", users], { cwd: dir, env });
+    assert.equal(run.exitCode, 1, run.stderr);
+    assert.match(run.stdout, /^ {2}imapsync {2}2\.229 /m);
+    assert.match(run.stdout, /^ {2}oauth2c {3}v1\.19\.0-4-g9db96f9 /m);
+    assert.match(run.stdout, /^Token {2}a delegated token of admin@contoso\.test/m);
+    const row = (mailbox: string) =>
+      new RegExp(`^ {2}${mailbox.replace(/[.']/g, "\\$&")} +(\\S+)`, "m").exec(run.stdout)?.[1];
+    assert.equal(row("alice@contoso.test"), "ok");
+    assert.equal(row("bob@contoso.test"), "not_delegated");
+    assert.equal(row("dave@contoso.test"), "auth_failed_destination");
+    assert.equal(row("o'brien@contoso.test"), "not_delegated");
+    assert.match(
+      run.stdout,
+      /^ {2}Add-MailboxPermission -Identity 'bob@contoso\.test' -User 'admin@contoso\.test' -AccessRights FullAccess -InheritanceType All -AutoMapping \$false$/m,
+    );
+    assert.match(run.stdout, /-Identity 'o''brien@contoso\.test'/);
+    assert.equal(run.stdout.match(/^ {2}Add-MailboxPermission/gm)?.length, 2);
+    assert.match(run.stdout, /^1 of 4 mailboxes can be migrated/m);
+
+    const report = JSON.parse(await readFile(path.join(workDir, "check.json"), "utf8")) as Report;
+    assert.deepEqual(
+      report.mailboxes.map((e) => [e.source, e.status, e.class]),
+      [
+        ["alice@contoso.test", "ok", "ok"],
+        ["bob@contoso.test", "failed", "not_delegated"],
+        ["dave@contoso.test", "failed", "auth_failed_destination"],
+        ["o'brien@contoso.test", "failed", "not_delegated"],
+      ],
+    );
+    const calls = (await doubleCalls(world.stateDir)).filter((c) => c.outcome !== "version");
+    assert.deepEqual(
+      calls.map((c) => c.mode),
+      ["justlogin", "justlogin", "justlogin", "justlogin"],
+    );
+    // All at once: the runs overlap in time.
+    const starts = calls.map((c) => Date.parse(c.start));
+    const ends = calls.map((c) => Date.parse(c.end));
+    assert.ok(Math.max(...starts) < Math.min(...ends), "the logins ran concurrently");
+    assert.deepEqual(
+      scanForSecrets({ out: run.stdout + run.stderr }, Object.values(PASSWORDS)),
+      [],
+    );
+
+    // Fixed in Exchange and in the users file: the same check now says go.
+    await world.update({
+      delegations: { [ADMIN]: Object.keys(PASSWORDS) },
+      passwords: { ...PASSWORDS, "dave@contoso.test": "dave-WRONG-pw" },
+    });
+    const again = await runCli(["check", "--users", users], { cwd: dir, env });
+    assert.equal(again.exitCode, 0, again.stdout);
+    assert.match(again.stdout, /^4 of 4 mailboxes can be migrated/m);
+    assert.ok(!again.stdout.includes("Add-MailboxPermission"));
+  });
+});
