@@ -1,0 +1,361 @@
+// The IMAP front before the source Dovecot: what Office 365 does and Dovecot does not
+// (test-environment.md §5, microsoft-365.md §6). It parses only client→server (CRLF lines, literals
+// passed through unparsed) and acts at command boundaries; server→client bytes pass through raw
+// once a session is authenticated.
+//
+//   startFront({ port?, upstreamPort, verify, isDelegated, throttle? }) → { port, setThrottle(), stop() }
+//
+// * greeting and pre-authentication capabilities like Exchange Online (AUTH=PLAIN AUTH=XOAUTH2);
+// * AUTHENTICATE XOAUTH2: invalid or expired token → `NO AUTHENTICATE failed.`; valid token whose
+//   user may not open the mailbox in `user=` → `OK AUTHENTICATE completed.`, then every command
+//   `BAD User is authenticated but not connected.`; otherwise the login goes on to Dovecot;
+// * the first command after the token's `exp` → `* BYE Session invalidated - AccessTokenExpired`;
+// * throttling on demand: after N matching commands, `NO Request is throttled. Suggested Backoff
+//   Time: N milliseconds`, and `* BYE Connection closed. 14` after repeated errors;
+// * basic auth (LOGIN, AUTHENTICATE PLAIN) refused, as in a tenant with basic auth disabled.
+import { randomBytes } from "node:crypto";
+import { connect, createServer, type AddressInfo, type Socket } from "node:net";
+import type { TokenClaims } from "./oauth-server.js";
+
+export interface ThrottleSettings {
+  /** Matching commands a session may send before it is throttled. */
+  afterCommands: number;
+  backoffMs?: number;
+  /** Throttled replies before the session is closed (Office 365: about 10). */
+  byeAfterErrors?: number;
+  /** Command names counted, `UID FETCH` style. Default: FETCH, UID FETCH, APPEND. */
+  commands?: string[];
+  /** Only sessions of these mailboxes (lower case); all when absent. */
+  mailboxes?: string[];
+}
+
+export interface FrontOptions {
+  port?: number;
+  upstreamPort: number;
+  verify(token: string): Promise<TokenClaims | undefined>;
+  /** May `tokenUser` (a upn, or an app's client id) open `mailbox`? */
+  isDelegated(tokenUser: string, mailbox: string): Promise<boolean>;
+  throttle?: ThrottleSettings;
+  /** One line per session event (never a token). */
+  log?: (line: string) => void;
+}
+
+export interface Front {
+  port: number;
+  setThrottle(t: ThrottleSettings | undefined): void;
+  stop(): Promise<void>;
+}
+
+export const GREETING = `* OK The Microsoft Exchange IMAP4 service is ready. [${randomBytes(24).toString("base64")}]\r\n`;
+const CAPABILITY =
+  "* CAPABILITY IMAP4 IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 SASL-IR UIDPLUS ID UNSELECT CHILDREN IDLE NAMESPACE LITERAL+\r\n";
+export const NOT_CONNECTED = "BAD User is authenticated but not connected.";
+export const EXPIRED_BYE = "* BYE Session invalidated - AccessTokenExpired";
+export const THROTTLE_BYE = "* BYE Connection closed. 14";
+const DEFAULT_THROTTLED = ["FETCH", "UID FETCH", "APPEND"];
+
+/** A literal announced at the end of a line: its size, and whether the client waits for `+`. */
+export function literalAtEnd(line: string): { size: number; sync: boolean } | undefined {
+  const m = /\{(\d+)(\+?)\}$/.exec(line);
+  return m ? { size: Number(m[1]), sync: m[2] !== "+" } : undefined;
+}
+
+/** `A1 UID FETCH 1:* (FLAGS)` → { tag: "A1", name: "UID FETCH", args: ["1:*", ...] } */
+export function parseCommand(line: string): { tag: string; name: string; rest: string } {
+  const [tag = "", word = "", ...more] = line.split(" ");
+  const upper = word.toUpperCase();
+  if (upper === "UID" && more.length > 0)
+    return { tag, name: `UID ${more[0]!.toUpperCase()}`, rest: more.slice(1).join(" ") };
+  return { tag, name: upper, rest: more.join(" ") };
+}
+
+/** SASL XOAUTH2 initial response → user and bearer token (microsoft-365.md §4). */
+export function decodeXoauth2(b64: string): { user: string; token: string } | undefined {
+  const text = Buffer.from(b64, "base64").toString("utf8");
+  const m = /^user=([^\x01]*)\x01auth=Bearer ([^\x01]+)\x01\x01$/.exec(text); // eslint-disable-line no-control-regex
+  return m ? { user: m[1]!, token: m[2]! } : undefined;
+}
+
+type Mode = "preauth" | "passthrough" | "not-connected" | "closed";
+
+class Session {
+  private mode: Mode = "preauth";
+  private line = Buffer.alloc(0);
+  /** Octets of a literal still to come, and whether they go upstream or nowhere. */
+  private literalLeft = 0;
+  private literalForward = true;
+  /** The next line continues the current command (after a literal, IDLE or a SASL challenge). */
+  private continuation: "none" | "forward" | "discard" | "idle" | "sasl" = "none";
+  private saslTag = "";
+  private upstream?: Socket;
+  private expiresAt = Infinity;
+  private mailbox = "";
+  private counted = 0;
+  private errors = 0;
+  private busy: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly client: Socket,
+    private readonly opts: FrontOptions,
+    private readonly throttle: () => ThrottleSettings | undefined,
+  ) {
+    client.write(GREETING);
+    client.on("data", (chunk: Buffer) => {
+      // Commands are handled one after the other, even when one waits for Dovecot.
+      this.busy = this.busy
+        .then(() => this.feed(chunk))
+        .catch((error: unknown) => this.fail(error));
+    });
+    client.on("close", () => this.close());
+    client.on("error", () => this.close());
+  }
+
+  private log(text: string): void {
+    this.opts.log?.(`${this.mailbox || "-"} ${text}`);
+  }
+
+  private fail(error: unknown): void {
+    this.log(`error ${String(error)}`);
+    this.close();
+  }
+
+  private close(): void {
+    if (this.mode === "closed") return;
+    this.mode = "closed";
+    this.client.destroy();
+    this.upstream?.destroy();
+  }
+
+  private say(text: string): void {
+    if (this.mode !== "closed") this.client.write(`${text}\r\n`);
+  }
+
+  private async feed(chunk: Buffer): Promise<void> {
+    let data = chunk;
+    while (data.length > 0 && this.mode !== "closed") {
+      if (this.literalLeft > 0) {
+        const part = data.subarray(0, this.literalLeft);
+        if (this.literalForward) this.upstream?.write(part);
+        this.literalLeft -= part.length;
+        data = data.subarray(part.length);
+        continue;
+      }
+      const eol = data.indexOf("\r\n");
+      if (eol < 0) {
+        this.line = Buffer.concat([this.line, data]);
+        return;
+      }
+      const raw = Buffer.concat([this.line, data.subarray(0, eol + 2)]);
+      this.line = Buffer.alloc(0);
+      data = data.subarray(eol + 2);
+      await this.onLine(raw);
+    }
+  }
+
+  private async onLine(raw: Buffer): Promise<void> {
+    const line = raw.subarray(0, raw.length - 2).toString("utf8");
+    const literal = literalAtEnd(line);
+    const kind = this.continuation;
+    this.continuation = "none";
+    if (kind === "sasl") return this.authenticate(this.saslTag, line);
+    if (kind === "forward" || kind === "idle") return this.forward(raw, literal);
+    if (kind === "discard") return this.skipLiteral(literal);
+    const cmd = parseCommand(line);
+    if (this.mode === "preauth") return this.preauth(cmd, literal);
+    if (Date.now() >= this.expiresAt) {
+      this.log("token expired: BYE");
+      this.say(EXPIRED_BYE);
+      this.close();
+      return;
+    }
+    if (this.mode === "not-connected") return this.notConnected(cmd, literal);
+    if (this.throttled(cmd.name)) {
+      this.skipLiteral(literal);
+      this.errors++;
+      const t = this.throttle()!;
+      this.say(
+        `${cmd.tag} NO Request is throttled. Suggested Backoff Time: ${t.backoffMs ?? 299609} milliseconds`,
+      );
+      if (this.errors >= (t.byeAfterErrors ?? 10)) {
+        this.log("throttled too often: BYE");
+        this.say(THROTTLE_BYE);
+        this.close();
+      }
+      return;
+    }
+    this.forward(raw, literal);
+    if (cmd.name === "IDLE") this.continuation = "idle";
+  }
+
+  private forward(raw: Buffer, literal: ReturnType<typeof literalAtEnd>): void {
+    this.upstream?.write(raw);
+    if (literal) {
+      this.literalLeft = literal.size;
+      this.literalForward = true;
+      this.continuation = "forward";
+    }
+  }
+
+  /** A command refused by the front: a synchronizing literal is never sent (no `+` from us). */
+  private skipLiteral(literal: ReturnType<typeof literalAtEnd>): void {
+    if (literal && !literal.sync) {
+      this.literalLeft = literal.size;
+      this.literalForward = false;
+      this.continuation = "discard";
+    }
+  }
+
+  private throttled(name: string): boolean {
+    const t = this.throttle();
+    if (!t) return false;
+    if (t.mailboxes && !t.mailboxes.includes(this.mailbox.toLowerCase())) return false;
+    if (!(t.commands ?? DEFAULT_THROTTLED).includes(name)) return false;
+    this.counted++;
+    return this.counted > t.afterCommands;
+  }
+
+  private notConnected(
+    cmd: ReturnType<typeof parseCommand>,
+    literal: ReturnType<typeof literalAtEnd>,
+  ) {
+    this.skipLiteral(literal);
+    if (cmd.name === "LOGOUT") {
+      this.say("* BYE Microsoft Exchange Server IMAP4 server signing off.");
+      this.say(`${cmd.tag} OK LOGOUT completed.`);
+      this.close();
+      return;
+    }
+    this.say(`${cmd.tag} ${NOT_CONNECTED}`);
+  }
+
+  private async preauth(
+    cmd: ReturnType<typeof parseCommand>,
+    literal: ReturnType<typeof literalAtEnd>,
+  ): Promise<void> {
+    this.skipLiteral(literal);
+    switch (cmd.name) {
+      case "CAPABILITY":
+        this.say(CAPABILITY.trimEnd());
+        this.say(`${cmd.tag} OK CAPABILITY completed.`);
+        return;
+      case "NOOP":
+      case "ID":
+        this.say(`${cmd.tag} OK ${cmd.name} completed.`);
+        return;
+      case "LOGOUT":
+        this.notConnected(cmd, undefined);
+        return;
+      case "LOGIN":
+        this.say(`${cmd.tag} NO LOGIN failed.`);
+        return;
+      case "AUTHENTICATE": {
+        const [mechanism = "", initial] = cmd.rest.split(" ");
+        if (mechanism.toUpperCase() !== "XOAUTH2") {
+          this.say(`${cmd.tag} NO AUTHENTICATE failed.`);
+          return;
+        }
+        if (initial === undefined) {
+          this.saslTag = cmd.tag;
+          this.continuation = "sasl";
+          this.say("+ ");
+          return;
+        }
+        return this.authenticate(cmd.tag, initial);
+      }
+      default:
+        this.say(`${cmd.tag} BAD Command received in Invalid state.`);
+    }
+  }
+
+  private async authenticate(tag: string, b64: string): Promise<void> {
+    const sasl = decodeXoauth2(b64);
+    const claims = sasl && (await this.opts.verify(sasl.token));
+    if (!sasl || !claims) {
+      this.log("AUTHENTICATE refused: invalid or expired token");
+      this.say(`${tag} NO AUTHENTICATE failed.`);
+      return;
+    }
+    this.mailbox = sasl.user.toLowerCase();
+    const tokenUser = (claims.upn ?? claims.appid).toLowerCase();
+    this.expiresAt = claims.exp * 1000;
+    if (tokenUser !== this.mailbox && !(await this.opts.isDelegated(tokenUser, this.mailbox))) {
+      this.log(`token of ${tokenUser} not delegated: not connected`);
+      this.mode = "not-connected";
+      this.say(`${tag} OK AUTHENTICATE completed.`);
+      return;
+    }
+    const ok = await this.loginUpstream(b64);
+    if (this.mode === "closed") return;
+    if (!ok) {
+      this.log("Dovecot refused the login");
+      this.say(`${tag} NO AUTHENTICATE failed.`);
+      return;
+    }
+    this.log(`authenticated as ${tokenUser}`);
+    this.mode = "passthrough";
+    this.say(`${tag} OK AUTHENTICATE completed.`);
+  }
+
+  /** Opens the Dovecot session; from its tagged OK on, Dovecot's bytes flow to the client raw. */
+  private loginUpstream(b64: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      const up = connect(this.opts.upstreamPort, "127.0.0.1");
+      let buffered = "";
+      let greeted = false;
+      const onData = (chunk: Buffer) => {
+        buffered += chunk.toString("latin1");
+        let eol: number;
+        while ((eol = buffered.indexOf("\r\n")) >= 0) {
+          const line = buffered.slice(0, eol);
+          buffered = buffered.slice(eol + 2);
+          if (!greeted) {
+            greeted = true;
+            up.write(`L AUTHENTICATE XOAUTH2 ${b64}\r\n`);
+          } else if (line.startsWith("+")) {
+            up.write("\r\n"); // Dovecot's JSON error challenge wants an empty answer
+          } else if (line.startsWith("L ")) {
+            up.off("data", onData);
+            if (!line.startsWith("L OK")) {
+              up.destroy();
+              resolve(false);
+              return;
+            }
+            this.upstream = up;
+            up.on("data", (data: Buffer) => this.client.write(data));
+            up.on("close", () => this.close());
+            resolve(true);
+            return;
+          }
+        }
+      };
+      up.on("data", onData);
+      up.on("error", () => resolve(false));
+      this.client.once("close", () => up.destroy());
+    });
+  }
+}
+
+export async function startFront(opts: FrontOptions): Promise<Front> {
+  let throttle = opts.throttle;
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    new Session(socket, opts, () => throttle);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? 0, "127.0.0.1", resolve);
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    setThrottle: (t) => {
+      throttle = t;
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,226 @@
+// The whole stand-in for Microsoft 365: OAuth server, Office-like IMAP front, source Dovecot
+// (XOAUTH2 + delegation), destination Dovecot (passwords, quota), seed data, settings for .env.
+//
+//   startStandin({ dir, ports?, tokenTtlSec?, bigCount?, throttle? }) → Standin
+//     env              the settings to put in .env (also written to <dir>/standin.env)
+//     usersFile        <dir>/users.csv, every seeded mailbox with its destination password file
+//     oauth, front     see oauth-server.ts / front.ts (setTokenTtl, mint, setThrottle...)
+//     grant(tokenUser, mailbox, allowed)   edits the delegations (FullAccess) of the source
+//     stop()           stops everything it started, Dovecot sessions included
+import { execFile } from "node:child_process";
+import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
+import path from "node:path";
+import { promisify } from "node:util";
+import {
+  instanceDirs,
+  mailOwner,
+  startDovecot,
+  stopDovecot,
+  writeDestinationConfig,
+  writeSourceConfig,
+} from "./dovecot.js";
+import { startFront, type Front, type ThrottleSettings } from "./front.js";
+import {
+  APP_CLIENT_ID,
+  PUBLIC_CLIENT_ID,
+  startOAuthServer,
+  type OAuthServer,
+} from "./oauth-server.js";
+import { seedMailbox, seedPlan } from "./seed.js";
+
+export const ADMIN = "admin@contoso.test";
+export const TENANT = "contoso.test";
+/** FullAccess grants, as `<token user>/<mailbox>`: bob is delegated to nobody. */
+export const DELEGATIONS = [
+  `${ADMIN}/alice@contoso.test`,
+  `${ADMIN}/carol@contoso.test`,
+  `${ADMIN}/big@contoso.test`,
+  `${APP_CLIENT_ID}/alice@contoso.test`,
+  `${APP_CLIENT_ID}/big@contoso.test`,
+];
+/** Destination quota rules: carol's source does not fit (about 90 KB into 60 KB). */
+const QUOTAS: Record<string, string> = { "carol@contoso.test": "*:storage=60K" };
+export const MASTER_USER = "migrator";
+
+export interface StandinPorts {
+  oauth: number;
+  front: number;
+  source: number;
+  destination: number;
+}
+
+export interface StandinOptions {
+  dir: string;
+  /** 0 or absent: a free port. */
+  ports?: Partial<StandinPorts>;
+  tokenTtlSec?: number;
+  /** Messages in big@contoso.test's INBOX (default 4000). */
+  bigCount?: number;
+  throttle?: ThrottleSettings;
+}
+
+export interface Standin {
+  dir: string;
+  ports: StandinPorts;
+  env: Record<string, string>;
+  usersFile: string;
+  mailboxes: string[];
+  oauth: OAuthServer;
+  front: Front;
+  destinationPassword(mailbox: string): string;
+  grant(tokenUser: string, mailbox: string, allowed: boolean): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const passwordOf = (mailbox: string) => `${mailbox.split("@")[0]}-dest-pw`;
+const passwdLine = (user: string, password: string, extra = "") =>
+  `${user}:{PLAIN}${password}::::::${extra}\n`;
+/** Found means allowed: the oauth2 passdbs before it already checked the token. */
+const delegationLine = (entry: string) => `${entry}::::::\n`;
+
+/** Everything about .env a person needs to point the tool at the stand-in. */
+export function envFile(env: Record<string, string>): string {
+  return `# Microsoft 365 stand-in (scripts/standin-start.sh): append to .env\n${Object.entries(env)
+    .map(([k, v]) => `${k}=${v}`)
+    .join("\n")}\n`;
+}
+
+export async function startStandin(opts: StandinOptions): Promise<Standin> {
+  const dir = path.resolve(opts.dir);
+  const owner = mailOwner();
+  // Dovecot's unprivileged processes must reach their sockets and the mail below this folder.
+  await mkdir(dir, { recursive: true });
+  await chmod(dir, 0o755);
+  const delegations = path.join(dir, "delegations.passwd");
+  await writeFile(delegations, DELEGATIONS.map(delegationLine).join(""));
+
+  const started: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const step of started.reverse()) await step().catch(() => undefined);
+  };
+  try {
+    const oauth = await startOAuthServer({
+      port: opts.ports?.oauth ?? 0,
+      tenant: TENANT,
+      tokenTtlSec: opts.tokenTtlSec,
+      defaultAccount: ADMIN,
+    });
+    started.push(() => oauth.stop());
+
+    const source = instanceDirs(dir, "source");
+    const destination = instanceDirs(dir, "destination");
+    const plan = seedPlan(opts.bigCount ?? 4000);
+    const mailboxes = Object.keys(plan);
+    await rm(path.join(dir, "mail"), { recursive: true, force: true });
+    await Promise.all(mailboxes.map((m) => seedMailbox(source.mail, m, plan[m]!)));
+    await mkdir(destination.mail, { recursive: true });
+    if (process.getuid?.() === 0)
+      await promisify(execFile)("chown", [
+        "-R",
+        `${owner.uid}:${owner.gid}`,
+        path.join(dir, "mail"),
+      ]);
+
+    const ports: StandinPorts = {
+      oauth: oauth.port,
+      front: 0,
+      source: opts.ports?.source || (await freePort()),
+      destination: opts.ports?.destination || (await freePort()),
+    };
+    const users = path.join(destination.root, "users.passwd");
+    const masters = path.join(destination.root, "masters.passwd");
+    await mkdir(destination.root, { recursive: true });
+    await writeFile(
+      users,
+      mailboxes
+        .map((m) => passwdLine(m, passwordOf(m), QUOTAS[m] ? `userdb_quota_rule=${QUOTAS[m]}` : ""))
+        .join(""),
+    );
+    await writeFile(masters, passwdLine(MASTER_USER, passwordOf(MASTER_USER)));
+    await writeSourceConfig(source, {
+      port: ports.source,
+      introspectionUrl: oauth.introspectionUrl,
+      delegations,
+      owner,
+    });
+    await writeDestinationConfig(destination, { port: ports.destination, users, masters, owner });
+    for (const instance of [source, destination]) {
+      await stopDovecot(instance); // a leftover of a run that was not stopped
+      started.push(() => stopDovecot(instance));
+      await startDovecot(instance);
+    }
+
+    const frontLog = path.join(dir, "front.log");
+    const front = await startFront({
+      port: opts.ports?.front ?? 0,
+      upstreamPort: ports.source,
+      verify: (token) => oauth.verify(token),
+      isDelegated: async (tokenUser, mailbox) =>
+        (await readFile(delegations, "utf8"))
+          .split("\n")
+          .some((l) => l.startsWith(`${tokenUser}/${mailbox}:`)),
+      throttle: opts.throttle,
+      log: (line) =>
+        void writeFile(frontLog, `${new Date().toISOString()} ${line}\n`, { flag: "a" }),
+    });
+    started.push(() => front.stop());
+    ports.front = front.port;
+
+    const secrets = path.join(dir, "secrets");
+    await mkdir(secrets, { recursive: true, mode: 0o700 });
+    for (const m of mailboxes)
+      await writeFile(path.join(secrets, `${m}.pass`), `${passwordOf(m)}\n`, { mode: 0o600 });
+    const usersFile = path.join(dir, "users.csv");
+    await writeFile(
+      usersFile,
+      `source,destination,password,password_file\n${mailboxes
+        .filter((m) => m !== ADMIN)
+        .map((m) => `${m},,,secrets/${m}.pass`)
+        .join("\n")}\n`,
+    );
+    const env: Record<string, string> = {
+      TENANT_ID: TENANT,
+      AUTHORITY_URL: oauth.issuer,
+      APP_ID: PUBLIC_CLIENT_ID,
+      LOGIN_HINT: ADMIN,
+      HOST1: "127.0.0.1",
+      PORT1: String(ports.front),
+      TLS1: "none",
+      HOST2: "127.0.0.1",
+      PORT2: String(ports.destination),
+      TLS2: "none",
+    };
+    await writeFile(path.join(dir, "standin.env"), envFile(env));
+    return {
+      dir,
+      ports,
+      env,
+      usersFile,
+      mailboxes,
+      oauth,
+      front,
+      destinationPassword: passwordOf,
+      grant: async (tokenUser, mailbox, allowed) => {
+        const entry = `${tokenUser}/${mailbox}`;
+        const lines = (await readFile(delegations, "utf8"))
+          .split("\n")
+          .filter((l) => l && !l.startsWith(`${entry}:`));
+        if (allowed) lines.push(delegationLine(entry).trimEnd());
+        await writeFile(delegations, `${lines.join("\n")}\n`);
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
