@@ -76,6 +76,13 @@ export function authCodeArgs(p: AuthCodeParams): string[] {
     "form_post",
     "--response-types",
     "code",
+    ...callbackArgs(p),
+  ];
+}
+
+/** Where the browser's form post arrives and how long oauth2c waits for it. */
+function callbackArgs(p: ImplicitParams): string[] {
+  return [
     "--redirect-url",
     callbackUrl(p.callbackPort),
     ...(p.callbackAddr ? ["--callback-addr", p.callbackAddr] : []),
@@ -136,13 +143,7 @@ export function implicitArgs(p: ImplicitParams): string[] {
     "form_post",
     "--response-types",
     "token",
-    "--redirect-url",
-    callbackUrl(p.callbackPort),
-    ...(p.callbackAddr ? ["--callback-addr", p.callbackAddr] : []),
-    "--browser-timeout",
-    `${p.browserTimeoutSec}s`,
-    "--no-prompt",
-    ...(p.openBrowser ? [] : ["--no-browser"]),
+    ...callbackArgs(p),
   ];
 }
 

@@ -759,10 +759,19 @@ function waitForCallback(o: Options): Promise<URLSearchParams> {
 
 // ---------------------------------------------------------------- flows
 
-async function implicitFlow(o: Options, endpoints: Endpoints): Promise<void> {
-  banner(o, "Implicit Flow");
+/**
+ * The browser round trip of the implicit and authorization code grants: the authorize URL (keys
+ * sorted, as oauth2c builds it), shown and opened, then the first callback. An `error` in the
+ * callback ends the run (exit 1, about a second later); otherwise its fields are returned.
+ */
+async function browserRoundTrip(
+  o: Options,
+  endpoints: Endpoints,
+  extra: Record<string, string> = {},
+): Promise<URLSearchParams | undefined> {
   const query: Record<string, string> = {
     client_id: o.clientId,
+    ...extra,
     login_hint: o.loginHint,
     nonce: randomString(22),
     redirect_uri: o.redirectUrl,
@@ -780,12 +789,17 @@ async function implicitFlow(o: Options, endpoints: Endpoints): Promise<void> {
   log("\n");
   const form = await waitForCallback(o);
   const error = form.get("error");
-  if (error) {
-    logLines("");
-    errorLine(error);
-    setTimeout(() => process.exit(1), 1000);
-    return;
-  }
+  if (!error) return form;
+  logLines("");
+  errorLine(error);
+  setTimeout(() => process.exit(1), 1000);
+  return undefined;
+}
+
+async function implicitFlow(o: Options, endpoints: Endpoints): Promise<void> {
+  banner(o, "Implicit Flow");
+  const form = await browserRoundTrip(o, endpoints);
+  if (!form) return;
   const token = Object.fromEntries(form);
   logTokens(token);
   succeed(token, "Obtained authorization", 1000);
@@ -800,37 +814,12 @@ async function implicitFlow(o: Options, endpoints: Endpoints): Promise<void> {
 async function authorizationCodeFlow(o: Options, endpoints: Endpoints): Promise<void> {
   banner(o, "Authorization Code Flow");
   const verifier = randomString(43);
-  const query: Record<string, string> = {
-    client_id: o.clientId,
-    ...(o.pkce
-      ? {
-          code_challenge: createHash("sha256").update(verifier).digest("base64url"),
-          code_challenge_method: "S256",
-        }
-      : {}),
-    login_hint: o.loginHint,
-    nonce: randomString(22),
-    redirect_uri: o.redirectUrl,
-    response_mode: o.responseMode,
-    response_type: o.responseTypes.join(" "),
-    scope: o.scopes.join(" "),
-    state: randomString(22),
+  const pkce = {
+    code_challenge: createHash("sha256").update(verifier).digest("base64url"),
+    code_challenge_method: "S256",
   };
-  const params = new URLSearchParams(Object.entries(query).filter(([, v]) => v !== ""));
-  const url = `${endpoints.authorization_endpoint}?${params}`;
-  log(`# Request authorization\n\nGET ${endpoints.authorization_endpoint}\nQuery params:\n`);
-  for (const [k, v] of params) log(`  ${k}: ${v}\n`);
-  showUrl(o, url);
-  await openBrowser(o, url);
-  log("\n");
-  const callback = await waitForCallback(o);
-  const error = callback.get("error");
-  if (error) {
-    logLines("");
-    errorLine(error);
-    setTimeout(() => process.exit(1), 1000);
-    return;
-  }
+  const callback = await browserRoundTrip(o, endpoints, o.pkce ? pkce : {});
+  if (!callback) return;
   log("\n# Exchange authorization code for token\n\n");
   const form = new URLSearchParams({
     grant_type: "authorization_code",
