@@ -5,7 +5,8 @@
 //     env              the settings to put in .env (also written to <dir>/standin.env)
 //     usersFile        <dir>/users.csv, every seeded mailbox with its destination password file
 //     oauth, front     see oauth-server.ts / front.ts (setTokenTtl, mint, setThrottle...)
-//     grant(tokenUser, mailbox, allowed)   edits the delegations (FullAccess) of the source
+//     grant(tokenUser, mailbox, allowed)   edits the delegations (FullAccess) of the source;
+//                      resolves once Dovecot sees the change (about a second)
 //     stop()           stops everything it started, Dovecot sessions included
 import { execFile } from "node:child_process";
 import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -42,6 +43,8 @@ export const DELEGATIONS = [
 /** Destination quota rules: carol's source does not fit (about 90 KB into 60 KB). */
 const QUOTAS: Record<string, string> = { "carol@contoso.test": "*:storage=60K" };
 export const MASTER_USER = "migrator";
+/** Dovecot re-reads a passwd-file at most once a second. */
+const DOVECOT_RESYNC_MS = 1100;
 
 export interface StandinPorts {
   oauth: number;
@@ -216,6 +219,7 @@ export async function startStandin(opts: StandinOptions): Promise<Standin> {
           .filter((l) => l && !l.startsWith(`${entry}:`));
         if (allowed) lines.push(delegationLine(entry).trimEnd());
         await writeFile(delegations, `${lines.join("\n")}\n`);
+        await new Promise((resolve) => setTimeout(resolve, DOVECOT_RESYNC_MS));
       },
       stop,
     };
