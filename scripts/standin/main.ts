@@ -1,0 +1,134 @@
+// `node dist/scripts/standin/main.js start|stop|serve` — what scripts/standin-start.sh and
+// scripts/standin-stop.sh run. `start` launches `serve` detached (pidfile <dir>/standin.pid) and
+// returns once the stand-in is ready; `stop` ends exactly that process and the Dovecot instances
+// it started (their master.pid files), and waits until they are gone.
+//
+// Environment: STANDIN_DIR (default ./standin), STANDIN_TOKEN_TTL (seconds, default 3600),
+// STANDIN_BIG_COUNT (default 4000), STANDIN_THROTTLE_AFTER (FETCH/APPEND commands per session
+// before throttling; off by default) with STANDIN_THROTTLE_MAILBOXES (comma-separated), and the
+// ports STANDIN_OAUTH_PORT (11180), STANDIN_IMAP_PORT (13001, the front = the "Microsoft 365"
+// source), STANDIN_SOURCE_PORT (13002, Dovecot behind the front), STANDIN_DEST_PORT (13003).
+import { spawn } from "node:child_process";
+import { existsSync, openSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { dovecotMissing, instanceDirs, stopDovecot, waitGone } from "./dovecot.js";
+import { startStandin } from "./standin.js";
+
+const dir = path.resolve(process.env.STANDIN_DIR ?? "standin");
+const pidFile = path.join(dir, "standin.pid");
+const readyFile = path.join(dir, "ready");
+const logFile = path.join(dir, "standin.log");
+
+const num = (name: string, fallback: number) => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 0) {
+    console.error(`${name} must be a whole number, not "${process.env[name]}".`);
+    process.exit(2);
+  }
+  return value;
+};
+
+async function runningPid(): Promise<number | undefined> {
+  try {
+    const pid = Number((await readFile(pidFile, "utf8")).trim());
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+async function serve(): Promise<void> {
+  const throttleAfter = process.env.STANDIN_THROTTLE_AFTER;
+  const standin = await startStandin({
+    dir,
+    ports: {
+      oauth: num("STANDIN_OAUTH_PORT", 11180),
+      front: num("STANDIN_IMAP_PORT", 13001),
+      source: num("STANDIN_SOURCE_PORT", 13002),
+      destination: num("STANDIN_DEST_PORT", 13003),
+    },
+    tokenTtlSec: num("STANDIN_TOKEN_TTL", 3600),
+    bigCount: num("STANDIN_BIG_COUNT", 4000),
+    throttle: throttleAfter
+      ? {
+          afterCommands: num("STANDIN_THROTTLE_AFTER", 100),
+          mailboxes: process.env.STANDIN_THROTTLE_MAILBOXES?.split(",").map((m) => m.trim()),
+        }
+      : undefined,
+  });
+  const stop = () => {
+    void standin
+      .stop()
+      .then(() => rm(readyFile, { force: true }))
+      .then(() => process.exit(0));
+  };
+  process.on("SIGTERM", stop).on("SIGINT", stop);
+  await writeFile(readyFile, "");
+}
+
+async function start(): Promise<void> {
+  const missing = dovecotMissing();
+  if (missing) {
+    console.error(`Cannot start the stand-in: ${missing}.`);
+    process.exit(1);
+  }
+  const pid = await runningPid();
+  if (pid) {
+    console.error(`The stand-in already runs (pid ${pid}); stop it with scripts/standin-stop.sh.`);
+    process.exit(1);
+  }
+  await rm(readyFile, { force: true });
+  await mkdir(dir, { recursive: true });
+  const log = openSync(logFile, "w");
+  const child = spawn(process.execPath, [process.argv[1]!, "serve"], {
+    detached: true,
+    stdio: ["ignore", log, log],
+    env: process.env,
+  });
+  await writeFile(pidFile, `${child.pid}\n`);
+  child.unref();
+  const deadline = Date.now() + 60_000;
+  while (!existsSync(readyFile)) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      console.error(
+        `The stand-in did not start; see ${logFile}:\n${await readFile(logFile, "utf8")}`,
+      );
+      await stop();
+      process.exit(1);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const settings = await readFile(path.join(dir, "standin.env"), "utf8");
+  console.log(`Microsoft 365 stand-in running (state in ${dir}, log ${logFile}).`);
+  console.log(`Settings (also in ${path.join(dir, "standin.env")}), for .env:\n`);
+  console.log(settings);
+  console.log(`Users file: ${path.join(dir, "users.csv")}`);
+  console.log("Stop it with scripts/standin-stop.sh.");
+}
+
+async function stop(): Promise<void> {
+  const pid = await runningPid();
+  if (pid) {
+    process.kill(pid, "SIGTERM");
+    if (!(await waitGone([pid], 20_000))) {
+      process.kill(pid, "SIGKILL");
+      await waitGone([pid], 5000);
+    }
+  }
+  // Dovecot of a stand-in that did not get to stop it (killed, crashed).
+  for (const name of ["source", "destination"]) await stopDovecot(instanceDirs(dir, name));
+  await rm(pidFile, { force: true });
+  await rm(readyFile, { force: true });
+  console.log(pid ? `Stand-in stopped (pid ${pid}).` : "The stand-in was not running.");
+}
+
+const command = process.argv[2];
+if (command === "serve") await serve();
+else if (command === "start") await start();
+else if (command === "stop") await stop();
+else {
+  console.error("Usage: main.js start|stop|serve");
+  process.exit(2);
+}
