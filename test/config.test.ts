@@ -80,6 +80,8 @@ describe("loadConfig", () => {
       workDir: path.join(dir, "work"),
       callbackPort: 9876,
       callbackAddr: undefined,
+      grant: "implicit",
+      nonInteractive: false,
       tokenMarginMs: 15 * 60_000,
       concurrency: 2,
       maxAttempts: 3,
@@ -361,5 +363,28 @@ describe("loadConfig", () => {
         /names .*bin, which is not a file/,
       );
     });
+  });
+});
+
+describe("GRANT", () => {
+  test("client-credentials needs APP_SECRET (never from a flag) instead of LOGIN_HINT, and no oauth2c", () => {
+    const base = { tenantId: "contoso.com", appId: "app", grant: "client-credentials" };
+    assert.throws(
+      () => load(base, { require: ["token", "oauth2c"], env: { PATH: "" } }),
+      (e: unknown) =>
+        e instanceof InputError &&
+        /APP_SECRET/.test(e.message) &&
+        !/LOGIN_HINT|OAUTH2C_BIN/.test(e.message),
+    );
+    const config = load(base, {
+      require: ["token", "oauth2c"],
+      env: { APP_SECRET: "s3cr3t", PATH: "" },
+    });
+    assert.equal(config.grant, "client-credentials");
+    assert.equal(config.appSecret, "s3cr3t");
+    assert.throws(
+      () => load({ grant: "password" }),
+      /GRANT .*must be one of implicit, auth-code, device-code, client-credentials/,
+    );
   });
 });
