@@ -1,27 +1,15 @@
 // The built CLI against the oauth2c and imapsync doubles, as an admin would run it.
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { execa } from "execa";
 import { parse as parseCsv } from "csv-parse/sync";
 import type { Report, ReportEntry } from "../src/types.js";
-import {
-  CLI,
-  DOUBLES,
-  fakeBrowserPath,
-  filesBelow,
-  mode,
-  readTexts,
-  runCli,
-  scanForSecrets,
-  tempDir,
-  type CliResult,
-} from "./helpers/env.js";
-import { doubleCalls, makeWorld, type World } from "./helpers/imapsync-world.js";
+import { ADMIN, makeScene, type Scene } from "./helpers/cli-scene.js";
+import { CLI, filesBelow, mode, readTexts, scanForSecrets } from "./helpers/env.js";
+import { doubleCalls, type World } from "./helpers/imapsync-world.js";
 
-const ADMIN = "admin@contoso.test";
 const APP_SECRET = "app-secret-NEVER-passed-9f3k";
 const PASSWORDS = {
   big: "big-Pass;word,1",
@@ -32,76 +20,12 @@ const PASSWORDS = {
 };
 const WRONG_DAVE = "dave-WRONG-pass";
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/** Signs in through the oauth2c double and the fake browser, as an admin would. */
+function scene(users: string, world: World, env: Record<string, string> = {}): Promise<Scene> {
+  return makeScene({ users, world, env: { APP_SECRET, ...env }, signIn: "oauth2c" });
 }
 
-interface Scene {
-  dir: string;
-  workDir: string;
-  usersFile: string;
-  env: Record<string, string>;
-  stateDir: string;
-  mintedLog: string;
-  setWorld(world: World): Promise<void>;
-  run(args: string[], extraEnv?: Record<string, string>): Promise<CliResult>;
-  outputs: Record<string, string>;
-}
-
-async function scene(
-  users: string,
-  world: World,
-  env: Record<string, string> = {},
-): Promise<Scene> {
-  const dir = await tempDir();
-  const workDir = path.join(dir, "work");
-  const usersFile = path.join(dir, "users.csv");
-  await writeFile(usersFile, users);
-  const doubles = await makeWorld(dir, world);
-  const mintedLog = path.join(dir, "minted.jsonl");
-  const fullEnv: Record<string, string> = {
-    TENANT_ID: "11111111-2222-3333-4444-555555555555",
-    APP_ID: "app-ok",
-    APP_SECRET,
-    LOGIN_HINT: ADMIN,
-    HOST2: "127.0.0.1",
-    PORT2: "13003",
-    TLS2: "none",
-    OAUTH2C_BIN: `node ${path.join(DOUBLES, "oauth2c.js")}`,
-    IMAPSYNC_BIN: `node ${path.join(DOUBLES, "imapsync.js")}`,
-    WORK_DIR: workDir,
-    CALLBACK_PORT: String(await freePort()),
-    TOKEN_MARGIN: "0",
-    MAX_BACKOFF: "1s",
-    PATH: await fakeBrowserPath(dir),
-    FAKE_BROWSER_LOG: mintedLog,
-    ...doubles.env,
-    ...env,
-  };
-  const outputs: Record<string, string> = {};
-  let runs = 0;
-  return {
-    dir,
-    workDir,
-    usersFile,
-    env: fullEnv,
-    stateDir: doubles.stateDir,
-    mintedLog,
-    setWorld: doubles.update,
-    outputs,
-    async run(args, extraEnv = {}) {
-      const result = await runCli(args, { cwd: dir, env: { ...fullEnv, ...extraEnv } });
-      runs++;
-      outputs[`run ${runs} stdout`] = result.stdout;
-      outputs[`run ${runs} stderr`] = result.stderr;
-      return result;
-    },
-  };
-}
+const mintedLog = (s: Scene) => path.join(s.dir, "minted.jsonl");
 
 async function mintedTokens(file: string): Promise<string[]> {
   const text = await readFile(file, "utf8").catch(() => "");
@@ -199,7 +123,7 @@ describe("migrate, retry and --resume against the doubles", { timeout: 180_000 }
     }
 
     // One sign-in at the start, one after the expiry: never two at once, never one per mailbox.
-    assert.equal((await mintedTokens(s.mintedLog)).length, 2);
+    assert.equal((await mintedTokens(mintedLog(s))).length, 2);
     assert.match(first.stderr, /Go to|sign/i);
     assert.match(first.stdout, /5 mailboxes: 3 ok, 2 failed/);
 
@@ -279,7 +203,7 @@ describe("migrate, retry and --resume against the doubles", { timeout: 180_000 }
       ...Object.values(PASSWORDS),
       WRONG_DAVE,
       APP_SECRET,
-      ...(await mintedTokens(s.mintedLog)),
+      ...(await mintedTokens(mintedLog(s))),
     ];
     await assertNoSecretLeaks(s, secrets);
     // The scan can fail: the token file itself holds a token.
@@ -320,7 +244,7 @@ describe("migrate --plan", () => {
     ]) {
       assert.ok(alice.argv.includes(flag), flag);
     }
-    assert.deepEqual(await mintedTokens(s.mintedLog), []);
+    assert.deepEqual(await mintedTokens(mintedLog(s)), []);
     assert.deepEqual(await doubleCalls(s.stateDir), []);
     await assertNoSecretLeaks(s, [...Object.values(PASSWORDS), APP_SECRET]).catch(async (error) => {
       // No work directory is created by --plan: scan the outputs alone.

@@ -1,5 +1,5 @@
-// A work directory, a users file and the doubles' world for driving the built CLI in the
-// hardening tests: runs to completion, or started in the background to be signalled or killed.
+// A work directory, a users file and the doubles' world for driving the built CLI as an admin
+// would: runs to completion, or started in the background to be signalled or killed.
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import path from "node:path";
@@ -71,7 +71,7 @@ export async function makeScene(p: {
   env?: Record<string, string>;
   signIn?: "token" | "oauth2c";
 }): Promise<Scene> {
-  const dir = await tempDir("m365-hardening-");
+  const dir = await tempDir("m365-scene-");
   const workDir = path.join(dir, "work");
   const usersFile = path.join(dir, "users.csv");
   await writeFile(usersFile, p.users);
