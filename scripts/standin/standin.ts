@@ -9,7 +9,7 @@
 //                      resolves once Dovecot sees the change (about a second)
 //     stop()           stops everything it started, Dovecot sessions included
 import { execFile } from "node:child_process";
-import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type AddressInfo } from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -76,12 +76,23 @@ export interface Standin {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/** Dovecot's mail processes (another uid) must be able to walk down to the stand-in's folder. */
+async function assertSearchable(folder: string, uid: number): Promise<void> {
+  for (let d = folder; ; d = path.dirname(d)) {
+    if (((await stat(d)).mode & 0o001) === 0)
+      throw new Error(
+        `${d} is not searchable by uid ${uid}, which Dovecot uses for the mail: run chmod o+x ${d}, or choose a STANDIN_DIR elsewhere.`,
+      );
+    if (d === path.dirname(d)) return;
+  }
 }
 
 const passwordOf = (mailbox: string) => `${mailbox.split("@")[0]}-dest-pw`;
@@ -103,6 +114,7 @@ export async function startStandin(opts: StandinOptions): Promise<Standin> {
   // Dovecot's unprivileged processes must reach their sockets and the mail below this folder.
   await mkdir(dir, { recursive: true });
   await chmod(dir, 0o755);
+  if (owner.uid !== process.getuid?.()) await assertSearchable(path.dirname(dir), owner.uid);
   const delegations = path.join(dir, "delegations.passwd");
   await writeFile(delegations, DELEGATIONS.map(delegationLine).join(""));
 
