@@ -4,11 +4,9 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
 import type { Report } from "../src/types.js";
-import { DOUBLES, fakeBrowserPath, runCli, scanForSecrets, tempDir } from "./helpers/env.js";
+import { ADMIN, doublesEnv, ENTRA_APP } from "./helpers/cli-scene.js";
+import { runCli, scanForSecrets, tempDir } from "./helpers/env.js";
 import { doubleCalls, makeWorld } from "./helpers/imapsync-world.js";
-import { freePort } from "./helpers/oauth2c-double.js";
-
-const ADMIN = "admin@contoso.test";
 const PASSWORDS: Record<string, string> = {
   "alice@contoso.test": "alice-pw-Été",
   "bob@contoso.test": "bob-pw",
@@ -38,19 +36,7 @@ describe("check", { timeout: 120_000 }, () => {
       seconds: Object.fromEntries(Object.keys(PASSWORDS).map((m) => [m, 1])),
     });
     const workDir = path.join(dir, "work");
-    const env = {
-      TENANT_ID: "11111111-2222-3333-4444-555555555555",
-      APP_ID: "app-ok",
-      LOGIN_HINT: ADMIN,
-      HOST2: "127.0.0.1",
-      TLS2: "none",
-      OAUTH2C_BIN: `node ${path.join(DOUBLES, "oauth2c.js")}`,
-      IMAPSYNC_BIN: `node ${path.join(DOUBLES, "imapsync.js")}`,
-      WORK_DIR: workDir,
-      CALLBACK_PORT: String(await freePort()),
-      PATH: await fakeBrowserPath(dir),
-      ...world.env,
-    };
+    const env = { ...(await doublesEnv(dir, workDir, world.env)), ...ENTRA_APP };
     const run = await runCli(["check", "--users", users], { cwd: dir, env });
     assert.equal(run.exitCode, 1, run.stderr);
     assert.match(run.stdout, /^ {2}imapsync {2}2\.229 /m);

@@ -17,8 +17,6 @@ import {
 import type { Report } from "../src/types.js";
 import { mintAccessToken } from "./doubles/entra.js";
 import {
-  DOUBLES,
-  fakeBrowserPath,
   filesBelow,
   readTexts,
   runCli,
@@ -27,9 +25,7 @@ import {
   type CliResult,
 } from "./helpers/env.js";
 import { doubleCalls, makeWorld } from "./helpers/imapsync-world.js";
-import { freePort } from "./helpers/oauth2c-double.js";
-
-const ADMIN = "admin@contoso.test";
+import { ADMIN, doublesEnv } from "./helpers/cli-scene.js";
 const TENANT = "11111111-2222-3333-4444-555555555555";
 const TTL_SEC = 4;
 const MARGIN_SEC = 2;
@@ -143,19 +139,10 @@ async function scene(env: Record<string, string>, seconds = 1.5): Promise<Scene>
     seconds: Object.fromEntries(MAILBOXES.map((m) => [m, seconds])),
   });
   const base: Record<string, string> = {
-    LOGIN_HINT: ADMIN,
-    HOST2: "127.0.0.1",
-    PORT2: "13003",
-    TLS2: "none",
-    OAUTH2C_BIN: `node ${path.join(DOUBLES, "oauth2c.js")}`,
-    IMAPSYNC_BIN: `node ${path.join(DOUBLES, "imapsync.js")}`,
-    WORK_DIR: workDir,
-    CALLBACK_PORT: String(await freePort()),
+    ...(await doublesEnv(dir, workDir, world.env)),
     TOKEN_MARGIN: `${MARGIN_SEC}s`,
     CONCURRENCY: "2",
     MAX_BACKOFF: "1s",
-    PATH: await fakeBrowserPath(dir),
-    ...world.env,
     ...env,
   };
   const outputs: Record<string, string> = {};

@@ -1,23 +1,41 @@
 // A work directory, a users file and the doubles' world for driving the built CLI as an admin
 // would: runs to completion, or started in the background to be signalled or killed.
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import path from "node:path";
 import { execa, type ResultPromise } from "execa";
 import type { Report } from "../../src/types.js";
 import { CLI, DOUBLES, fakeBrowserPath, runCli, tempDir, type CliResult } from "./env.js";
 import { mintAccessToken } from "../doubles/entra.js";
 import { doubleCalls, makeWorld, type World } from "./imapsync-world.js";
+import { freePort } from "./oauth2c-double.js";
 
 export const ADMIN = "admin@contoso.test";
 const TENANT = "11111111-2222-3333-4444-555555555555";
+/** The app registration the doubles' Entra stand-in knows. */
+export const ENTRA_APP = { TENANT_ID: TENANT, APP_ID: "app-ok" };
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/**
+ * The settings that point the CLI at the doubles (imapsync, oauth2c, the fake browser for
+ * sign-ins), for a work directory below `dir`; `worldEnv` names the imapsync double's world.
+ */
+export async function doublesEnv(
+  dir: string,
+  workDir: string,
+  worldEnv: Record<string, string>,
+): Promise<Record<string, string>> {
+  return {
+    LOGIN_HINT: ADMIN,
+    HOST2: "127.0.0.1",
+    PORT2: "13003",
+    TLS2: "none",
+    OAUTH2C_BIN: `node ${path.join(DOUBLES, "oauth2c.js")}`,
+    IMAPSYNC_BIN: `node ${path.join(DOUBLES, "imapsync.js")}`,
+    WORK_DIR: workDir,
+    CALLBACK_PORT: String(await freePort()),
+    PATH: await fakeBrowserPath(dir),
+    FAKE_BROWSER_LOG: path.join(dir, "minted.jsonl"),
+    ...worldEnv,
+  };
 }
 
 /** Mailboxes `name@contoso.test` with their destination passwords, delegated to ADMIN. */
@@ -85,21 +103,10 @@ export async function makeScene(p: {
     );
   }
   const env: Record<string, string> = {
-    TENANT_ID: TENANT,
-    APP_ID: "app-ok",
-    LOGIN_HINT: ADMIN,
-    HOST2: "127.0.0.1",
-    PORT2: "13003",
-    TLS2: "none",
-    OAUTH2C_BIN: `node ${path.join(DOUBLES, "oauth2c.js")}`,
-    IMAPSYNC_BIN: `node ${path.join(DOUBLES, "imapsync.js")}`,
-    WORK_DIR: workDir,
-    CALLBACK_PORT: String(await freePort()),
+    ...(await doublesEnv(dir, workDir, doubles.env)),
+    ...ENTRA_APP,
     TOKEN_MARGIN: "0",
     MAX_BACKOFF: "1s",
-    PATH: await fakeBrowserPath(dir),
-    FAKE_BROWSER_LOG: path.join(dir, "minted.jsonl"),
-    ...doubles.env,
     ...p.env,
   };
   const outputs: Record<string, string> = {};
