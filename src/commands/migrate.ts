@@ -6,6 +6,7 @@ import { buildImapsyncArgs, checkUserOptions, maskArgs, runPaths } from "../imap
 import { DEFAULT_GRACE_MS } from "../imapsync/run.js";
 import { migrate } from "../migration.js";
 import {
+  formatRemedies,
   formatSummary,
   loadReport,
   REPORT_SCHEMA_VERSION,
@@ -187,7 +188,9 @@ export async function runMailboxes(
     await store.save();
     await ui.close();
   }
-  for (const line of formatSummary(store.report)) io.stdout.write(`${line}\n`);
+  for (const line of [...formatSummary(store.report), ...formatRemedies(store.report)]) {
+    io.stdout.write(`${line}\n`);
+  }
   io.stdout.write(`Report: ${reportPaths(config.workDir).json}\n`);
   if (io.signal.aborted) {
     return io.signal.reason === "SIGTERM" ? ExitCode.terminated : ExitCode.interrupted;
