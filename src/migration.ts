@@ -11,6 +11,9 @@ import type { Attempt, Classification, Config, Mailbox, ReportEntry } from "./ty
 import { formatDuration, type Ui } from "./ui.js";
 import { isRunning, type Leftover } from "./workdir.js";
 
+export const WAITING_FOR_TOKEN =
+  "Waiting for an access token: run `m365-imapsync token`, then `migrate --resume`.";
+
 export interface MigrationContext {
   config: Config;
   store: ReportStore;
@@ -140,8 +143,7 @@ export async function migrate(mailboxes: Mailbox[], ctx: MigrationContext): Prom
     const entry = ctx.store.entry(mailbox.source);
     entry.status = "pending";
     if (tokenFailure) {
-      entry.remedy =
-        "Waiting for an access token: run `m365-imapsync token`, then `migrate --resume`.";
+      entry.remedy = WAITING_FOR_TOKEN;
     }
     ctx.ui.finished(entry);
   }

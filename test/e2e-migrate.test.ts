@@ -5,6 +5,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { execa } from "execa";
 import { parse as parseCsv } from "csv-parse/sync";
+import { WAITING_FOR_TOKEN } from "../src/migration.js";
 import type { Report, ReportEntry } from "../src/types.js";
 import { ADMIN, makeScene, type Scene } from "./helpers/cli-scene.js";
 import { CLI, filesBelow, mode, readTexts, scanForSecrets } from "./helpers/env.js";
@@ -282,6 +283,12 @@ describe("exit codes", () => {
     assert.equal(result.exitCode, 3, result.stderr);
     assert.match(result.stderr, /access_denied|denied/);
     assert.deepEqual(await doubleCalls(s.stateDir), []);
+    // The report says why nothing ran, and `migrate --resume` picks every mailbox up later.
+    const report = await readReport(s.workDir);
+    assert.deepEqual(
+      report.mailboxes.map((entry) => [entry.status, entry.remedy]),
+      Array(5).fill(["pending", WAITING_FOR_TOKEN]),
+    );
   });
 
   it("1 from diagnose on a failed run, 0 on a good one", async () => {

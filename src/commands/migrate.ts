@@ -1,10 +1,10 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { loadConfig } from "../config.js";
-import { ExitCode } from "../errors.js";
+import { ExitCode, TokenError } from "../errors.js";
 import { buildImapsyncArgs, checkUserOptions, maskArgs, runPaths } from "../imapsync/args.js";
 import { DEFAULT_GRACE_MS } from "../imapsync/run.js";
-import { migrate } from "../migration.js";
+import { migrate, WAITING_FOR_TOKEN } from "../migration.js";
 import {
   formatRemedies,
   formatSummary,
@@ -13,10 +13,10 @@ import {
   reportPaths,
   ReportStore,
 } from "../report.js";
-import { tokenPaths } from "../token.js";
+import { tokenPaths, type TokenKeeper } from "../token.js";
 import { createTokenKeeper } from "../token-source.js";
 import type { Config, Mailbox, Report, ReportEntry } from "../types.js";
-import { createUi } from "../ui.js";
+import { createUi, type Ui } from "../ui.js";
 import { readUsersFile, selectMailboxes } from "../users.js";
 import {
   findLeftovers,
@@ -157,7 +157,10 @@ export async function runMailboxes(
   io: CommandIo,
   signIn: { openBrowser: boolean; stopLeftovers?: boolean },
 ): Promise<number> {
-  const say = (line: string) => io.stderr.write(`${line}\n`);
+  // Until the live display exists, messages go straight to stderr; then through it, so that a
+  // sign-in asked for mid-run does not tear the display.
+  const live: { ui?: Ui } = {};
+  const say = (line: string) => (live.ui ? live.ui.info(line) : io.stderr.write(`${line}\n`));
   const leftovers = await crashLeftovers(config, Boolean(signIn.stopLeftovers), say);
   const tokens = await createTokenKeeper(
     config,
@@ -166,12 +169,13 @@ export async function runMailboxes(
   );
   await store.save();
   // Sign in before the live display takes the terminal, so the instructions stay readable.
-  if (mailboxes.length > 0) await tokens.fresh();
+  if (mailboxes.length > 0) await firstToken(tokens, mailboxes, store);
 
   const ui = createUi(
     mailboxes.map((mailbox) => mailbox.source),
     { stream: io.stderr, env: io.env },
   );
+  live.ui = ui;
   try {
     await migrate(mailboxes, {
       config,
@@ -198,6 +202,23 @@ export async function runMailboxes(
   return store.report.mailboxes.every((entry) => entry.status === "ok")
     ? ExitCode.ok
     : ExitCode.mailboxFailed;
+}
+
+/** No token at all (refused sign-in, --non-interactive): every mailbox waits for one. */
+async function firstToken(tokens: TokenKeeper, mailboxes: Mailbox[], store: ReportStore) {
+  try {
+    await tokens.fresh();
+  } catch (error) {
+    if (!(error instanceof TokenError)) throw error;
+    for (const mailbox of mailboxes) {
+      const entry = store.entry(mailbox.source);
+      entry.status = "pending";
+      entry.remedy = WAITING_FOR_TOKEN;
+    }
+    store.report.endedAt = new Date().toISOString();
+    await store.save();
+    throw error;
+  }
 }
 
 /**
