@@ -113,7 +113,7 @@ function reachability(port: number, published: boolean): string[] {
     `  over SSH, connect with \`ssh -L ${port}:localhost:${port} <host>\` and open the URL on your computer;`,
     published
       ? `  in a Docker container, publish the port: \`docker run -p 127.0.0.1:${port}:${port} ...\`.`
-      : `  in a Docker container, use host networking (\`docker run --network host\`): the callback listens on the container's own 127.0.0.1.`,
+      : `  in a Docker container, set CALLBACK_ADDR=0.0.0.0:${port} (oauth2c 1.19 or newer) and publish the port (\`-p 127.0.0.1:${port}:${port}\`), or use host networking: without it the callback listens on the container's own 127.0.0.1.`,
   ];
 }
 
