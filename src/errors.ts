@@ -1,3 +1,5 @@
+import { readFile } from "node:fs/promises";
+
 /** Exit codes of every command (README lists them). */
 export const ExitCode = {
   ok: 0,
@@ -40,5 +42,15 @@ export class TokenError extends UserError {
     super(message, ExitCode.noToken);
     this.name = "TokenError";
     this.transient = opts.transient ?? false;
+  }
+}
+
+/** A file the person named, read whole (small files only), or an InputError that names it. */
+export async function readNamedFile(file: string, what: string, fix: string): Promise<string> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new InputError(file, `cannot read ${what} (${reason})`, fix);
   }
 }

@@ -1,9 +1,8 @@
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { stringify } from "csv-stringify/sync";
 import writeFileAtomic from "write-file-atomic";
 import { z } from "zod";
-import { InputError } from "./errors.js";
+import { InputError, readNamedFile } from "./errors.js";
 import { RUN_CLASSES, type Attempt, type Report, type ReportEntry } from "./types.js";
 
 export const REPORT_SCHEMA_VERSION = 1;
@@ -44,16 +43,11 @@ const reportSchema = z.object({
 
 /** Reads and checks a report; a damaged one is an input error that names the file. */
 export async function loadReport(file: string): Promise<Report> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (error) {
-    throw new InputError(
-      file,
-      `cannot read the report (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
-      "Give the report.json that `migrate` wrote in its work directory.",
-    );
-  }
+  const text = await readNamedFile(
+    file,
+    "the report",
+    "Give the report.json that `migrate` wrote in its work directory.",
+  );
   let data: unknown;
   try {
     data = JSON.parse(text);

@@ -1,6 +1,5 @@
 // `token`: get an access token by the configured grant, import one obtained elsewhere, or forget it.
-import { readFile } from "node:fs/promises";
-import { InputError, TokenError } from "../errors.js";
+import { InputError, readNamedFile, TokenError } from "../errors.js";
 import { parseOauth2cStdout, type TokenResponse } from "../oauth2c.js";
 import { checkToken, refusalMessage } from "../token-checks.js";
 import { expectationsOf, obtainToken, type SignInOptions, type TokenIo } from "../token-source.js";
@@ -50,16 +49,11 @@ export function readTokenText(text: string): TokenResponse | undefined {
  * judged by the same checks as one obtained here. Its text is never repeated in any message.
  */
 export async function importToken(config: Config, file: string, io: TokenIo): Promise<StoredToken> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (error) {
-    throw new InputError(
-      file,
-      `cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
-      "Give the file holding the access token (its first line) or oauth2c's JSON output.",
-    );
-  }
+  const text = await readNamedFile(
+    file,
+    "the token file",
+    "Give the file holding the access token (its first line) or oauth2c's JSON output.",
+  );
   const response = readTokenText(text);
   if (!response)
     throw new InputError(file, "holds no access token", "Put the token on its first line.");
