@@ -35,6 +35,7 @@ import {
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { decodeJwt } from "jose";
+import type { World as WorldState } from "../helpers/imapsync-world.js";
 
 // ---------------------------------------------------------------------------------------------
 // Command line, as Getopt::Long reads it with imapsync 2.229's option table (copied from its
@@ -149,18 +150,8 @@ function imapsyncMask(argv: string[]): string[] {
 // ---------------------------------------------------------------------------------------------
 // World and inputs.
 
-interface World {
-  fixturesDir?: string;
-  stateDir: string;
-  delegations: Record<string, string[]>;
-  passwords: Record<string, string>;
-  quota?: string[];
-  throttle?: Record<string, number>;
-  stall?: Record<string, number>;
-  linesPerSecond?: number;
-  /** A big mailbox: any replay for it takes this many seconds, whatever the fixture's length. */
-  seconds?: Record<string, number>;
-}
+/** The world file: what the servers know, plus where fixtures and the call records live. */
+type World = WorldState & { fixturesDir?: string; stateDir: string };
 
 const worldFile = process.env.IMAPSYNC_DOUBLE_WORLD;
 if (!worldFile) {

@@ -16,8 +16,9 @@ export interface World {
   quota?: string[];
   throttle?: Record<string, number>;
   stall?: Record<string, number>;
+  /** Replay pace (default 20000 lines a second). */
   linesPerSecond?: number;
-  /** Replay duration in seconds for a mailbox (a big one), whatever the fixture. */
+  /** A big mailbox: any replay for it takes this many seconds, whatever the fixture's length. */
   seconds?: Record<string, number>;
 }
 
