@@ -16,26 +16,12 @@ import {
   safeFileName,
 } from "../src/imapsync/args.js";
 import type { Config, Mailbox } from "../src/types.js";
+import { testConfig } from "./helpers/config.js";
 
 const WORK = "/var/tmp/work";
 
 function config(overrides: Partial<Config> = {}): Config {
-  return {
-    source: {},
-    destination: { host: "imap.example.net", tls: "ssl" },
-    oauth2c: { file: "oauth2c", args: [] },
-    imapsync: { file: "imapsync", args: [] },
-    workDir: WORK,
-    callbackPort: 8765,
-    tokenMarginMs: 600_000,
-    concurrency: 2,
-    maxAttempts: 3,
-    maxBackoffMs: 600_000,
-    dryRun: false,
-    passthrough: [],
-    includeNonMailFolders: false,
-    ...overrides,
-  };
+  return testConfig({ workDir: WORK, ...overrides });
 }
 
 function mailbox(overrides: Partial<Mailbox> = {}): Mailbox {

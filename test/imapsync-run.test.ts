@@ -16,6 +16,7 @@ import {
   type World,
   type WorldFiles,
 } from "./helpers/imapsync-world.js";
+import { testConfig } from "./helpers/config.js";
 
 const ADMIN = "admin@contoso.test";
 const PASSWORD = "S3cret-dest-Pa55";
@@ -46,21 +47,12 @@ before(async () => {
 });
 
 function config(): Config {
-  return {
+  return testConfig({
     source: { host: "127.0.0.1", port: 13001, tls: "none" },
     destination: { host: "127.0.0.1", port: 13003, tls: "none" },
-    oauth2c: { file: "oauth2c", args: [] },
     imapsync: IMAPSYNC_DOUBLE,
     workDir,
-    callbackPort: 8765,
-    tokenMarginMs: 0,
-    concurrency: 1,
-    maxAttempts: 1,
-    maxBackoffMs: 0,
-    dryRun: false,
-    passthrough: [],
-    includeNonMailFolders: false,
-  };
+  });
 }
 
 /** Starts a run of the recipe for one mailbox, each call a new attempt with its own files. */

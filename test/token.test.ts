@@ -17,6 +17,7 @@ import type { Config } from "../src/types.js";
 import { completeSignIn, mintAccessToken, tokenForm } from "./doubles/entra.js";
 import { fakeBrowserPath, mode, scanForSecrets, tempDir } from "./helpers/env.js";
 import { freePort, occupy, OAUTH2C_DOUBLE, runDouble } from "./helpers/oauth2c-double.js";
+import { testConfig } from "./helpers/config.js";
 
 const TENANT = "11111111-2222-3333-4444-555555555555";
 const ADMIN = "admin@contoso.com";
@@ -27,26 +28,15 @@ function jwt(ttlSec: number, upn = ADMIN): string {
 }
 
 function config(workDir: string, overrides: Partial<Config> = {}): Config {
-  return {
+  return testConfig({
     tenantId: TENANT,
     appId: "app-ok",
     appSecret: APP_SECRET,
     loginHint: ADMIN,
-    source: {},
-    destination: { host: "imap.example.net", tls: "ssl" },
     oauth2c: OAUTH2C_DOUBLE,
-    imapsync: { file: "imapsync", args: [] },
     workDir,
-    callbackPort: 9876,
-    tokenMarginMs: 0,
-    concurrency: 1,
-    maxAttempts: 1,
-    maxBackoffMs: 0,
-    dryRun: false,
-    passthrough: [],
-    includeNonMailFolders: false,
     ...overrides,
-  };
+  });
 }
 
 /** Sets environment variables for the oauth2c double and its opener, restored afterwards. */

@@ -1,0 +1,24 @@
+import type { Config } from "../../src/types.js";
+
+/**
+ * A complete Config as loadConfig would give it, for tests of the modules below the CLI: the
+ * recipe's defaults with programs found on PATH; each test overrides what it is about.
+ */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return {
+    source: {},
+    destination: { host: "imap.example.net", tls: "ssl" },
+    oauth2c: { file: "oauth2c", args: [] },
+    imapsync: { file: "imapsync", args: [] },
+    workDir: "/var/tmp/work",
+    callbackPort: 9876,
+    tokenMarginMs: 0,
+    concurrency: 1,
+    maxAttempts: 3,
+    maxBackoffMs: 600_000,
+    dryRun: false,
+    passthrough: [],
+    includeNonMailFolders: false,
+    ...overrides,
+  };
+}
