@@ -226,7 +226,8 @@ async function attemptMailbox(
   }
 
   const classification = classifier.finish(exit);
-  const copied = classification.stats.messagesTransferred ?? classification.progress?.done ?? 0;
+  const { messagesTransferred, messagesCopied } = classification.stats;
+  const copied = messagesTransferred ?? messagesCopied ?? 0;
   Object.assign(attempt, {
     end: new Date().toISOString(),
     exitCode: exit.code,

@@ -122,6 +122,11 @@ export interface RunStats {
   messagesSkipped?: number;
   /** "Messages found in host1 not in host2". */
   missingOnDestination?: number;
+  /**
+   * Copy lines seen: what the run copied even when it died before its statistics block (token
+   * expiry, errorsmax). Progress counts skipped messages too, so it cannot tell.
+   */
+  messagesCopied?: number;
 }
 
 /** A source folder and where imapsync put it, from `Folder i/n [f1] -> [f2]` lines (IMAP names). */

@@ -110,6 +110,13 @@ describe("migrate, retry and --resume against the doubles", { timeout: 180_000 }
     assert.ok(report.endedAt && report.startedAt <= report.endedAt);
     assert.equal(report.usersFile, s.usersFile);
     assert.equal(entries.alice?.attempts[0]?.messagesTransferred, 300);
+    // The expired run printed no statistics: what it copied comes from its copy lines.
+    const expiredLog = await readFile(entries.big!.attempts[0]!.logFile, "utf8");
+    assert.equal(
+      entries.big?.attempts[0]?.messagesTransferred,
+      expiredLog.split("\n").filter((line) => /^msg .* copied to /.test(line)).length,
+    );
+    assert.ok((entries.big?.attempts[0]?.messagesTransferred ?? 0) > 0);
     assert.equal(entries.alice?.attempts[0]?.exitCode, 0);
     assert.equal(entries.bob?.attempts[0]?.exitCode, 117);
     // The first run's folder mapping, accents and all, is kept for reruns.

@@ -1,5 +1,5 @@
 // The built CLI against the Microsoft 365 stand-in: the sign-in through the stand-in's implicit
-// page (oauth2c double), and, when the real imapsync and oauth2c are installed, whole migrations.
+// page (oauth2c double), and, when the real imapsync is installed, whole migrations.
 import assert from "node:assert/strict";
 import { chmod, readFile, rm } from "node:fs/promises";
 import path from "node:path";
@@ -25,6 +25,8 @@ async function realProgram(envName: string, name: string): Promise<string | unde
 async function folderCounts(imap: ImapFlow): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const folder of await imap.list()) {
+    // A \Noselect parent ("Archive" above "Archive/2023") holds no mail on either side.
+    if (folder.flags.has("\\Noselect")) continue;
     const status = await imap.status(folder.path, { messages: true });
     counts[folder.path] = status ? (status.messages ?? 0) : -1;
   }
@@ -92,33 +94,41 @@ describe("the CLI against the stand-in", { skip: missing }, () => {
     assert.equal(counts["Éléments envoyés"], 12);
   });
 
-  it("migrate with the real imapsync and oauth2c: truthful report, copies equal the source", async (t) => {
+  it("migrate with the real imapsync: truthful report, copies equal the source", async (t) => {
     const imapsync = await realProgram("IMAPSYNC_BIN", "imapsync");
-    const oauth2c = await realProgram("OAUTH2C_BIN", "oauth2c");
-    if (!imapsync || !oauth2c) {
+    if (!imapsync) {
       t.skip(
-        `real ${!imapsync ? "imapsync" : "oauth2c"} not found (PATH, or ${!imapsync ? "IMAPSYNC_BIN" : "OAUTH2C_BIN"}): install it to run whole migrations against the stand-in`,
+        "real imapsync not found (PATH, or IMAPSYNC_BIN): install it to run whole migrations against the stand-in",
       );
       return;
     }
-    // Tokens expire mid-run: big (4000 messages) outlives a 20 s token.
-    s.oauth.setTokenTtl(20);
+    // The real oauth2c when installed; otherwise its double, which signs in through the same
+    // stand-in page. The sign-ins are real either way: the stand-in issues every token.
+    const oauth2c =
+      (await realProgram("OAUTH2C_BIN", "oauth2c")) ?? `node ${path.join(DOUBLES, "oauth2c.js")}`;
+    // Tokens expire mid-run: big (4000 messages, ~10 s here) outlives an 8 s token.
+    s.oauth.setTokenTtl(8);
+    // Its own work directory: the token of the test above lives an hour.
+    const workDir = path.join(dir, "work-migrate");
     const result = await runCli(["migrate", "--users", s.usersFile], {
       cwd: dir,
       env: {
         ...env,
+        WORK_DIR: workDir,
         IMAPSYNC_BIN: imapsync,
         OAUTH2C_BIN: oauth2c,
-        TOKEN_MARGIN: "5s",
+        TOKEN_MARGIN: "2s",
         MAX_ATTEMPTS: "6",
         MAX_BACKOFF: "1s",
       },
       timeoutMs: 600_000,
     });
-    const report = JSON.parse(
-      await readFile(path.join(env.WORK_DIR!, "report.json"), "utf8"),
-    ) as Report;
+    const report = JSON.parse(await readFile(path.join(workDir, "report.json"), "utf8")) as Report;
     const entry = (m: string) => report.mailboxes.find((e) => e.source === m)!;
+    for (const e of report.mailboxes) {
+      const attempts = e.attempts.map((a) => `${a.class}:${a.messagesTransferred ?? 0}`);
+      t.diagnostic(`${e.source} ${e.status} [${attempts.join(", ")}]`);
+    }
     const context = `${result.stdout}\n${result.stderr}`;
     assert.equal(result.exitCode, 1, context);
     assert.equal(entry("bob@contoso.test").class, "not_delegated", context);
@@ -139,7 +149,7 @@ describe("the CLI against the stand-in", { skip: missing }, () => {
     }
     assert.ok(
       entry("big@contoso.test").attempts.some((a) => a.class === "token_expired"),
-      "big's token expired during a run",
+      `big's token expired during a run: ${JSON.stringify(entry("big@contoso.test").attempts)}`,
     );
   });
 });

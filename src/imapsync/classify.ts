@@ -202,11 +202,14 @@ export class RunClassifier {
   private lastEta: string | undefined;
   private lastCopy: string | undefined;
   private cached: { eta: string; copy: string | undefined; progress: Progress } | undefined;
+  private copyLines = 0;
 
   push(raw: string): void {
     this.lineNo++;
     // Copy lines are nearly every line of a big log and never carry an error: keep them cheap.
     if (raw.startsWith("msg ")) {
+      // Dry runs print "copying to ... (not really ...)": only real copies count.
+      if (raw.includes(" copied to ")) this.copyLines++;
       this.lastCopy = raw;
       if (raw.endsWith(" msgs left")) this.lastEta = raw;
       return;
@@ -248,7 +251,7 @@ export class RunClassifier {
       class: cls,
       remedy: remedyFor(cls, { backoffMs: this.backoffMs }),
       evidence: this.evidenceFor(cls),
-      stats: { ...this.stats },
+      stats: { ...this.stats, messagesCopied: this.copyLines },
       folders: [...this.folders].map(([source, destination]): FolderPair => ({
         source,
         destination,
