@@ -118,7 +118,7 @@ async function main(argv: string[]): Promise<number> {
     )
     .command(
       "check",
-      "Preflight: programs, configuration, token, then imapsync --justlogin for every mailbox at once; lists what to fix before migrating",
+      "Preflight: programs, configuration, token, then imapsync --justfoldersizes (log in, open every folder) for every mailbox at once; lists what to fix before migrating",
       (y) =>
         y
           .option("users", {

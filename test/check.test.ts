@@ -69,7 +69,7 @@ describe("check", { timeout: 120_000 }, () => {
     const calls = (await doubleCalls(world.stateDir)).filter((c) => c.outcome !== "version");
     assert.deepEqual(
       calls.map((c) => c.mode),
-      ["justlogin", "justlogin", "justlogin", "justlogin"],
+      ["preflight", "preflight", "preflight", "preflight"],
     );
     // All at once: the runs overlap in time.
     const starts = calls.map((c) => Date.parse(c.start));

@@ -9,7 +9,7 @@ import { remedyFor } from "../src/remedies.js";
 import { RUN_CLASSES, type Classification } from "../src/types.js";
 import { excerpts, FIXTURES, fixtureLines, runRows, type RunRow } from "./helpers/fixture-index.js";
 
-const LOG_DIRS = ["imapsync-2.229", "imapsync-2.229-m365"];
+const LOG_DIRS = ["imapsync-2.229", "imapsync-2.229-m365", "imapsync-2.229-standin"];
 const rows: RunRow[] = LOG_DIRS.flatMap((dir) => runRows(dir));
 
 /** INDEX: w1 is not a raw log, each line starts with an arrival timestamp to strip before parsing. */

@@ -39,7 +39,7 @@ function build(p: {
   config?: Partial<Config>;
   mailbox?: Partial<Mailbox>;
   folders?: { source: string; destination: string }[];
-  justLogin?: boolean;
+  preflight?: boolean;
 }): string[] {
   const mb = mailbox(p.mailbox);
   return buildImapsyncArgs({
@@ -48,7 +48,7 @@ function build(p: {
     tokenFile: "/var/tmp/work/token",
     files: runPaths(WORK, mb.source, 1),
     folders: p.folders,
-    justLogin: p.justLogin,
+    preflight: p.preflight,
   });
 }
 
@@ -174,11 +174,14 @@ describe("buildImapsyncArgs", () => {
     assert.equal(valueOf(args, "--pidfile"), files.pidFile);
   });
 
-  it("adds --dry and --justlogin only when asked", () => {
+  it("adds --dry, and --justfoldersizes for the preflight, only when asked", () => {
     assert.ok(!build({}).includes("--dry"));
-    assert.ok(!build({}).includes("--justlogin"));
+    assert.ok(!build({}).includes("--justfoldersizes"));
     assert.ok(build({ config: { dryRun: true } }).includes("--dry"));
-    assert.ok(build({ justLogin: true }).includes("--justlogin"));
+    const preflight = build({ preflight: true });
+    assert.ok(preflight.includes("--justfoldersizes"));
+    // A login check alone would let an undelegated Office 365 mailbox through.
+    assert.ok(!preflight.includes("--justlogin"));
   });
 
   it("excludes Office 365 non-mail folders unless INCLUDE_NON_MAIL_FOLDERS", () => {

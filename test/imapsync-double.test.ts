@@ -200,13 +200,17 @@ describe("imapsync double: outcomes from its inputs", () => {
     );
   });
 
-  it("still fails a login check for a wrong password or a missing delegation", async () => {
+  it("fails a login check for a wrong password, but lets a missing delegation pass as Office 365 does", async () => {
     const wrong = await recipe("carol@contoso.test", { password: "wrong" });
     assert.equal((await run([...wrong, "--justlogin"])).result.exitCode, 162);
-    assert.equal(
-      (await run([...(await recipe("bob@contoso.test")), "--justlogin"])).result.exitCode,
-      117,
-    );
+    const bob = await recipe("bob@contoso.test");
+    const login = await run([...bob, "--justlogin"]);
+    assertReplayed(login, "imapsync-2.229-standin/not_delegated_justlogin_silent.log", 0);
+    const sizes = await run([...bob, "--justfoldersizes"]);
+    assertReplayed(sizes, "imapsync-2.229-standin/not_delegated_justfoldersizes.log", 0);
+    assert.ok(sizes.lines.some((l) => l.includes("BAD User is authenticated but not connected")));
+    const carol = await run([...(await recipe("carol@contoso.test")), "--justfoldersizes"]);
+    assertReplayed(carol, "imapsync-2.229-standin/ok_justfoldersizes.log", 0);
   });
 
   it("fails the source login when the token is not a JWT (a literal value is sent as is)", async () => {

@@ -1,4 +1,4 @@
-// `check`: the preflight. Programs, configuration, token, then `imapsync --justlogin` for every
+// `check`: the preflight. Programs, configuration, token, then `imapsync --justfoldersizes` for every
 // mailbox at once, so that every missing delegation, wrong password or unreachable host is known
 // in minutes, before any mail is copied.
 import { rm } from "node:fs/promises";
@@ -64,8 +64,8 @@ async function programLines(config: Config): Promise<string[]> {
   return lines;
 }
 
-/** One `imapsync --justlogin` for one mailbox, its log beside the migration's logs. */
-async function justLogin(
+/** One preflight imapsync (`--justfoldersizes`) for one mailbox, its log beside the others. */
+async function preflight(
   mailbox: Mailbox,
   config: Config,
   password: string | undefined,
@@ -83,7 +83,7 @@ async function justLogin(
     config,
     tokenFile: tokenPaths(config.workDir).token,
     files,
-    justLogin: true,
+    preflight: true,
   });
   const start = new Date().toISOString();
   const child = startImapsync({
@@ -157,13 +157,15 @@ export async function checkCommand(flags: CheckFlags, io: CommandIo): Promise<nu
     out(`Token  ${checkToken(token, expectationsOf(config)).summary}`);
 
     const concurrency = Math.max(config.concurrency, MIN_CHECK_CONCURRENCY);
-    out(`Mailboxes  imapsync --justlogin, ${concurrency} at a time`);
+    out(
+      `Mailboxes  imapsync --justfoldersizes (log in, open every folder), ${concurrency} at a time`,
+    );
     const password = await readDestinationAdminPassword(config);
     const entries = new Map<string, ReportEntry>();
     await schedule(users.mailboxes, { concurrency, signal: io.signal }, async (mailbox) => {
       // A check is short: a token about to expire is renewed before each login.
       await tokens.fresh();
-      entries.set(mailbox.source, await justLogin(mailbox, config, password ?? mailbox.password));
+      entries.set(mailbox.source, await preflight(mailbox, config, password ?? mailbox.password));
       return {};
     });
     const results = users.mailboxes.flatMap((m) => entries.get(m.source) ?? []);

@@ -163,7 +163,12 @@ export function buildImapsyncArgs(p: {
   tokenFile: string;
   files: RunPaths;
   folders?: FolderPair[];
-  justLogin?: boolean;
+  /**
+   * Log in and open every folder, copy nothing: `--justlogin` is not enough, since Office 365
+   * lets an undelegated mailbox log in and fails only the commands after the login
+   * (fixtures/imapsync-2.229-standin).
+   */
+  preflight?: boolean;
 }): string[] {
   const { mailbox, config, files } = p;
   const destination = config.destination;
@@ -195,7 +200,7 @@ export function buildImapsyncArgs(p: {
     // Inside any container imapsync would drop the pidfile (and with it the abort file).
     "--nodockercontext",
     ...(config.dryRun ? ["--dry"] : []),
-    ...(p.justLogin ? ["--justlogin"] : []),
+    ...(p.preflight ? ["--justfoldersizes"] : []),
     ...(config.includeNonMailFolders ? [] : nonMailExcludes().flatMap((re) => ["--exclude", re])),
     ...folderArgs(p.folders ?? []),
     ...mailbox.extraArgs,
@@ -240,7 +245,7 @@ const MANAGED_OPTIONS: { names: string[]; fix: string }[] = [
   },
   {
     names: ["justlogin"],
-    fix: "m365-imapsync adds it itself when it only checks logins",
+    fix: "`m365-imapsync check` runs the preflight itself",
   },
   {
     names: ["showpasswords"],

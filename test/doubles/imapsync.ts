@@ -266,6 +266,7 @@ function previousCalls(): CallRecord[] {
 
 const M365 = "imapsync-2.229-m365";
 const PLAIN = "imapsync-2.229";
+const STANDIN = "imapsync-2.229-standin";
 
 class Fixture {
   readonly lines: string[];
@@ -361,8 +362,19 @@ function outcome(): Outcome {
     Object.entries(world.delegations).some(
       ([admin, mailboxes]) => same(admin, token.upn) && mailboxes.some((m) => same(m, user1)),
     );
-  if (!delegated) return pick("not_delegated", `${M365}/not_delegated_select.log`, 117);
+  if (!delegated) {
+    // Office 365 lets the login through and fails what follows it: a login check alone passes,
+    // opening the folders shows it (both recorded with the real imapsync in STANDIN).
+    if (has("justlogin")) {
+      return pick("not_delegated_silent", `${STANDIN}/not_delegated_justlogin_silent.log`, 0);
+    }
+    if (has("justfoldersizes")) {
+      return pick("not_delegated", `${STANDIN}/not_delegated_justfoldersizes.log`, 0);
+    }
+    return pick("not_delegated", `${M365}/not_delegated_select.log`, 117);
+  }
   if (has("justlogin")) return pick("ok", `${PLAIN}/d_justlogin.log`, 0);
+  if (has("justfoldersizes")) return pick("ok", `${STANDIN}/ok_justfoldersizes.log`, 0);
   if (has("dry")) return pick("ok", `${PLAIN}/c_dry.log`, 0);
 
   if (world.quota?.some((m) => same(m, user2))) {
@@ -426,7 +438,13 @@ function record(outcomeName: string, fixture: string | undefined, exit: object):
     cwd: process.cwd(),
     pid: process.pid,
     user1,
-    mode: has("justlogin") ? "justlogin" : has("dry") ? "dry" : "sync",
+    mode: has("justlogin")
+      ? "justlogin"
+      : has("justfoldersizes")
+        ? "preflight"
+        : has("dry")
+          ? "dry"
+          : "sync",
     outcome: outcomeName,
     fixture,
     ...exit,
