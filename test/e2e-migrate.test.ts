@@ -80,13 +80,15 @@ const WORLD: World = {
     Object.entries(PASSWORDS).map(([name, password]) => [`${name}@contoso.test`, password]),
   ),
   throttle: { "carol@contoso.test": 1 },
-  // big takes 6 s to copy: longer than the first token (4 s) lives.
-  seconds: { "big@contoso.test": 6 },
+  // big takes 9 s to copy: longer than the first token (6 s) lives.
+  seconds: { "big@contoso.test": 9 },
 };
 
 describe("migrate, retry and --resume against the doubles", { timeout: 180_000 }, () => {
   it("ends each mailbox in its true class, retries what can be retried, reports it all, leaks nothing", async () => {
-    const s = await scene(USERS, WORLD, { FAKE_TOKEN_TTL: "4,3600" });
+    // A 2 s margin: no mailbox starts on a token about to die, however slow the machine, while
+    // big still starts on the first one (it has 4 s or more left then).
+    const s = await scene(USERS, WORLD, { FAKE_TOKEN_TTL: "6,3600", TOKEN_MARGIN: "2s" });
 
     const first = await s.run(["migrate", "--users", s.usersFile]);
     assert.equal(first.exitCode, 1, first.stderr);
