@@ -368,8 +368,14 @@ describe("imapsync double: command line and process", () => {
         stdin: "ignore",
         reject: false,
       });
+    // Signals are sent once the replay is under way: before that, on a loaded machine, the
+    // double may not have installed its handlers yet and would die of the default action.
+    const once = (child: ReturnType<typeof start>, signals: [number, NodeJS.Signals][]) =>
+      child.stdout.once("data", () => {
+        for (const [ms, signal] of signals) setTimeout(() => child.kill(signal), ms);
+      });
     const interrupted = start();
-    setTimeout(() => interrupted.kill("SIGINT"), 500);
+    once(interrupted, [[300, "SIGINT"]]);
     const sigint = await interrupted;
     assert.equal(sigint.exitCode, 0);
     assert.match(
@@ -378,8 +384,10 @@ describe("imapsync double: command line and process", () => {
     );
 
     const twice = start();
-    setTimeout(() => twice.kill("SIGINT"), 300);
-    setTimeout(() => twice.kill("SIGINT"), 600);
+    once(twice, [
+      [200, "SIGINT"],
+      [500, "SIGINT"],
+    ]);
     const doubleSigint = await twice;
     assert.equal(doubleSigint.signal, "SIGINT");
     assert.match(
@@ -388,7 +396,7 @@ describe("imapsync double: command line and process", () => {
     );
 
     const terminated = start();
-    setTimeout(() => terminated.kill("SIGTERM"), 500);
+    once(terminated, [[300, "SIGTERM"]]);
     const sigterm = await terminated;
     await world.update(WORLD);
     assert.equal(sigterm.signal, "SIGTERM");
