@@ -127,6 +127,14 @@ export interface RunStats {
    * expiry, errorsmax). Progress counts skipped messages too, so it cannot tell.
    */
   messagesCopied?: number;
+  /**
+   * Sizes from the folder-size listing (`Host1/Host2 Total size`), in bytes: the last listing,
+   * i.e. before any copy in a preflight, after the copy in a sync.
+   */
+  sourceBytes?: number;
+  destinationBytes?: number;
+  /** The destination's quota as imapsync read it (limit 0: none). */
+  destinationQuota?: { usedBytes: number; limitBytes: number };
 }
 
 /** A source folder and where imapsync put it, from `Folder i/n [f1] -> [f2]` lines (IMAP names). */

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
+import { quotaShortfall } from "../src/commands/check.js";
 import type { Report } from "../src/types.js";
 import { ADMIN, doublesEnv, ENTRA_APP } from "./helpers/cli-scene.js";
 import { runCli, scanForSecrets, tempDir } from "./helpers/env.js";
@@ -12,7 +13,38 @@ const PASSWORDS: Record<string, string> = {
   "bob@contoso.test": "bob-pw",
   "dave@contoso.test": "dave-right-pw",
   "o'brien@contoso.test": "obrien-pw",
+  "erin@contoso.test": "erin-pw",
 };
+
+describe("quotaShortfall", () => {
+  it("compares what the destination still lacks with what its quota leaves free", () => {
+    const quota = (usedBytes: number, limitBytes: number) => ({ usedBytes, limitBytes });
+    // The recorded preflight of a 87 KiB mailbox into a 60 KiB quota.
+    assert.deepEqual(
+      quotaShortfall({
+        sourceBytes: 89177,
+        destinationBytes: 0,
+        destinationQuota: quota(0, 61440),
+      }),
+      { needBytes: 89177, freeBytes: 61440 },
+    );
+    // A rerun: most of it is there already and counted in the quota's usage.
+    assert.equal(
+      quotaShortfall({
+        sourceBytes: 89177,
+        destinationBytes: 60000,
+        destinationQuota: quota(60000, 100000),
+      }),
+      undefined,
+    );
+    // No quota (limit 0), or nothing known about the source: nothing to predict.
+    assert.equal(
+      quotaShortfall({ sourceBytes: 10 ** 9, destinationQuota: quota(0, 0) }),
+      undefined,
+    );
+    assert.equal(quotaShortfall({ destinationQuota: quota(0, 1) }), undefined);
+  });
+});
 
 describe("check", { timeout: 120_000 }, () => {
   it("lists a not-delegated mailbox and a wrong destination password together, with the grant lines", async () => {
@@ -26,12 +58,15 @@ describe("check", { timeout: 120_000 }, () => {
         `bob@contoso.test,,${PASSWORDS["bob@contoso.test"]}`,
         "dave@contoso.test,,dave-WRONG-pw",
         `"o'brien@contoso.test",,${PASSWORDS["o'brien@contoso.test"]}`,
+        `erin@contoso.test,,${PASSWORDS["erin@contoso.test"]}`,
         "",
       ].join("\n"),
     );
     const world = await makeWorld(dir, {
-      delegations: { [ADMIN]: ["alice@contoso.test", "dave@contoso.test"] },
+      delegations: { [ADMIN]: ["alice@contoso.test", "dave@contoso.test", "erin@contoso.test"] },
       passwords: PASSWORDS,
+      // erin's source holds more than her destination quota lets in.
+      quota: ["erin@contoso.test"],
       // Each login takes a second, so that logins run one after the other could not overlap.
       seconds: Object.fromEntries(Object.keys(PASSWORDS).map((m) => [m, 1])),
     });
@@ -48,13 +83,15 @@ describe("check", { timeout: 120_000 }, () => {
     assert.equal(row("bob@contoso.test"), "not_delegated");
     assert.equal(row("dave@contoso.test"), "auth_failed_destination");
     assert.equal(row("o'brien@contoso.test"), "not_delegated");
+    assert.equal(row("erin@contoso.test"), "quota_exceeded");
+    assert.match(run.stdout, /quota of erin@contoso\.test leaves 60\.0 KiB free, but 87\.1 KiB/);
     assert.match(
       run.stdout,
       /^ {2}Add-MailboxPermission -Identity 'bob@contoso\.test' -User 'admin@contoso\.test' -AccessRights FullAccess -InheritanceType All -AutoMapping \$false$/m,
     );
     assert.match(run.stdout, /-Identity 'o''brien@contoso\.test'/);
     assert.equal(run.stdout.match(/^ {2}Add-MailboxPermission/gm)?.length, 2);
-    assert.match(run.stdout, /^1 of 4 mailboxes can be migrated/m);
+    assert.match(run.stdout, /^1 of 5 mailboxes can be migrated/m);
 
     const report = JSON.parse(await readFile(path.join(workDir, "check.json"), "utf8")) as Report;
     assert.deepEqual(
@@ -64,12 +101,13 @@ describe("check", { timeout: 120_000 }, () => {
         ["bob@contoso.test", "failed", "not_delegated"],
         ["dave@contoso.test", "failed", "auth_failed_destination"],
         ["o'brien@contoso.test", "failed", "not_delegated"],
+        ["erin@contoso.test", "failed", "quota_exceeded"],
       ],
     );
     const calls = (await doubleCalls(world.stateDir)).filter((c) => c.outcome !== "version");
     assert.deepEqual(
       calls.map((c) => c.mode),
-      ["preflight", "preflight", "preflight", "preflight"],
+      ["preflight", "preflight", "preflight", "preflight", "preflight"],
     );
     // All at once: the runs overlap in time.
     const starts = calls.map((c) => Date.parse(c.start));
@@ -87,7 +125,7 @@ describe("check", { timeout: 120_000 }, () => {
     });
     const again = await runCli(["check", "--users", users], { cwd: dir, env });
     assert.equal(again.exitCode, 0, again.stdout);
-    assert.match(again.stdout, /^4 of 4 mailboxes can be migrated/m);
+    assert.match(again.stdout, /^5 of 5 mailboxes can be migrated/m);
     assert.ok(!again.stdout.includes("Add-MailboxPermission"));
   });
 });

@@ -91,6 +91,10 @@ describe("statistics", () => {
       bytesTransferred: 4721494,
       // Counted from the copy lines, it agrees with imapsync's own statistics.
       messagesCopied: 3516,
+      // The folder-size listings: host2 is read again at the end, equal to host1 then.
+      sourceBytes: 5622822,
+      destinationBytes: 5622822,
+      destinationQuota: { usedBytes: 0, limitBytes: 0 },
     });
   });
 
@@ -108,7 +112,12 @@ describe("statistics", () => {
       .split("\n")
       .filter((line) => /^msg .* copied to /.test(line)).length;
     assert.ok(copyLines > 0);
-    assert.deepEqual(classify(log).stats, { messagesCopied: copyLines });
+    assert.deepEqual(classify(log).stats, {
+      messagesCopied: copyLines,
+      sourceBytes: 6006087,
+      destinationBytes: 0,
+      destinationQuota: { usedBytes: 0, limitBytes: 0 },
+    });
   });
 });
 

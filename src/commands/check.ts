@@ -18,7 +18,7 @@ import { schedule } from "../scheduler.js";
 import { checkToken } from "../token-checks.js";
 import { createTokenKeeper, expectationsOf, grantOf } from "../token-source.js";
 import { tokenPaths } from "../token.js";
-import type { Command, Config, Mailbox, ReportEntry } from "../types.js";
+import type { Command, Config, Mailbox, ReportEntry, RunStats } from "../types.js";
 import { readUsersFile } from "../users.js";
 import { checkMailboxOptions, type CommandIo } from "./migrate.js";
 import { withWorkDirLock } from "../workdir.js";
@@ -97,15 +97,18 @@ async function preflight(
   for await (const line of child.lines) classifier.push(line);
   const exit = await child.exited;
   const c = classifier.finish(exit);
+  const shortfall = c.class === "ok" ? quotaShortfall(c.stats) : undefined;
+  const cls = shortfall ? "quota_exceeded" : c.class;
   return {
     source: mailbox.source,
     destination: mailbox.destination,
-    status: c.class === "ok" ? "ok" : "failed",
-    class: c.class,
-    remedy:
-      c.class === "ok"
-        ? "Both logins work: the mailbox can be migrated."
-        : remedyFor(c.class, { mailbox: mailbox.source, admin: config.loginHint }),
+    status: cls === "ok" ? "ok" : "failed",
+    class: cls,
+    remedy: shortfall
+      ? `The destination quota of ${mailbox.destination} leaves ${kib(shortfall.freeBytes)} free, but ${kib(shortfall.needBytes)} of the source's mail is not there yet: raise the quota, then run check again.`
+      : cls === "ok"
+        ? "Both logins work and every folder opens: the mailbox can be migrated."
+        : remedyFor(cls, { mailbox: mailbox.source, admin: config.loginHint }),
     attempts: [
       {
         start,
@@ -116,6 +119,25 @@ async function preflight(
       },
     ],
   };
+}
+
+/**
+ * Whether the mail still missing on the destination fits in its quota, from the sizes and the
+ * quota a preflight run printed (fixtures/imapsync-2.229-standin); undefined when it fits or
+ * when imapsync saw no quota.
+ */
+export function quotaShortfall(
+  stats: RunStats,
+): { needBytes: number; freeBytes: number } | undefined {
+  const quota = stats.destinationQuota;
+  if (!quota || quota.limitBytes === 0 || stats.sourceBytes === undefined) return undefined;
+  const needBytes = Math.max(0, stats.sourceBytes - (stats.destinationBytes ?? 0));
+  const freeBytes = Math.max(0, quota.limitBytes - quota.usedBytes);
+  return needBytes > freeBytes ? { needBytes, freeBytes } : undefined;
+}
+
+function kib(bytes: number): string {
+  return `${(bytes / 1024).toFixed(1)} KiB`;
 }
 
 function table(entries: ReportEntry[]): string[] {

@@ -111,6 +111,14 @@ const EXITING = /^Exiting with return value (\d+) /;
 const FOLDER = /^Folder\s+\d+\/\d+ \[(.*?)\]\s+-> \[(.*?)\]\s*$/;
 const ETA_TAIL = /(-?\d+) s\s+(-?\d+)\/(\d+) msgs left$/;
 const COPIED = /([\d.]+ [KMGTPE]?i?B) copied/;
+/** `Host1 Total size:   89177 bytes (87.087 KiB)`: the byte count after the colon. */
+function totalSize(line: string): number | undefined {
+  const m = /:\s+(\d+) bytes/.exec(line);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** `Host2: Quota current storage is 0 bytes. Limit is 61440 bytes. So 0.00 % full` (standin). */
+const QUOTA = /^Host2: Quota current storage is (\d+) bytes\. Limit is (\d+) bytes/;
 /** imapsync's EXIT_BY_SIGNAL: printed before it kills itself, so never the real status. */
 const EXIT_BY_SIGNAL = 6;
 /** A line kept as evidence is cut here: a log line can be arbitrarily long. */
@@ -297,6 +305,17 @@ export class RunClassifier {
         return;
       case 70: // F
         if (line.startsWith("Folder ")) this.readFolder(line);
+        return;
+      case 72: // H
+        if (line.startsWith("Host1 Total size:")) {
+          this.stats.sourceBytes = totalSize(line);
+        } else if (line.startsWith("Host2 Total size:")) {
+          this.stats.destinationBytes = totalSize(line);
+        } else if (line.startsWith("Host2: Quota current storage is ")) {
+          const m = QUOTA.exec(line);
+          if (m)
+            this.stats.destinationQuota = { usedBytes: Number(m[1]), limitBytes: Number(m[2]) };
+        }
         return;
       case 77: // M
         if (line.startsWith("Messages transferred ")) {

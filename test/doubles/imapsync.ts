@@ -374,7 +374,11 @@ function outcome(): Outcome {
     return pick("not_delegated", `${M365}/not_delegated_select.log`, 117);
   }
   if (has("justlogin")) return pick("ok", `${PLAIN}/d_justlogin.log`, 0);
-  if (has("justfoldersizes")) return pick("ok", `${STANDIN}/ok_justfoldersizes.log`, 0);
+  if (has("justfoldersizes")) {
+    return world.quota?.some((m) => same(m, user2))
+      ? pick("ok", `${STANDIN}/quota_too_small_justfoldersizes.log`, 0)
+      : pick("ok", `${STANDIN}/ok_justfoldersizes.log`, 0);
+  }
   if (has("dry")) return pick("ok", `${PLAIN}/c_dry.log`, 0);
 
   if (world.quota?.some((m) => same(m, user2))) {
