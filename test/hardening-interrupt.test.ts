@@ -1,6 +1,7 @@
 // Interruptions and stuck runs: Ctrl-C on a terminal, docker stop's 10 s, a second Ctrl-C, a run
 // that goes silent.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
@@ -15,6 +16,17 @@ import { runPaths } from "../src/imapsync/args.js";
 import type { Report } from "../src/types.js";
 import { tempDir } from "./helpers/env.js";
 import { makeScene, runSpans, usersAndWorld, type Scene } from "./helpers/cli-scene.js";
+
+/** The line at which the "hung" mailbox stops printing and reading its abort file. */
+const STALL_AT = 40;
+
+function lineCount(file: string): number {
+  try {
+    return readFileSync(file, "utf8").split("\n").length - 1;
+  } catch {
+    return 0;
+  }
+}
 
 /** docker stop sends SIGTERM, then SIGKILL 10 s later. */
 const DOCKER_STOP_MS = 10_000;
@@ -68,14 +80,21 @@ describe("interruptions of migrate", { timeout: 120_000 }, () => {
   const world = usersAndWorld(passwords, {
     seconds: { "slow@contoso.test": 60 },
     // Hangs after its header and no longer reads the abort file: SIGTERM has to end it.
-    stall: { "hung@contoso.test": 40 },
+    stall: { "hung@contoso.test": STALL_AT },
   });
 
   it("Ctrl-C on a terminal reaches only the tool; imapsync stops through its abort file, all within docker stop's 10 s", async () => {
     const s = await makeScene({ ...world, env: { STALL_TIMEOUT: "0" } });
     const bg = s.start(["migrate", "--users", s.usersFile]);
     await until(s, running(2));
-    await sleep(500);
+    // Only once "hung" has stalled is the abort file lost on it (on a loaded machine its replay
+    // can start late): its log then holds the lines up to the stall.
+    await until(s, (report) => {
+      const log = report.mailboxes.find((e) => e.source.startsWith("hung"))?.attempts[0]?.logFile;
+      // A few replayed lines are dropped (--nolog): near the stall is enough, it is milliseconds away.
+      return log !== undefined && lineCount(log) >= STALL_AT - 10;
+    });
+    await sleep(200);
     const began = Date.now();
     // What a terminal does on Ctrl-C: SIGINT to the whole foreground process group.
     process.kill(-bg.child.pid!, "SIGINT");

@@ -2,6 +2,8 @@
 // would: runs to completion, or started in the background to be signalled or killed.
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { readFileSync } from "node:fs";
+import { after } from "node:test";
 import { execa, type ResultPromise } from "execa";
 import type { Report } from "../../src/types.js";
 import { CLI, DOUBLES, fakeBrowserPath, runCli, tempDir, type CliResult } from "./env.js";
@@ -79,6 +81,38 @@ export interface Scene {
   setWorld(world: World): Promise<void>;
 }
 
+/** Every CLI started in the background, and where its imapsync doubles record their pids. */
+const backgrounds: { pid: number | undefined; stateDir: string }[] = [];
+
+// A test that fails half-way must not leave a migration running: the file would never end, and
+// CI must leave nothing behind. The CLI's process group goes, then every imapsync double it
+// started (they run in process groups of their own; a stalled one would live forever).
+after(async () => {
+  for (const { pid, stateDir } of backgrounds) {
+    if (pid !== undefined) killQuietly(-pid);
+    for (const span of await runSpans(stateDir)) {
+      // Only a double that never recorded its end, and only if that pid is still a double.
+      if (span.end === undefined && isImapsyncDouble(span.pid)) killQuietly(span.pid);
+    }
+  }
+});
+
+function isImapsyncDouble(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("doubles/imapsync.js");
+  } catch {
+    return false;
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // Already gone.
+  }
+}
+
 /**
  * `signIn: "token"` puts a valid token in the work directory (no oauth2c run); "oauth2c" signs in
  * through the oauth2c double and the fake browser, as an admin would.
@@ -142,6 +176,7 @@ export async function makeScene(p: {
       child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
       child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
       void child.finally(() => keep(stdout, stderr));
+      backgrounds.push({ pid: child.pid, stateDir: doubles.stateDir });
       return { child, stderr: () => stderr };
     },
     async report() {
