@@ -3,12 +3,11 @@ import assert from "node:assert/strict";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { execa } from "execa";
 import { parse as parseCsv } from "csv-parse/sync";
 import { WAITING_FOR_TOKEN } from "../src/migration.js";
 import type { Report, ReportEntry } from "../src/types.js";
 import { ADMIN, makeScene, type Scene } from "./helpers/cli-scene.js";
-import { CLI, filesBelow, mode, readTexts, scanForSecrets } from "./helpers/env.js";
+import { CLI, filesBelow, mode, readTexts, scanForSecrets, waitFor } from "./helpers/env.js";
 import { doubleCalls, type World } from "./helpers/imapsync-world.js";
 
 const APP_SECRET = "app-secret-NEVER-passed-9f3k";
@@ -322,19 +321,14 @@ describe("interruption", { timeout: 60_000 }, () => {
       ...WORLD,
       seconds: { "big@contoso.test": 30, "alice@contoso.test": 30 },
     });
-    const child = execa("node", [CLI, "migrate", "--users", s.usersFile], {
-      cwd: s.dir,
-      env: { NO_COLOR: "1", ...s.env },
-      reject: false,
-      stdin: "ignore",
-    });
-    // Wait until both slow mailboxes are copying.
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      const report = await readReport(s.workDir).catch(() => undefined);
-      if (report?.mailboxes.filter((entry) => entry.status === "running").length === 2) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const { child } = s.start(["migrate", "--users", s.usersFile]);
+    await waitFor(
+      async () =>
+        (await s.report().catch(() => undefined))?.mailboxes.filter((e) => e.status === "running")
+          .length === 2,
+      20_000,
+      "both slow mailboxes copying",
+    );
     child.kill("SIGTERM");
     const result = await child;
     assert.equal(result.exitCode, 143, result.stderr);

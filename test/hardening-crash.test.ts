@@ -10,7 +10,7 @@ import { execa } from "execa";
 import { loadReport } from "../src/report.js";
 import { runPaths } from "../src/imapsync/args.js";
 import { findLeftovers, withWorkDirLock } from "../src/workdir.js";
-import { DOUBLES, tempDir } from "./helpers/env.js";
+import { DOUBLES, tempDir, waitFor } from "./helpers/env.js";
 import { makeScene, overlaps, runSpans, usersAndWorld } from "./helpers/cli-scene.js";
 
 const TRIALS = Number(process.env.KILL9_TRIALS ?? 20);
@@ -23,14 +23,6 @@ const MAILBOXES = Object.keys(PASSWORDS).map((name) => `${name}@contoso.test`);
 /** Mailboxes the killed tool had announced finished ok on its stderr (after saving the report). */
 function announcedOk(stderr: string): string[] {
   return [...stderr.matchAll(/^\S+ (\S+@contoso\.test): ok\b/gm)].map((m) => m[1]!);
-}
-
-async function waitFor(check: () => Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await sleep(50);
-  }
 }
 
 async function trial(delayMs: number): Promise<void> {

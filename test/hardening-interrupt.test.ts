@@ -14,7 +14,7 @@ import {
 } from "../src/imapsync/run.js";
 import { runPaths } from "../src/imapsync/args.js";
 import type { Report } from "../src/types.js";
-import { tempDir } from "./helpers/env.js";
+import { tempDir, waitFor } from "./helpers/env.js";
 import { makeScene, runSpans, usersAndWorld, type Scene } from "./helpers/cli-scene.js";
 
 /** The line at which the "hung" mailbox stops printing and reading its abort file. */
@@ -31,14 +31,15 @@ function lineCount(file: string): number {
 /** docker stop sends SIGTERM, then SIGKILL 10 s later. */
 const DOCKER_STOP_MS = 10_000;
 
-async function until(s: Scene, check: (report: Report) => boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const report = await s.report().catch(() => undefined);
-    if (report && check(report)) return;
-    await sleep(50);
-  }
-  throw new Error("the migration did not reach the expected state");
+function until(s: Scene, check: (report: Report) => boolean, ms = 20_000): Promise<void> {
+  return waitFor(
+    async () => {
+      const report = await s.report().catch(() => undefined);
+      return report !== undefined && check(report);
+    },
+    ms,
+    "the expected state of the report",
+  );
 }
 
 const running = (n: number) => (report: Report) =>
@@ -149,11 +150,12 @@ describe("stuck runs", { timeout: 120_000 }, () => {
     });
     const bg = s.start(["migrate", "--users", s.usersFile]);
     // Once the second run has read the world, the third will read a server that answers.
-    const deadline = Date.now() + 30_000;
-    while ((await runSpans(s.stateDir)).filter((r) => r.user1 === "hung@contoso.test").length < 2) {
-      assert.ok(Date.now() < deadline, bg.stderr());
-      await sleep(50);
-    }
+    await waitFor(
+      async () =>
+        (await runSpans(s.stateDir)).filter((r) => r.user1 === "hung@contoso.test").length >= 2,
+      30_000,
+      "a second run of the hung mailbox",
+    );
     await s.setWorld({ ...world, stall: {} });
     const result = await bg.child;
     assert.equal(result.exitCode, 0, bg.stderr());
@@ -182,7 +184,7 @@ describe("stuck runs", { timeout: 120_000 }, () => {
     );
     const s = await makeScene({ users, world, env: { STALL_TIMEOUT: "1s", STOP_GRACE: "1s" } });
     const bg = s.start(["migrate", "--users", s.usersFile]);
-    while (!/the run went silent/.test(bg.stderr())) await sleep(50);
+    await waitFor(() => /the run went silent/.test(bg.stderr()), 30_000, "the stall notice");
     bg.child.kill("SIGTERM");
     const result = await bg.child;
     assert.equal(result.exitCode, 143, bg.stderr());

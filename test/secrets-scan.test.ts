@@ -5,7 +5,7 @@ import { chmod, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DOUBLES, filesBelow, readTexts, scanForSecrets } from "./helpers/env.js";
+import { DOUBLES, filesBelow, readTexts, scanForSecrets, waitFor } from "./helpers/env.js";
 import { ADMIN, makeScene, usersAndWorld } from "./helpers/cli-scene.js";
 
 const APP_SECRET = "app-secret-NEVER-passed-9f3k";
@@ -78,7 +78,7 @@ describe("secrets never leave the tool", { timeout: 300_000 }, () => {
       seconds: { "big@contoso.test": 30 },
     });
     const stopped = s.start(["migrate", "--users", s.usersFile], env);
-    while (!/went silent/.test(stopped.stderr())) await sleep(50);
+    await waitFor(() => /went silent/.test(stopped.stderr()), 30_000, "the stall notice");
     stopped.child.kill("SIGTERM");
     assert.equal((await stopped.child).exitCode, 143, stopped.stderr());
     await s.setWorld({ ...world, seconds: { "big@contoso.test": 30 } });

@@ -84,3 +84,16 @@ export async function readTexts(files: string[]): Promise<Record<string, string>
 export async function mode(file: string): Promise<number> {
   return (await stat(file)).mode & 0o777;
 }
+
+/** Polls `check` every 50 ms; throws, saying what was awaited, when `ms` pass first. */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  ms: number,
+  what = "the awaited condition",
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
