@@ -198,6 +198,14 @@ describe("migrate, retry and --resume against the doubles", { timeout: 180_000 }
     // A plain migrate reruns everything (the final delta pass), with the first run's mapping.
     const delta = await s.run(["migrate", "--users", s.usersFile, "--only", "alice@*"]);
     assert.equal(delta.exitCode, 0, delta.stderr);
+    // The other mailboxes keep their history in the report (a later --resume relies on it).
+    const afterDelta = byMailbox(await readReport(s.workDir));
+    assert.equal(Object.keys(afterDelta).length, 5);
+    assert.deepEqual(
+      afterDelta.big?.attempts.map((a) => a.class),
+      ["token_expired", "ok"],
+    );
+    assert.equal(afterDelta.alice?.attempts.length, 2);
     const aliceDelta = (await doubleCalls(s.stateDir)).at(-1)!;
     assert.equal(aliceDelta.user1, "alice@contoso.test");
     const f1f2 = aliceDelta.argv.flatMap((word, i) =>

@@ -126,26 +126,31 @@ function shellQuote(word: string): string {
 }
 
 /**
- * A fresh report for this run. History of earlier runs in the same work directory is kept: the
- * attempts (log files are numbered after them) and the folder mapping of the first run.
+ * The report of this run. Earlier runs in the same work directory are kept: the entries of
+ * mailboxes not selected this time stay as they were, and a selected mailbox keeps its attempts
+ * (log files are numbered after them) and the folder mapping of its first run.
  */
 function newReport(usersFile: string, mailboxes: Mailbox[], previous?: Report): Report {
+  const selected = new Map(mailboxes.map((mailbox) => [mailbox.source, mailbox]));
+  const entry = (mailbox: Mailbox, before?: ReportEntry): ReportEntry => ({
+    source: mailbox.source,
+    destination: mailbox.destination,
+    status: before?.status === "ok" ? "ok" : "pending",
+    class: before?.class,
+    remedy: before?.remedy,
+    attempts: before?.attempts ?? [],
+    folders: before?.folders,
+  });
+  const kept = (previous?.mailboxes ?? []).map((before) => {
+    const mailbox = selected.get(before.source);
+    selected.delete(before.source);
+    return mailbox ? entry(mailbox, before) : before;
+  });
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
     startedAt: new Date().toISOString(),
     usersFile: path.resolve(usersFile),
-    mailboxes: mailboxes.map((mailbox): ReportEntry => {
-      const before = previous?.mailboxes.find((entry) => entry.source === mailbox.source);
-      return {
-        source: mailbox.source,
-        destination: mailbox.destination,
-        status: before?.status === "ok" ? "ok" : "pending",
-        class: before?.class,
-        remedy: before?.remedy,
-        attempts: before?.attempts ?? [],
-        folders: before?.folders,
-      };
-    }),
+    mailboxes: [...kept, ...[...selected.values()].map((mailbox) => entry(mailbox))],
   };
 }
 
@@ -199,7 +204,8 @@ export async function runMailboxes(
   if (io.signal.aborted) {
     return io.signal.reason === "SIGTERM" ? ExitCode.terminated : ExitCode.interrupted;
   }
-  return store.report.mailboxes.every((entry) => entry.status === "ok")
+  // The mailboxes of this run decide; others kept in the report from earlier runs do not.
+  return mailboxes.every((mailbox) => store.entry(mailbox.source).status === "ok")
     ? ExitCode.ok
     : ExitCode.mailboxFailed;
 }

@@ -47,7 +47,11 @@ async function retryLocked(reportFile: string, flags: RetryFlags, io: CommandIo)
     return mailbox ? [mailbox] : [];
   });
   if (mailboxes.length === 0) {
-    io.stdout.write(`Nothing to retry: every mailbox in ${reportFile} is ok.\n`);
+    io.stdout.write(
+      failed.length === 0
+        ? `Nothing to retry: every mailbox in ${reportFile} is ok.\n`
+        : `Nothing to retry: the ${failed.length} mailboxes not ok are no longer in ${users.path}.\n`,
+    );
     return failed.length === 0 ? ExitCode.ok : ExitCode.mailboxFailed;
   }
   report.endedAt = undefined;
