@@ -4,6 +4,7 @@ import { StringDecoder } from "node:string_decoder";
 import { execa } from "execa";
 import { z } from "zod";
 import { TokenError } from "./errors.js";
+import { childEnv } from "./secrets.js";
 import type { Command } from "./types.js";
 
 /** The token response oauth2c prints as its last stdout line (keys it never prints are absent). */
@@ -146,6 +147,12 @@ export function implicitArgs(p: ImplicitParams): string[] {
     ...callbackArgs(p),
   ];
 }
+
+/**
+ * Our secrets that oauth2c must never receive, not even in its environment: it gets its inputs as
+ * arguments, and the grants that need a secret or a refresh token run in-process.
+ */
+const OAUTH2C_NEVER_NEEDS = /^(APP_SECRET|IMAPSYNC_PASSWORD\d)$/;
 
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g; // eslint-disable-line no-control-regex
 const ERROR_LINE = /^\s*ERROR\s+(.*)$/;
@@ -324,7 +331,8 @@ export async function runOauth2c(
 ): Promise<TokenResponse> {
   const child = execa(cmd.file, [...cmd.args, ...args], {
     stdin: "ignore",
-    env: { NO_COLOR: "1" },
+    env: childEnv(OAUTH2C_NEVER_NEEDS, { NO_COLOR: "1" }),
+    extendEnv: false,
     timeout: opts.timeoutMs,
     cancelSignal: opts.signal,
     forceKillAfterDelay: 2000,
@@ -455,7 +463,8 @@ export function oauth2cFeatures(version: string): Oauth2cFeatures {
 export async function oauth2cVersion(cmd: Command): Promise<Oauth2cVersion> {
   const result = await execa(cmd.file, [...cmd.args, "version"], {
     stdin: "ignore",
-    env: { NO_COLOR: "1" },
+    env: childEnv(OAUTH2C_NEVER_NEEDS, { NO_COLOR: "1" }),
+    extendEnv: false,
     timeout: 10_000,
     reject: false,
   });

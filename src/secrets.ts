@@ -1,6 +1,6 @@
 /**
  * Every form a secret can take in text that leaves the process: plain, base64 (the XOAUTH2 SASL
- * string is base64), URL-encoded and JSON-escaped. Used to mask output and, in tests, to scan it.
+ * string is base64), URL-encoded and JSON-escaped. The tests scan every output for all of them.
  */
 export function secretForms(secret: string): string[] {
   const forms = new Set<string>([
@@ -14,23 +14,17 @@ export function secretForms(secret: string): string[] {
   return [...forms].filter((form) => form.length > 0);
 }
 
-/** Too short to be a real secret, and masking it would garble ordinary words. */
-const MIN_SECRET_LENGTH = 4;
-
-/** Masks known secrets in any text before it is printed or written. */
-export class Redactor {
-  private readonly forms: string[] = [];
-
-  add(secret: string | undefined): void {
-    if (!secret || secret.length < MIN_SECRET_LENGTH) return;
-    for (const form of secretForms(secret)) if (!this.forms.includes(form)) this.forms.push(form);
-    // Longest first, so that a form containing another is masked whole.
-    this.forms.sort((a, b) => b.length - a.length);
-  }
-
-  redact(text: string): string {
-    let out = text;
-    for (const form of this.forms) out = out.split(form).join("***");
-    return out;
-  }
+/**
+ * The environment a child program gets: ours, minus the variables whose names match `dropped`
+ * (they may hold one of our secrets, and /proc/PID/environ outlives any care we take), plus
+ * `extra`. Used with execa's `extendEnv: false`.
+ */
+export function childEnv(
+  dropped: RegExp,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  const inherited = Object.entries(process.env).filter(
+    (entry): entry is [string, string] => entry[1] !== undefined && !dropped.test(entry[0]),
+  );
+  return { ...Object.fromEntries(inherited), ...extra };
 }

@@ -309,6 +309,25 @@ describe("parseOauth2cVersion", () => {
   });
 });
 
+describe("oauth2c's environment", () => {
+  it("never carries APP_SECRET or a destination password, even when ours does", async () => {
+    const before = { ...process.env };
+    Object.assign(process.env, { APP_SECRET: "s3cret-app", IMAPSYNC_PASSWORD2: "dest-pw" });
+    try {
+      // A stand-in oauth2c that answers `version` only when it received neither.
+      const probe = `const leak = process.env.APP_SECRET || process.env.IMAPSYNC_PASSWORD2;
+        process.stderr.write(leak ? "leaked " + leak : "oauth2c version v1.19.0 (commit abc, built at 2026-01-21)\\n");`;
+      const v = await oauth2cVersion({ file: process.execPath, args: ["-e", probe] });
+      assert.equal(v.version, "v1.19.0");
+    } finally {
+      for (const name of ["APP_SECRET", "IMAPSYNC_PASSWORD2"]) {
+        if (before[name] === undefined) delete process.env[name];
+        else process.env[name] = before[name];
+      }
+    }
+  });
+});
+
 describe("oauth2cVersion", () => {
   it("asks the program and reads its stderr", async () => {
     assert.equal((await oauth2cVersion(OAUTH2C_DOUBLE)).version, "v1.19.0-4-g9db96f9");

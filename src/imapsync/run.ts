@@ -12,6 +12,7 @@ import { Transform, pipeline, type Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
 import { readLines } from "../lines.js";
+import { childEnv } from "../secrets.js";
 import type { Command } from "../types.js";
 import { abortFilePath, buildEnv, type RunPaths } from "./args.js";
 import type { ExitStatus as ProcessExit } from "./classify.js";
@@ -65,13 +66,6 @@ process.once("exit", () => {
 /** Names of inherited variables that may hold one of our secrets; the child needs none of them. */
 const SECRET_NAME = /PASS|SECRET|TOKEN|KEY/i;
 
-function childEnv(extra: Record<string, string> | undefined): Record<string, string> {
-  const inherited = Object.entries(process.env).filter(
-    (entry): entry is [string, string] => entry[1] !== undefined && !SECRET_NAME.test(entry[0]),
-  );
-  return { ...Object.fromEntries(inherited), ...buildEnv(), ...extra };
-}
-
 /** The destination password, readable by us only, created with its final mode (no window). */
 function writePassFile(files: RunPaths, password: string): void {
   mkdirSync(files.secretsDir, { recursive: true, mode: 0o700 });
@@ -120,7 +114,7 @@ export function startImapsync(p: {
 
   const child = execa(p.command.file, [...p.command.args, ...p.args], {
     cwd: p.cwd,
-    env: childEnv(p.env),
+    env: childEnv(SECRET_NAME, { ...buildEnv(), ...p.env }),
     extendEnv: false,
     // A closed stdin: imapsync must never sit at a password prompt.
     stdin: "ignore",
