@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import { buildImapsyncArgs, runPaths } from "./imapsync/args.js";
 import { RunClassifier } from "./imapsync/classify.js";
 import { startImapsync, TERM_GRACE_MS, type ExitStatus } from "./imapsync/run.js";
@@ -9,6 +8,7 @@ import { TokenError } from "./errors.js";
 import type { StoredToken, TokenKeeper } from "./token.js";
 import type { Attempt, Classification, Config, Mailbox, ReportEntry } from "./types.js";
 import { formatDuration, type Ui } from "./ui.js";
+import { readDestinationAdminPassword } from "./users.js";
 import { isRunning, type Leftover } from "./workdir.js";
 
 export const WAITING_FOR_TOKEN =
@@ -159,12 +159,6 @@ function statusOf(classification: Classification): ReportEntry["status"] {
   if (classification.class === "ok") return "ok";
   if (classification.class === "interrupted") return "interrupted";
   return "failed";
-}
-
-export async function readDestinationAdminPassword(config: Config): Promise<string | undefined> {
-  if (!config.destAdminPasswordFile) return undefined;
-  const text = await readFile(config.destAdminPasswordFile, "utf8");
-  return text.split("\n")[0]?.replace(/\r$/, "");
 }
 
 /** One imapsync run for one mailbox, recorded in the report as it goes. */

@@ -3,7 +3,7 @@ import path from "node:path";
 import { CsvError } from "csv-parse";
 import { parse as parseCsv } from "csv-parse/sync";
 import { InputError } from "./errors.js";
-import type { Mailbox, UsersFile } from "./types.js";
+import type { Config, Mailbox, UsersFile } from "./types.js";
 
 /** The columns of the CSV users file; only `source` is required. */
 export const CSV_COLUMNS = ["source", "destination", "password", "password_file"] as const;
@@ -70,8 +70,25 @@ function unreadableReason(error: unknown): string {
   }
 }
 
-async function readPasswordFile(file: string, where: string): Promise<string> {
-  const fix = "Point password_file at a readable file whose first line is the password.";
+/**
+ * The destination admin's password (DEST_ADMIN_PASSWORD_FILE), read with the same care as a
+ * users file's password_file; undefined when no admin is configured.
+ */
+export function readDestinationAdminPassword(config: Config): Promise<string | undefined> {
+  const file = config.destAdminPasswordFile;
+  if (!file) return Promise.resolve(undefined);
+  return readPasswordFile(
+    file,
+    "DEST_ADMIN_PASSWORD_FILE",
+    "Point DEST_ADMIN_PASSWORD_FILE at a readable file whose first line is the destination admin's password.",
+  );
+}
+
+async function readPasswordFile(
+  file: string,
+  where: string,
+  fix = "Point password_file at a readable file whose first line is the password.",
+): Promise<string> {
   let bytes: Uint8Array;
   try {
     bytes = await readHead(file, PASSWORD_FILE_MAX_BYTES);

@@ -8,10 +8,12 @@ import type { Mailbox } from "../src/types.js";
 import {
   globToRegExp,
   parseUsers,
+  readDestinationAdminPassword,
   readUsersFile,
   selectMailboxes,
   splitWords,
 } from "../src/users.js";
+import { testConfig } from "./helpers/config.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const samples = path.join(root, "fixtures", "users");
@@ -432,5 +434,28 @@ describe("selectMailboxes", () => {
     const started = performance.now();
     assert.equal(globToRegExp(`${"*".repeat(50)}x`)?.test("a".repeat(10_000)), false);
     assert.ok(performance.now() - started < 1000);
+  });
+});
+
+describe("readDestinationAdminPassword", () => {
+  test("reads the first line like a password_file, and refuses an empty one naming the setting", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "admin-pw-"));
+    const good = path.join(dir, "good");
+    const empty = path.join(dir, "empty");
+    await writeFile(good, "Adm1n-Été\r\nignored\n");
+    await writeFile(empty, "\nsecond line\n");
+    assert.equal(await readDestinationAdminPassword(testConfig()), undefined);
+    assert.equal(
+      await readDestinationAdminPassword(testConfig({ destAdminPasswordFile: good })),
+      "Adm1n-Été",
+    );
+    await assert.rejects(
+      readDestinationAdminPassword(testConfig({ destAdminPasswordFile: empty })),
+      (error: unknown) =>
+        error instanceof InputError &&
+        error.exitCode === 2 &&
+        error.message.startsWith("DEST_ADMIN_PASSWORD_FILE: ") &&
+        error.message.includes("is empty"),
+    );
   });
 });

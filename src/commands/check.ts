@@ -10,7 +10,6 @@ import { grantLine, type Principal } from "../exchange-scripts.js";
 import { buildImapsyncArgs, runPaths } from "../imapsync/args.js";
 import { RunClassifier } from "../imapsync/classify.js";
 import { startImapsync } from "../imapsync/run.js";
-import { readDestinationAdminPassword } from "../migration.js";
 import { oauth2cVersion } from "../oauth2c.js";
 import { remedyFor } from "../remedies.js";
 import { REPORT_SCHEMA_VERSION, ReportStore } from "../report.js";
@@ -19,7 +18,7 @@ import { checkToken } from "../token-checks.js";
 import { createTokenKeeper, expectationsOf, grantOf } from "../token-source.js";
 import { tokenPaths } from "../token.js";
 import type { Command, Config, Mailbox, ReportEntry, RunStats } from "../types.js";
-import { readUsersFile } from "../users.js";
+import { readDestinationAdminPassword, readUsersFile } from "../users.js";
 import { checkMailboxOptions, type CommandIo } from "./migrate.js";
 import { withWorkDirLock } from "../workdir.js";
 
