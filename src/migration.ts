@@ -1,6 +1,6 @@
 import { buildImapsyncArgs, runPaths } from "./imapsync/args.js";
 import { RunClassifier } from "./imapsync/classify.js";
-import { startImapsync, TERM_GRACE_MS, type ExitStatus } from "./imapsync/run.js";
+import { startImapsync, stopOnInterrupt, type ExitStatus } from "./imapsync/run.js";
 import type { ReportStore } from "./report.js";
 import { remedyFor } from "./remedies.js";
 import { decideRetry, schedule, type AttemptOutcome } from "./scheduler.js";
@@ -198,11 +198,7 @@ async function attemptMailbox(
     stallTimeoutMs: ctx.config.stallTimeoutMs,
     graceMs: ctx.config.stopGraceMs,
   });
-  const stop = () => void child.stop("abort", ctx.config.stopGraceMs);
-  const kill = () => void child.stop("term", TERM_GRACE_MS);
-  ctx.signal.addEventListener("abort", stop, { once: true });
-  ctx.forceSignal?.addEventListener("abort", kill, { once: true });
-  if (ctx.signal.aborted) stop();
+  const untie = stopOnInterrupt(child, { ...ctx, graceMs: ctx.config.stopGraceMs });
   try {
     let lastDone = -1;
     for await (const line of child.lines) {
@@ -215,8 +211,7 @@ async function attemptMailbox(
     }
     exit = await child.exited;
   } finally {
-    ctx.signal.removeEventListener("abort", stop);
-    ctx.forceSignal?.removeEventListener("abort", kill);
+    untie();
   }
 
   const classification = classifier.finish(exit);

@@ -5,8 +5,15 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { quotaShortfall } from "../src/commands/check.js";
 import type { Report } from "../src/types.js";
-import { ADMIN, doublesEnv, ENTRA_APP } from "./helpers/cli-scene.js";
-import { runCli, scanForSecrets, tempDir } from "./helpers/env.js";
+import {
+  ADMIN,
+  doublesEnv,
+  ENTRA_APP,
+  makeScene,
+  runSpans,
+  usersAndWorld,
+} from "./helpers/cli-scene.js";
+import { runCli, scanForSecrets, tempDir, waitFor } from "./helpers/env.js";
 import { doubleCalls, makeWorld } from "./helpers/imapsync-world.js";
 const PASSWORDS: Record<string, string> = {
   "alice@contoso.test": "alice-pw-Été",
@@ -127,5 +134,27 @@ describe("check", { timeout: 120_000 }, () => {
     assert.equal(again.exitCode, 0, again.stdout);
     assert.match(again.stdout, /^5 of 5 mailboxes can be migrated/m);
     assert.ok(!again.stdout.includes("Add-MailboxPermission"));
+  });
+});
+
+describe("check, interrupted", { timeout: 60_000 }, () => {
+  it("stops its imapsync runs through their abort file on SIGTERM, at once, exit 143", async () => {
+    const { users, world } = usersAndWorld(
+      { slow: "pw-slow-1" },
+      { seconds: { "slow@contoso.test": 60 } },
+    );
+    const s = await makeScene({ users, world });
+    const bg = s.start(["check", "--users", s.usersFile]);
+    // `check` also asks imapsync its version: only the mailbox's run counts here.
+    const preflights = async () =>
+      (await runSpans(s.stateDir)).filter((span) => span.user1 === "slow@contoso.test");
+    await waitFor(async () => (await preflights()).length === 1, 20_000, "the preflight run");
+    const began = Date.now();
+    bg.child.kill("SIGTERM");
+    const result = await bg.child;
+    assert.equal(result.exitCode, 143, bg.stderr());
+    assert.ok(Date.now() - began < 10_000, "within docker stop's 10 s");
+    const [span] = await preflights();
+    assert.equal(span?.outcome, "interrupted", "the abort file, not a kill");
   });
 });

@@ -9,7 +9,7 @@ import { ExitCode } from "../errors.js";
 import { grantLine, type Principal } from "../exchange-scripts.js";
 import { buildImapsyncArgs, runPaths } from "../imapsync/args.js";
 import { RunClassifier } from "../imapsync/classify.js";
-import { startImapsync } from "../imapsync/run.js";
+import { startImapsync, stopOnInterrupt, type ExitStatus } from "../imapsync/run.js";
 import { oauth2cVersion } from "../oauth2c.js";
 import { remedyFor } from "../remedies.js";
 import { REPORT_SCHEMA_VERSION, ReportStore } from "../report.js";
@@ -68,6 +68,7 @@ async function preflight(
   mailbox: Mailbox,
   config: Config,
   password: string | undefined,
+  io: CommandIo,
 ): Promise<ReportEntry> {
   const base = runPaths(config.workDir, mailbox.source, 0);
   const files = {
@@ -92,9 +93,15 @@ async function preflight(
     password,
     cwd: config.workDir,
   });
+  const untie = stopOnInterrupt(child, { ...io, graceMs: config.stopGraceMs });
   const classifier = new RunClassifier();
-  for await (const line of child.lines) classifier.push(line);
-  const exit = await child.exited;
+  let exit: ExitStatus;
+  try {
+    for await (const line of child.lines) classifier.push(line);
+    exit = await child.exited;
+  } finally {
+    untie();
+  }
   const c = classifier.finish(exit);
   const shortfall = c.class === "ok" ? quotaShortfall(c.stats) : undefined;
   const cls = shortfall ? "quota_exceeded" : c.class;
@@ -186,7 +193,10 @@ export async function checkCommand(flags: CheckFlags, io: CommandIo): Promise<nu
     await schedule(users.mailboxes, { concurrency, signal: io.signal }, async (mailbox) => {
       // A check is short: a token about to expire is renewed before each login.
       await tokens.fresh();
-      entries.set(mailbox.source, await preflight(mailbox, config, password ?? mailbox.password));
+      entries.set(
+        mailbox.source,
+        await preflight(mailbox, config, password ?? mailbox.password, io),
+      );
       return {};
     });
     const results = users.mailboxes.flatMap((m) => entries.get(m.source) ?? []);

@@ -209,3 +209,22 @@ export function startImapsync(p: {
 
   return { pid, lines: readLines(output), exited, stop };
 }
+
+/**
+ * Ties a run to the tool's interruptions: the first signal stops it through its abort file, a
+ * second one at once. Returns what undoes the tie once the run has ended.
+ */
+export function stopOnInterrupt(
+  child: ImapsyncProcess,
+  interrupts: { signal: AbortSignal; forceSignal?: AbortSignal; graceMs?: number },
+): () => void {
+  const stop = () => void child.stop("abort", interrupts.graceMs);
+  const kill = () => void child.stop("term", TERM_GRACE_MS);
+  interrupts.signal.addEventListener("abort", stop, { once: true });
+  interrupts.forceSignal?.addEventListener("abort", kill, { once: true });
+  if (interrupts.signal.aborted) stop();
+  return () => {
+    interrupts.signal.removeEventListener("abort", stop);
+    interrupts.forceSignal?.removeEventListener("abort", kill);
+  };
+}
