@@ -210,7 +210,10 @@ async function main(argv: string[]): Promise<number> {
           .options(settingsAndSignIn()),
       async (flags) => {
         const { migrateCommand } = await import("./commands/migrate.js");
-        exitCode = await migrateCommand(withPassthrough(flags) as MigrateFlags, migrationIo());
+        exitCode = await migrateCommand(
+          flags as Record<string, unknown> as MigrateFlags,
+          migrationIo(),
+        );
       },
     )
     .command(
@@ -228,7 +231,10 @@ async function main(argv: string[]): Promise<number> {
           .options(settingsAndSignIn()),
       async (flags) => {
         const { retryCommand } = await import("./commands/retry.js");
-        exitCode = await retryCommand(withPassthrough(flags) as RetryFlags, migrationIo());
+        exitCode = await retryCommand(
+          flags as Record<string, unknown> as RetryFlags,
+          migrationIo(),
+        );
       },
     )
     .command(
@@ -268,11 +274,6 @@ async function main(argv: string[]): Promise<number> {
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .parseAsync();
   return exitCode;
-}
-
-function withPassthrough(flags: Record<string, unknown>): Record<string, unknown> {
-  const rest = flags["--"];
-  return { ...flags, passthrough: Array.isArray(rest) ? rest.map(String) : [] };
 }
 
 main(hideBin(process.argv)).then(

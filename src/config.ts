@@ -3,6 +3,7 @@ import path from "node:path";
 import { parse as parseDotenv } from "dotenv";
 import { z } from "zod";
 import { InputError } from "./errors.js";
+import { defaultAuthorityUrl } from "./oauth2c.js";
 import type { Command, Config } from "./types.js";
 import { isAddress, splitWords } from "./users.js";
 
@@ -391,9 +392,7 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
     loginHint: values.loginHint,
     authorityUrl:
       values.authorityUrl ??
-      (values.tenantId === undefined
-        ? undefined
-        : `https://login.microsoftonline.com/${values.tenantId}/v2.0`),
+      (values.tenantId === undefined ? undefined : defaultAuthorityUrl(values.tenantId)),
     source: { host: values.host1, port: values.port1, tls: values.tls1 },
     destination: { host: values.host2 ?? "", port: values.port2, tls: values.tls2 },
     destAdminUser: values.destAdminUser,
