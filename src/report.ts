@@ -116,7 +116,7 @@ export class ReportStore {
 
   constructor(
     readonly report: Report,
-    private readonly files: { json: string; csv: string },
+    readonly files: { json: string; csv: string },
   ) {}
 
   entry(source: string): ReportEntry {

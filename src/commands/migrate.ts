@@ -200,7 +200,7 @@ export async function runMailboxes(
   for (const line of [...formatSummary(store.report), ...formatRemedies(store.report)]) {
     io.stdout.write(`${line}\n`);
   }
-  io.stdout.write(`Report: ${reportPaths(config.workDir).json}\n`);
+  io.stdout.write(`Report: ${store.files.json}\n`);
   if (io.signal.aborted) {
     return io.signal.reason === "SIGTERM" ? ExitCode.terminated : ExitCode.interrupted;
   }
