@@ -103,8 +103,12 @@ export async function migrate(mailboxes: Mailbox[], ctx: MigrationContext): Prom
       counts.total++;
       if (outcome.copied === 0) counts.unproductive++;
       entry.class = classification.class;
+      const decision = ctx.signal.aborted
+        ? { retry: false as const }
+        : decideRetry(outcome, counts, ctx.config);
       entry.remedy = remedyFor(classification.class, {
-        backoffMs: classification.backoffMs,
+        // What the tool will really wait (capped by MAX_BACKOFF), not only what was suggested.
+        backoffMs: decision.retry ? decision.delayMs : classification.backoffMs,
         mailbox: mailbox.source,
         admin: ctx.config.loginHint,
       });
@@ -114,9 +118,6 @@ export async function migrate(mailboxes: Mailbox[], ctx: MigrationContext): Prom
       }
       entry.folders ??= classification.folders.length > 0 ? classification.folders : undefined;
 
-      const decision = ctx.signal.aborted
-        ? { retry: false as const }
-        : decideRetry(outcome, counts, ctx.config);
       if (decision.retry) {
         entry.status = "pending";
         await ctx.store.save();

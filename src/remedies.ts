@@ -4,7 +4,7 @@ import type { RunClass } from "./types.js";
 export type RetryPolicy = "refresh_token" | "backoff" | "exponential" | "never";
 
 /** Office 365's published suggestion (≈ 300 s) when a throttled reply gave no figure. */
-const DEFAULT_BACKOFF_MS = 300_000;
+export const DEFAULT_BACKOFF_MS = 300_000;
 
 function duration(ms: number): string {
   const minutes = Math.ceil(ms / 60_000);

@@ -1,4 +1,4 @@
-import { retryPolicy } from "./remedies.js";
+import { DEFAULT_BACKOFF_MS, retryPolicy } from "./remedies.js";
 import type { RunClass } from "./types.js";
 
 /** What the scheduler needs to know about one finished attempt; it never sees log lines. */
@@ -23,8 +23,6 @@ export type RetryDecision =
 /** However productive each attempt is, a mailbox stops after this many (a safety net). */
 export const MAX_TOTAL_ATTEMPTS = 50;
 const BASE_DELAY_MS = 15_000;
-/** Office 365's published suggestion when a throttled reply gives none. */
-const DEFAULT_THROTTLE_MS = 300_000;
 
 /**
  * Whether and when to run a mailbox again. `history` counts this mailbox's attempts so far,
@@ -51,7 +49,7 @@ export function decideRetry(
     case "refresh_token":
       return { retry: true, delayMs: 0, renewToken: true, reason: "the access token expired" };
     case "backoff": {
-      const delayMs = Math.min(outcome.backoffMs ?? DEFAULT_THROTTLE_MS, limits.maxBackoffMs);
+      const delayMs = Math.min(outcome.backoffMs ?? DEFAULT_BACKOFF_MS, limits.maxBackoffMs);
       return {
         retry: true,
         delayMs,
