@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { before, describe, it } from "node:test";
 import { buildEnv, buildImapsyncArgs, runPaths, type RunPaths } from "../src/imapsync/args.js";
 import { startImapsync, type ImapsyncProcess } from "../src/imapsync/run.js";
 import type { Command, Config, Mailbox } from "../src/types.js";
-import { tempDir } from "./helpers/env.js";
+import { mode, tempDir } from "./helpers/env.js";
 import {
   doubleCalls,
   IMAPSYNC_DOUBLE,
@@ -79,8 +79,6 @@ async function collect(lines: AsyncIterable<string>): Promise<string[]> {
   for await (const line of lines) out.push(line);
   return out;
 }
-
-const mode = async (file: string) => (await stat(file)).mode & 0o777;
 
 describe("startImapsync", () => {
   it("runs the recipe to the end: lines, log, exit status, files cleaned up", async () => {

@@ -6,7 +6,9 @@ import type { ExitStatus } from "../../src/imapsync/classify.js";
 import { RUN_CLASSES, type RunClass } from "../../src/types.js";
 
 /** From dist/test/helpers/. */
-export const FIXTURES = path.resolve(import.meta.dirname, "../../../fixtures");
+import { FIXTURES } from "./env.js";
+
+export { FIXTURES };
 
 export interface RunRow {
   dir: string;
