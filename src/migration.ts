@@ -214,6 +214,8 @@ async function attemptMailbox(
   } finally {
     untie();
   }
+  // Nothing in the log says why a program that never started failed: say it here.
+  if (exit.error) ctx.ui.warn(`${mailbox.source}: imapsync could not be started: ${exit.error}`);
 
   const classification = classifier.finish(exit);
   const { messagesTransferred, messagesCopied } = classification.stats;
