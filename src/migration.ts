@@ -120,7 +120,7 @@ export async function migrate(mailboxes: Mailbox[], ctx: MigrationContext): Prom
 
       if (decision.retry) {
         entry.status = "pending";
-        await ctx.store.save();
+        await ctx.store.saveEntry(entry);
         ctx.ui.waiting(
           mailbox.source,
           stalled ? "the run went silent (STALL_TIMEOUT)" : decision.reason,
@@ -131,7 +131,7 @@ export async function migrate(mailboxes: Mailbox[], ctx: MigrationContext): Prom
       }
       entry.status = statusOf(classification);
       if (decision.reason) entry.remedy = `${entry.remedy} (${decision.reason})`;
-      await ctx.store.save();
+      await ctx.store.saveEntry(entry);
       ctx.ui.finished(entry);
       return {};
     },
@@ -178,7 +178,7 @@ async function attemptMailbox(
   };
   entry.attempts.push(attempt);
   entry.status = "running";
-  await ctx.store.save();
+  await ctx.store.saveEntry(entry);
   ctx.ui.attemptStarted(mailbox.source, number);
 
   const args = buildImapsyncArgs({

@@ -69,12 +69,8 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
     const files = reportPaths(config.workDir);
     const previous = existsSync(files.json) ? await loadReport(files.json) : undefined;
     const report = newReport(users.path, selected, previous);
-    const toRun = flags.resume
-      ? selected.filter(
-          (mailbox) =>
-            previous?.mailboxes.find((e) => e.source === mailbox.source)?.status !== "ok",
-        )
-      : selected;
+    const done = new Set(previous?.mailboxes.filter((e) => e.status === "ok").map((e) => e.source));
+    const toRun = flags.resume ? selected.filter((mailbox) => !done.has(mailbox.source)) : selected;
     if (flags.resume && toRun.length < selected.length) {
       io.stderr.write(
         `--resume: ${selected.length - toRun.length} mailboxes already ok are skipped.\n`,
@@ -194,7 +190,7 @@ export async function runMailboxes(
     });
   } finally {
     store.report.endedAt = new Date().toISOString();
-    await store.save();
+    await store.close();
     await ui.close();
   }
   for (const line of [...formatSummary(store.report), ...formatRemedies(store.report)]) {
