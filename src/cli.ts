@@ -21,6 +21,12 @@ const STOP_LEFTOVERS: Options = {
     "stop imapsync processes a crashed earlier run left running (otherwise their mailboxes wait for them)",
 };
 
+const EVENTS: Options = {
+  choices: ["jsonl"],
+  describe:
+    "print every event (attempts, progress, outcomes, totals, concurrency changes) as JSON lines on standard output, for scripts; the summary goes to standard error",
+};
+
 const SETTINGS_GROUP = "Settings (flag, or variable in .env or the environment):";
 
 function settingOptions(): Record<string, Options> {
@@ -186,6 +192,7 @@ async function main(argv: string[]): Promise<number> {
             describe: "skip mailboxes already ok in the work directory's report",
           })
           .option("stop-leftovers", STOP_LEFTOVERS)
+          .option("events", EVENTS)
           .option("plan", {
             type: "boolean",
             default: false,
@@ -203,7 +210,17 @@ async function main(argv: string[]): Promise<number> {
             describe: "imapsync --dry: show what would be copied, write nothing",
           })
           .group(
-            ["users", "only", "exclude", "resume", "stop-leftovers", "plan", "json", "dry-run"],
+            [
+              "users",
+              "only",
+              "exclude",
+              "resume",
+              "stop-leftovers",
+              "events",
+              "plan",
+              "json",
+              "dry-run",
+            ],
             "Migrate:",
           )
           .epilogue("Options after -- are passed to imapsync (those the tool manages are refused).")
@@ -227,7 +244,8 @@ async function main(argv: string[]): Promise<number> {
             describe: "report.json written by migrate",
           })
           .option("stop-leftovers", STOP_LEFTOVERS)
-          .group(["report", "stop-leftovers"], "Retry:")
+          .option("events", EVENTS)
+          .group(["report", "stop-leftovers", "events"], "Retry:")
           .options(settingsAndSignIn()),
       async (flags) => {
         const { retryCommand } = await import("./commands/retry.js");

@@ -122,7 +122,7 @@ export async function migrate(mailboxes: Mailbox[], ctx: MigrationContext): Prom
         entry.status = "pending";
         await ctx.store.saveEntry(entry);
         ctx.ui.waiting(
-          mailbox.source,
+          entry,
           stalled ? "the run went silent (STALL_TIMEOUT)" : decision.reason,
           decision.delayMs,
         );

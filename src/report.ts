@@ -197,15 +197,21 @@ export class ReportStore {
 /** Below this the journal is never compacted during a run (a few hundred changes). */
 const JOURNAL_MIN_BYTES = 1 << 20;
 
-/** One line per mailbox plus totals, for the end of a run. */
+/** Above this many mailboxes the summary lists only those not ok: report.csv has them all. */
+export const SUMMARY_LIST_MAX = 50;
+
+/** One line per mailbox (per mailbox not ok, for a long list) plus totals, for the end of a run. */
 export function formatSummary(report: Report): string[] {
-  const width = Math.max(7, ...report.mailboxes.map((entry) => entry.source.length));
+  const long = report.mailboxes.length > SUMMARY_LIST_MAX;
+  const listed = long ? report.mailboxes.filter((e) => e.status !== "ok") : report.mailboxes;
+  const width = Math.max(7, ...listed.map((entry) => entry.source.length));
   const lines = [
     `${"MAILBOX".padEnd(width)}  ${"STATUS".padEnd(11)}  ${"CLASS".padEnd(26)}  ATTEMPTS  MESSAGES`,
   ];
   const counts = new Map<string, number>();
-  for (const entry of report.mailboxes) {
+  for (const entry of report.mailboxes)
     counts.set(entry.status, (counts.get(entry.status) ?? 0) + 1);
+  for (const entry of listed) {
     const copied = entry.attempts.reduce(
       (sum, attempt) => sum + (attempt.messagesTransferred ?? 0),
       0,
@@ -215,6 +221,10 @@ export function formatSummary(report: Report): string[] {
     );
   }
   const totals = [...counts].map(([status, count]) => `${count} ${status}`).join(", ");
+  if (long)
+    lines.push(
+      `(${counts.get("ok") ?? 0} mailboxes ok not listed: every mailbox is in the report)`,
+    );
   lines.push(`${report.mailboxes.length} mailboxes: ${totals}`);
   return lines;
 }

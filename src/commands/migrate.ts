@@ -47,6 +47,7 @@ export interface MigrateFlags extends Record<string, unknown> {
   /** Stop imapsync processes a crashed earlier run left behind, instead of waiting for them. */
   stopLeftovers?: boolean;
   json?: boolean;
+  events?: "jsonl";
 }
 
 export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promise<number> {
@@ -79,6 +80,7 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
     return runMailboxes(config, toRun, new ReportStore(report, files), io, {
       openBrowser: flags.browser !== false,
       stopLeftovers: flags.stopLeftovers,
+      events: flags.events,
     });
   });
 }
@@ -156,7 +158,7 @@ export async function runMailboxes(
   mailboxes: Mailbox[],
   store: ReportStore,
   io: CommandIo,
-  signIn: { openBrowser: boolean; stopLeftovers?: boolean },
+  signIn: { openBrowser: boolean; stopLeftovers?: boolean; events?: "jsonl" },
 ): Promise<number> {
   // Until the live display exists, messages go straight to stderr; then through it, so that a
   // sign-in asked for mid-run does not tear the display.
@@ -174,7 +176,7 @@ export async function runMailboxes(
 
   const ui = createUi(
     mailboxes.map((mailbox) => mailbox.source),
-    { stream: io.stderr, env: io.env },
+    { stream: io.stderr, env: io.env, events: signIn.events ? io.stdout : undefined },
   );
   live.ui = ui;
   try {
@@ -193,10 +195,12 @@ export async function runMailboxes(
     await store.close();
     await ui.close();
   }
+  // With --events, standard output carries only JSON lines.
+  const summary = signIn.events ? io.stderr : io.stdout;
   for (const line of [...formatSummary(store.report), ...formatRemedies(store.report)]) {
-    io.stdout.write(`${line}\n`);
+    summary.write(`${line}\n`);
   }
-  io.stdout.write(`Report: ${store.files.json}\n`);
+  summary.write(`Report: ${store.files.json}\n`);
   if (io.signal.aborted) {
     return io.signal.reason === "SIGTERM" ? ExitCode.terminated : ExitCode.interrupted;
   }

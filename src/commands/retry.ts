@@ -10,6 +10,7 @@ export interface RetryFlags extends Record<string, unknown> {
   report: string;
   browser?: boolean;
   stopLeftovers?: boolean;
+  events?: "jsonl";
 }
 
 /**
@@ -62,5 +63,6 @@ async function retryLocked(reportFile: string, flags: RetryFlags, io: CommandIo)
   return runMailboxes({ ...config, workDir }, mailboxes, store, io, {
     openBrowser: flags.browser !== false,
     stopLeftovers: flags.stopLeftovers,
+    events: flags.events,
   });
 }
