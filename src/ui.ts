@@ -1,4 +1,5 @@
 import { Chalk, type ChalkInstance } from "chalk";
+import { createLogUpdate } from "log-update";
 import type { ConcurrencyChange } from "./engine/concurrency.js";
 import type { Progress, ReportEntry } from "./types.js";
 import { Totals, type TotalsSnapshot } from "./view/totals.js";
@@ -265,8 +266,8 @@ export class TerminalUi implements Ui {
   private readonly totals: Totals;
   private readonly color: ChalkInstance;
   private readonly timer: NodeJS.Timeout;
-  private drawn = 0;
   private readonly clock: () => number;
+  private readonly live: ReturnType<typeof createLogUpdate>;
 
   constructor(
     sources: string[],
@@ -275,29 +276,26 @@ export class TerminalUi implements Ui {
     this.clock = () => (opts.now ?? (() => new Date()))().getTime();
     this.totals = new Totals(sources, this.clock);
     this.color = colors(opts.stream, opts.env);
+    this.live = createLogUpdate(opts.stream, { showCursor: true });
     this.timer = setInterval(() => this.draw(), REDRAW_MS);
     this.timer.unref();
     this.draw();
   }
 
-  private erase(): void {
-    if (this.drawn > 0) this.opts.stream.write(`\x1b[${this.drawn}A\x1b[J`);
-    this.drawn = 0;
-  }
-
   /** Writes a line above the block, which is then drawn again below it. */
   private above(text: string): void {
-    this.erase();
+    this.live.clear();
     this.opts.stream.write(`${text}\n`);
     this.draw();
   }
 
   private draw(): void {
-    const lines = this.block();
-    this.erase();
     const width = Math.max(20, this.opts.stream.columns ?? 100);
-    this.opts.stream.write(lines.map((l) => `${clip(l, width)}\n`).join(""));
-    this.drawn = lines.length;
+    this.live(
+      this.block()
+        .map((l) => clip(l, width))
+        .join("\n"),
+    );
   }
 
   /** The lines of the live block (also what a capture of the terminal shows). */
@@ -358,6 +356,7 @@ export class TerminalUi implements Ui {
   async close(): Promise<void> {
     clearInterval(this.timer);
     this.draw();
+    this.live.done();
   }
 }
 

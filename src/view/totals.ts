@@ -155,13 +155,16 @@ export class Totals {
 
   snapshot(): TotalsSnapshot {
     const at = this.now();
-    this.samples.push({ at, messages: this.messages, bytes: this.bytes });
+    // At most two samples a second, however often a view redraws.
+    if (at - (this.samples.at(-1)?.at ?? -Infinity) >= 500)
+      this.samples.push({ at, messages: this.messages, bytes: this.bytes });
     while (this.samples.length > 2 && this.samples[0]!.at < at - RATE_WINDOW_MS)
       this.samples.shift();
-    const first = this.samples[0]!;
+    const first = this.samples[0] ?? { at, messages: this.messages, bytes: this.bytes };
     const seconds = (at - first.at) / 1000;
-    const messagesPerSecond = seconds > 0 ? (this.messages - first.messages) / seconds : 0;
-    const bytesPerSecond = seconds > 0 ? (this.bytes - first.bytes) / seconds : 0;
+    // Less than a second of history says nothing yet about the rate.
+    const messagesPerSecond = seconds >= 1 ? (this.messages - first.messages) / seconds : 0;
+    const bytesPerSecond = seconds >= 1 ? (this.bytes - first.bytes) / seconds : 0;
     return {
       at,
       mailboxes: this.byMailbox.size,
