@@ -37,7 +37,11 @@ function settingOptions(): Record<string, Options> {
       {
         describe: `${setting.description} [env ${setting.env}]`,
         type:
-          setting.type === "number" ? "number" : setting.type === "boolean" ? "boolean" : "string",
+          setting.type === "number" && !setting.auto
+            ? "number"
+            : setting.type === "boolean"
+              ? "boolean"
+              : "string",
         choices: setting.choices ? [...setting.choices] : undefined,
         group: SETTINGS_GROUP,
       } satisfies Options,

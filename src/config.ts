@@ -24,6 +24,8 @@ export interface Setting {
   /** Inclusive bounds of a number. */
   min?: number;
   max?: number;
+  /** A number that may also be `auto`: the tool chooses. */
+  auto?: boolean;
   /** Extra check on a string. */
   format?: "address" | "url" | "word";
   /** A realistic value, shown in messages that say how to set the setting. */
@@ -231,12 +233,25 @@ const TABLE = [
     key: "concurrency",
     env: "CONCURRENCY",
     flag: "concurrency",
-    description: "Mailboxes migrated at the same time",
+    description:
+      "Mailboxes migrated at the same time; auto: as many as still raise the rate, within --max-concurrency",
     type: "number",
+    auto: true,
     min: 1,
     max: 64,
     default: 2,
     example: "2",
+  },
+  {
+    key: "maxConcurrency",
+    env: "MAX_CONCURRENCY",
+    flag: "max-concurrency",
+    description: "With --concurrency auto: the most mailboxes migrated at the same time",
+    type: "number",
+    min: 1,
+    max: 64,
+    default: 16,
+    example: "16",
   },
   {
     key: "maxAttempts",
@@ -406,6 +421,7 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
     nonInteractive: values.nonInteractive,
     tokenMarginMs: values.tokenMargin,
     concurrency: values.concurrency,
+    maxConcurrency: values.maxConcurrency,
     maxAttempts: values.maxAttempts,
     maxBackoffMs: values.maxBackoff,
     dryRun: flags.dryRun === true,
@@ -495,9 +511,11 @@ function schemaFor(setting: Setting): z.ZodType<unknown> {
         .int()
         .min(setting.min ?? 0)
         .max(setting.max ?? Number.MAX_SAFE_INTEGER);
-      return z
+      const number = z
         .union([z.number(), z.string().trim().regex(/^\d+$/).transform(Number)])
         .pipe(bounded);
+      if (!setting.auto) return number;
+      return z.union([z.string().trim().toLowerCase().pipe(z.literal("auto")), number]);
     }
     case "duration":
       return z.union([

@@ -4,6 +4,7 @@ import { startImapsync, stopOnInterrupt, type ExitStatus } from "./imapsync/run.
 import type { ReportStore } from "./report.js";
 import { remedyFor } from "./remedies.js";
 import { decideRetry, schedule, type AttemptOutcome } from "./scheduler.js";
+import { limitFor, type ConcurrencyLimit } from "./engine/limit.js";
 import { TokenError } from "./errors.js";
 import type { StoredToken, TokenKeeper } from "./token.js";
 import type { Attempt, Classification, Config, Mailbox, ReportEntry } from "./types.js";
@@ -71,9 +72,14 @@ export async function migrate(mailboxes: Mailbox[], ctx: MigrationContext): Prom
     },
   });
 
+  const limit = limitFor(ctx.config, {
+    mailboxes: mailboxes.length,
+    info: (line) => ctx.ui.info(line),
+    log: (change) => ctx.ui.concurrency(change),
+  });
   const unfinished = await schedule(
     mailboxes,
-    { concurrency: ctx.config.concurrency, signal: starting.signal },
+    { concurrency: limit, signal: starting.signal },
     async (mailbox) => {
       const entry = ctx.store.entry(mailbox.source);
       const counts = history.get(mailbox.source)!;
@@ -94,12 +100,19 @@ export async function migrate(mailboxes: Mailbox[], ctx: MigrationContext): Prom
         return { againInMs: 0 };
       }
       inFlight++;
+      limit.attemptStarted(mailbox.source);
       const { outcome, classification } = await attemptMailbox(
         mailbox,
         entry,
         destPassword ?? mailbox.password,
         ctx,
+        limit,
       ).finally(() => inFlight--);
+      limit.attemptEnded(mailbox.source, {
+        copied: outcome.copied,
+        bytes: entry.attempts.at(-1)?.bytesTransferred ?? 0,
+        throttled: classification.class === "throttled",
+      });
       counts.total++;
       if (outcome.copied === 0) counts.unproductive++;
       entry.class = classification.class;
@@ -132,10 +145,12 @@ export async function migrate(mailboxes: Mailbox[], ctx: MigrationContext): Prom
       entry.status = statusOf(classification);
       if (decision.reason) entry.remedy = `${entry.remedy} (${decision.reason})`;
       await ctx.store.saveEntry(entry);
+      limit.mailboxDone(mailbox.source);
       ctx.ui.finished(entry);
       return {};
     },
   );
+  limit.stop();
   stopRefreshing();
   ctx.signal.removeEventListener("abort", stopStarting);
   // Mailboxes that never started, or were waiting for their next attempt, stay pending:
@@ -168,6 +183,7 @@ async function attemptMailbox(
   entry: ReportEntry,
   password: string | undefined,
   ctx: MigrationContext,
+  limit: ConcurrencyLimit,
 ): Promise<{ outcome: AttemptOutcome; classification: Classification }> {
   const number = entry.attempts.length + 1;
   const files = runPaths(ctx.config.workDir, mailbox.source, number);
@@ -207,6 +223,7 @@ async function attemptMailbox(
       const progress = classifier.progress;
       if (progress && progress.done !== lastDone) {
         lastDone = progress.done;
+        limit.progress(mailbox.source, progress.done);
         ctx.ui.progress(mailbox.source, progress);
       }
     }

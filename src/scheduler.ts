@@ -1,4 +1,5 @@
 import { DEFAULT_BACKOFF_MS, retryPolicy } from "./remedies.js";
+import { fixedLimit, type ConcurrencyLimit } from "./engine/limit.js";
 import type { RunClass } from "./types.js";
 
 /** What the scheduler needs to know about one finished attempt; it never sees log lines. */
@@ -72,13 +73,15 @@ export interface Job<T> {
 }
 
 /**
- * Runs `work` for every item, `concurrency` at a time. `work` returns a delay when the item must
- * run again later; the slot is then given to another item instead of waiting. Stops starting new
- * work once `signal` is aborted and returns the items that never finished.
+ * Runs `work` for every item, `concurrency` at a time (a number, or a limit that changes while it
+ * runs: a lower limit lets running work finish and starts nothing until below it). `work` returns
+ * a delay when the item must run again later; the slot is then given to another item instead of
+ * waiting. Stops starting new work once `signal` is aborted and returns the items that never
+ * finished.
  */
 export async function schedule<T>(
   items: T[],
-  opts: { concurrency: number; signal: AbortSignal; now?: () => number },
+  opts: { concurrency: number | ConcurrencyLimit; signal: AbortSignal; now?: () => number },
   work: (item: T) => Promise<{ againInMs?: number }>,
 ): Promise<T[]> {
   const now = opts.now ?? Date.now;
@@ -89,6 +92,9 @@ export async function schedule<T>(
     wake.clear();
   };
   opts.signal.addEventListener("abort", wakeAll, { once: true });
+  const limit =
+    typeof opts.concurrency === "number" ? fixedLimit(opts.concurrency) : opts.concurrency;
+  const unsubscribe = limit.subscribe(wakeAll);
 
   const waitUntil = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -105,6 +111,11 @@ export async function schedule<T>(
   let inFlight = 0;
   const worker = async () => {
     while (!opts.signal.aborted) {
+      if (inFlight >= limit.current()) {
+        if (queue.length === 0 && inFlight === 0) return;
+        await waitUntil(Number.POSITIVE_INFINITY);
+        continue;
+      }
       const ready = queue.findIndex((job) => job.notBefore <= now());
       if (ready === -1) {
         if (queue.length === 0) {
@@ -128,7 +139,8 @@ export async function schedule<T>(
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency) }, worker));
+  await Promise.all(Array.from({ length: limit.max }, worker));
+  unsubscribe();
   opts.signal.removeEventListener("abort", wakeAll);
   return queue.map((job) => job.item);
 }

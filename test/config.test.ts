@@ -84,6 +84,7 @@ describe("loadConfig", () => {
       nonInteractive: false,
       tokenMarginMs: 15 * 60_000,
       concurrency: 2,
+      maxConcurrency: 16,
       maxAttempts: 3,
       maxBackoffMs: 10 * 60_000,
       dryRun: false,

@@ -14,6 +14,7 @@ import { oauth2cVersion } from "../oauth2c.js";
 import { remedyFor } from "../remedies.js";
 import { REPORT_SCHEMA_VERSION, ReportStore } from "../report.js";
 import { schedule } from "../scheduler.js";
+import { limitFor } from "../engine/limit.js";
 import { checkToken } from "../token-checks.js";
 import { createTokenKeeper, expectationsOf, grantOf } from "../token-source.js";
 import { tokenPaths } from "../token.js";
@@ -184,21 +185,32 @@ export async function checkCommand(flags: CheckFlags, io: CommandIo): Promise<nu
     const token = await tokens.fresh();
     out(`Token  ${checkToken(token, expectationsOf(config)).summary}`);
 
-    const concurrency = Math.max(config.concurrency, MIN_CHECK_CONCURRENCY);
+    const limit = limitFor(config, {
+      mailboxes: users.mailboxes.length,
+      least: MIN_CHECK_CONCURRENCY,
+      info: say,
+      log: (change) => say(`concurrency ${change.from} -> ${change.to}: ${change.reason}`),
+    });
     out(
-      `Mailboxes  imapsync --justfoldersizes (log in, open every folder), ${concurrency} at a time`,
+      `Mailboxes  imapsync --justfoldersizes (log in, open every folder), ${config.concurrency === "auto" ? `auto, from ${limit.current()}` : limit.current()} at a time`,
     );
     const password = await readDestinationAdminPassword(config);
     const entries = new Map<string, ReportEntry>();
-    await schedule(users.mailboxes, { concurrency, signal: io.signal }, async (mailbox) => {
+    await schedule(users.mailboxes, { concurrency: limit, signal: io.signal }, async (mailbox) => {
       // A check is short: a token about to expire is renewed before each login.
       await tokens.fresh();
-      entries.set(
-        mailbox.source,
-        await preflight(mailbox, config, password ?? mailbox.password, io),
-      );
+      limit.attemptStarted(mailbox.source);
+      const entry = await preflight(mailbox, config, password ?? mailbox.password, io);
+      limit.attemptEnded(mailbox.source, {
+        copied: 0,
+        bytes: 0,
+        throttled: entry.class === "throttled",
+      });
+      limit.mailboxDone(mailbox.source);
+      entries.set(mailbox.source, entry);
       return {};
     });
+    limit.stop();
     const results = users.mailboxes.flatMap((m) => entries.get(m.source) ?? []);
     for (const line of table(results)) out(line);
 
