@@ -3,11 +3,12 @@
 // and every throttled attempt; it answers with changes, each with the reason an admin reads.
 //
 // The method is a hill climb on the aggregate rate: after each change, wait for the runs to settle
-// (a new imapsync logs in and lists folders before it copies anything), measure the rate over a
+// (a new imapsync logs in and sizes its folders before it copies anything: the engine measures how
+// long that takes and the wait follows it), measure the rate over a
 // window, and keep climbing while the rate grows by at least `gain`; when it stops growing, go back
 // to the last level that paid and hold there, probing upwards again now and then because servers
 // and mailboxes change. Two signals override the climb: a saturated CPU lowers by one (imapsync
-// competes with itself for the CPUs it is given), and throttling halves at once and caps the level
+// competes with itself for the CPUs it is given), and throttling lowers it by a quarter at once and caps the level
 // below where it happened for a while (Exchange Online throttles a tenant that asks too much).
 
 export interface LoadSample {
@@ -23,6 +24,8 @@ export interface LoadSample {
   waiting: number;
   /** Share of the CPU available to the tool (its cgroup limit, or the machine) in use since the previous sample; undefined where it cannot be read. */
   cpuBusy?: number;
+  /** How long a new run typically takes to copy its first message (login, folder sizes). */
+  startupMs?: number;
 }
 
 export interface ConcurrencyChange {
@@ -34,9 +37,9 @@ export interface ConcurrencyChange {
 export interface ControllerOptions {
   /** --max-concurrency. */
   max: number;
-  /** Level to begin with; default min(max, 4). */
+  /** Level to begin with; default min(max, 8). */
   start?: number;
-  /** Time a change gets before its effect is measured. */
+  /** Time a change gets before its effect is measured, at least (runs' start-up time when longer). */
   settleMs?: number;
   /** Length of one measurement. */
   windowMs?: number;
@@ -55,9 +58,15 @@ interface Rate {
   bytes: number;
 }
 
+/** On throttling the level drops to this share of itself (at least by one). */
+const THROTTLE_FACTOR = 0.75;
+
+/** A start-up longer than this (a huge mailbox's folder sizes) does not hold decisions back. */
+const MAX_STARTUP_MS = 30_000;
+
 const DEFAULTS = {
-  settleMs: 2000,
-  windowMs: 4000,
+  settleMs: 1000,
+  windowMs: 2000,
   gain: 0.1,
   cpuHigh: 0.95,
   holdWindows: 8,
@@ -81,11 +90,13 @@ export class ConcurrencyController {
   private lastThrottleAt = Number.NEGATIVE_INFINITY;
   /** Set by the first sample: until then a change has no time to settle from. */
   private started = false;
+  /** The runs' start-up time, from the last sample that knew it. */
+  private startupMs = 0;
 
   constructor(options: ControllerOptions) {
     const max = Math.max(1, Math.floor(options.max));
     this.o = { ...DEFAULTS, ...withoutUndefined(options), max };
-    this.level = clamp(options.start ?? Math.min(max, 4), 1, max);
+    this.level = clamp(options.start ?? Math.min(max, 8), 1, max);
   }
 
   get current(): number {
@@ -98,14 +109,15 @@ export class ConcurrencyController {
     this.lastThrottleAt = at;
     this.cap = { level: Math.max(1, this.level - 1), until: at + this.o.throttleCapMs };
     return this.settle(
-      Math.max(1, Math.floor(this.level / 2)),
+      Math.max(1, Math.min(this.level - 1, Math.floor(this.level * THROTTLE_FACTOR))),
       at,
-      `Office 365 throttled a mailbox: halved, and kept below ${this.level} for ${Math.round(this.o.throttleCapMs / 60_000)} min`,
+      `Office 365 throttled a mailbox: lowered at once, and kept below ${this.level} for ${Math.round(this.o.throttleCapMs / 60_000)} min`,
     );
   }
 
   /** One tick of the engine's clock; returns a change when one is due. */
   sample(s: LoadSample): ConcurrencyChange | undefined {
+    if (s.startupMs !== undefined) this.startupMs = Math.min(s.startupMs, MAX_STARTUP_MS);
     if (!this.started) {
       this.started = true;
       this.restart(s.at);
@@ -190,7 +202,7 @@ export class ConcurrencyController {
   }
 
   private restart(at: number): undefined {
-    this.settleUntil = at + this.o.settleMs;
+    this.settleUntil = at + Math.max(this.o.settleMs, this.startupMs);
     this.windowStart = undefined;
     this.cpu = [];
     return undefined;

@@ -52,6 +52,10 @@ export class AutoLimit implements ConcurrencyLimit {
   private readonly controller: ConcurrencyController;
   private readonly listeners = new Set<() => void>();
   private readonly done = new Map<string, number>();
+  /** Attempts that have not copied their first message yet: when they started. */
+  private readonly starting = new Map<string, number>();
+  /** Smoothed time from an attempt's start to its first message. */
+  private startupMs?: number;
   private readonly meter?: CpuMeter;
   private readonly timer: NodeJS.Timeout;
   private readonly now: () => number;
@@ -82,9 +86,16 @@ export class AutoLimit implements ConcurrencyLimit {
   attemptStarted(source: string): void {
     this.running++;
     this.done.set(source, 0);
+    this.starting.set(source, this.now());
   }
 
   progress(source: string, done: number): void {
+    const since = this.starting.get(source);
+    if (since !== undefined && done > 0) {
+      this.starting.delete(source);
+      const took = this.now() - since;
+      this.startupMs = this.startupMs === undefined ? took : 0.8 * this.startupMs + 0.2 * took;
+    }
     this.messages += Math.max(0, done - (this.done.get(source) ?? 0));
     this.done.set(source, done);
   }
@@ -95,6 +106,7 @@ export class AutoLimit implements ConcurrencyLimit {
     this.messages += Math.max(0, ended.copied - (this.done.get(source) ?? 0));
     this.bytes += ended.bytes;
     this.done.delete(source);
+    this.starting.delete(source);
     if (ended.throttled) this.apply(this.controller.throttled(this.now()));
   }
 
@@ -111,6 +123,7 @@ export class AutoLimit implements ConcurrencyLimit {
         running: this.running,
         waiting: Math.max(0, this.o.mailboxes - this.finished - this.running),
         cpuBusy: this.meter?.busy(),
+        startupMs: this.startupMs,
       }),
     );
   }

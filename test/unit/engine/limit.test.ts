@@ -51,7 +51,7 @@ describe("schedule with a changing limit", () => {
 });
 
 describe("AutoLimit", () => {
-  it("samples messages, bytes, runs and waiting mailboxes; a throttled attempt halves at once", () => {
+  it("samples messages, bytes, runs and waiting mailboxes; a throttled attempt lowers it at once", () => {
     mock.timers.enable({ apis: ["setInterval", "Date"], now: 0 });
     try {
       const changes: ConcurrencyChange[] = [];
@@ -70,7 +70,7 @@ describe("AutoLimit", () => {
       limit.mailboxDone("m0");
       assert.equal(limit.current(), 8);
       limit.attemptEnded("m1", { copied: 0, bytes: 0, throttled: true });
-      assert.equal(limit.current(), 4);
+      assert.equal(limit.current(), 6);
       assert.equal(woken, 1);
       assert.match(changes[0]!.reason, /throttled/);
       limit.stop();

@@ -98,6 +98,7 @@ export function simulate(
           running: running.length,
           waiting,
           cpuBusy: Math.min(1, cpuMs / (model.cpus * SAMPLE_MS)),
+          startupMs: model.startupMs,
         }),
       );
       cpuMs = 0;
