@@ -99,7 +99,7 @@ describe("concurrency controller", () => {
       { from: 8, to: 6, reason: undefined },
     );
     assert.equal(c.throttled(5100), undefined, "several runs throttled together count once");
-    assert.equal(c.current, 4);
+    assert.equal(c.current, 6);
     assert.equal(c.throttled(9000)?.to, 4);
   });
 
