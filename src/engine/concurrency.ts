@@ -103,9 +103,13 @@ export class ConcurrencyController {
     return this.level;
   }
 
-  /** An attempt ended throttled: lower at once (once per settling period, however many runs saw it). */
-  throttled(at: number): ConcurrencyChange | undefined {
-    if (at - this.lastThrottleAt < this.o.settleMs) return undefined;
+  /**
+   * An attempt ended throttled: lower at once. An attempt that started before the last lowering
+   * belongs to the same episode (runs above the new level still drain): it lowers nothing more.
+   */
+  throttled(at: number, attemptStartedAt = at): ConcurrencyChange | undefined {
+    if (attemptStartedAt < this.lastThrottleAt || at - this.lastThrottleAt < this.o.settleMs)
+      return undefined;
     this.lastThrottleAt = at;
     this.cap = { level: Math.max(1, this.level - 1), until: at + this.o.throttleCapMs };
     return this.settle(

@@ -54,6 +54,8 @@ export class AutoLimit implements ConcurrencyLimit {
   private readonly done = new Map<string, number>();
   /** Attempts that have not copied their first message yet: when they started. */
   private readonly starting = new Map<string, number>();
+  /** When each running attempt started. */
+  private readonly startedAt = new Map<string, number>();
   /** Smoothed time from an attempt's start to its first message. */
   private startupMs?: number;
   private readonly meter?: CpuMeter;
@@ -87,6 +89,7 @@ export class AutoLimit implements ConcurrencyLimit {
     this.running++;
     this.done.set(source, 0);
     this.starting.set(source, this.now());
+    this.startedAt.set(source, this.now());
   }
 
   progress(source: string, done: number): void {
@@ -107,7 +110,9 @@ export class AutoLimit implements ConcurrencyLimit {
     this.bytes += ended.bytes;
     this.done.delete(source);
     this.starting.delete(source);
-    if (ended.throttled) this.apply(this.controller.throttled(this.now()));
+    const startedAt = this.startedAt.get(source);
+    this.startedAt.delete(source);
+    if (ended.throttled) this.apply(this.controller.throttled(this.now(), startedAt));
   }
 
   mailboxDone(_source: string): void {

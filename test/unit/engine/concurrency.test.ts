@@ -100,7 +100,8 @@ describe("concurrency controller", () => {
     );
     assert.equal(c.throttled(5100), undefined, "several runs throttled together count once");
     assert.equal(c.current, 6);
-    assert.equal(c.throttled(9000)?.to, 4);
+    assert.equal(c.throttled(9000, 4000), undefined, "an attempt older than the lowering");
+    assert.equal(c.throttled(9000, 6000)?.to, 4);
   });
 
   it("never goes above --max-concurrency nor below 1, and does not raise with nothing waiting", () => {

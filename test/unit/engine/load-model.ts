@@ -34,6 +34,7 @@ const SAMPLE_MS = 1000;
 interface Run {
   mailbox: number;
   startupLeft: number;
+  startedAt: number;
 }
 
 export function simulate(
@@ -60,7 +61,11 @@ export function simulate(
     while (running.length < level()) {
       const ready = queue.findIndex((m) => notBefore[m]! <= at);
       if (ready < 0) break;
-      running.push({ mailbox: queue.splice(ready, 1)[0]!, startupLeft: model.startupMs });
+      running.push({
+        mailbox: queue.splice(ready, 1)[0]!,
+        startupLeft: model.startupMs,
+        startedAt: at,
+      });
     }
     const copying = running.filter((r) => r.startupLeft <= 0);
     for (const r of running) r.startupLeft -= TICK_MS;
@@ -75,7 +80,7 @@ export function simulate(
         notBefore[r.mailbox] = at + (model.backoffMs ?? 300_000);
         queue.push(r.mailbox);
         throttled++;
-        note(controller?.throttled(at));
+        note(controller?.throttled(at, r.startedAt));
       }
       continue;
     }
