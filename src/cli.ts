@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import yargs, { type Options } from "yargs";
 import { hideBin } from "yargs/helpers";
+import { setFlagsFromString } from "node:v8";
 import { SETTINGS } from "./config.js";
 import type { CheckFlags } from "./commands/check.js";
 import type { GrantsFlags } from "./commands/grants.js";
@@ -10,6 +11,16 @@ import { ExitCode, UserError } from "./errors.js";
 
 // Commands are imported when chosen: `diagnose` streams gigabytes and should not carry the
 // memory of modules it never uses.
+
+/**
+ * For the commands that run imapsync for every mailbox: each run leaves garbage that outlives V8's
+ * young generation, and V8's default heap growth lets the old space reach about four times the
+ * live data before collecting it. Growing by 30 % keeps the peak near the live data (at 3,000
+ * mailboxes, 198 MB peak RSS by default, 149 MB with it; bench/README.md), for a few more GCs.
+ */
+function boundHeapGrowth(): void {
+  setFlagsFromString("--heap-growing-percent=30");
+}
 
 /** A bug, not a situation the admin can fix: ask for a report with the output. */
 const INTERNAL_ERROR = 70;
@@ -139,6 +150,7 @@ async function main(argv: string[]): Promise<number> {
           .group(["users"], "Check:")
           .options(settingsAndSignIn()),
       async (flags) => {
+        boundHeapGrowth();
         const { checkCommand } = await import("./commands/check.js");
         exitCode = await checkCommand(
           { ...flags, users: String(flags.users) } satisfies CheckFlags,
@@ -230,6 +242,7 @@ async function main(argv: string[]): Promise<number> {
           .epilogue("Options after -- are passed to imapsync (those the tool manages are refused).")
           .options(settingsAndSignIn()),
       async (flags) => {
+        boundHeapGrowth();
         const { migrateCommand } = await import("./commands/migrate.js");
         exitCode = await migrateCommand(
           flags as Record<string, unknown> as MigrateFlags,
@@ -252,6 +265,7 @@ async function main(argv: string[]): Promise<number> {
           .group(["report", "stop-leftovers", "events"], "Retry:")
           .options(settingsAndSignIn()),
       async (flags) => {
+        boundHeapGrowth();
         const { retryCommand } = await import("./commands/retry.js");
         exitCode = await retryCommand(
           flags as Record<string, unknown> as RetryFlags,
