@@ -229,9 +229,30 @@ export function formatSummary(report: Report): string[] {
   return lines;
 }
 
-/** What to do, for every mailbox that is not ok: the part of the summary an admin acts on. */
+/**
+ * What to do, for every mailbox that is not ok: the part of the summary an admin acts on. The
+ * same advice for many mailboxes (thousands left waiting for a token) is said once, with them.
+ */
 export function formatRemedies(report: Report): string[] {
-  const todo = report.mailboxes.filter((entry) => entry.status !== "ok" && entry.remedy);
-  if (todo.length === 0) return [];
-  return ["What to do:", ...todo.map((entry) => `- ${entry.source}: ${entry.remedy}`)];
+  const byRemedy = new Map<string, string[]>();
+  for (const entry of report.mailboxes) {
+    if (entry.status === "ok" || !entry.remedy) continue;
+    const sources = byRemedy.get(entry.remedy) ?? [];
+    sources.push(entry.source);
+    byRemedy.set(entry.remedy, sources);
+  }
+  if (byRemedy.size === 0) return [];
+  const lines = ["What to do:"];
+  for (const [remedy, sources] of byRemedy) {
+    if (sources.length <= REMEDY_NAMES_MAX) {
+      for (const source of sources) lines.push(`- ${source}: ${remedy}`);
+      continue;
+    }
+    const named = sources.slice(0, REMEDY_NAMES_MAX).join(", ");
+    lines.push(`- ${sources.length} mailboxes (${named}, … see the report): ${remedy}`);
+  }
+  return lines;
 }
+
+/** The same remedy for more mailboxes than this is said once for all of them. */
+const REMEDY_NAMES_MAX = 5;

@@ -176,9 +176,11 @@ export class PlainUi implements Ui {
     this.line(`${entry.source}: ${reason}; next attempt in ${formatDuration(delayMs)}`);
   }
   finished(entry: ReportEntry): void {
+    const ran = this.totals.ran(entry.source);
     this.totals.finished(entry);
     this.limiter.forget(entry.source);
-    this.line(`${entry.source}: ${outcomeText(entry)}`);
+    // Mailboxes left pending without a run (an interruption) are in the totals and the summary.
+    if (ran || entry.status !== "pending") this.line(`${entry.source}: ${outcomeText(entry)}`);
   }
   concurrency(change: ConcurrencyChange): void {
     this.line(changeText(change));

@@ -67,6 +67,7 @@ export class Totals {
     private readonly now: () => number = Date.now,
   ) {
     this.startedAt = now();
+    this.samples.push({ at: this.startedAt, messages: 0, bytes: 0 });
     for (const source of sources)
       this.byMailbox.set(source, { state: "pending", attempt: 0, since: 0, done: 0, counted: 0 });
     this.counts.pending = sources.length;
@@ -134,6 +135,11 @@ export class Totals {
     const copied = last?.messagesTransferred ?? 0;
     if (copied > view.done) this.messages += copied - view.done;
     view.done = 0;
+  }
+
+  /** Whether the mailbox had an attempt in this run. */
+  ran(source: string): boolean {
+    return (this.byMailbox.get(source)?.attempt ?? 0) > 0;
   }
 
   /** The mailboxes running now, longest-running first, at most `limit`. */
