@@ -80,9 +80,12 @@ describe("diagnose --json", () => {
 });
 
 describe("diagnose on standard input", () => {
-  for (const excerpt of excerpts()) {
-    test(`office365/${excerpt.file} fed as-is, header lines included, is ${excerpt.expected}`, async () => {
-      const bytes = readFileSync(fixture(path.join("office365", excerpt.file)));
+  const corpora = ["office365", "public-corpus"].flatMap((corpus) =>
+    excerpts(corpus).map((excerpt) => ({ corpus, ...excerpt })),
+  );
+  for (const excerpt of corpora) {
+    test(`${excerpt.corpus}/${excerpt.file} fed as-is, header lines included, is ${excerpt.expected}`, async () => {
+      const bytes = readFileSync(fixture(path.join(excerpt.corpus, excerpt.file)));
       const { code, out } = await run(["-"], true, Readable.from([bytes]));
       const [result] = jsonLines(out);
       assert.equal(result?.file, "-");

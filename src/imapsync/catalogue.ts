@@ -47,6 +47,8 @@ export interface CatalogueEntry {
   notInDry?: boolean;
   /** The line is only printed when the run reaches its end. */
   ended?: boolean;
+  /** The line says imapsync counted errors, whatever their class. */
+  errors?: boolean;
   /** A login succeeded on the side the line names (or the side in context). */
   loginOk?: boolean;
   releases: Releases;
@@ -347,8 +349,9 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
   {
     id: "login-failure-authmech",
     // authenticate_imap counts the same text twice (once per attempt).
-    re: /^Host1 failure: Error login on \[[^\]]*\] with user \[[^\]]*\] auth \[/,
+    re: /^Host([12]) failure: Error login on \[[^\]]*\] with user \[[^\]]*\] auth \[/,
     class: "auth_failed_source",
+    host2: "auth_failed_destination",
     releases: SINCE("1.670"),
     source: at229("authenticate_imap", 8622),
   },
@@ -793,6 +796,7 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     id: "errorsmax-reached",
     re: /^Maximum number of errors \d+ reached /,
     ended: true,
+    errors: true,
     releases: SINCE("1.637"),
     source: at229("errorsmax_msg", 6714),
   },

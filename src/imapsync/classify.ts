@@ -149,6 +149,8 @@ export class RunClassifier {
   private release: string | undefined;
   /** A line only printed at the end of a run was seen (statistics, exit line, a --just* ending). */
   private ended = false;
+  /** The first such line from the catalogue: what shows a clean excerpt really ended. */
+  private endHit: Hit | undefined;
   /** imapsync counted errors (Detected N > 0, Err lines): the run was not clean. */
   private sawErrors = false;
   private backoffMs: number | undefined;
@@ -364,11 +366,15 @@ export class RunClassifier {
     for (let i = 0; i < RULES.length; i++) {
       const rule = RULES[i]!;
       const m = rule.re.exec(line);
-      if (!m || rule.unless?.test(line)) continue;
+      if (!m || rule.unless?.test(line) || !appliesTo(rule.releases, this.release)) continue;
       // A side named in the line itself ("Host2 failure: ...") beats the side in context.
       const side: Side = m[1] === "2" ? 2 : m[1] === "1" ? 1 : this.side;
       if (rule.lost) this.lost = true;
-      if (rule.ended) this.ended = true;
+      if (rule.ended) {
+        this.ended = true;
+        this.endHit ??= hit(this.lineNo, raw);
+      }
+      if (rule.errors) this.sawErrors = true;
       if (rule.loginOk) this.loggedIn[side] = true;
       if (rule.class === "throttled") this.readBackoff(line);
       if (this.firstHits[i] !== undefined) continue;
@@ -403,6 +409,7 @@ export class RunClassifier {
   private evidenceFor(cls: RunClass, logEndsEarly: boolean): string[] {
     const hits = this.hitsOf(cls);
     if (hits.length === 0 && this.frequentError) hits.push(this.frequentError);
+    if (hits.length === 0 && cls === "ok" && this.endHit) hits.push(this.endHit);
     if (logEndsEarly && this.lastLine !== undefined) hits.push(hit(this.lineNo, this.lastLine));
     const byLine = new Map<number, Hit>();
     for (const h of hits.sort((a, b) => a.lineNo - b.lineNo).slice(0, MAX_CLASS_EVIDENCE)) {
