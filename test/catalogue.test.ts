@@ -69,6 +69,19 @@ const EXAMPLES: Record<string, Example> = {
     line: "Read:   * BYE Server shutting down.",
     expected: "other",
   },
+  "exo-logon-denied": {
+    line: 'Read:   2 NO AUTHENTICATE failed. Error="AuthFailed:LogonDenied-None-OAuthLog:AuthExc_Auth Failed."',
+  },
+  "exo-command-argument-error": { line: "Read:   42 BAD Command Argument Error. 11" },
+  "sigint-reconnect": {
+    line: "Info: reconnecting to host1 imap server imap.example.org",
+    expected: "other",
+  },
+  "foldersizes-failure": {
+    line: "Failure getting foldersizes, ETA and final diff will not be displayed",
+    before: ["++++ Statistics"],
+    expected: "other",
+  },
   "login-failure-host1": {
     line: "Host1 failure: Error login on [imap.example.org] with user [ann] auth [LOGIN]: 2 NO [AUTHENTICATIONFAILED] Authentication failed.",
   },

@@ -323,6 +323,27 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     source: issue(444, "2024-03-04"),
   },
 
+  {
+    id: "exo-logon-denied",
+    // The detail Exchange adds when the app or admin lacks the Exchange-side permission.
+    re: /AuthFailed:LogonDenied/,
+    class: "auth_failed_source",
+    releases: {},
+    source: {
+      kind: "exchange",
+      url: "https://phinit.de/en/2025/12/23/ms365-fix-logondenied-error-on-imap-oauth-powershell-fix",
+      date: "2025-12-23",
+    },
+  },
+  {
+    id: "exo-command-argument-error",
+    // Office 365 as the destination refusing a message (size, long lines).
+    re: /BAD Command Argument Error\. 11/,
+    class: "partial",
+    releases: {},
+    source: { kind: "exchange", url: FAQ_OFFICE365, date: "2022-07-26" },
+  },
+
   // ---- Logins (authenticate_imap, failure_login, failure_proxyauth, login_imap, xoauth2, xmasterauth)
   {
     id: "login-failure-host1",
@@ -541,6 +562,23 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     lost: true,
     releases: {},
     source: imapClient(1901),
+  },
+
+  {
+    id: "sigint-reconnect",
+    // A single INT on a plain host: imapsync reconnects both sides and goes on (k2); if a
+    // reconnection fails it exits 10 (EXIT_CONNECTION_FAILURE) with nothing more.
+    re: /^Info: reconnecting to host[12] imap server/,
+    lost: true,
+    releases: SINCE("1.945"),
+    source: at229("catch_reconnect", 7532),
+  },
+  {
+    id: "foldersizes-failure",
+    re: /^Failure getting foldersizes, (?:final differences will not be calculated|ETA and final diff will not be displayed)/,
+    errors: true,
+    releases: SINCE("1.727"),
+    source: at229("foldersizesatend", 4888),
   },
 
   // ---- Quota (quota, foldersizes_at_the_beggining, and the server texts error_type matches)
