@@ -96,6 +96,17 @@ function runArgs(name: string, volume: string, extra: string[] = []): string[] {
 const asOwner = () => ["--user", `${owner.uid}:${owner.gid}`];
 const appOnly = ["-e", "GRANT=client-credentials", "-e", `APP_ID=${APP_CLIENT_ID}`];
 const appSecretFile = ["-e", "APP_SECRET_FILE=/config/secrets/app-secret.txt"];
+const MIGRATE = ["migrate", "--users", "/config/users.csv"];
+/** docker run flags and command of a client-credentials migrate as the admin's account. */
+const appMigrate = (flags: string[] = [], args: string[] = []) => [
+  ...flags,
+  ...asOwner(),
+  ...appOnly,
+  ...appSecretFile,
+  IMAGE,
+  ...MIGRATE,
+  ...args,
+];
 
 async function mountpoint(volume: string): Promise<string> {
   const r = await mustRun("docker", ["volume", "inspect", "-f", "{{.Mountpoint}}", volume]);
@@ -509,18 +520,7 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
   });
 
   it("migrate with GRANT=client-credentials and APP_SECRET_FILE", async () => {
-    const migrate = await docker(
-      "migrate cc",
-      runArgs(`${PREFIX}cc`, `${PREFIX}cc`, [
-        ...asOwner(),
-        ...appOnly,
-        ...appSecretFile,
-        IMAGE,
-        "migrate",
-        "--users",
-        "/config/users.csv",
-      ]),
-    );
+    const migrate = await docker("migrate cc", runArgs(`${PREFIX}cc`, `${PREFIX}cc`, appMigrate()));
     assert.equal(migrate.exitCode, 1, migrate.stdout + migrate.stderr);
     assert.deepEqual(classes(await report(`${PREFIX}cc`)), APP_ONLY);
   });
@@ -537,18 +537,11 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
     const volume = `${PREFIX}stop`;
     const start = await docker(
       "stop start",
-      runArgs(name, volume, [
-        "-d",
-        "-e",
-        "IMAPSYNC_DOUBLE_WORLD=/double/world-slow.json",
-        ...asOwner(),
-        ...appOnly,
-        ...appSecretFile,
-        IMAGE,
-        "migrate",
-        "--users",
-        "/config/users.csv",
-      ]),
+      runArgs(
+        name,
+        volume,
+        appMigrate(["-d", "-e", "IMAPSYNC_DOUBLE_WORLD=/double/world-slow.json"]),
+      ),
     );
     assert.equal(start.exitCode, 0, start.stderr);
     const running = async () => {
@@ -571,16 +564,7 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
       assert.equal(stopped.mailboxes.find((e) => e.source === m)?.status, "interrupted", m);
     const resume = await docker(
       "resume",
-      runArgs(`${PREFIX}resume`, volume, [
-        ...asOwner(),
-        ...appOnly,
-        ...appSecretFile,
-        IMAGE,
-        "migrate",
-        "--users",
-        "/config/users.csv",
-        "--resume",
-      ]),
+      runArgs(`${PREFIX}resume`, volume, appMigrate([], ["--resume"])),
     );
     const resumed = classes(await report(volume));
     for (const m of wereRunning) {
@@ -596,20 +580,11 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
   it("runs with --read-only --tmpfs /tmp --cap-drop ALL", async () => {
     const migrate = await docker(
       "read-only",
-      runArgs(`${PREFIX}ro`, `${PREFIX}ro`, [
-        "--read-only",
-        "--tmpfs",
-        "/tmp",
-        "--cap-drop",
-        "ALL",
-        ...asOwner(),
-        ...appOnly,
-        ...appSecretFile,
-        IMAGE,
-        "migrate",
-        "--users",
-        "/config/users.csv",
-      ]),
+      runArgs(
+        `${PREFIX}ro`,
+        `${PREFIX}ro`,
+        appMigrate(["--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL"]),
+      ),
     );
     assert.equal(migrate.exitCode, 1, migrate.stdout + migrate.stderr);
     assert.deepEqual(classes(await report(`${PREFIX}ro`)), APP_ONLY);
@@ -682,11 +657,26 @@ NODE_IMAGE=${TAGS.node}
 
   it("docker-compose.yml and the override follow the compose specification's JSON schema (compose v2 cannot run here)", async () => {
     const ajv = new Ajv2019({ strict: false, allErrors: true });
-    // The package's schema names its dialect with http:// and a "#", which Ajv knows as https://.
+    // The package's schema names its dialect with http:// and a "#" (Ajv knows it as https://)
+    // and keeps draft-04 `id` annotations, which 2019-09 ignores and Ajv refuses.
+    const withoutIds = (node: unknown): unknown =>
+      Array.isArray(node)
+        ? node.map(withoutIds)
+        : node !== null && typeof node === "object"
+          ? Object.fromEntries(
+              Object.entries(node)
+                .filter(([k, v]) => !(k === "id" && typeof v === "string"))
+                .map(([k, v]) => [k, withoutIds(v)]),
+            )
+          : node;
     const validate = ajv.compile({
-      ...composeSchema,
+      ...(withoutIds(composeSchema) as object),
       $schema: "https://json-schema.org/draft/2019-09/schema",
     });
+    assert.ok(
+      !validate({ services: { s: { network_mode: "host", bogus: 1 } } }),
+      "the schema bites",
+    );
     for (const file of ["docker-compose.yml", "test/image/compose.host-network.yml"]) {
       const doc = parseYaml(await readFile(path.join(ROOT, file), "utf8")) as unknown;
       assert.ok(validate(doc), `${file}: ${ajv.errorsText(validate.errors)}`);
