@@ -15,6 +15,8 @@ export const TAGS = {
   debian: "m365-imapsync-test/debian:bookworm",
   node: `m365-imapsync-test/node:${process.versions.node}`,
   imapsync: "m365-imapsync-test/imapsync-double:2.229",
+  /** The same without libstdc++, on which Node.js cannot start. */
+  noLibstdcxx: "m365-imapsync-test/imapsync-double:2.229-no-libstdcxx",
 };
 /** Where the doubles' bundles look for their fixtures inside the images. */
 const DOUBLES_HOME = "/opt/m365-doubles";
@@ -183,6 +185,19 @@ WORKDIR /var/tmp
   );
 }
 
+async function noLibstdcxxBase(dir: string): Promise<void> {
+  await buildContext(
+    path.join(dir, "no-libstdcxx-base"),
+    TAGS.noLibstdcxx,
+    `FROM ${TAGS.imapsync}
+USER root
+RUN rm -f /usr/lib/*/libstdc++.so.6*
+USER nobody
+`,
+    {},
+  );
+}
+
 export function oauth2cAsset(): string {
   const arch: Record<string, string> = { x64: "x86_64", arm64: "arm64", arm: "arm" };
   const asset = arch[process.arch];
@@ -216,4 +231,5 @@ export async function buildBases(
   await debianBase(log);
   await nodeBase(dir);
   await imapsyncBase(dir, world);
+  await noLibstdcxxBase(dir);
 }

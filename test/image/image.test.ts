@@ -153,13 +153,19 @@ async function hostCas(): Promise<Record<string, string>> {
 const npmRegistry = async () =>
   (await run("npm", ["config", "get", "registry"])).stdout.trim() || "https://registry.npmjs.org/";
 
-async function buildApp(what: string, ctx: string, tag: string, args: string[]) {
+async function buildApp(
+  what: string,
+  ctx: string,
+  tag: string,
+  args: string[],
+  opts: { network?: string; imapsyncImage?: string } = {},
+) {
   return docker(what, [
     "build",
     "--network",
-    "host",
+    opts.network ?? "host",
     "--build-arg",
-    `IMAPSYNC_IMAGE=${TAGS.imapsync}`,
+    `IMAPSYNC_IMAGE=${opts.imapsyncImage ?? TAGS.imapsync}`,
     "--build-arg",
     `NODE_IMAGE=${TAGS.node}`,
     "--build-arg",
@@ -238,6 +244,8 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
   let vendorBuild: Run;
   let mirrorBuild: Run;
   let unlistedBuild: Run;
+  let offlineBuild: Run;
+  let buildkitBuild: Run;
 
   before(async () => {
     if (process.getuid?.() !== 0)
@@ -298,6 +306,37 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
       [],
     );
     assert.equal(vendorBuild.exitCode, 0, vendorBuild.stderr + vendorBuild.stdout);
+    // BuildKit (Debian's client, which has it): sets TARGETARCH; no frontend image is needed.
+    buildkitBuild = note(
+      await run(
+        "/usr/bin/docker",
+        [
+          "build",
+          "--network",
+          "host",
+          "--build-arg",
+          `IMAPSYNC_IMAGE=${TAGS.imapsync}`,
+          "--build-arg",
+          `NODE_IMAGE=${TAGS.node}`,
+          "--build-arg",
+          `NPM_REGISTRY=${await npmRegistry()}`,
+          "-t",
+          "m365-imapsync-test/app:buildkit",
+          path.join(dir, "ctx-vendor"),
+        ],
+        { env: { ...process.env, DOCKER_BUILDKIT: "1" } as Record<string, string> },
+      ),
+      "buildkit build",
+    );
+    // The same context offline (the build stage comes from the cache), on a base without
+    // libstdc++: the fallback cannot install it and must say so.
+    offlineBuild = await buildApp(
+      "build offline without libstdc++",
+      path.join(dir, "ctx-vendor"),
+      "m365-imapsync-test/app:no-libstdcxx",
+      [],
+      { network: "none", imapsyncImage: TAGS.noLibstdcxx },
+    );
     const unlisted = path.join(dir, "unlisted-checksums.txt");
     await writeFile(unlisted, `${"1".repeat(64)}  oauth2c_${OAUTH2C_VERSION}_Linux_other.tar.gz\n`);
     unlistedBuild = await buildApp(
@@ -333,7 +372,8 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
         },
       );
     for (const volume of volumes) await run("docker", ["volume", "rm", "-f", volume]);
-    await run("docker", ["image", "rm", "m365-imapsync-test/app:unlisted"]);
+    for (const tag of ["unlisted", "no-libstdcxx", "buildkit"])
+      await run("docker", ["image", "rm", `m365-imapsync-test/app:${tag}`]);
     mirror?.close();
     if (standinDir)
       await run(path.join(ROOT, "scripts/standin-stop.sh"), [], {
@@ -346,8 +386,22 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
 
   it("builds from vendor/oauth2c (air-gapped); an unlisted tarball fails, naming checksums.txt", () => {
     assert.match(vendorBuild.stdout, /using vendor\/oauth2c\//);
+    // The classic builder leaves TARGETARCH unset: the architecture comes from uname -m.
+    assert.match(vendorBuild.stdout, /TARGETARCH is unset .*from uname -m \((?:x86_64|aarch64)\)/);
     assert.notEqual(unlistedBuild.exitCode, 0);
     assert.match(unlistedBuild.stderr + unlistedBuild.stdout, /is not listed in checksums\.txt/);
+  });
+
+  it("builds with BuildKit too, which sets TARGETARCH", () => {
+    const output = buildkitBuild.stderr + buildkitBuild.stdout;
+    assert.equal(buildkitBuild.exitCode, 0, output);
+    assert.match(output, /using vendor\/oauth2c\/oauth2c_/);
+    assert.doesNotMatch(output, /TARGETARCH is unset/);
+  });
+
+  it("offline, on an imapsync image without libstdc++, the build fails saying why", () => {
+    assert.notEqual(offlineBuild.exitCode, 0);
+    assert.match(offlineBuild.stderr + offlineBuild.stdout, /Could not install libstdc\+\+6/);
   });
 
   it("builds from a mirror (OAUTH2C_BASE_URL), downloading with Node's fetch", () => {
