@@ -59,7 +59,9 @@ const mirrorRequests: string[] = [];
 const outputs: Record<string, string> = {};
 const containers = new Set<string>();
 const volumes = new Set<string>();
-let composeProject = "";
+const composeProject = "m365imagetest";
+/** docker-compose's flags once the compose test has set its project up (for the clean-up). */
+let composeArgs: string[] = [];
 
 function note(r: Run, what: string): Run {
   outputs[what] = `${r.stdout}\n${r.stderr}`;
@@ -363,14 +365,7 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
 
   after(async () => {
     for (const name of containers) await run("docker", ["rm", "-f", name]);
-    if (composeProject)
-      await run(
-        "docker-compose",
-        ["-p", composeProject, "-f", path.join(ROOT, "docker-compose.yml"), "down", "-v"],
-        {
-          cwd: path.join(dir, "compose"),
-        },
-      );
+    if (composeArgs.length > 0) await run("docker-compose", [...composeArgs, "down", "-v"]);
     for (const volume of volumes) await run("docker", ["volume", "rm", "-f", volume]);
     for (const tag of ["unlisted", "no-libstdcxx", "buildkit"])
       await run("docker", ["image", "rm", `m365-imapsync-test/app:${tag}`]);
@@ -649,7 +644,6 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
     const project = path.join(dir, "compose");
     await mkdir(project, { recursive: true });
     await writeConfig(project, "users.csv");
-    composeProject = "m365imagetest";
     await writeFile(
       path.join(project, ".env"),
       `${await readFile(envFile, "utf8")}
@@ -670,6 +664,7 @@ NODE_IMAGE=${TAGS.node}
       path.join(ROOT, "test/image/compose.host-network.yml"),
     ];
     const base = ["--project-directory", project, "-p", composeProject, ...files];
+    composeArgs = base;
     const config = note(
       await run("docker-compose", [...base, "config"], { cwd: project }),
       "compose config",
