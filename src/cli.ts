@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import yargs, { type Options } from "yargs";
 import { hideBin } from "yargs/helpers";
-import { SETTINGS } from "./config.js";
+import { SETTINGS } from "./config/settings.js";
 import type { CheckFlags } from "./commands/check.js";
 import type { GrantsFlags } from "./commands/grants.js";
-import type { CommandIo, MigrateFlags } from "./commands/migrate.js";
+import type { MigrateFlags } from "./commands/migrate.js";
+import type { CommandIo } from "./commands/session.js";
 import type { RetryFlags } from "./commands/retry.js";
 import { ExitCode, UserError } from "./errors.js";
 
@@ -99,7 +100,7 @@ async function main(argv: string[]): Promise<number> {
           .group(["import", "forget"], "Token:")
           .options(settingsAndSignIn()),
       async (flags) => {
-        const { loadConfig } = await import("./config.js");
+        const { loadConfig } = await import("./config/load.js");
         const { forgetCommand, importToken, tokenCommand } = await import("./commands/token.js");
         const out = { out: (line: string) => io.stdout.write(`${line}\n`) };
         if (flags.forget || flags.import !== undefined) {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { quotaShortfall } from "../src/commands/check.js";
+import { quotaShortfall } from "../src/engine/preflight.js";
 import type { Report } from "../src/types.js";
 import {
   ADMIN,

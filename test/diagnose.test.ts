@@ -7,7 +7,7 @@ import { PassThrough, Readable } from "node:stream";
 import { describe, test } from "node:test";
 import { diagnose } from "../src/commands/diagnose.js";
 import { InputError } from "../src/errors.js";
-import { remedyFor } from "../src/remedies.js";
+import { remedyFor } from "../src/engine/remedies.js";
 import { excerpts, FIXTURES } from "./helpers/fixture-index.js";
 
 const fixture = (relative: string) => path.join(FIXTURES, relative);

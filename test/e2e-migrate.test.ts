@@ -4,7 +4,7 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { parse as parseCsv } from "csv-parse/sync";
-import { WAITING_FOR_TOKEN } from "../src/migration.js";
+import { WAITING_FOR_TOKEN } from "../src/engine/remedies.js";
 import type { Report, ReportEntry } from "../src/types.js";
 import { ADMIN, makeScene, type Scene } from "./helpers/cli-scene.js";
 import { CLI, filesBelow, mode, readTexts, scanForSecrets, waitFor } from "./helpers/env.js";
@@ -192,6 +192,21 @@ describe("migrate, retry and --resume against the doubles", { timeout: 180_000 }
     assert.equal(resumed.exitCode, 0, resumed.stderr);
     assert.equal((await doubleCalls(s.stateDir)).length, afterRetry.length, "--resume ran nothing");
 
+    // --plan prints what the next attempt will run: the recorded mapping pinned, the next number.
+    const planned = await s.run([
+      "migrate",
+      "--users",
+      s.usersFile,
+      "--only",
+      "alice@*",
+      "--plan",
+      "--json",
+    ]);
+    assert.equal(planned.exitCode, 0, planned.stderr);
+    const alicePlan = JSON.parse(planned.stdout.trim()) as { argv: string[]; attempt: number };
+    assert.equal(alicePlan.attempt, 2);
+    assert.ok(alicePlan.argv.includes("--f1f2"), alicePlan.argv.join(" "));
+
     // A plain migrate reruns everything (the final delta pass), with the first run's mapping.
     const delta = await s.run(["migrate", "--users", s.usersFile, "--only", "alice@*"]);
     assert.equal(delta.exitCode, 0, delta.stderr);
@@ -212,6 +227,9 @@ describe("migrate, retry and --resume against the doubles", { timeout: 180_000 }
       f1f2.includes("&AMk-l&AOk-ments envoy&AOk-s=&AMk-l&AOk-ments envoy&AOk-s"),
       f1f2.join(" "),
     );
+    // What the plan printed is what imapsync received, word for word.
+    assert.deepEqual(alicePlan.argv.slice(-aliceDelta.argv.length), aliceDelta.argv);
+    assert.deepEqual(alicePlan.argv, aliceDelta.cmdline);
 
     const secrets = [
       ...Object.values(PASSWORDS),
@@ -243,7 +261,7 @@ describe("migrate --plan", () => {
           },
       );
     assert.deepEqual(
-      lines.map((line) => Object.keys(line)),
+      lines.map((line) => Object.keys(line).slice(0, 3)),
       Array(5).fill(["source", "destination", "argv"]),
     );
     const alice = lines.find((line) => line.source === "alice@contoso.test")!;

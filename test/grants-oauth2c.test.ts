@@ -13,14 +13,10 @@ import {
   type OAuthServer,
 } from "../scripts/standin/oauth-server.js";
 import { TokenError } from "../src/errors.js";
-import { clientCredentialsGrant, refreshGrant } from "../src/oauth-client.js";
-import {
-  authCodeArgs,
-  deviceCodeArgs,
-  isTransient,
-  Oauth2cStderrScanner,
-  oauth2cFeatures,
-} from "../src/oauth2c.js";
+import { clientCredentialsGrant, refreshGrant } from "../src/token/oauth-client.js";
+import { authCodeArgs, deviceCodeArgs } from "../src/oauth2c/args.js";
+import { isTransient } from "../src/token/entra.js";
+import { Oauth2cStderrScanner, oauth2cFeatures } from "../src/oauth2c/output.js";
 import { FIXTURES } from "./helpers/env.js";
 import { freePort } from "./helpers/oauth2c-double.js";
 

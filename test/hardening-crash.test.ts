@@ -7,7 +7,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
-import { loadReport } from "../src/report.js";
+import { loadReport } from "../src/report/store.js";
 import { runPaths } from "../src/imapsync/args.js";
 import { findLeftovers, withWorkDirLock } from "../src/workdir.js";
 import { DOUBLES, tempDir, waitFor } from "./helpers/env.js";

@@ -5,12 +5,14 @@ import { readFileSync } from "node:fs";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { before, describe, it } from "node:test";
-import { loadConfig } from "../src/config.js";
+import { loadConfig } from "../src/config/load.js";
 import { ExitCode, UserError } from "../src/errors.js";
 import { checkUserOptions } from "../src/imapsync/args.js";
-import { loadReport } from "../src/report.js";
+import { loadReport } from "../src/report/store.js";
 import type { Mailbox } from "../src/types.js";
-import { parseUsers, readUsersFile, selectMailboxes } from "../src/users.js";
+import { parseUsers, readUsersFile } from "../src/users/read.js";
+import { readUsersAndPasswords } from "./helpers/users.js";
+import { selectMailboxes } from "../src/users/select.js";
 import { withWorkDirLock } from "../src/workdir.js";
 import { ROOT, runCli, tempDir } from "./helpers/env.js";
 
@@ -23,7 +25,7 @@ const csv = (text: string) => () => parseUsers(text, "users.csv");
 const usersFile = (name: string, bytes: string | Buffer) => async () => {
   const file = path.join(dir, name);
   await writeFile(file, bytes);
-  return readUsersFile(file);
+  return readUsersAndPasswords(file);
 };
 const withPasswordFile = (name: string, bytes: string | Buffer) => async () => {
   await writeFile(path.join(dir, `${name}.pass`), bytes);

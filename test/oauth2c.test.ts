@@ -5,14 +5,13 @@ import { describe, it } from "node:test";
 import { TokenError } from "../src/errors.js";
 import {
   findSignInUrl,
-  implicitArgs,
   interpretOauth2cRun,
   Oauth2cStderrScanner,
-  oauth2cVersion,
   parseOauth2cStdout,
   parseOauth2cVersion,
-  runOauth2c,
-} from "../src/oauth2c.js";
+} from "../src/oauth2c/output.js";
+import { implicitArgs } from "../src/oauth2c/args.js";
+import { oauth2cVersion, runOauth2c } from "../src/oauth2c/run.js";
 import { completeSignIn, mintAccessToken, tokenForm } from "./doubles/entra.js";
 import { fakeBrowserPath, FIXTURES, tempDir } from "./helpers/env.js";
 import {

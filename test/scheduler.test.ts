@@ -3,9 +3,9 @@ import { describe, it } from "node:test";
 import {
   decideRetry,
   MAX_TOTAL_ATTEMPTS,
-  schedule,
   type AttemptOutcome,
-} from "../src/scheduler.js";
+} from "../src/engine/retry-policy.js";
+import { schedule } from "../src/engine/scheduler.js";
 import type { RunClass } from "../src/types.js";
 
 const LIMITS = { maxAttempts: 3, maxBackoffMs: 600_000 };

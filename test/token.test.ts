@@ -5,14 +5,9 @@ import { describe, it } from "node:test";
 import { decodeJwt } from "jose";
 import { tokenCommand } from "../src/commands/token.js";
 import { InputError, TokenError } from "../src/errors.js";
-import {
-  describeExpiry,
-  loadToken,
-  saveToken,
-  TokenKeeper,
-  tokenPaths,
-  type StoredToken,
-} from "../src/token.js";
+import { describeExpiry, type StoredToken } from "../src/token/claims.js";
+import { loadToken, saveToken, tokenPaths } from "../src/token/store.js";
+import { TokenKeeper } from "../src/token/keeper.js";
 import type { Config } from "../src/types.js";
 import { completeSignIn, mintAccessToken, tokenForm } from "./doubles/entra.js";
 import { fakeBrowserPath, mode, scanForSecrets, tempDir } from "./helpers/env.js";

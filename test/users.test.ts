@@ -4,15 +4,12 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { InputError } from "../src/errors.js";
-import type { Mailbox } from "../src/types.js";
-import {
-  globToRegExp,
-  parseUsers,
-  readDestinationAdminPassword,
-  readUsersFile,
-  selectMailboxes,
-  splitWords,
-} from "../src/users.js";
+import type { Config, Mailbox } from "../src/types.js";
+import { globToRegExp, selectMailboxes } from "../src/users/select.js";
+import { parseUsers, readUsersFile } from "../src/users/read.js";
+import { passwordSourceOf, readPassword } from "../src/users/passwords.js";
+import { readUsersAndPasswords } from "./helpers/users.js";
+import { splitWords } from "../src/shell-words.js";
 import { testConfig } from "./helpers/config.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -44,7 +41,7 @@ const sources = (mailboxes: Mailbox[]) => mailboxes.map((mailbox) => mailbox.sou
 
 describe("CSV users file", () => {
   test("an Excel export with BOM, CRLF, comments, quoted passwords and password files", async () => {
-    const users = await readUsersFile(path.join(samples, "excel-bom-crlf.csv"));
+    const users = await readUsersAndPasswords(path.join(samples, "excel-bom-crlf.csv"));
     assert.equal(users.format, "csv");
     assert.deepEqual(users.notices, []);
     const [alice, bob, carol, dave] = users.mailboxes;
@@ -345,7 +342,7 @@ describe("users file rejections", () => {
       test(`${name} is refused with the file and the line`, async () => {
         const users = path.join(dir, `users-${name}.csv`);
         await writeFile(users, `source,password_file\na@x.org,\nb@x.org,${name}\n`);
-        await assert.rejects(readUsersFile(users), (error) =>
+        await assert.rejects(readUsersAndPasswords(users), (error) =>
           assertInputError(error, { file: users, line: 3, problem }),
         );
       });
@@ -436,6 +433,16 @@ describe("selectMailboxes", () => {
     assert.ok(performance.now() - started < 1000);
   });
 });
+
+/** The destination admin's password, as a run reads it for any mailbox. */
+const readDestinationAdminPassword = (config: Config) =>
+  readPassword(
+    passwordSourceOf(
+      { source: "a@x.org", destination: "a@x.org", extraArgs: [], line: 2 },
+      "users.csv",
+      config,
+    ),
+  );
 
 describe("readDestinationAdminPassword", () => {
   test("reads the first line like a password_file, and refuses an empty one naming the setting", async () => {

@@ -1,4 +1,4 @@
-import { remedyFor } from "../remedies.js";
+import { remedyFor } from "../engine/remedies.js";
 import type { Classification, FolderPair, Progress, RunClass, RunStats } from "../types.js";
 
 /** How the imapsync process ended; unknown (`undefined`) for a log file or an excerpt. */

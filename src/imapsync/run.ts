@@ -228,3 +228,14 @@ export function stopOnInterrupt(
     interrupts.forceSignal?.removeEventListener("abort", kill);
   };
 }
+
+/** `imapsync --version`, for `check`; a sentence when it does not answer. */
+export async function imapsyncVersion(cmd: Command): Promise<string> {
+  const result = await execa(cmd.file, [...cmd.args, "--version"], {
+    stdin: "ignore",
+    timeout: 30_000,
+    reject: false,
+  });
+  const version = /^\s*(\d+\.\d+\S*)\s*$/m.exec(String(result.stdout ?? ""))?.[1];
+  return result.exitCode === 0 && version ? version : "version unknown (`--version` failed)";
+}

@@ -1,346 +1,15 @@
-import { accessSync, constants, readFileSync, statSync } from "node:fs";
+// Settings → Config: flags, then the environment, then .env, each value checked against the
+// settings table, every problem collected into one message that says what to set.
+import { constants, readFileSync } from "node:fs";
 import path from "node:path";
 import { parse as parseDotenv } from "dotenv";
 import { z } from "zod";
-import { InputError } from "./errors.js";
-import { defaultAuthorityUrl } from "./oauth2c.js";
-import type { Command, Config } from "./types.js";
-import { isAddress, splitWords } from "./users.js";
-
-/** `duration`: minutes as a plain number, or with a unit: "90s", "10m", "1.5h". */
-export type SettingType = "string" | "number" | "boolean" | "enum" | "duration";
-
-export interface Setting {
-  /** camelCase name; also the key yargs gives the parsed flag. */
-  key: string;
-  env: string;
-  /** kebab-case, without the leading dashes. */
-  flag: string;
-  description: string;
-  type: SettingType;
-  choices?: readonly string[];
-  /** Applied by loadConfig, not by yargs, so that the environment and .env still count. */
-  default?: string | number | boolean;
-  /** Inclusive bounds of a number. */
-  min?: number;
-  max?: number;
-  /** Extra check on a string. */
-  format?: "address" | "url" | "word";
-  /** A realistic value, shown in messages that say how to set the setting. */
-  example: string;
-  /** Never trimmed, never repeated in a message. */
-  secret?: boolean;
-}
-
-const PORT = { type: "number", min: 1, max: 65535 } as const;
-const TLS = { type: "enum", choices: ["ssl", "starttls", "none"] } as const;
-
-/** Narrowly typed, so that the parsed values get their types from the table. */
-const TABLE = [
-  {
-    key: "tenantId",
-    env: "TENANT_ID",
-    flag: "tenant-id",
-    description: "Microsoft Entra tenant (ID or domain) whose mailboxes are migrated",
-    type: "string",
-    format: "word",
-    example: "contoso.onmicrosoft.com",
-  },
-  {
-    key: "appId",
-    env: "APP_ID",
-    flag: "app-id",
-    description: "Application (client) ID of the app registration used to sign in",
-    type: "string",
-    format: "word",
-    example: "00000000-0000-0000-0000-000000000000",
-  },
-  {
-    key: "appSecret",
-    env: "APP_SECRET",
-    flag: "app-secret",
-    description:
-      "Client secret of the app registration, for GRANT=client-credentials only (never on a command line)",
-    type: "string",
-    secret: true,
-    example: "<client secret>",
-  },
-  {
-    key: "loginHint",
-    env: "LOGIN_HINT",
-    flag: "login-hint",
-    description: "Address of the admin who signs in and has FullAccess on the mailboxes",
-    type: "string",
-    format: "address",
-    example: "admin@contoso.onmicrosoft.com",
-  },
-  {
-    key: "authorityUrl",
-    env: "AUTHORITY_URL",
-    flag: "authority-url",
-    description: "OAuth2 authority (default https://login.microsoftonline.com/<TENANT_ID>/v2.0)",
-    type: "string",
-    format: "url",
-    example: "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0",
-  },
-  {
-    key: "host1",
-    env: "HOST1",
-    flag: "host1",
-    description: "Source IMAP host, for tests only (default: imapsync's --office1 preset)",
-    type: "string",
-    format: "word",
-    example: "127.0.0.1",
-  },
-  {
-    key: "port1",
-    env: "PORT1",
-    flag: "port1",
-    description: "Source IMAP port, for tests only",
-    ...PORT,
-    example: "993",
-  },
-  {
-    key: "tls1",
-    env: "TLS1",
-    flag: "tls1",
-    description: "Source TLS mode, for tests only",
-    ...TLS,
-    example: "ssl",
-  },
-  {
-    key: "host2",
-    env: "HOST2",
-    flag: "host2",
-    description: "Destination IMAP host",
-    type: "string",
-    format: "word",
-    example: "imap.example.org",
-  },
-  {
-    key: "port2",
-    env: "PORT2",
-    flag: "port2",
-    description: "Destination IMAP port (default: imapsync's, from the TLS mode)",
-    ...PORT,
-    example: "993",
-  },
-  {
-    key: "tls2",
-    env: "TLS2",
-    flag: "tls2",
-    description: "Destination TLS mode",
-    ...TLS,
-    default: "ssl",
-    example: "ssl",
-  },
-  {
-    key: "destAdminUser",
-    env: "DEST_ADMIN_USER",
-    flag: "dest-admin-user",
-    description: "Destination admin who logs in for every mailbox (with DEST_ADMIN_PASSWORD_FILE)",
-    type: "string",
-    format: "word",
-    example: "admin@example.org",
-  },
-  {
-    key: "destAdminPasswordFile",
-    env: "DEST_ADMIN_PASSWORD_FILE",
-    flag: "dest-admin-password-file",
-    description: "File whose first line is the destination admin's password",
-    type: "string",
-    example: "./secrets/dest-admin.txt",
-  },
-  {
-    key: "oauth2cBin",
-    env: "OAUTH2C_BIN",
-    flag: "oauth2c-bin",
-    description: "oauth2c program, optionally with an interpreter",
-    type: "string",
-    default: "oauth2c",
-    example: "/usr/local/bin/oauth2c",
-  },
-  {
-    key: "imapsyncBin",
-    env: "IMAPSYNC_BIN",
-    flag: "imapsync-bin",
-    description: 'imapsync program, optionally with an interpreter ("perl /opt/imapsync/imapsync")',
-    type: "string",
-    default: "imapsync",
-    example: "/usr/bin/imapsync",
-  },
-  {
-    key: "workDir",
-    env: "WORK_DIR",
-    flag: "work-dir",
-    description: "Folder for the token, the logs and the report",
-    type: "string",
-    default: "./work",
-    example: "./work",
-  },
-  {
-    key: "callbackPort",
-    env: "CALLBACK_PORT",
-    flag: "callback-port",
-    description: "Local port of oauth2c's sign-in callback (the app's redirect URI)",
-    ...PORT,
-    default: 9876,
-    example: "9876",
-  },
-  {
-    key: "callbackAddr",
-    env: "CALLBACK_ADDR",
-    flag: "callback-addr",
-    description:
-      "Address oauth2c's callback listens on (oauth2c >= 1.19); 0.0.0.0:9876 in a container with a published port",
-    type: "string",
-    format: "word",
-    example: "0.0.0.0:9876",
-  },
-  {
-    key: "grant",
-    env: "GRANT",
-    flag: "grant",
-    description:
-      "How the token is obtained: implicit (the recipe, a sign-in per token), auth-code or device-code (one sign-in, then unattended refreshes), client-credentials (no person, APP_SECRET)",
-    type: "enum",
-    choices: ["implicit", "auth-code", "device-code", "client-credentials"],
-    default: "implicit",
-    example: "auth-code",
-  },
-  {
-    key: "nonInteractive",
-    env: "NON_INTERACTIVE",
-    flag: "non-interactive",
-    description:
-      "Never ask for a sign-in: when the token needs a person, stop starting mailboxes and report them as waiting for a token",
-    type: "boolean",
-    default: false,
-    example: "true",
-  },
-  {
-    key: "tokenMargin",
-    env: "TOKEN_MARGIN",
-    flag: "token-margin",
-    description: "Get a new token when the current one expires within this many minutes",
-    type: "duration",
-    default: 15,
-    example: "15",
-  },
-  {
-    key: "concurrency",
-    env: "CONCURRENCY",
-    flag: "concurrency",
-    description: "Mailboxes migrated at the same time",
-    type: "number",
-    min: 1,
-    max: 64,
-    default: 2,
-    example: "2",
-  },
-  {
-    key: "maxAttempts",
-    env: "MAX_ATTEMPTS",
-    flag: "max-attempts",
-    description:
-      "Attempts that copied nothing before a mailbox is given up (attempts that copy mail do not count)",
-    type: "number",
-    min: 1,
-    default: 3,
-    example: "3",
-  },
-  {
-    key: "maxBackoff",
-    env: "MAX_BACKOFF",
-    flag: "max-backoff",
-    description: 'Longest wait before a rerun, in minutes or with a unit ("90s", "10m")',
-    type: "duration",
-    default: 10,
-    example: "10",
-  },
-  {
-    key: "includeNonMailFolders",
-    env: "INCLUDE_NON_MAIL_FOLDERS",
-    flag: "include-non-mail-folders",
-    description: "Also copy Office 365 folders that hold no mail (calendar, contacts...)",
-    type: "boolean",
-    default: false,
-    example: "true",
-  },
-  {
-    key: "tls1Verify",
-    env: "TLS1_VERIFY",
-    flag: "tls1-verify",
-    description: "Verify the source server's TLS certificate (off: accept any, for tests only)",
-    type: "boolean",
-    default: true,
-    example: "true",
-  },
-  {
-    key: "tls2Verify",
-    env: "TLS2_VERIFY",
-    flag: "tls2-verify",
-    description: "Verify the destination server's TLS certificate (off: accept any certificate)",
-    type: "boolean",
-    default: true,
-    example: "true",
-  },
-  {
-    key: "ca1File",
-    env: "CA1_FILE",
-    flag: "ca1-file",
-    description: "PEM file of the CA that signed the source server's certificate",
-    type: "string",
-    example: "./certs/source-ca.pem",
-  },
-  {
-    key: "ca2File",
-    env: "CA2_FILE",
-    flag: "ca2-file",
-    description:
-      "PEM file of the CA that signed the destination server's certificate (a private CA)",
-    type: "string",
-    example: "./certs/dest-ca.pem",
-  },
-  {
-    key: "stopGrace",
-    env: "STOP_GRACE",
-    flag: "stop-grace",
-    description:
-      'On Ctrl-C or docker stop, how long a run may take to stop cleanly before SIGTERM ("5s")',
-    type: "duration",
-    default: "5s",
-    example: "5s",
-  },
-  {
-    key: "stallTimeout",
-    env: "STALL_TIMEOUT",
-    flag: "stall-timeout",
-    description: 'Stop and retry a run that prints nothing for this long ("10m"; 0: never)',
-    type: "duration",
-    default: 10,
-    example: "10m",
-  },
-] as const satisfies readonly Setting[];
-
-/** Every setting: for yargs (no defaults there, loadConfig applies them), docs and messages. */
-export const SETTINGS: readonly Setting[] = TABLE;
-
-type AnySetting = (typeof TABLE)[number];
-type SettingKey = AnySetting["key"];
-type ValueOf<S extends AnySetting> = S extends { type: "enum"; choices: readonly (infer C)[] }
-  ? C
-  : S["type"] extends "number" | "duration"
-    ? number
-    : S["type"] extends "boolean"
-      ? boolean
-      : string;
-/** Parsed settings; durations are in milliseconds. A setting with a default is always defined. */
-type Values = {
-  [S in AnySetting as S["key"]]: S extends { default: unknown }
-    ? ValueOf<S>
-    : ValueOf<S> | undefined;
-};
+import { InputError } from "../errors.js";
+import { defaultAuthorityUrl } from "../token/entra.js";
+import type { Command, Config } from "../types.js";
+import { isAddress } from "../users/address.js";
+import { fileProblem, locateProgram, parseCommand } from "./programs.js";
+import { TABLE, type AnySetting, type Setting, type SettingKey, type Values } from "./settings.js";
 
 /** What a command needs besides the settings every command gets. */
 export type Requirement = "token" | "destination" | "imapsync" | "oauth2c";
@@ -352,8 +21,6 @@ export interface LoadOptions {
   envFile?: string | false;
   cwd?: string;
   require: Requirement[];
-  /** Every mailbox names its own destination host (bulk file column 4), so HOST2 may be unset. */
-  host2Optional?: boolean;
 }
 
 const MS_PER_MINUTE = 60_000;
@@ -379,7 +46,7 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
   // the setting's type (its default when the given value is invalid) or undefined when it has none.
   const values = raw as Values;
   const ctx = { values, cwd, env, problems, require: new Set(opts.require) };
-  checkRequirements(ctx, opts.host2Optional ?? false);
+  checkRequirements(ctx);
   const destAdminPasswordFile = checkDestinationAdmin(ctx);
   const caFiles = { ca1File: checkCaFile(ctx, "ca1File"), ca2File: checkCaFile(ctx, "ca2File") };
   const oauth2c = toCommand(ctx, "oauth2cBin", "oauth2c");
@@ -578,7 +245,7 @@ function missing(ctx: Context, key: SettingKey, why: string): void {
   ctx.problems.push(`${name(s)} is not set but ${why}; ${howToSet(s)}`);
 }
 
-function checkRequirements(ctx: Context, host2Optional: boolean): void {
+function checkRequirements(ctx: Context): void {
   const { values } = ctx;
   if (ctx.require.has("token")) {
     const why = "getting a token needs it";
@@ -592,7 +259,7 @@ function checkRequirements(ctx: Context, host2Optional: boolean): void {
         missing(ctx, "appSecret", "GRANT=client-credentials needs it");
     } else if (values.loginHint === undefined) missing(ctx, "loginHint", why);
   }
-  if (ctx.require.has("destination") && !host2Optional && values.host2 === undefined) {
+  if (ctx.require.has("destination") && values.host2 === undefined) {
     missing(ctx, "host2", "the destination server must be known");
   }
 }
@@ -632,56 +299,26 @@ function checkCaFile(ctx: Context, key: "ca1File" | "ca2File"): string | undefin
   return file;
 }
 
-function fileProblem(file: string, mode: number): string | undefined {
-  try {
-    if (!statSync(file).isFile()) return "is not a file";
-    accessSync(file, mode);
-    return undefined;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return "does not exist";
-    return mode === constants.X_OK ? "is not executable" : "cannot be read";
-  }
-}
-
-/**
- * "perl /opt/imapsync/imapsync" → { file: "perl", args: [script] }. When the command is needed,
- * its program is located now, so a missing imapsync stops the run before any sign-in.
- */
+/** The program of OAUTH2C_BIN or IMAPSYNC_BIN, located when the command needs it. */
 function toCommand(ctx: Context, key: "oauth2cBin" | "imapsyncBin", needed: Requirement): Command {
   const s = settingOf(key);
-  const split = splitWords(ctx.values[key]);
-  const [file, ...args] = "words" in split ? split.words : [];
-  if (file === undefined || file === "") {
-    const problem = "problem" in split ? split.problem : "it names no program";
-    ctx.problems.push(`${name(s)} is unusable: ${problem}; ${howToSet(s)}`);
+  const command = parseCommand(ctx.values[key]);
+  if ("problem" in command) {
+    ctx.problems.push(`${name(s)} is unusable: ${command.problem}; ${howToSet(s)}`);
     return { file: "", args: [] };
   }
   // An app-only token is obtained in-process: oauth2c is not needed then.
   const unneeded = needed === "oauth2c" && ctx.values.grant === "client-credentials";
-  if (!ctx.require.has(needed) || unneeded) return { file, args };
-  if (!file.includes(path.sep) && !file.includes("/")) {
-    const found = findOnPath(file, ctx.env);
-    if (found === undefined) {
-      ctx.problems.push(
-        `${name(s)}: "${file}" was not found on PATH; install it, or ${howToSet(s)}`,
-      );
-    }
-    return { file: found ?? file, args };
+  if (!ctx.require.has(needed) || unneeded) return command;
+  const found = locateProgram(command.file, ctx);
+  if (found.problem === "was not found on PATH") {
+    ctx.problems.push(
+      `${name(s)}: "${command.file}" was not found on PATH; install it, or ${howToSet(s)}`,
+    );
+  } else if (found.problem !== undefined) {
+    ctx.problems.push(`${name(s)} names ${found.file}, which ${found.problem}; ${howToSet(s)}`);
   }
-  const absolute = path.resolve(ctx.cwd, file);
-  const problem = fileProblem(absolute, constants.X_OK);
-  if (problem !== undefined) {
-    ctx.problems.push(`${name(s)} names ${absolute}, which ${problem}; ${howToSet(s)}`);
-  }
-  return { file: absolute, args };
-}
-
-function findOnPath(program: string, env: NodeJS.ProcessEnv): string | undefined {
-  const folders = (env.PATH ?? "").split(path.delimiter).filter((folder) => folder !== "");
-  return folders
-    .map((folder) => path.join(folder, program))
-    .find((candidate) => fileProblem(candidate, constants.X_OK) === undefined);
+  return { file: found.file, args: command.args };
 }
 
 /** yargs puts the words after `--` under "--" (populate--); callers may also pass them ready. */

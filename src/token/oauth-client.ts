@@ -1,13 +1,14 @@
 // The grants that need nobody, run in-process with openid-client: oauth2c would need the refresh
 // token or the client secret on its command line, where every local user can read them.
 import * as client from "openid-client";
-import { TokenError } from "./errors.js";
+import { TokenError } from "../errors.js";
 import {
   EXCHANGE_DEFAULT_SCOPE,
+  fixForRefusal,
   isTransient,
   OFFLINE_SCOPES,
   type TokenResponse,
-} from "./oauth2c.js";
+} from "./entra.js";
 
 export interface AuthorityClient {
   authorityUrl: string;
@@ -51,7 +52,7 @@ function reasonOf(error: unknown): string {
 function grantError(error: unknown, what: string): TokenError {
   if (error instanceof client.ResponseBodyError) {
     const message = `${error.status}: ${error.error}`;
-    return new TokenError(`${what} was refused (${message}). ${fixFor(error.error)}`, {
+    return new TokenError(`${what} was refused (${message}). ${fixForRefusal(message)}`, {
       transient: isTransient(message),
     });
   }
@@ -60,16 +61,6 @@ function grantError(error: unknown, what: string): TokenError {
     `${what} failed: the token endpoint could not be reached or answered nonsense (${reasonOf(error)}). It is tried again later.`,
     { transient: true },
   );
-}
-
-function fixFor(code: string): string {
-  if (code === "invalid_grant")
-    return "The refresh token was already used, revoked (password change, admin action) or has expired: sign in again with `m365-imapsync token`.";
-  if (code === "invalid_client" || code === "unauthorized_client")
-    return "Check APP_ID and APP_SECRET (an expired client secret must be replaced in the app registration) and that the app allows this grant.";
-  if (code === "invalid_scope")
-    return "The app registration lacks the Office 365 Exchange Online permission; add it and grant admin consent.";
-  return "Check the app registration (APP_ID) and try again.";
 }
 
 function toResponse(t: client.TokenEndpointResponse): TokenResponse {

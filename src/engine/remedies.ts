@@ -1,10 +1,9 @@
-import type { RunClass } from "./types.js";
+// Every sentence shown to an admin about how a mailbox's run ended and what to do next: the
+// classes, the retry reasons, waiting states, and the preflight's verdicts.
+import type { RunClass } from "../types.js";
 
-/** How the scheduler may run a mailbox again after an attempt of a given class. */
-export type RetryPolicy = "refresh_token" | "backoff" | "exponential" | "never";
-
-/** Office 365's published suggestion (≈ 300 s) when a throttled reply gave no figure. */
-export const DEFAULT_BACKOFF_MS = 300_000;
+import { DEFAULT_BACKOFF_MS } from "./retry-policy.js";
+import { formatDuration } from "../ui.js";
 
 function duration(ms: number): string {
   const minutes = Math.ceil(ms / 60_000);
@@ -64,28 +63,42 @@ export function remedyFor(
   }
 }
 
-/**
- * The retry rule for each class. `other` is worth an exponential rerun only when its text shows a
- * lost connection (Classification.lostConnection); the caller checks that flag.
- */
-export function retryPolicy(cls: RunClass): RetryPolicy {
-  switch (cls) {
-    case "token_expired":
-      return "refresh_token";
-    case "throttled":
-      return "backoff";
-    case "connect_failed_source":
-    case "connect_failed_destination":
-    case "partial":
-    case "other":
-      return "exponential";
-    case "ok":
-    case "interrupted":
-    case "not_delegated":
-    case "auth_failed_source":
-    case "auth_failed_destination":
-    case "tls_failed":
-    case "quota_exceeded":
-      return "never";
-  }
+export const WAITING_FOR_TOKEN =
+  "Waiting for an access token: run `m365-imapsync token`, then `migrate --resume`.";
+
+/** A run stopped by the tool itself because it printed nothing for STALL_TIMEOUT. */
+export function stalledRemedy(stallTimeoutMs: number): string {
+  return `The run printed nothing for ${formatDuration(stallTimeoutMs)} and was stopped (STALL_TIMEOUT): the server stopped answering. It is retried like a lost connection; if it keeps happening, check the network to both servers.`;
+}
+
+export const STALLED_WAITING = "the run went silent (STALL_TIMEOUT)";
+
+export function leftoverRemedy(pid: number): string {
+  return `An imapsync left by an earlier run (PID ${pid}) is still copying this mailbox; it starts when that one ends (--stop-leftovers stops it).`;
+}
+
+/** Why a mailbox runs again (shown while it waits). */
+export const RETRY_REASONS = {
+  tokenExpired: "the access token expired",
+  throttled: "Office 365 throttled the mailbox",
+  ended: (cls: RunClass) => `the run ended ${cls}`,
+};
+
+/** Why a mailbox that could run again is not (appended to its remedy). */
+export function gaveUpReason(
+  p: { unproductive: number; maxAttempts: number } | { total: number },
+): string {
+  return "total" in p
+    ? `gave up after ${p.total} attempts`
+    : `gave up after ${p.unproductive} attempts that copied nothing (--max-attempts ${p.maxAttempts})`;
+}
+
+export const PREFLIGHT_OK = "Both logins work and every folder opens: the mailbox can be migrated.";
+
+export function quotaShortfallRemedy(
+  destination: string,
+  shortfall: { needBytes: number; freeBytes: number },
+): string {
+  const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+  return `The destination quota of ${destination} leaves ${kib(shortfall.freeBytes)} free, but ${kib(shortfall.needBytes)} of the source's mail is not there yet: raise the quota, then run check again.`;
 }

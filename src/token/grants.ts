@@ -1,34 +1,23 @@
 // Where access tokens come from, per grant: oauth2c for the grants that need a person (implicit,
 // auth-code, device-code sign-ins), openid-client in-process for those that need nobody (refresh
 // token, client credentials). Every token is checked before it is saved or used.
-import { InputError, TokenError } from "./errors.js";
-import {
-  assertCallbackPortFree,
-  authCodeArgs,
-  callbackUrl,
-  defaultAuthorityUrl,
-  deviceCodeArgs,
-  implicitArgs,
-  oauth2cFeatures,
-  oauth2cVersion,
-  runOauth2c,
-  type Oauth2cFeatures,
-  type TokenResponse,
-} from "./oauth2c.js";
+import { InputError, TokenError } from "../errors.js";
+import { assertCallbackPortFree, oauth2cVersion, runOauth2c } from "../oauth2c/run.js";
+import { authCodeArgs, deviceCodeArgs, implicitArgs } from "../oauth2c/args.js";
+import { callbackUrl, defaultAuthorityUrl, type TokenResponse } from "./entra.js";
+import { oauth2cFeatures, type Oauth2cFeatures } from "../oauth2c/output.js";
 import { clientCredentialsGrant, refreshGrant } from "./oauth-client.js";
-import { checkToken, refusalMessage, type TokenExpectations } from "./token-checks.js";
+import { checkToken, refusalMessage, type TokenExpectations } from "./checks.js";
+import { DEFAULT_RETRY_DELAYS_MS, TokenKeeper } from "./keeper.js";
 import {
-  DEFAULT_RETRY_DELAYS_MS,
   dropRefreshToken,
   loadRefreshToken,
   loadToken,
   saveRefreshToken,
   saveToken,
-  toStoredToken,
-  TokenKeeper,
-  type StoredToken,
-} from "./token.js";
-import type { Command, Config, Grant } from "./types.js";
+} from "./store.js";
+import { toStoredToken, type StoredToken } from "./claims.js";
+import type { Command, Config } from "../types.js";
 
 export interface SignInOptions {
   /** Let oauth2c start a browser on this machine (off: we print the URL, e.g. in a container). */
@@ -48,10 +37,6 @@ const DEFAULT_TIMEOUT_SEC = 300;
 const DEVICE_TIMEOUT_SEC = 900;
 /** Our kill timer fires only if oauth2c's own timeout did not end it. */
 const KILL_GRACE_MS = 5000;
-
-export function grantOf(config: Config): Grant {
-  return config.grant ?? "implicit";
-}
 
 function required(value: string | undefined, setting: string, what: string): string {
   if (value?.trim()) return value.trim();
@@ -79,7 +64,7 @@ export function expectationsOf(config: Config, now = new Date()): TokenExpectati
     now,
     loginHint: config.loginHint,
     tenantId: config.tenantId,
-    appOnly: grantOf(config) === "client-credentials",
+    appOnly: config.grant === "client-credentials",
     marginMs: config.tokenMarginMs,
   };
 }
@@ -87,7 +72,7 @@ export function expectationsOf(config: Config, now = new Date()): TokenExpectati
 /** A grant that needs a person, asked for where nobody may be asked. */
 function needsPerson(config: Config): void {
   if (!config.nonInteractive) return;
-  const grant = grantOf(config);
+  const grant = config.grant;
   throw new TokenError(
     `A new access token needs someone to sign in (GRANT=${grant}), and NON_INTERACTIVE is set. Run \`m365-imapsync token --grant ${grant}\` at a terminal, then \`m365-imapsync migrate --resume\`.`,
   );
@@ -128,7 +113,7 @@ async function browserSignIn(
   io: TokenIo,
 ): Promise<TokenResponse> {
   needsPerson(config);
-  const grant = grantOf(config);
+  const grant = config.grant;
   const a = authority(config);
   const loginHint = required(config.loginHint, "LOGIN_HINT", "admin address");
   const timeoutSec = opts.timeoutSec ?? DEFAULT_TIMEOUT_SEC;
@@ -233,7 +218,7 @@ async function offlineGrant(
 }
 
 function responseFor(config: Config, opts: SignInOptions, io: TokenIo): Promise<TokenResponse> {
-  switch (grantOf(config)) {
+  switch (config.grant) {
     case "implicit":
       return browserSignIn(config, opts, io);
     case "auth-code":
@@ -258,7 +243,7 @@ export async function obtainToken(
   opts: SignInOptions,
   io: TokenIo,
 ): Promise<StoredToken> {
-  const grant = grantOf(config);
+  const grant = config.grant;
   const response = await responseFor(config, opts, io);
   if (response.refresh_token) await saveRefreshToken(config.workDir, response.refresh_token);
   const now = new Date();

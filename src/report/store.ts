@@ -1,14 +1,20 @@
+// report.json: its schema, reading it back, and writing it atomically after every change.
 import path from "node:path";
-import { stringify } from "csv-stringify/sync";
 import writeFileAtomic from "write-file-atomic";
 import { z } from "zod";
-import { InputError, readNamedFile } from "./errors.js";
-import { RUN_CLASSES, type Attempt, type Report, type ReportEntry } from "./types.js";
+import { InputError, readNamedFile } from "../errors.js";
+import { RUN_CLASSES, type Mailbox, type Report, type ReportEntry } from "../types.js";
+import { reportToCsv } from "./csv.js";
 
 export const REPORT_SCHEMA_VERSION = 1;
 
 export function reportPaths(workDir: string): { json: string; csv: string } {
   return { json: path.join(workDir, "report.json"), csv: path.join(workDir, "report.csv") };
+}
+
+/** Where `check` writes its results, beside the migration's report and in the same format. */
+export function checkPaths(workDir: string): { json: string; csv: string } {
+  return { json: path.join(workDir, "check.json"), csv: path.join(workDir, "check.csv") };
 }
 
 const classSchema = z.enum(RUN_CLASSES);
@@ -70,42 +76,6 @@ export async function loadReport(file: string): Promise<Report> {
   return parsed.data;
 }
 
-export function latestAttempt(entry: ReportEntry): Attempt | undefined {
-  return entry.attempts.at(-1);
-}
-
-const CSV_COLUMNS = [
-  "source",
-  "destination",
-  "status",
-  "class",
-  "attempts",
-  "exit_code",
-  "messages_transferred",
-  "bytes_transferred",
-  "log_file",
-  "remedy",
-] as const;
-
-export function reportToCsv(report: Report): string {
-  const rows = report.mailboxes.map((entry) => {
-    const last = latestAttempt(entry);
-    return [
-      entry.source,
-      entry.destination,
-      entry.status,
-      entry.class ?? "",
-      entry.attempts.length,
-      last?.exitCode ?? "",
-      last?.messagesTransferred ?? "",
-      last?.bytesTransferred ?? "",
-      last?.logFile ?? "",
-      entry.remedy ?? "",
-    ];
-  });
-  return stringify([[...CSV_COLUMNS], ...rows]);
-}
-
 /**
  * Keeps the report on disk in step with the migration: every save rewrites report.json and
  * report.csv atomically (a crash leaves the previous complete version, never half a file), and
@@ -137,31 +107,36 @@ export class ReportStore {
   }
 }
 
-/** One line per mailbox plus totals, for the end of a run. */
-export function formatSummary(report: Report): string[] {
-  const width = Math.max(7, ...report.mailboxes.map((entry) => entry.source.length));
-  const lines = [
-    `${"MAILBOX".padEnd(width)}  ${"STATUS".padEnd(11)}  ${"CLASS".padEnd(26)}  ATTEMPTS  MESSAGES`,
-  ];
-  const counts = new Map<string, number>();
-  for (const entry of report.mailboxes) {
-    counts.set(entry.status, (counts.get(entry.status) ?? 0) + 1);
-    const copied = entry.attempts.reduce(
-      (sum, attempt) => sum + (attempt.messagesTransferred ?? 0),
-      0,
-    );
-    lines.push(
-      `${entry.source.padEnd(width)}  ${entry.status.padEnd(11)}  ${(entry.class ?? "-").padEnd(26)}  ${String(entry.attempts.length).padStart(8)}  ${String(copied).padStart(8)}`,
-    );
-  }
-  const totals = [...counts].map(([status, count]) => `${count} ${status}`).join(", ");
-  lines.push(`${report.mailboxes.length} mailboxes: ${totals}`);
-  return lines;
-}
-
-/** What to do, for every mailbox that is not ok: the part of the summary an admin acts on. */
-export function formatRemedies(report: Report): string[] {
-  const todo = report.mailboxes.filter((entry) => entry.status !== "ok" && entry.remedy);
-  if (todo.length === 0) return [];
-  return ["What to do:", ...todo.map((entry) => `- ${entry.source}: ${entry.remedy}`)];
+/**
+ * The report of this run. Earlier runs in the same work directory are kept: the entries of
+ * mailboxes not selected this time stay as they were, and a selected mailbox keeps its attempts
+ * (log files are numbered after them) and the folder mapping of its first run.
+ */
+export function newReport(
+  usersFile: string,
+  mailboxes: Mailbox[],
+  previous: Report | undefined,
+  now: Date,
+): Report {
+  const selected = new Map(mailboxes.map((mailbox) => [mailbox.source, mailbox]));
+  const entry = (mailbox: Mailbox, before?: ReportEntry): ReportEntry => ({
+    source: mailbox.source,
+    destination: mailbox.destination,
+    status: before?.status === "ok" ? "ok" : "pending",
+    class: before?.class,
+    remedy: before?.remedy,
+    attempts: before?.attempts ?? [],
+    folders: before?.folders,
+  });
+  const kept = (previous?.mailboxes ?? []).map((before) => {
+    const mailbox = selected.get(before.source);
+    selected.delete(before.source);
+    return mailbox ? entry(mailbox, before) : before;
+  });
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    startedAt: now.toISOString(),
+    usersFile: path.resolve(usersFile),
+    mailboxes: [...kept, ...[...selected.values()].map((mailbox) => entry(mailbox))],
+  };
 }

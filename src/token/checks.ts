@@ -2,8 +2,8 @@
 // any imapsync run (microsoft-365.md §3, §5, §6). The signature is not checked: the server does
 // that; what is checked here are the mistakes that otherwise surface hours later as
 // `AUTHENTICATE failed` or `User is authenticated but not connected`.
-import type { StoredToken } from "./token.js";
-import { describeExpiry } from "./token.js";
+import type { StoredToken } from "./claims.js";
+import { describeExpiry } from "./claims.js";
 
 /** Microsoft Graph's application id: a token for it is refused by IMAP (`AUTHENTICATE failed`). */
 export const GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000";
