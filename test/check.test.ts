@@ -163,3 +163,35 @@ describe("check, interrupted", { timeout: 60_000 }, () => {
     assert.equal(span?.outcome, "interrupted", "the abort file, not a kill");
   });
 });
+
+describe("check runs its preflights like migrate runs its attempts", { timeout: 60_000 }, () => {
+  it("a preflight silent beyond STALL_TIMEOUT is stopped and recorded stalled", async () => {
+    const { users, world } = usersAndWorld(
+      { hung: "pw-hung-2", fine: "pw-fine-1" },
+      { stall: { "hung@contoso.test": 40 } },
+    );
+    const s = await makeScene({ users, world, env: { STALL_TIMEOUT: "1s", STOP_GRACE: "1s" } });
+    const began = Date.now();
+    const result = await s.run(["check", "--users", s.usersFile]);
+    assert.equal(result.exitCode, 1, result.stderr);
+    assert.ok(Date.now() - began < 30_000, "the stalled preflight did not run its 40 s");
+    const checked = JSON.parse(
+      await readFile(path.join(s.workDir, "check.json"), "utf8"),
+    ) as Report;
+    const hung = checked.mailboxes.find((e) => e.source === "hung@contoso.test")!;
+    assert.equal(hung.attempts[0]?.reason, "stalled");
+    assert.equal(hung.status, "failed");
+    assert.equal(checked.mailboxes.find((e) => e.source === "fine@contoso.test")?.status, "ok");
+  });
+
+  it("says why imapsync could not be started", async () => {
+    const { users, world } = usersAndWorld({ alice: "pw-alice-1" });
+    const s = await makeScene({ users, world });
+    // Executable, so the settings check passes; its interpreter does not exist, so spawning fails.
+    const broken = path.join(s.dir, "imapsync-broken");
+    await writeFile(broken, "#!/nonexistent/interpreter\n", { mode: 0o755 });
+    const result = await s.run(["check", "--users", s.usersFile], { IMAPSYNC_BIN: broken });
+    assert.equal(result.exitCode, 1, result.stderr);
+    assert.match(result.stderr, /alice@contoso\.test: imapsync could not be started: .*ENOENT/);
+  });
+});
