@@ -5,7 +5,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { InputError } from "../src/errors.js";
 import type { Config, Mailbox } from "../src/types.js";
-import { globToRegExp, selectMailboxes } from "../src/users/select.js";
+import { globMatcher, selectMailboxes } from "../src/users/select.js";
 import { parseUsers, readUsersFile } from "../src/users/read.js";
 import { passwordSourceOf, readPassword } from "../src/users/passwords.js";
 import { readUsersAndPasswords } from "./helpers/users.js";
@@ -392,7 +392,7 @@ describe("selectMailboxes", () => {
   test("? and [...] classes; the dot is literal", () => {
     assert.deepEqual(pick(["[ab]??@*"]), ["bob@contoso.com", "abc@contoso.com"]);
     assert.deepEqual(pick(["[!a]*"]), ["bob@contoso.com", "carol@fabrikam.com"]);
-    assert.equal(globToRegExp("a.c@x")?.test("abc@x"), false);
+    assert.equal(globMatcher("a.c@x")?.("abc@x"), false);
   });
 
   test("several patterns, repeated or comma-separated", () => {
@@ -429,7 +429,7 @@ describe("selectMailboxes", () => {
 
   test("a long run of stars stays fast", () => {
     const started = performance.now();
-    assert.equal(globToRegExp(`${"*".repeat(50)}x`)?.test("a".repeat(10_000)), false);
+    assert.equal(globMatcher(`${"*".repeat(50)}x`)?.("a".repeat(10_000)), false);
     assert.ok(performance.now() - started < 1000);
   });
 });
