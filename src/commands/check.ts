@@ -9,7 +9,8 @@ import { schedule } from "../engine/scheduler.js";
 import { grantLine, principalOf } from "../exchange-scripts.js";
 import { imapsyncVersion } from "../imapsync/run.js";
 import { oauth2cVersion } from "../oauth2c/run.js";
-import { planMailboxes } from "../plan/plan.js";
+import { planMailboxes, type MailboxPlan } from "../plan/plan.js";
+import type { TokenKeeper } from "../token/keeper.js";
 import { checkPaths, REPORT_SCHEMA_VERSION, ReportStore } from "../report/store.js";
 import { checkToken } from "../token/checks.js";
 import { createTokenKeeper, expectationsOf } from "../token/grants.js";
@@ -50,23 +51,7 @@ export async function checkCommand(flags: CheckFlags, io: CommandIo): Promise<nu
       usersFile: users.path,
       config,
     });
-    const run = imapsyncRunner(config);
-    const entries = new Map<string, ReportEntry>();
-    await schedule(plans, { concurrency, signal: io.signal }, async (plan) => {
-      const password = await readPassword(plan.password);
-      // A check is short: a token about to expire is renewed before each login.
-      await tokens.fresh();
-      const spawnFailed = (reason: string) =>
-        io.stderr.write(`${plan.mailbox.source}: imapsync could not be started: ${reason}\n`);
-      const result = await run(plan, {
-        password,
-        signal: io.signal,
-        forceSignal: io.forceSignal,
-        spawnFailed,
-      });
-      entries.set(plan.mailbox.source, preflightEntry(plan, result, config.loginHint));
-      return {};
-    });
+    const entries = await preflights(plans, { concurrency, config, tokens }, io);
     const results = users.mailboxes.flatMap((m) => entries.get(m.source) ?? []);
     await saveResults(results, users.path, config.workDir);
     for (const line of [...table(results), ...grantHelp(results, config)]) out(line);
@@ -80,6 +65,26 @@ export async function checkCommand(flags: CheckFlags, io: CommandIo): Promise<nu
       (ok === users.mailboxes.length ? ExitCode.ok : ExitCode.mailboxFailed)
     );
   });
+}
+
+/** Every preflight at once (a token about to expire is renewed before each login). */
+async function preflights(
+  plans: MailboxPlan[],
+  ctx: { concurrency: number; config: Config; tokens: Pick<TokenKeeper, "fresh"> },
+  io: CommandIo,
+): Promise<Map<string, ReportEntry>> {
+  const run = imapsyncRunner(ctx.config);
+  const entries = new Map<string, ReportEntry>();
+  await schedule(plans, { concurrency: ctx.concurrency, signal: io.signal }, async (plan) => {
+    const password = await readPassword(plan.password);
+    await ctx.tokens.fresh();
+    const spawnFailed = (reason: string) =>
+      io.stderr.write(`${plan.mailbox.source}: imapsync could not be started: ${reason}\n`);
+    const result = await run(plan, { ...io, password, spawnFailed });
+    entries.set(plan.mailbox.source, preflightEntry(plan, result, ctx.config.loginHint));
+    return {};
+  });
+  return entries;
 }
 
 async function programLines(config: Config): Promise<string[]> {

@@ -40,6 +40,23 @@ export function imapsyncRunner(
   return (plan, io) => runAttempt(plan, io, config);
 }
 
+/** Every line through the classifier; progress is told each time it moves. */
+async function classifyLines(
+  lines: AsyncIterable<string>,
+  classifier: RunClassifier,
+  progress?: (progress: Progress) => void,
+): Promise<void> {
+  let lastDone = -1;
+  for await (const line of lines) {
+    classifier.push(line);
+    const now = classifier.progress;
+    if (now && now.done !== lastDone) {
+      lastDone = now.done;
+      progress?.(now);
+    }
+  }
+}
+
 async function runAttempt(
   plan: MailboxPlan,
   io: AttemptIo,
@@ -68,15 +85,7 @@ async function runAttempt(
   const classifier = new RunClassifier();
   let exit: ExitStatus;
   try {
-    let lastDone = -1;
-    for await (const line of child.lines) {
-      classifier.push(line);
-      const progress = classifier.progress;
-      if (progress && progress.done !== lastDone) {
-        lastDone = progress.done;
-        io.progress?.(progress);
-      }
-    }
+    await classifyLines(child.lines, classifier, io.progress);
     exit = await child.exited;
   } finally {
     untie();
