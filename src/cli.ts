@@ -9,8 +9,6 @@ import type { CommandIo } from "./commands/session.js";
 import type { RetryFlags } from "./commands/retry.js";
 import { ExitCode, UserError } from "./errors.js";
 
-// Commands are imported when chosen: `diagnose` streams gigabytes and should not carry the
-// memory of modules it never uses.
 
 /** A bug, not a situation the admin can fix: ask for a report with the output. */
 const INTERNAL_ERROR = 70;

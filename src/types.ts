@@ -1,4 +1,3 @@
-// One type per concept, defined once and imported everywhere.
 
 /** How one imapsync run ended, as decided from its output lines and exit status. */
 export const RUN_CLASSES = [
