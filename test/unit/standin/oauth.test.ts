@@ -13,7 +13,7 @@ import {
   signInHeadless,
   startOAuthServer,
   type OAuthServer,
-} from "../scripts/standin/oauth-server.js";
+} from "../../../scripts/standin/oauth-server.js";
 
 const SCOPE = `${AUDIENCE}/.default offline_access`;
 

@@ -3,16 +3,17 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { InputError } from "../src/errors.js";
-import type { Config, Mailbox } from "../src/types.js";
-import { globMatcher, selectMailboxes } from "../src/users/select.js";
-import { parseUsers, readUsersFile } from "../src/users/read.js";
-import { passwordSourceOf, readPassword } from "../src/users/passwords.js";
-import { readUsersAndPasswords } from "./helpers/users.js";
-import { splitWords } from "../src/shell-words.js";
-import { testConfig } from "./helpers/config.js";
+import { ROOT } from "../../helpers/env.js";
+import { InputError } from "../../../src/errors.js";
+import type { Config, Mailbox } from "../../../src/types.js";
+import { globMatcher, selectMailboxes } from "../../../src/users/select.js";
+import { parseUsers, readUsersFile } from "../../../src/users/read.js";
+import { passwordSourceOf, readPassword } from "../../../src/users/passwords.js";
+import { readUsersAndPasswords } from "../../helpers/users.js";
+import { splitWords } from "../../../src/shell-words.js";
+import { testConfig } from "../../helpers/config.js";
 
-const root = path.resolve(import.meta.dirname, "../..");
+const root = ROOT;
 const samples = path.join(root, "fixtures", "users");
 
 /** The error is an InputError (exit 2) whose message names the file, the line and the problem. */

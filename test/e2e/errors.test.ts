@@ -5,16 +5,16 @@ import { readFileSync } from "node:fs";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { before, describe, it } from "node:test";
-import { loadConfig } from "../src/config/load.js";
-import { ExitCode, UserError } from "../src/errors.js";
-import { checkUserOptions } from "../src/imapsync/args.js";
-import { loadReport } from "../src/report/store.js";
-import type { Mailbox } from "../src/types.js";
-import { parseUsers, readUsersFile } from "../src/users/read.js";
-import { readUsersAndPasswords } from "./helpers/users.js";
-import { selectMailboxes } from "../src/users/select.js";
-import { withWorkDirLock } from "../src/workdir.js";
-import { ROOT, runCli, tempDir } from "./helpers/env.js";
+import { loadConfig } from "../../src/config/load.js";
+import { ExitCode, UserError } from "../../src/errors.js";
+import { checkUserOptions } from "../../src/imapsync/args.js";
+import { loadReport } from "../../src/report/store.js";
+import type { Mailbox } from "../../src/types.js";
+import { parseUsers, readUsersFile } from "../../src/users/read.js";
+import { readUsersAndPasswords } from "../helpers/users.js";
+import { selectMailboxes } from "../../src/users/select.js";
+import { withWorkDirLock } from "../../src/workdir.js";
+import { ROOT, runCli, tempDir } from "../helpers/env.js";
 
 let dir: string;
 before(async () => {

@@ -7,11 +7,11 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
-import { loadReport } from "../src/report/store.js";
-import { runPaths } from "../src/imapsync/args.js";
-import { findLeftovers, withWorkDirLock } from "../src/workdir.js";
-import { DOUBLES, tempDir, waitFor } from "./helpers/env.js";
-import { makeScene, overlaps, runSpans, usersAndWorld } from "./helpers/cli-scene.js";
+import { loadReport } from "../../src/report/store.js";
+import { runPaths } from "../../src/imapsync/args.js";
+import { findLeftovers, withWorkDirLock } from "../../src/workdir.js";
+import { DOUBLES, tempDir, waitFor } from "../helpers/env.js";
+import { makeScene, overlaps, runSpans, usersAndWorld } from "../helpers/cli-scene.js";
 
 const TRIALS = Number(process.env.KILL9_TRIALS ?? 20);
 /** Trials run side by side, each in its own work directory. */

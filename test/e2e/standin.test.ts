@@ -6,11 +6,11 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { execa } from "execa";
 import { ImapFlow } from "imapflow";
-import { openerDir } from "../scripts/standin/browser.js";
-import { dovecotMissing } from "../scripts/standin/dovecot.js";
-import { ADMIN, freePort, startStandin, type Standin } from "../scripts/standin/standin.js";
-import type { Report } from "../src/types.js";
-import { DOUBLES, runCli, tempDir } from "./helpers/env.js";
+import { openerDir } from "../../scripts/standin/browser.js";
+import { dovecotMissing } from "../../scripts/standin/dovecot.js";
+import { ADMIN, freePort, startStandin, type Standin } from "../../scripts/standin/standin.js";
+import type { Report } from "../../src/types.js";
+import { DOUBLES, runCli, tempDir } from "../helpers/env.js";
 
 const missing = dovecotMissing();
 

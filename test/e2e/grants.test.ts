@@ -13,9 +13,9 @@ import {
   PUBLIC_CLIENT_ID,
   startOAuthServer,
   type OAuthServer,
-} from "../scripts/standin/oauth-server.js";
-import type { Report } from "../src/types.js";
-import { mintAccessToken } from "./doubles/entra.js";
+} from "../../scripts/standin/oauth-server.js";
+import type { Report } from "../../src/types.js";
+import { mintAccessToken } from "../doubles/entra.js";
 import {
   filesBelow,
   readTexts,
@@ -23,9 +23,9 @@ import {
   scanForSecrets,
   tempDir,
   type CliResult,
-} from "./helpers/env.js";
-import { doubleCalls, makeWorld } from "./helpers/imapsync-world.js";
-import { ADMIN, doublesEnv } from "./helpers/cli-scene.js";
+} from "../helpers/env.js";
+import { doubleCalls, makeWorld } from "../helpers/imapsync-world.js";
+import { ADMIN, doublesEnv } from "../helpers/cli-scene.js";
 const TENANT = "11111111-2222-3333-4444-555555555555";
 const TTL_SEC = 4;
 const MARGIN_SEC = 2;

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { quotaShortfall } from "../src/engine/preflight.js";
-import type { Report } from "../src/types.js";
+import { quotaShortfall } from "../../src/engine/preflight.js";
+import type { Report } from "../../src/types.js";
 import {
   ADMIN,
   doublesEnv,
@@ -12,9 +12,9 @@ import {
   makeScene,
   runSpans,
   usersAndWorld,
-} from "./helpers/cli-scene.js";
-import { runCli, scanForSecrets, tempDir, waitFor } from "./helpers/env.js";
-import { doubleCalls, makeWorld } from "./helpers/imapsync-world.js";
+} from "../helpers/cli-scene.js";
+import { runCli, scanForSecrets, tempDir, waitFor } from "../helpers/env.js";
+import { doubleCalls, makeWorld } from "../helpers/imapsync-world.js";
 const PASSWORDS: Record<string, string> = {
   "alice@contoso.test": "alice-pw-Été",
   "bob@contoso.test": "bob-pw",

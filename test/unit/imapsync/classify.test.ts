@@ -3,11 +3,17 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { describe, test } from "node:test";
-import { classifyLines, RunClassifier, type ExitStatus } from "../src/imapsync/classify.js";
-import { readLines } from "../src/lines.js";
-import { remedyFor } from "../src/engine/remedies.js";
-import { RUN_CLASSES, type Classification } from "../src/types.js";
-import { excerpts, FIXTURES, fixtureLines, runRows, type RunRow } from "./helpers/fixture-index.js";
+import { classifyLines, RunClassifier, type ExitStatus } from "../../../src/imapsync/classify.js";
+import { readLines } from "../../../src/lines.js";
+import { remedyFor } from "../../../src/engine/remedies.js";
+import { RUN_CLASSES, type Classification } from "../../../src/types.js";
+import {
+  excerpts,
+  FIXTURES,
+  fixtureLines,
+  runRows,
+  type RunRow,
+} from "../../helpers/fixture-index.js";
 
 const LOG_DIRS = ["imapsync-2.229", "imapsync-2.229-m365", "imapsync-2.229-standin"];
 const rows: RunRow[] = LOG_DIRS.flatMap((dir) => runRows(dir));

@@ -5,8 +5,8 @@ import { chmod, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { DOUBLES, filesBelow, readTexts, scanForSecrets, waitFor } from "./helpers/env.js";
-import { ADMIN, makeScene, usersAndWorld } from "./helpers/cli-scene.js";
+import { DOUBLES, filesBelow, readTexts, scanForSecrets, waitFor } from "../helpers/env.js";
+import { ADMIN, makeScene, usersAndWorld } from "../helpers/cli-scene.js";
 
 const APP_SECRET = "app-secret-NEVER-passed-9f3k";
 const PASSWORDS = {

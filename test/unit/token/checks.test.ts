@@ -1,9 +1,9 @@
 // What a token's claims say before any imapsync run: refused with reason and fix, or warned.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { checkToken, GRAPH_APP_ID, refusalMessage } from "../src/token/checks.js";
-import { toStoredToken } from "../src/token/claims.js";
-import { mintAccessToken } from "./doubles/entra.js";
+import { checkToken, GRAPH_APP_ID, refusalMessage } from "../../../src/token/checks.js";
+import { toStoredToken } from "../../../src/token/claims.js";
+import { mintAccessToken } from "../../doubles/entra.js";
 
 const TENANT = "11111111-2222-3333-4444-555555555555";
 const ADMIN = "admin@contoso.com";

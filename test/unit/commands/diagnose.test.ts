@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { describe, test } from "node:test";
-import { diagnose } from "../src/commands/diagnose.js";
-import { InputError } from "../src/errors.js";
-import { remedyFor } from "../src/engine/remedies.js";
-import { excerpts, FIXTURES } from "./helpers/fixture-index.js";
+import { diagnose } from "../../../src/commands/diagnose.js";
+import { InputError } from "../../../src/errors.js";
+import { remedyFor } from "../../../src/engine/remedies.js";
+import { excerpts, FIXTURES } from "../../helpers/fixture-index.js";
 
 const fixture = (relative: string) => path.join(FIXTURES, relative);
 const OK = fixture("imapsync-2.229-m365/ok_xoauth2_delegated.log");

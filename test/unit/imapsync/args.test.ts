@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { InputError } from "../src/errors.js";
+import { InputError } from "../../../src/errors.js";
 import {
   buildEnv,
   buildImapsyncArgs,
@@ -14,9 +14,9 @@ import {
   nonMailExcludes,
   runPaths,
   safeFileName,
-} from "../src/imapsync/args.js";
-import type { Config, Mailbox } from "../src/types.js";
-import { testConfig } from "./helpers/config.js";
+} from "../../../src/imapsync/args.js";
+import type { Config, Mailbox } from "../../../src/types.js";
+import { testConfig } from "../../helpers/config.js";
 
 const WORK = "/var/tmp/work";
 

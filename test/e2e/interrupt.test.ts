@@ -11,11 +11,11 @@ import {
   startImapsync,
   stopBudgetMs,
   TERM_GRACE_MS,
-} from "../src/imapsync/run.js";
-import { runPaths } from "../src/imapsync/args.js";
-import type { Report } from "../src/types.js";
-import { tempDir, waitFor } from "./helpers/env.js";
-import { makeScene, runSpans, usersAndWorld, type Scene } from "./helpers/cli-scene.js";
+} from "../../src/imapsync/run.js";
+import { runPaths } from "../../src/imapsync/args.js";
+import type { Report } from "../../src/types.js";
+import { tempDir, waitFor } from "../helpers/env.js";
+import { makeScene, runSpans, usersAndWorld, type Scene } from "../helpers/cli-scene.js";
 
 /** The line at which the "hung" mailbox stops printing and reading its abort file. */
 const STALL_AT = 40;

@@ -3,9 +3,9 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { loadConfig, type LoadOptions } from "../src/config/load.js";
-import { SETTINGS } from "../src/config/settings.js";
-import { InputError } from "../src/errors.js";
+import { loadConfig, type LoadOptions } from "../../../src/config/load.js";
+import { SETTINGS } from "../../../src/config/settings.js";
+import { InputError } from "../../../src/errors.js";
 
 let dir = "";
 /** A folder on PATH holding fake `imapsync`, `oauth2c` and `perl` programs. */

@@ -3,12 +3,12 @@ import { readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { parse as parseCsv } from "csv-parse/sync";
-import { InputError } from "../src/errors.js";
-import { formatRemedies, formatSummary } from "../src/report/summary.js";
-import { loadReport, reportPaths, ReportStore } from "../src/report/store.js";
-import { reportToCsv } from "../src/report/csv.js";
-import type { Report } from "../src/types.js";
-import { tempDir } from "./helpers/env.js";
+import { InputError } from "../../../src/errors.js";
+import { formatRemedies, formatSummary } from "../../../src/report/summary.js";
+import { loadReport, reportPaths, ReportStore } from "../../../src/report/store.js";
+import { reportToCsv } from "../../../src/report/csv.js";
+import type { Report } from "../../../src/types.js";
+import { tempDir } from "../../helpers/env.js";
 
 function sample(): Report {
   return {

@@ -2,25 +2,25 @@ import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { TokenError } from "../src/errors.js";
+import { TokenError } from "../../../src/errors.js";
 import {
   findSignInUrl,
   interpretOauth2cRun,
   Oauth2cStderrScanner,
   parseOauth2cStdout,
   parseOauth2cVersion,
-} from "../src/oauth2c/output.js";
-import { implicitArgs } from "../src/oauth2c/args.js";
-import { oauth2cVersion, runOauth2c } from "../src/oauth2c/run.js";
-import { completeSignIn, mintAccessToken, tokenForm } from "./doubles/entra.js";
-import { fakeBrowserPath, FIXTURES, tempDir } from "./helpers/env.js";
+} from "../../../src/oauth2c/output.js";
+import { implicitArgs } from "../../../src/oauth2c/args.js";
+import { oauth2cVersion, runOauth2c } from "../../../src/oauth2c/run.js";
+import { completeSignIn, mintAccessToken, tokenForm } from "../../doubles/entra.js";
+import { fakeBrowserPath, FIXTURES, tempDir } from "../../helpers/env.js";
 import {
   freePort,
   OAUTH2C_DOUBLE,
   occupy,
   runDouble,
   startDouble,
-} from "./helpers/oauth2c-double.js";
+} from "../../helpers/oauth2c-double.js";
 
 const DIR = path.join(FIXTURES, "oauth2c");
 const fixture = (name: string, ext: string) => readFile(path.join(DIR, `${name}.${ext}`), "utf8");

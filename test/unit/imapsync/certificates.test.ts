@@ -3,11 +3,11 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { loadConfig } from "../src/config/load.js";
-import { InputError } from "../src/errors.js";
-import { buildImapsyncArgs, certificateArgs, runPaths } from "../src/imapsync/args.js";
-import type { Mailbox } from "../src/types.js";
-import { tempDir } from "./helpers/env.js";
+import { loadConfig } from "../../../src/config/load.js";
+import { InputError } from "../../../src/errors.js";
+import { buildImapsyncArgs, certificateArgs, runPaths } from "../../../src/imapsync/args.js";
+import type { Mailbox } from "../../../src/types.js";
+import { tempDir } from "../../helpers/env.js";
 
 const MAILBOX: Mailbox = {
   source: "a@contoso.com",

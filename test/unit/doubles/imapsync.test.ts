@@ -7,8 +7,8 @@ import path from "node:path";
 import { before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa, type Options } from "execa";
-import { readLines } from "../src/lines.js";
-import { FIXTURES, tempDir } from "./helpers/env.js";
+import { readLines } from "../../../src/lines.js";
+import { FIXTURES, tempDir } from "../../helpers/env.js";
 import {
   doubleCalls,
   IMAPSYNC_DOUBLE,
@@ -18,7 +18,7 @@ import {
   type DoubleCall,
   type World,
   type WorldFiles,
-} from "./helpers/imapsync-world.js";
+} from "../../helpers/imapsync-world.js";
 
 const ADMIN = "admin@contoso.test";
 const PASSWORD = "Dest-Pa55word!";

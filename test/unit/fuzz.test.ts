@@ -7,23 +7,23 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
-import { loadConfig } from "../src/config/load.js";
-import { SETTINGS } from "../src/config/settings.js";
-import { InputError, TokenError, UserError } from "../src/errors.js";
-import { RunClassifier } from "../src/imapsync/classify.js";
-import { checkUserOptions } from "../src/imapsync/args.js";
-import { MAX_LINE_LENGTH, readLines } from "../src/lines.js";
+import { loadConfig } from "../../src/config/load.js";
+import { SETTINGS } from "../../src/config/settings.js";
+import { InputError, TokenError, UserError } from "../../src/errors.js";
+import { RunClassifier } from "../../src/imapsync/classify.js";
+import { checkUserOptions } from "../../src/imapsync/args.js";
+import { MAX_LINE_LENGTH, readLines } from "../../src/lines.js";
 import {
   interpretOauth2cRun,
   Oauth2cStderrScanner,
   parseOauth2cStdout,
-} from "../src/oauth2c/output.js";
-import { loadReport } from "../src/report/store.js";
-import { loadToken } from "../src/token/store.js";
-import { RUN_CLASSES } from "../src/types.js";
-import { parseUsers, readUsersFile } from "../src/users/read.js";
-import { splitWords } from "../src/shell-words.js";
-import { runCli, tempDir } from "./helpers/env.js";
+} from "../../src/oauth2c/output.js";
+import { loadReport } from "../../src/report/store.js";
+import { loadToken } from "../../src/token/store.js";
+import { RUN_CLASSES } from "../../src/types.js";
+import { parseUsers, readUsersFile } from "../../src/users/read.js";
+import { splitWords } from "../../src/shell-words.js";
+import { runCli, tempDir } from "../helpers/env.js";
 
 const counts: Record<string, number> = {};
 function count(what: string, n = 1): void {

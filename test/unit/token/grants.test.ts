@@ -11,14 +11,14 @@ import {
   signInHeadless,
   startOAuthServer,
   type OAuthServer,
-} from "../scripts/standin/oauth-server.js";
-import { TokenError } from "../src/errors.js";
-import { clientCredentialsGrant, refreshGrant } from "../src/token/oauth-client.js";
-import { authCodeArgs, deviceCodeArgs } from "../src/oauth2c/args.js";
-import { isTransient } from "../src/token/entra.js";
-import { Oauth2cStderrScanner, oauth2cFeatures } from "../src/oauth2c/output.js";
-import { FIXTURES } from "./helpers/env.js";
-import { freePort } from "./helpers/oauth2c-double.js";
+} from "../../../scripts/standin/oauth-server.js";
+import { TokenError } from "../../../src/errors.js";
+import { clientCredentialsGrant, refreshGrant } from "../../../src/token/oauth-client.js";
+import { authCodeArgs, deviceCodeArgs } from "../../../src/oauth2c/args.js";
+import { isTransient } from "../../../src/token/entra.js";
+import { Oauth2cStderrScanner, oauth2cFeatures } from "../../../src/oauth2c/output.js";
+import { FIXTURES } from "../../helpers/env.js";
+import { freePort } from "../../helpers/oauth2c-double.js";
 
 const ISSUER = "https://login.microsoftonline.com/contoso.com/v2.0";
 

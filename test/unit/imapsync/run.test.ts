@@ -3,10 +3,15 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { before, describe, it } from "node:test";
-import { buildEnv, buildImapsyncArgs, runPaths, type RunPaths } from "../src/imapsync/args.js";
-import { startImapsync, type ImapsyncProcess } from "../src/imapsync/run.js";
-import type { Command, Config, Mailbox } from "../src/types.js";
-import { mode, tempDir } from "./helpers/env.js";
+import {
+  buildEnv,
+  buildImapsyncArgs,
+  runPaths,
+  type RunPaths,
+} from "../../../src/imapsync/args.js";
+import { startImapsync, type ImapsyncProcess } from "../../../src/imapsync/run.js";
+import type { Command, Config, Mailbox } from "../../../src/types.js";
+import { mode, tempDir } from "../../helpers/env.js";
 import {
   doubleCalls,
   IMAPSYNC_DOUBLE,
@@ -15,8 +20,8 @@ import {
   mintToken,
   type World,
   type WorldFiles,
-} from "./helpers/imapsync-world.js";
-import { testConfig } from "./helpers/config.js";
+} from "../../helpers/imapsync-world.js";
+import { testConfig } from "../../helpers/config.js";
 
 const ADMIN = "admin@contoso.test";
 const PASSWORD = "S3cret-dest-Pa55";

@@ -5,11 +5,11 @@ import { rm } from "node:fs/promises";
 import { connect, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { ImapFlow } from "imapflow";
-import { dovecotMissing, instanceDirs, masterPid } from "../scripts/standin/dovecot.js";
-import { EXPIRED_BYE, NOT_CONNECTED, THROTTLE_BYE } from "../scripts/standin/front.js";
-import { APP_CLIENT_ID } from "../scripts/standin/oauth-server.js";
-import { ADMIN, startStandin, type Standin } from "../scripts/standin/standin.js";
-import { tempDir } from "./helpers/env.js";
+import { dovecotMissing, instanceDirs, masterPid } from "../../../scripts/standin/dovecot.js";
+import { EXPIRED_BYE, NOT_CONNECTED, THROTTLE_BYE } from "../../../scripts/standin/front.js";
+import { APP_CLIENT_ID } from "../../../scripts/standin/oauth-server.js";
+import { ADMIN, startStandin, type Standin } from "../../../scripts/standin/standin.js";
+import { tempDir } from "../../helpers/env.js";
 
 const missing = dovecotMissing();
 const BIG = 3000;
