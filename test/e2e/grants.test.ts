@@ -1,6 +1,7 @@
 // Every grant through the built CLI, with tokens that live a few seconds: all mailboxes end ok,
 // one token request per expiry, never two at once. The in-process grants talk to a real local
 // OAuth server (oidc-provider, scripts/standin); the oauth2c double drives the sign-ins.
+import { TENANT } from "../helpers/constants.js";
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -26,7 +27,6 @@ import {
 } from "../helpers/env.js";
 import { doubleCalls, makeWorld } from "../helpers/imapsync-world.js";
 import { ADMIN, doublesEnv } from "../helpers/cli-scene.js";
-const TENANT = "11111111-2222-3333-4444-555555555555";
 const TTL_SEC = 4;
 const MARGIN_SEC = 2;
 const MAILBOXES = Array.from({ length: 6 }, (_, i) => `user${i + 1}@contoso.test`);

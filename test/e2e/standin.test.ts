@@ -8,7 +8,8 @@ import { execa } from "execa";
 import { ImapFlow } from "imapflow";
 import { openerDir } from "../../scripts/standin/browser.js";
 import { dovecotMissing } from "../../scripts/standin/dovecot.js";
-import { ADMIN, freePort, startStandin, type Standin } from "../../scripts/standin/standin.js";
+import { freePort } from "../../scripts/standin/ports.js";
+import { ADMIN, startStandin, type Standin } from "../../scripts/standin/standin.js";
 import type { Report } from "../../src/types.js";
 import { DOUBLES, runCli, tempDir } from "../helpers/env.js";
 

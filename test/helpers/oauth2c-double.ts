@@ -68,14 +68,6 @@ function listen(port: number): Promise<Server> {
   });
 }
 
-/** A port nobody listens on right now (tests run in parallel: never a fixed one). */
-export async function freePort(): Promise<number> {
-  const server = await listen(0);
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 /** Holds 127.0.0.1:<port> like another program would; call the result to let go. */
 export async function occupy(port: number): Promise<() => Promise<void>> {
   const server = await listen(port);

@@ -1,5 +1,6 @@
 // The imapsync double must answer like imapsync would for the inputs it gets, since every test
 // of the runner, the classifier wiring and the CLI trusts it.
+import { ADMIN } from "../../helpers/constants.js";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
@@ -20,7 +21,6 @@ import {
   type WorldFiles,
 } from "../../helpers/imapsync-world.js";
 
-const ADMIN = "admin@contoso.test";
 const PASSWORD = "Dest-Pa55word!";
 
 const WORLD: World = {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ADMIN } from "../../helpers/constants.js";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -23,7 +24,6 @@ import {
 } from "../../helpers/imapsync-world.js";
 import { testConfig } from "../../helpers/config.js";
 
-const ADMIN = "admin@contoso.test";
 const PASSWORD = "S3cret-dest-Pa55";
 
 let workDir: string;

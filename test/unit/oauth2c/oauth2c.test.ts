@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { connect } from "node:net";
+import { TENANT } from "../../helpers/constants.js";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
@@ -13,14 +15,9 @@ import {
 import { implicitArgs } from "../../../src/oauth2c/args.js";
 import { oauth2cVersion, runOauth2c } from "../../../src/oauth2c/run.js";
 import { completeSignIn, mintAccessToken, tokenForm } from "../../doubles/entra.js";
-import { fakeBrowserPath, FIXTURES, tempDir } from "../../helpers/env.js";
-import {
-  freePort,
-  OAUTH2C_DOUBLE,
-  occupy,
-  runDouble,
-  startDouble,
-} from "../../helpers/oauth2c-double.js";
+import { fakeBrowserPath, FIXTURES, tempDir, waitFor } from "../../helpers/env.js";
+import { freePort } from "../../../scripts/standin/ports.js";
+import { OAUTH2C_DOUBLE, occupy, runDouble, startDouble } from "../../helpers/oauth2c-double.js";
 
 const DIR = path.join(FIXTURES, "oauth2c");
 const fixture = (name: string, ext: string) => readFile(path.join(DIR, `${name}.${ext}`), "utf8");
@@ -380,7 +377,6 @@ describe("runOauth2c process control", () => {
 
 // ------------------------------------------------------------------ the double vs the fixtures
 
-const TENANT = "11111111-2222-3333-4444-555555555555";
 const ENTRA = `https://login.microsoftonline.com/${TENANT}/v2.0`;
 /** The DOC argument set of INDEX.md, against the emulated Entra, on a test port. */
 function docArgs(port: number, extra: string[] = []): string[] {
@@ -618,7 +614,14 @@ describe("the oauth2c double reads like the real runs", () => {
     const handle = startDouble(docArgs(port, ["--silent", "--no-browser"]), {
       onUrl: () => undefined,
     });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Signalled once it waits for the callback (a fixed delay was too short on a loaded machine).
+    const listening = () =>
+      new Promise<boolean>((resolve) => {
+        const socket = connect(port, "127.0.0.1");
+        socket.once("connect", () => resolve(socket.destroy() !== undefined));
+        socket.once("error", () => resolve(false));
+      });
+    await waitFor(listening, 10_000, "the double's callback server");
     handle.child.kill("SIGTERM");
     const run = await handle.result;
     assert.equal(run.stdout, await fixture("implicit_sigterm_silent", "stdout"));

@@ -1,6 +1,6 @@
 // The stand-in's OAuth server: every grant the tool uses, token shape, lifetime, introspection.
+import { pkce, postForm } from "../../helpers/oauth-flows.js";
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
@@ -16,15 +16,6 @@ import {
 } from "../../../scripts/standin/oauth-server.js";
 
 const SCOPE = `${AUDIENCE}/.default offline_access`;
-
-async function postForm(url: string, form: Record<string, string>) {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "Content-Type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams(form).toString(),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
 
 /** A one-shot callback server like oauth2c's: resolves with the first request's query or form. */
 async function callbackServer() {
@@ -153,7 +144,7 @@ describe("stand-in OAuth server", () => {
   it("authorization code + PKCE, then refresh with rotation", async () => {
     const cb = await callbackServer();
     try {
-      const verifier = randomBytes(32).toString("base64url");
+      const { verifier, params } = pkce();
       const url = new URL(oauth.authorizeEndpoint);
       url.search = new URLSearchParams({
         client_id: PUBLIC_CLIENT_ID,
@@ -162,8 +153,7 @@ describe("stand-in OAuth server", () => {
         response_type: "code",
         scope: `openid ${SCOPE}`,
         state: "s3",
-        code_challenge: createHash("sha256").update(verifier).digest("base64url"),
-        code_challenge_method: "S256",
+        ...params,
         prompt: "consent",
       }).toString();
       void signInHeadless(url.href);

@@ -1,22 +1,19 @@
 // What a token's claims say before any imapsync run: refused with reason and fix, or warned.
+import { unsignedJwt } from "../../helpers/jwt.js";
+import { TENANT } from "../../helpers/constants.js";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { checkToken, GRAPH_APP_ID, refusalMessage } from "../../../src/token/checks.js";
 import { toStoredToken } from "../../../src/token/claims.js";
 import { mintAccessToken } from "../../doubles/entra.js";
 
-const TENANT = "11111111-2222-3333-4444-555555555555";
 const ADMIN = "admin@contoso.com";
 const now = new Date();
 const expect = { now, loginHint: ADMIN, tenantId: TENANT, marginMs: 15 * 60_000 };
 
 function claimsToken(payload: Record<string, unknown>) {
-  const part = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
   const exp = Math.floor(now.getTime() / 1000) + 3600;
-  return toStoredToken(
-    { access_token: `${part({ alg: "RS256", typ: "JWT" })}.${part({ exp, ...payload })}.c2ln` },
-    now,
-  );
+  return toStoredToken({ access_token: unsignedJwt({ exp, ...payload }) }, now);
 }
 
 describe("token checks", () => {

@@ -1,5 +1,6 @@
 // The grants' building blocks: oauth2c argv per grant and release, the device user code dug out
 // of oauth2c's log, and the in-process grants against a real local OAuth server (oidc-provider).
+import { pkce, postForm } from "../../helpers/oauth-flows.js";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
@@ -18,7 +19,7 @@ import { authCodeArgs, deviceCodeArgs } from "../../../src/oauth2c/args.js";
 import { isTransient } from "../../../src/token/entra.js";
 import { Oauth2cStderrScanner, oauth2cFeatures } from "../../../src/oauth2c/output.js";
 import { FIXTURES } from "../../helpers/env.js";
-import { freePort } from "../../helpers/oauth2c-double.js";
+import { freePort } from "../../../scripts/standin/ports.js";
 
 const ISSUER = "https://login.microsoftonline.com/contoso.com/v2.0";
 
@@ -151,7 +152,6 @@ describe("in-process grants against oidc-provider", { timeout: 60_000 }, () => {
 /** A refresh token from a real authorization code sign-in (the headless browser signs in). */
 async function codeFlowRefreshToken(oauth: OAuthServer): Promise<string> {
   const { createServer } = await import("node:http");
-  const { createHash, randomBytes } = await import("node:crypto");
   let resolve!: (code: string) => void;
   const got = new Promise<string>((r) => (resolve = r));
   const server = createServer((req, res) => {
@@ -165,7 +165,7 @@ async function codeFlowRefreshToken(oauth: OAuthServer): Promise<string> {
   const port = await freePort();
   await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
   const redirectUri = `http://localhost:${port}/callback`;
-  const verifier = randomBytes(32).toString("base64url");
+  const { verifier, params } = pkce();
   const url = new URL(oauth.authorizeEndpoint);
   url.search = new URLSearchParams({
     client_id: PUBLIC_CLIENT_ID,
@@ -174,24 +174,18 @@ async function codeFlowRefreshToken(oauth: OAuthServer): Promise<string> {
     response_type: "code",
     response_mode: "form_post",
     scope: "openid offline_access https://outlook.office365.com/.default",
-    code_challenge: createHash("sha256").update(verifier).digest("base64url"),
-    code_challenge_method: "S256",
+    ...params,
   }).toString();
   void signInHeadless(url.href);
   const code = await got;
   server.close();
-  const response = await fetch(oauth.tokenEndpoint, {
-    method: "POST",
-    headers: { "Content-Type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "authorization_code",
-      client_id: PUBLIC_CLIENT_ID,
-      code,
-      redirect_uri: redirectUri,
-      code_verifier: verifier,
-    }).toString(),
+  const { body } = await postForm(oauth.tokenEndpoint, {
+    grant_type: "authorization_code",
+    client_id: PUBLIC_CLIENT_ID,
+    code,
+    redirect_uri: redirectUri,
+    code_verifier: verifier,
   });
-  const body = (await response.json()) as { refresh_token?: string };
-  assert.ok(body.refresh_token, JSON.stringify(body));
+  assert.ok(typeof body.refresh_token === "string", JSON.stringify(body));
   return body.refresh_token;
 }

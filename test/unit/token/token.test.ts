@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { TENANT } from "../../helpers/constants.js";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
@@ -11,10 +12,10 @@ import { TokenKeeper } from "../../../src/token/keeper.js";
 import type { Config } from "../../../src/types.js";
 import { completeSignIn, mintAccessToken, tokenForm } from "../../doubles/entra.js";
 import { fakeBrowserPath, mode, scanForSecrets, tempDir } from "../../helpers/env.js";
-import { freePort, occupy, OAUTH2C_DOUBLE, runDouble } from "../../helpers/oauth2c-double.js";
+import { freePort } from "../../../scripts/standin/ports.js";
+import { occupy, OAUTH2C_DOUBLE, runDouble } from "../../helpers/oauth2c-double.js";
 import { testConfig } from "../../helpers/config.js";
 
-const TENANT = "11111111-2222-3333-4444-555555555555";
 const ADMIN = "admin@contoso.com";
 const APP_SECRET = "app-secret-Ünïcode+/=value";
 
