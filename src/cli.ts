@@ -9,7 +9,6 @@ import type { CommandIo } from "./commands/session.js";
 import type { RetryFlags } from "./commands/retry.js";
 import { ExitCode, UserError } from "./errors.js";
 
-
 /** A bug, not a situation the admin can fix: ask for a report with the output. */
 const INTERNAL_ERROR = 70;
 
@@ -18,6 +17,12 @@ const STOP_LEFTOVERS: Options = {
   default: false,
   describe:
     "stop imapsync processes a crashed earlier run left running (otherwise their mailboxes wait for them)",
+};
+
+const USERS: Options = {
+  type: "string",
+  demandOption: true,
+  describe: "users file (CSV or imapsync bulk format)",
 };
 
 const SETTINGS_GROUP = "Settings (flag, or variable in .env or the environment):";
@@ -124,15 +129,7 @@ function defineCheck(y: Argv, result: Result): Argv {
   return y.command(
     "check",
     "Preflight: programs, configuration, token, then imapsync --justfoldersizes (log in, open every folder) for every mailbox at once; lists what to fix before migrating",
-    (y) =>
-      y
-        .option("users", {
-          type: "string",
-          demandOption: true,
-          describe: "users file (CSV or imapsync bulk format)",
-        })
-        .group(["users"], "Check:")
-        .options(settingsAndSignIn()),
+    (y) => y.option("users", USERS).group(["users"], "Check:").options(settingsAndSignIn()),
     async (flags) => {
       const { checkCommand } = await import("./commands/check.js");
       result.exitCode = await checkCommand(
@@ -149,11 +146,7 @@ function defineGrants(y: Argv, result: Result): Argv {
     "Write the Exchange Online PowerShell scripts that enable IMAP and grant FullAccess on the mailboxes of a users file, and the one that removes it",
     (y) =>
       y
-        .option("users", {
-          type: "string",
-          demandOption: true,
-          describe: "users file (CSV or imapsync bulk format)",
-        })
+        .option("users", USERS)
         .option("out", {
           type: "string",
           describe: "folder for the two scripts (default: WORK_DIR)",
@@ -171,11 +164,7 @@ function defineGrants(y: Argv, result: Result): Argv {
 }
 
 const MIGRATE_OPTIONS: Record<string, Options> = {
-  users: {
-    type: "string",
-    demandOption: true,
-    describe: "users file (CSV or imapsync bulk format)",
-  },
+  users: USERS,
   only: {
     type: "string",
     array: true,

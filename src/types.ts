@@ -1,4 +1,3 @@
-
 /** How one imapsync run ended, as decided from its output lines and exit status. */
 export const RUN_CLASSES = [
   "ok",

@@ -1,8 +1,6 @@
 // The stand-in's OAuth server: every grant the tool uses, token shape, lifetime, introspection.
-import { pkce, postForm } from "../../helpers/oauth-flows.js";
+import { callbackServer, pkce, postForm } from "../../helpers/oauth-flows.js";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { decodeJwt } from "jose";
 import {
@@ -16,29 +14,6 @@ import {
 } from "../../../scripts/standin/oauth-server.js";
 
 const SCOPE = `${AUDIENCE}/.default offline_access`;
-
-/** A one-shot callback server like oauth2c's: resolves with the first request's query or form. */
-async function callbackServer() {
-  let resolve!: (fields: URLSearchParams) => void;
-  const received = new Promise<URLSearchParams>((r) => (resolve = r));
-  const server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (chunk: Buffer) => (body += chunk.toString()));
-    req.on("end", () => {
-      res.end("Authorization succeeded. You may close this window.");
-      resolve(
-        new URLSearchParams(req.method === "POST" ? body : new URL(req.url!, "http://x").search),
-      );
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    redirectUri: `http://localhost:${port}/callback`,
-    received,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
 
 describe("stand-in OAuth server", () => {
   let oauth: OAuthServer;

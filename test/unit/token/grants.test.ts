@@ -1,6 +1,6 @@
 // The grants' building blocks: oauth2c argv per grant and release, the device user code dug out
 // of oauth2c's log, and the in-process grants against a real local OAuth server (oidc-provider).
-import { pkce, postForm } from "../../helpers/oauth-flows.js";
+import { callbackServer, pkce, postForm } from "../../helpers/oauth-flows.js";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
@@ -151,20 +151,8 @@ describe("in-process grants against oidc-provider", { timeout: 60_000 }, () => {
 
 /** A refresh token from a real authorization code sign-in (the headless browser signs in). */
 async function codeFlowRefreshToken(oauth: OAuthServer): Promise<string> {
-  const { createServer } = await import("node:http");
-  let resolve!: (code: string) => void;
-  const got = new Promise<string>((r) => (resolve = r));
-  const server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (c: Buffer) => (body += c.toString()));
-    req.on("end", () => {
-      res.end("ok");
-      resolve(new URLSearchParams(body).get("code") ?? "");
-    });
-  });
-  const port = await freePort();
-  await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
-  const redirectUri = `http://localhost:${port}/callback`;
+  const cb = await callbackServer();
+  const redirectUri = cb.redirectUri;
   const { verifier, params } = pkce();
   const url = new URL(oauth.authorizeEndpoint);
   url.search = new URLSearchParams({
@@ -177,8 +165,8 @@ async function codeFlowRefreshToken(oauth: OAuthServer): Promise<string> {
     ...params,
   }).toString();
   void signInHeadless(url.href);
-  const code = await got;
-  server.close();
+  const code = (await cb.received).get("code") ?? "";
+  await cb.close();
   const { body } = await postForm(oauth.tokenEndpoint, {
     grant_type: "authorization_code",
     client_id: PUBLIC_CLIENT_ID,
