@@ -82,6 +82,16 @@ function migrationIo(): CommandIo {
 /** The commands that do not catch signals. */
 const io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
 
+/**
+ * The inputs of `diagnose` as typed: yargs drops a lone "-" from positionals, so they are read from
+ * the words after the command (options removed) and after "--" (taken as they are).
+ */
+function diagnoseInputs(argv: string[], afterDashes: string[]): string[] {
+  const end = argv.indexOf("--");
+  const words = argv.slice(argv.indexOf("diagnose") + 1, end === -1 ? undefined : end);
+  return [...words.filter((word) => word === "-" || !word.startsWith("-")), ...afterDashes];
+}
+
 /** What the chosen command's handler leaves for the process to exit with. */
 interface Result {
   exitCode: number;
@@ -237,7 +247,7 @@ function defineRetry(y: Argv, result: Result): Argv {
 
 function defineDiagnose(y: Argv, result: Result): Argv {
   return y.command(
-    "diagnose <files..>",
+    "diagnose [files..]",
     "Classify imapsync logs (or - for standard input): class, remedy and the deciding lines",
     (y) =>
       y
@@ -254,7 +264,7 @@ function defineDiagnose(y: Argv, result: Result): Argv {
     async (flags) => {
       const { diagnose } = await import("./commands/diagnose.js");
       result.exitCode = await diagnose(
-        (flags.files as string[] | undefined) ?? [],
+        diagnoseInputs(hideBin(process.argv), (flags["--"] as string[] | undefined) ?? []),
         { json: flags.json },
         { stdout: io.stdout, stdin: process.stdin },
       );

@@ -8,6 +8,7 @@ import { InputError } from "../errors.js";
 import { defaultAuthorityUrl } from "../token/entra.js";
 import type { Command, Config } from "../types.js";
 import { isAddress } from "../users/address.js";
+import { readPasswordFile } from "../users/passwords.js";
 import { fileProblem, locateProgram, parseCommand } from "./programs.js";
 import { TABLE, type AnySetting, type Setting, type SettingKey, type Values } from "./settings.js";
 
@@ -46,6 +47,7 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
   // the setting's type (its default when the given value is invalid) or undefined when it has none.
   const values = raw as Values;
   const ctx = { values, cwd, env, problems, require: new Set(opts.require) };
+  values.appSecret = readAppSecretFile(ctx);
   checkRequirements(ctx);
   const destAdminPasswordFile = checkDestinationAdmin(ctx);
   const caFiles = { ca1File: checkCaFile(ctx, "ca1File"), ca2File: checkCaFile(ctx, "ca2File") };
@@ -256,11 +258,35 @@ function checkRequirements(ctx: Context): void {
     // The app signs in as itself with its secret; otherwise an admin signs in.
     if (values.grant === "client-credentials") {
       if (values.appSecret === undefined)
-        missing(ctx, "appSecret", "GRANT=client-credentials needs it");
+        missing(ctx, "appSecret", "GRANT=client-credentials needs it (or APP_SECRET_FILE)");
     } else if (values.loginHint === undefined) missing(ctx, "loginHint", why);
   }
   if (ctx.require.has("destination") && values.host2 === undefined) {
     missing(ctx, "host2", "the destination server must be known");
+  }
+}
+
+/** APP_SECRET from the first line of APP_SECRET_FILE, read like a password file. */
+function readAppSecretFile(ctx: Context): string | undefined {
+  const { appSecret, appSecretFile } = ctx.values;
+  if (appSecretFile === undefined) return appSecret;
+  const s = settingOf("appSecretFile");
+  if (appSecret !== undefined) {
+    ctx.problems.push(
+      `${name(s)} and ${name(settingOf("appSecret"))} are both set; keep only ${s.env}`,
+    );
+    return appSecret;
+  }
+  try {
+    return readPasswordFile(
+      path.resolve(ctx.cwd, appSecretFile),
+      s.env,
+      "Point APP_SECRET_FILE at a readable file whose first line is the client secret.",
+    );
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    ctx.problems.push(error.message);
+    return undefined;
   }
 }
 

@@ -61,6 +61,15 @@ export const TABLE = [
     example: "<client secret>",
   },
   {
+    key: "appSecretFile",
+    env: "APP_SECRET_FILE",
+    flag: "app-secret-file",
+    description:
+      "File whose first line is APP_SECRET (keeps the secret out of the environment and docker inspect)",
+    type: "string",
+    example: "./secrets/app-secret.txt",
+  },
+  {
     key: "loginHint",
     env: "LOGIN_HINT",
     flag: "login-hint",
@@ -187,7 +196,7 @@ export const TABLE = [
     env: "CALLBACK_ADDR",
     flag: "callback-addr",
     description:
-      "Address oauth2c's callback listens on (oauth2c >= 1.19); 0.0.0.0:9876 in a container with a published port",
+      "Address oauth2c's callback listens on (oauth2c >= 1.19; unset: 127.0.0.1, also right with docker --network host); 0.0.0.0:9876 only in a container whose port is published",
     type: "string",
     format: "word",
     example: "0.0.0.0:9876",

@@ -1,6 +1,6 @@
 // Password files (a users file's password_file, DEST_ADMIN_PASSWORD_FILE): the first line, read
 // strictly, never more than PASSWORD_FILE_MAX_BYTES.
-import { open } from "node:fs/promises";
+import { closeSync, openSync, readSync } from "node:fs";
 import { InputError } from "../errors.js";
 import type { Config, Mailbox, PasswordSource } from "../types.js";
 import { lineOf } from "./fields.js";
@@ -8,23 +8,37 @@ import { lineOf } from "./fields.js";
 /** A password file is read up to its first line; anything longer is not a password. */
 export const PASSWORD_FILE_MAX_BYTES = 64 * 1024;
 
+/**
+ * In a container the tool often runs as another uid than the file's owner: say which, and how
+ * to run as the owner, since "permission denied" alone sends people to chmod.
+ */
+function runsAs(): string {
+  const uid = process.getuid?.();
+  if (uid === undefined) return "";
+  return ` for uid ${uid} (gid ${process.getgid?.()}), the account this tool runs as: make the file readable by that uid, or run the tool as the file's owner (Docker: --user "$(id -u):$(id -g)"; compose: MIGRATOR_UID and MIGRATOR_GID in .env)`;
+}
+
 export function unreadableReason(error: unknown): string {
   switch ((error as NodeJS.ErrnoException).code) {
     case "ENOENT":
       return "does not exist";
     case "EACCES":
     case "EPERM":
-      return "cannot be read (permission denied)";
+      return `cannot be read (permission denied)${runsAs()}`;
     case "EISDIR":
       return "is a folder, not a file";
     default:
       return `cannot be read (${(error as Error).message})`;
   }
 }
-async function readPasswordFile(file: string, where: string, fix: string): Promise<string> {
+/**
+ * The first line of a secret's file (password_file, DEST_ADMIN_PASSWORD_FILE, APP_SECRET_FILE);
+ * every problem is an InputError at `where`. Synchronous, so settings can be read with it.
+ */
+export function readPasswordFile(file: string, where: string, fix: string): string {
   let bytes: Uint8Array;
   try {
-    bytes = await readHead(file, PASSWORD_FILE_MAX_BYTES);
+    bytes = readHead(file, PASSWORD_FILE_MAX_BYTES);
   } catch (error) {
     throw new InputError(where, `the password file ${file} ${unreadableReason(error)}`, fix);
   }
@@ -44,19 +58,19 @@ async function readPasswordFile(file: string, where: string, fix: string): Promi
   return password;
 }
 
-async function readHead(file: string, maxBytes: number): Promise<Uint8Array> {
-  const handle = await open(file, "r");
+function readHead(file: string, maxBytes: number): Uint8Array {
+  const fd = openSync(file, "r");
   try {
     const buffer = new Uint8Array(maxBytes);
     let filled = 0;
     while (filled < maxBytes) {
-      const { bytesRead } = await handle.read(buffer, filled, maxBytes - filled);
+      const bytesRead = readSync(fd, buffer, filled, maxBytes - filled, null);
       if (bytesRead === 0) break;
       filled += bytesRead;
     }
     return buffer.subarray(0, filled);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 export function decodeUtf8(bytes: Uint8Array): string | undefined {
