@@ -12,7 +12,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { ADMIN, startStandin } from "../scripts/standin/standin.js";
 import type { LoadThrottle } from "../scripts/standin/front.js";
-import { loadReport } from "../src/report.js";
+import { loadReport } from "../src/report/store.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const cli = path.join(root, "dist/src/cli.js");

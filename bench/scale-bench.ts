@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { mintAccessToken } from "../test/doubles/entra.js";
-import { loadReport } from "../src/report.js";
+import { loadReport } from "../src/report/store.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const outDir = path.join(root, "bench", "out", "scale");
@@ -134,7 +134,7 @@ async function planRun(count: number) {
     [
       "--input-type=module",
       "-e",
-      `const { readUsersFile } = await import(${JSON.stringify(path.join(root, "dist/src/users.js"))});
+      `const { readUsersFile } = await import(${JSON.stringify(path.join(root, "dist/src/users/read.js"))});
        const t = performance.now(); const u = await readUsersFile(process.argv[1]);
        console.log(JSON.stringify({ ms: performance.now() - t, n: u.mailboxes.length, rssMb: process.memoryUsage().rss / 2 ** 20 }));`,
       s.usersFile,

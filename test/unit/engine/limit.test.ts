@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it, mock } from "node:test";
 import { AutoLimit, fixedLimit, type ConcurrencyLimit } from "../../../src/engine/limit.js";
 import type { ConcurrencyChange } from "../../../src/engine/concurrency.js";
-import { schedule } from "../../../src/scheduler.js";
+import { schedule } from "../../../src/engine/scheduler.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -9,7 +9,7 @@ import { describe, it } from "node:test";
 import { execa } from "execa";
 import { InputError } from "../../../src/errors.js";
 import { Journal, journalPath, readJournal } from "../../../src/report/journal.js";
-import { loadReport, ReportStore, REPORT_SCHEMA_VERSION } from "../../../src/report.js";
+import { loadReport, ReportStore, REPORT_SCHEMA_VERSION } from "../../../src/report/store.js";
 import type { Report, ReportEntry } from "../../../src/types.js";
 import { ROOT, tempDir } from "../../helpers/env.js";
 
@@ -127,7 +127,7 @@ describe("ReportStore with its journal", () => {
       [
         "--input-type=module",
         "-e",
-        `const { ReportStore, REPORT_SCHEMA_VERSION } = await import(${JSON.stringify(path.join(ROOT, "dist/src/report.js"))});
+        `const { ReportStore, REPORT_SCHEMA_VERSION } = await import(${JSON.stringify(path.join(ROOT, "dist/src/report/store.js"))});
          const mailboxes = Array.from({ length: 5000 }, (_, i) => ({ source: "m" + i + "@contoso.test", destination: "d", status: "pending", attempts: [] }));
          const store = new ReportStore({ schemaVersion: REPORT_SCHEMA_VERSION, startedAt: "x", usersFile: "u", mailboxes }, { json: process.argv[1], csv: process.argv[1] + ".csv" });
          await store.save();

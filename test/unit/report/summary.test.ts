@@ -2,7 +2,8 @@
 // shared by many mailboxes is said once with the count.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { formatRemedies, formatSummary, REPORT_SCHEMA_VERSION } from "../../../src/report.js";
+import { REPORT_SCHEMA_VERSION } from "../../../src/report/store.js";
+import { formatRemedies, formatSummary } from "../../../src/report/summary.js";
 import type { Report, ReportEntry } from "../../../src/types.js";
 
 function report(entries: ReportEntry[]): Report {
