@@ -3,6 +3,9 @@
 // its load average, which counts other tenants' work and runnable-but-waiting tasks. Reads cgroup
 // v2 (`cpu.max`, `cpu.stat`) or v1 (`cpu.cfs_quota_us`/`cpu.cfs_period_us`, `cpuacct.usage`); the
 // usage covers every process of the cgroup, so the imapsync runs are counted with the tool.
+// Without a limit the CPU available is the machine's, which other work may keep busy: then what is
+// measured is the tool's own processes (itself and the imapsync runs it waited for), never the
+// machine's load.
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import path from "node:path";
@@ -53,6 +56,27 @@ function firstNumber(text: string | undefined, pattern: RegExp): number | undefi
   return m ? Number(m[1]) : undefined;
 }
 
+/** CPU time of this process and of the children it has waited for (/proc/self/stat), in ms. */
+function ownTreeMs(root: string): number | undefined {
+  const stat = read(path.join(root, "proc/self/stat"));
+  if (stat === undefined) return undefined;
+  // Fields after the command name in parentheses: utime stime cutime cstime are 14–17.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i] ?? NaN), 0);
+  return Number.isFinite(ticks) ? ticks * CLOCK_TICK_MS : undefined;
+}
+
+/** USER_HZ, 100 on every Linux the image and CI run. */
+const CLOCK_TICK_MS = 10;
+
+function machineReader(root: string, machine: number): CpuReader {
+  return {
+    limit: machine,
+    source: `${machine} CPUs of the machine, no cgroup limit (the tool's own processes are measured)`,
+    usageMs: () => ownTreeMs(root),
+  };
+}
+
 /** `root` is "/" except in tests, which lay out a fake /proc and /sys under a folder. */
 export function cpuReader(root = "/"): CpuReader {
   const machine = availableParallelism();
@@ -63,7 +87,7 @@ export function cpuReader(root = "/"): CpuReader {
   if (v2 !== undefined && read(path.join(sys, "cgroup.controllers")) !== undefined) {
     const dirs = cgroupDirs(sys, v2);
     let limit = machine;
-    let source = `${machine} CPUs of the machine`;
+    let source = "";
     for (const dir of dirs) {
       const m = /^(\d+) (\d+)/.exec(read(path.join(dir, "cpu.max")) ?? "");
       if (m && Number(m[1]) / Number(m[2]) < limit) {
@@ -71,6 +95,7 @@ export function cpuReader(root = "/"): CpuReader {
         source = `cgroup v2 cpu.max (${limit} CPUs)`;
       }
     }
+    if (source === "") return machineReader(root, machine);
     const stat = dirs.find((dir) => read(path.join(dir, "cpu.stat")) !== undefined);
     return {
       limit,
@@ -88,7 +113,7 @@ export function cpuReader(root = "/"): CpuReader {
   const cpu = paths.get("cpu");
   const acct = paths.get("cpuacct");
   let limit = machine;
-  let source = `${machine} CPUs of the machine`;
+  let source = "";
   if (cpu !== undefined) {
     for (const dir of cgroupDirs(path.join(sys, "cpu"), cpu)) {
       const quota = firstNumber(read(path.join(dir, "cpu.cfs_quota_us")), /^(-?\d+)/);
@@ -99,6 +124,7 @@ export function cpuReader(root = "/"): CpuReader {
       }
     }
   }
+  if (source === "") return machineReader(root, machine);
   const usageFile =
     acct === undefined
       ? undefined

@@ -5,10 +5,13 @@ import type { Report } from "../types.js";
 /** Above this many mailboxes the summary lists only those not ok: report.csv has them all. */
 export const SUMMARY_LIST_MAX = 50;
 
-/** One line per mailbox (per mailbox not ok, for a long list) plus totals, for the end of a run. */
+/** One line per mailbox (per failed or interrupted one, for a long list) plus totals. */
 export function formatSummary(report: Report): string[] {
   const long = report.mailboxes.length > SUMMARY_LIST_MAX;
-  const listed = long ? report.mailboxes.filter((e) => e.status !== "ok") : report.mailboxes;
+  // A long list shows what went wrong; those ok and those that have not run are counted.
+  const listed = long
+    ? report.mailboxes.filter((e) => e.status !== "ok" && e.status !== "pending")
+    : report.mailboxes;
   const width = Math.max(7, ...listed.map((entry) => entry.source.length));
   const lines = [
     `${"MAILBOX".padEnd(width)}  ${"STATUS".padEnd(11)}  ${"CLASS".padEnd(26)}  ATTEMPTS  MESSAGES`,
@@ -28,7 +31,7 @@ export function formatSummary(report: Report): string[] {
   const totals = [...counts].map(([status, count]) => `${count} ${status}`).join(", ");
   if (long)
     lines.push(
-      `(${counts.get("ok") ?? 0} mailboxes ok not listed: every mailbox is in the report)`,
+      `(${counts.get("ok") ?? 0} mailboxes ok${counts.get("pending") ? ` and ${counts.get("pending")} pending` : ""} not listed: every mailbox is in the report)`,
     );
   lines.push(`${report.mailboxes.length} mailboxes: ${totals}`);
   return lines;

@@ -37,16 +37,18 @@ describe("cpuReader", () => {
     assert.equal(reader.usageMs(), 2500);
   });
 
-  it("cgroup v2 without a limit: the machine's CPUs", async () => {
+  it("cgroup v2 without a limit: the machine's CPUs, and the tool's own processes, not the machine's load", async () => {
     const root = await tree({
       "proc/self/cgroup": "0::/\n",
+      "proc/self/stat": "4242 (node dist/src/cli.js) S 1 2 3 4 5 6 7 8 9 10 150 50 700 100 20 0\n",
       "sys/fs/cgroup/cgroup.controllers": "cpu\n",
-      "sys/fs/cgroup/cpu.stat": "usage_usec 1000\n",
+      "sys/fs/cgroup/cpu.stat": "usage_usec 99000000000\n",
     });
     const reader = cpuReader(root);
     assert.equal(reader.limit, availableParallelism());
-    assert.match(reader.source, /CPUs of the machine/);
-    assert.equal(reader.usageMs(), 1);
+    assert.match(reader.source, /CPUs of the machine, no cgroup limit/);
+    // (150 + 50 + 700 + 100) ticks of 10 ms: itself and the children it waited for.
+    assert.equal(reader.usageMs(), 10_000);
   });
 
   it("cgroup v1 in a container: the host's path is absent, the container's root holds the quota", async () => {
@@ -67,6 +69,7 @@ describe("cpuReader", () => {
       "proc/self/cgroup": "1:cpu:/\n",
       "sys/fs/cgroup/cpu/cpu.cfs_quota_us": "-1\n",
       "sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000\n",
+      "sys/fs/cgroup/cpuacct/cpuacct.usage": "99000000000\n",
     });
     const reader = cpuReader(root);
     assert.equal(reader.limit, availableParallelism());
@@ -81,12 +84,21 @@ describe("cpuReader", () => {
       t.skip(`no readable cgroup CPU usage here (${reader.source})`);
       return;
     }
-    const meter = new CpuMeter(reader);
+    let now = 0;
+    const meter = new CpuMeter(reader, () => now);
     meter.busy();
+    const before = process.cpuUsage();
     const until = Date.now() + 300;
-    while (Date.now() < until); // one CPU busy for 300 ms
-    const busy = meter.busy()!;
-    assert.ok(busy >= 0.9 / reader.limit - 0.05, `busy ${busy} of ${reader.limit} CPUs`);
+    while (Date.now() < until); // busy for 300 ms of wall time, whatever share of a CPU we get
+    const used = process.cpuUsage(before);
+    now = 1000; // a second on the meter's clock: busy × limit is then CPU-seconds used
+    const busyMs = meter.busy()! * reader.limit * 1000;
+    const ownMs = (used.user + used.system) / 1000;
+    // Without a limit the reader counts this process (10 ms ticks); with one, the whole cgroup.
+    assert.ok(
+      busyMs >= ownMs - 30,
+      `meter ${busyMs.toFixed(0)} ms, process ${ownMs.toFixed(0)} ms`,
+    );
   });
 });
 
