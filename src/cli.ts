@@ -4,6 +4,7 @@ import { hideBin } from "yargs/helpers";
 import { SETTINGS } from "./config.js";
 import type { CheckFlags } from "./commands/check.js";
 import type { GrantsFlags } from "./commands/grants.js";
+import type { ReportHtmlFlags } from "./commands/report.js";
 import type { CommandIo, MigrateFlags } from "./commands/migrate.js";
 import type { RetryFlags } from "./commands/retry.js";
 import { ExitCode, UserError } from "./errors.js";
@@ -237,6 +238,28 @@ async function main(argv: string[]): Promise<number> {
         );
       },
     )
+    .command("report", "Files made from a report.json (subcommand: html)", (y) =>
+      y
+        .command(
+          "html",
+          "Rewrite report.html and report.csv from a report.json",
+          (z) =>
+            z
+              .option("report", {
+                type: "string",
+                describe: "report.json to read (default: WORK_DIR/report.json)",
+              })
+              .option("work-dir", { type: "string", describe: "work directory [env WORK_DIR]" }),
+          async (flags) => {
+            const { reportHtmlCommand } = await import("./commands/report.js");
+            exitCode = await reportHtmlCommand(
+              flags as Record<string, unknown> as ReportHtmlFlags,
+              io,
+            );
+          },
+        )
+        .demandCommand(1, "Name a report subcommand: html."),
+    )
     .command(
       "diagnose <files..>",
       "Classify imapsync logs (or - for standard input): class, remedy and the deciding lines",
@@ -261,7 +284,7 @@ async function main(argv: string[]): Promise<number> {
         );
       },
     )
-    .demandCommand(1, "Name a command: token, check, grants, migrate, retry or diagnose.")
+    .demandCommand(1, "Name a command: token, check, grants, migrate, retry, report or diagnose.")
     .strict()
     .fail((message, error) => {
       throw error ?? new UserError(`${message} See m365-imapsync --help.`, ExitCode.badInput);

@@ -122,3 +122,6 @@ export function compareFolderSizes(
     evidence: [],
   };
 }
+
+/** A mailbox's verification as the report keeps it: the comparison and when it was made. */
+export type MailboxVerification = FolderComparison & { at: string };
