@@ -4,7 +4,7 @@
 // sorting and filters). Written in pieces so that 10,000 mailboxes never build one giant string.
 import type { Attempt, Report, ReportEntry, RunClass } from "../types.js";
 import { RUN_CLASSES } from "../types.js";
-import type { MailboxVerification } from "../verify/compare.js";
+import type { MailboxVerification, VerifiedFolder } from "../verify/compare.js";
 
 export type HtmlReportEntry = ReportEntry & { verification?: MailboxVerification };
 export type HtmlReport = Omit<Report, "mailboxes"> & { mailboxes: HtmlReportEntry[] };
@@ -138,13 +138,14 @@ th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #e5e5e5;vertic
 th{background:#f5f5f5;position:sticky;top:0}
 th button{font:inherit;font-weight:600;border:0;background:none;padding:0;cursor:pointer}
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.mb{overflow-wrap:anywhere;min-width:15rem;max-width:24rem}
+td.mb{overflow-wrap:anywhere;min-width:13rem;max-width:24rem}
 td.mb small{display:block;color:#555}
 td.rem{max-width:28rem;font-size:.9rem}
 .st-ok{color:#2e7d32}.st-failed{color:#b71c1c}.st-interrupted,.st-pending,.st-running{color:#8a6d00}
 .v-missing,.v-unreadable{color:#b71c1c;font-weight:600}.v-verified{color:#2e7d32}
 tr.fold td{border-bottom:2px solid #ccc;background:#fafafa}
 tr.fold table{width:auto;margin:.2rem 0 .4rem 1rem}
+tr.fold pre{margin:.2rem 0 .4rem 1rem;font-size:.85rem}
 tr.fold td td,tr.fold td th{padding:.15rem .5rem;font-size:.9rem}
 .f-missing{color:#b71c1c;font-weight:600}.f-extra{color:#8a6d00}.f-destination_only{color:#555}
 svg.tl line{stroke:#9e9e9e;stroke-width:1}
@@ -156,14 +157,14 @@ const SCRIPT = `
 (()=>{const t=document.getElementById("mailboxes"),f=document.getElementById("filters"),n=document.getElementById("shown");
 f.hidden=false;const rows=[...t.tBodies];
 const apply=()=>{const s=f.status.value,c=f.klass.value,v=f.verdict.value,q=f.q.value.trim().toLowerCase();let k=0;
-for(const b of rows){const d=b.dataset,on=(!s||d.status===s)&&(!c||d.class===c)&&(!v||d.verdict===v)&&(!q||d.mailbox.includes(q));b.hidden=!on;if(on)k++}
+for(const b of rows){const d=b.dataset,on=(!s||d.status===s)&&(!c||d.class===c)&&(!v||d.verdict===v)&&(!q||d.mailbox.includes(q));if(b.hidden===on)b.hidden=!on;if(on)k++}
 n.textContent=k+" of "+rows.length+" mailboxes shown"};
 f.addEventListener("input",apply);f.addEventListener("submit",e=>e.preventDefault());
 let by="",dir=1;for(const btn of t.tHead.querySelectorAll("button")){btn.addEventListener("click",()=>{const key=btn.dataset.key;dir=by===key?-dir:1;by=key;
 const num=btn.dataset.num==="1",val=b=>num?Number(b.dataset[key]):b.dataset[key];
 rows.sort((a,b)=>{const x=val(a),y=val(b);return (x<y?-1:x>y?1:0)*dir});t.append(...rows);
 for(const o of t.tHead.querySelectorAll("th"))o.removeAttribute("aria-sort");btn.parentElement.setAttribute("aria-sort",dir>0?"ascending":"descending")})}
-apply()})();
+n.textContent=rows.length+" of "+rows.length+" mailboxes shown"})();
 `;
 
 const COLUMNS: { label: string; key: string; num?: boolean }[] = [
@@ -235,14 +236,51 @@ ${counts("status", byStatus, false)}${counts("class", byClass, true)}${counts("v
 `;
 }
 
-function folderRows(v: MailboxVerification): string {
-  const missing = v.folders.filter((f) => f.verdict === "missing").length;
-  const rows = v.folders.map((f) => {
+/** `Sent Items  12 = 12  (Sent 7 + Éléments envoyés 5)`: one line per folder that matches. */
+function matchLines(folders: VerifiedFolder[]): string {
+  const width = Math.max(...folders.map((f) => f.destination.display.length));
+  return folders
+    .map((f) => {
+      const sources =
+        f.sources.length > 1 || f.sources[0]?.display !== f.destination.display
+          ? `  (${f.sources.map((s) => `${s.display} ${s.messages}`).join(" + ")})`
+          : "";
+      const counts =
+        f.verdict === "destination_only"
+          ? "destination only"
+          : `${f.verdict} ${f.sourceMessages} → ${f.destinationMessages ?? "–"}`;
+      return escapeHtml(`${f.destination.display.padEnd(width)}  ${counts}${sources}`);
+    })
+    .join("\n");
+}
+
+function folderTable(folders: VerifiedFolder[]): string {
+  const rows = folders.map((f) => {
     const sources = f.sources.map((s) => `${escapeHtml(s.display)} (${s.messages})`).join(" + ");
     return `<tr class="f-${f.verdict}"><td>${escapeHtml(f.destination.display)}<td>${f.verdict.replace("_", " ")}<td class="n">${f.sourceMessages}<td class="n">${f.destinationMessages ?? "–"}<td class="n">${formatBytes(f.sourceBytes)}<td class="n">${f.destinationBytes === undefined ? "–" : formatBytes(f.destinationBytes)}<td>${sources}</tr>`;
   });
+  return `<table><thead><tr><th>Destination folder<th>Verdict<th>Source msgs<th>Dest. msgs<th>Source size<th>Dest. size<th>Source folders</tr></thead><tbody>${rows.join("")}</tbody></table>`;
+}
+
+/**
+ * The folders of one verification. Where every folder matches, one line each in a <pre>: at
+ * 10,000 mailboxes a table per mailbox would be most of the page's elements and of its load time.
+ */
+function folderRows(v: MailboxVerification): string {
+  const missing = v.folders.filter((f) => f.verdict === "missing").length;
+  const summary =
+    v.verdict === "unreadable"
+      ? "imapsync could not read both sides, so it proves nothing; verify again"
+      : `${v.folders.length} folders${missing ? `, ${missing} missing (${v.missingMessages} messages)` : ""}${v.extraMessages ? `, ${v.extraMessages} extra messages` : ""}`;
+  const plain = v.folders.every((f) => f.verdict === "match" || f.verdict === "destination_only");
   const evidence = v.evidence.map((line) => `<li><code>${escapeHtml(line)}</code></li>`).join("");
-  return `<tr class="fold"><td colspan="${COLUMNS.length}"><details${missing || v.verdict === "unreadable" ? " open" : ""}><summary>Verification ${escapeHtml(v.at)}: ${v.verdict === "unreadable" ? "imapsync could not read both sides, so it proves nothing; verify again" : `${v.folders.length} folders${missing ? `, ${missing} missing (${v.missingMessages} messages)` : ""}${v.extraMessages ? `, ${v.extraMessages} extra messages` : ""}`}</summary>${v.extraNote ? `<p>${escapeHtml(v.extraNote)}</p>` : ""}${evidence ? `<ul>${evidence}</ul>` : ""}${rows.length ? `<table><thead><tr><th>Destination folder<th>Verdict<th>Source msgs<th>Dest. msgs<th>Source size<th>Dest. size<th>Source folders</tr></thead><tbody>${rows.join("")}</tbody></table>` : ""}</details></td></tr>`;
+  const body =
+    v.folders.length === 0
+      ? ""
+      : plain
+        ? `<pre>${matchLines(v.folders)}</pre>`
+        : folderTable(v.folders);
+  return `<tr class="fold"><td colspan="${COLUMNS.length}"><details${missing || v.verdict === "unreadable" ? " open" : ""}><summary>Verification ${escapeHtml(v.at)}: ${summary}</summary>${v.extraNote ? `<p>${escapeHtml(v.extraNote)}</p>` : ""}${evidence ? `<ul>${evidence}</ul>` : ""}${body}</details></td></tr>`;
 }
 
 function mailboxBody(entry: HtmlReportEntry, now: number): string {
