@@ -85,7 +85,7 @@ export function verdictOf(entry: HtmlReportEntry): string {
   return entry.verification?.verdict ?? "not verified";
 }
 
-const TIMELINE_WIDTH = 160;
+const TIMELINE_WIDTH = 120;
 const TIMELINE_HEIGHT = 14;
 
 /**
@@ -135,10 +135,10 @@ form{margin:0 0 .8rem;display:flex;gap:1rem;flex-wrap:wrap;align-items:end}
 label{font-size:.9rem}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #e5e5e5;vertical-align:top}
-th{background:#f5f5f5;position:sticky;top:0}
+th{background:#f5f5f5;position:sticky;top:0;font-size:.9rem}
 th button{font:inherit;font-weight:600;border:0;background:none;padding:0;cursor:pointer}
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.mb{overflow-wrap:anywhere;min-width:13rem;max-width:24rem}
+td.mb{overflow-wrap:anywhere;min-width:11rem;max-width:22rem}
 td.mb small{display:block;color:#555}
 td.rem{max-width:28rem;font-size:.9rem}
 .st-ok{color:#2e7d32}.st-failed{color:#b71c1c}.st-interrupted,.st-pending,.st-running{color:#8a6d00}
