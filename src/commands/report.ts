@@ -2,9 +2,10 @@
 // the migration machine, or one written before report.html existed.
 import path from "node:path";
 import writeFileAtomic from "write-file-atomic";
-import { loadConfig } from "../config.js";
+import { loadConfig } from "../config/load.js";
 import { ExitCode } from "../errors.js";
-import { loadReport, reportPaths, reportToCsv } from "../report.js";
+import { reportToCsv } from "../report/csv.js";
+import { loadReport, reportPaths } from "../report/store.js";
 import { writeHtmlReport } from "../report/write-html.js";
 
 export interface ReportHtmlFlags extends Record<string, unknown> {
