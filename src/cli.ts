@@ -8,6 +8,7 @@ import type { ReportHtmlFlags } from "./commands/report.js";
 import type { MigrateFlags } from "./commands/migrate.js";
 import type { CommandIo } from "./commands/session.js";
 import type { RetryFlags } from "./commands/retry.js";
+import type { VerifyFlags } from "./commands/verify.js";
 import { ExitCode, UserError } from "./errors.js";
 
 /** A bug, not a situation the admin can fix: ask for a report with the output. */
@@ -179,7 +180,7 @@ const MIGRATE_OPTIONS: Record<string, Options> = {
   only: {
     type: "string",
     array: true,
-    describe: "migrate only mailboxes matching these patterns (e.g. '*@contoso.com')",
+    describe: "only mailboxes matching these patterns (e.g. '*@contoso.com')",
   },
   exclude: { type: "string", array: true, describe: "skip mailboxes matching these patterns" },
   resume: {
@@ -200,7 +201,39 @@ const MIGRATE_OPTIONS: Record<string, Options> = {
     default: false,
     describe: "imapsync --dry: show what would be copied, write nothing",
   },
+  verify: {
+    type: "boolean",
+    default: false,
+    describe: "verify each mailbox once its copy ended ok (as the verify command does)",
+  },
 };
+
+const VERIFY_OPTIONS: Record<string, Options> = {
+  users: USERS,
+  only: MIGRATE_OPTIONS.only!,
+  exclude: MIGRATE_OPTIONS.exclude!,
+  "stop-leftovers": STOP_LEFTOVERS,
+};
+
+function defineVerify(y: Argv, result: Result): Argv {
+  return y.command(
+    "verify",
+    "Count every folder on both sides (nothing is copied) and record whether each mailbox arrived whole",
+    (y) =>
+      y
+        .options(VERIFY_OPTIONS)
+        .group(Object.keys(VERIFY_OPTIONS), "Verify:")
+        .epilogue("Options after -- are passed to imapsync (those the tool manages are refused).")
+        .options(settingsAndSignIn()),
+    async (flags) => {
+      const { verifyCommand } = await import("./commands/verify.js");
+      result.exitCode = await verifyCommand(
+        flags as Record<string, unknown> as VerifyFlags,
+        migrationIo(),
+      );
+    },
+  );
+}
 
 function defineMigrate(y: Argv, result: Result): Argv {
   return y.command(
@@ -306,6 +339,7 @@ async function main(argv: string[]): Promise<number> {
     defineCheck,
     defineGrants,
     defineMigrate,
+    defineVerify,
     defineRetry,
     defineReport,
     defineDiagnose,
@@ -315,7 +349,10 @@ async function main(argv: string[]): Promise<number> {
     yargs(argv).scriptName("m365-imapsync").parserConfiguration({ "populate--": true }) as Argv,
   );
   await parser
-    .demandCommand(1, "Name a command: token, check, grants, migrate, retry, report or diagnose.")
+    .demandCommand(
+      1,
+      "Name a command: token, check, grants, migrate, verify, retry, report or diagnose.",
+    )
     .strict()
     .fail((message, error) => {
       throw error ?? new UserError(`${message} See m365-imapsync --help.`, ExitCode.badInput);

@@ -2,12 +2,15 @@
 // to. No network at all (a Content-Security-Policy forbids every fetch; no CDN, no web font), every
 // server-given text escaped, readable as a plain table without JavaScript (the script only adds
 // sorting and filters). Written in pieces so that 10,000 mailboxes never build one giant string.
-import type { Attempt, Report, ReportEntry, RunClass } from "../types.js";
+import type {
+  Attempt,
+  Report,
+  ReportEntry,
+  RunClass,
+  Verification,
+  VerifiedFolder,
+} from "../types.js";
 import { RUN_CLASSES } from "../types.js";
-import type { MailboxVerification, VerifiedFolder } from "../verify/compare.js";
-
-export type HtmlReportEntry = ReportEntry & { verification?: MailboxVerification };
-export type HtmlReport = Omit<Report, "mailboxes"> & { mailboxes: HtmlReportEntry[] };
 
 const ESCAPES: Record<string, string> = {
   "&": "&amp;",
@@ -80,8 +83,8 @@ function figures(entry: ReportEntry): MailboxFigures {
   };
 }
 
-/** `verified`, `missing`, `unreadable`, or `not verified` (no verification recorded). */
-export function verdictOf(entry: HtmlReportEntry): string {
+/** `verified`, `missing`, `failed`, or `not verified` (no verification recorded). */
+export function verdictOf(entry: ReportEntry): string {
   return entry.verification?.verdict ?? "not verified";
 }
 
@@ -142,7 +145,7 @@ td.mb{overflow-wrap:anywhere;min-width:11rem;max-width:22rem}
 td.mb small{display:block;color:#555}
 td.rem{max-width:28rem;font-size:.9rem}
 .st-ok{color:#2e7d32}.st-failed{color:#b71c1c}.st-interrupted,.st-pending,.st-running{color:#8a6d00}
-.v-missing,.v-unreadable{color:#b71c1c;font-weight:600}.v-verified{color:#2e7d32}
+.v-missing,.v-failed{color:#b71c1c;font-weight:600}.v-verified{color:#2e7d32}
 tr.fold td{border-bottom:2px solid #ccc;background:#fafafa}
 tr.fold table{width:auto;margin:.2rem 0 .4rem 1rem}
 tr.fold pre{margin:.2rem 0 .4rem 1rem;font-size:.85rem}
@@ -186,7 +189,7 @@ function options(name: string, label: string, values: string[]): string {
     .join("")}</select></label>`;
 }
 
-function head(report: HtmlReport, now: number): string {
+function head(report: Report, now: number): string {
   const entries = report.mailboxes;
   const all = entries.map(figures);
   const messages = sum(all.map((f) => f.messages));
@@ -266,11 +269,11 @@ function folderTable(folders: VerifiedFolder[]): string {
  * The folders of one verification. Where every folder matches, one line each in a <pre>: at
  * 10,000 mailboxes a table per mailbox would be most of the page's elements and of its load time.
  */
-function folderRows(v: MailboxVerification): string {
+function folderRows(v: Verification): string {
   const missing = v.folders.filter((f) => f.verdict === "missing").length;
   const summary =
-    v.verdict === "unreadable"
-      ? "imapsync could not read both sides, so it proves nothing; verify again"
+    v.verdict === "failed"
+      ? `the verify run ended ${v.class}, so it proves nothing${v.remedy ? `: ${v.remedy}` : ""}`
       : `${v.folders.length} folders${missing ? `, ${missing} missing (${v.missingMessages} messages)` : ""}${v.extraMessages ? `, ${v.extraMessages} extra messages` : ""}`;
   const plain = v.folders.every((f) => f.verdict === "match" || f.verdict === "destination_only");
   const evidence = v.evidence.map((line) => `<li><code>${escapeHtml(line)}</code></li>`).join("");
@@ -280,16 +283,20 @@ function folderRows(v: MailboxVerification): string {
       : plain
         ? `<pre>${matchLines(v.folders)}</pre>`
         : folderTable(v.folders);
-  return `<tr class="fold"><td colspan="${COLUMNS.length}"><details${missing || v.verdict === "unreadable" ? " open" : ""}><summary>Verification ${escapeHtml(v.at)}: ${summary}</summary>${v.extraNote ? `<p>${escapeHtml(v.extraNote)}</p>` : ""}${evidence ? `<ul>${evidence}</ul>` : ""}${body}</details></td></tr>`;
+  return `<tr class="fold"><td colspan="${COLUMNS.length}"><details${missing || v.verdict === "failed" ? " open" : ""}><summary>Verification ${escapeHtml(v.at)}: ${summary}</summary>${v.extraNote ? `<p>${escapeHtml(v.extraNote)}</p>` : ""}${evidence ? `<ul>${evidence}</ul>` : ""}${body}</details></td></tr>`;
 }
 
-function mailboxBody(entry: HtmlReportEntry, now: number): string {
+function mailboxBody(entry: ReportEntry, now: number): string {
   const f = figures(entry);
   const duration = f.end - f.start;
   const verdict = verdictOf(entry);
   const v = entry.verification;
   const verdictText =
-    v?.verdict === "missing" ? `missing (${v.missingMessages} messages)` : verdict;
+    v?.verdict === "missing"
+      ? `missing (${v.missingMessages} messages)`
+      : v?.verdict === "failed"
+        ? `failed (${v.class})`
+        : verdict;
   const data = {
     mailbox: entry.source.toLowerCase(),
     status: entry.status,
@@ -315,7 +322,7 @@ function legend(): string {
 }
 
 /** The pieces of report.html, in order; join them or write them one by one. */
-export function* renderHtmlReport(report: HtmlReport, now = Date.now()): Generator<string> {
+export function* renderHtmlReport(report: Report, now = Date.now()): Generator<string> {
   yield head(report, now);
   for (const entry of report.mailboxes) yield mailboxBody(entry, now);
   yield `</table>${legend()}<script>${SCRIPT}</script></body></html>\n`;

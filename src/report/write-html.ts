@@ -1,13 +1,14 @@
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { rename, rm } from "node:fs/promises";
-import { renderHtmlReport, type HtmlReport } from "./html.js";
+import type { Report } from "../types.js";
+import { renderHtmlReport } from "./html.js";
 
 /**
  * Writes report.html piece by piece into a temporary file, then renames it over the old one: a
  * reader (or a crash) never sees half a page, and 10,000 mailboxes are never one string.
  */
-export async function writeHtmlReport(report: HtmlReport, file: string): Promise<void> {
+export async function writeHtmlReport(report: Report, file: string): Promise<void> {
   const temporary = `${file}.${process.pid}.tmp`;
   const out = createWriteStream(temporary, { mode: 0o600 });
   try {

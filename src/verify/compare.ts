@@ -2,30 +2,12 @@
 // messages of every source folder mapped to it (automap can send `Sent` and `Éléments envoyés` to
 // one folder) against what the destination holds. Message counts decide; byte sizes are shown but
 // never decide, since --addheader grows copied messages and servers count sizes differently.
-import type { FolderCount, FolderName, FolderSizes } from "./foldersizes.js";
-
-export type FolderVerdict = "match" | "missing" | "extra" | "destination_only";
-
-export interface VerifiedFolder {
-  destination: FolderName;
-  sources: (FolderName & FolderCount)[];
-  verdict: FolderVerdict;
-  sourceMessages: number;
-  sourceBytes: number;
-  /** Absent: the folder does not exist on the destination (or, destination-only, not sized). */
-  destinationMessages?: number;
-  destinationBytes?: number;
-}
-
-/**
- * `verified`: every folder is `match` or `extra`; `missing`: some source mail is not on the
- * destination; `unreadable`: the listing itself failed (a side could not be read), so it proves
- * nothing either way.
- */
-export type VerificationVerdict = "verified" | "missing" | "unreadable";
+import type { VerifiedFolder } from "../types.js";
+import type { FolderSizes } from "./foldersizes.js";
 
 export interface FolderComparison {
-  verdict: VerificationVerdict;
+  /** `unreadable`: the listing itself failed (a side could not be read); it proves nothing. */
+  verdict: "verified" | "missing" | "unreadable";
   folders: VerifiedFolder[];
   missingMessages: number;
   extraMessages: number;
@@ -122,6 +104,3 @@ export function compareFolderSizes(
     evidence: [],
   };
 }
-
-/** A mailbox's verification as the report keeps it: the comparison and when it was made. */
-export type MailboxVerification = FolderComparison & { at: string };

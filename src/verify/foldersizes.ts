@@ -3,18 +3,7 @@
 // the destination folder it maps to. Format of imapsync 2.229 (`foldersize_diff_present`), recorded
 // in fixtures/imapsync-2.229-verify; later releases are unverified.
 import { encodeModifiedUtf7 } from "../imapsync/args.js";
-
-export interface FolderName {
-  /** The IMAP name (modified UTF-7), what `--f1f2` takes. */
-  name: string;
-  /** The name as people read it (imapsync's UTF-8 form when it printed one). */
-  display: string;
-}
-
-export interface FolderCount {
-  messages: number;
-  bytes: number;
-}
+import type { FolderCount, FolderName } from "../types.js";
 
 export interface FolderSizeRow {
   source: FolderName & { count?: FolderCount };
@@ -73,6 +62,17 @@ export class FolderSizesParser {
   private sourceMessagesAtStart?: number;
 
   push(raw: string): void {
+    // Most lines of a sync (one per copied message) start with neither: keep them cheap.
+    const first = raw.charCodeAt(0);
+    if (
+      first !== 72 /* H */ &&
+      first !== 70 /* F */ &&
+      first !== 83 /* S */ &&
+      first !== 91 /* [ */
+    ) {
+      this.inDestinationOnly = false;
+      return;
+    }
     const line = raw.trimEnd();
     if (this.inDestinationOnly) {
       if (LISTED.test(line)) {

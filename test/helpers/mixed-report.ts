@@ -1,17 +1,23 @@
 // A report with every kind of outcome an admin meets, for the HTML report's browser test and its
 // benchmark: verifications come from the recorded --justfoldersizes runs, not from invented counts.
-import type { Attempt, RunClass } from "../../src/types.js";
-import type { HtmlReport, HtmlReportEntry } from "../../src/report/html.js";
-import { compareFolderSizes, type MailboxVerification } from "../../src/verify/compare.js";
+import { classifyLines } from "../../src/imapsync/classify.js";
+import type { Attempt, Report, ReportEntry, RunClass, Verification } from "../../src/types.js";
 import { parseFolderSizes } from "../../src/verify/foldersizes.js";
+import { verificationOf } from "../../src/verify/verification.js";
 import { fixtureLines } from "./fixture-index.js";
 
 const START = Date.parse("2026-12-01T08:00:00Z");
 const iso = (ms: number) => new Date(ms).toISOString();
 
-function verification(file: string, at: number): MailboxVerification {
-  const sizes = parseFolderSizes(fixtureLines(`imapsync-2.229-verify/${file}`));
-  return { ...compareFolderSizes(sizes), at: iso(at) };
+function verification(file: string, at: number): Verification {
+  const lines = fixtureLines(`imapsync-2.229-verify/${file}`);
+  return verificationOf({
+    classification: classifyLines(lines, { code: 0, signal: null }),
+    sizes: parseFolderSizes(lines),
+    at: iso(at),
+    logFile: `/work/logs/verify/${file}`,
+    mapping: [],
+  }).verification;
 }
 
 /** Attempts back to back: [class, seconds it ran, seconds waited before the next, messages]. */
@@ -38,7 +44,7 @@ function attempts(
 
 interface Template {
   name: string;
-  status: HtmlReportEntry["status"];
+  status: ReportEntry["status"];
   runs: [RunClass, number, number, number][];
   remedy?: string;
   verify?: string;
@@ -101,9 +107,9 @@ export const TEMPLATES: Template[] = [
   },
 ];
 
-export function mixedReport(count = TEMPLATES.length): HtmlReport {
-  const verifications = new Map<string, MailboxVerification>();
-  const mailboxes = Array.from({ length: count }, (_, i): HtmlReportEntry => {
+export function mixedReport(count = TEMPLATES.length): Report {
+  const verifications = new Map<string, Verification>();
+  const mailboxes = Array.from({ length: count }, (_, i): ReportEntry => {
     const t = TEMPLATES[i % TEMPLATES.length]!;
     const suffix = i < TEMPLATES.length ? "" : `.${Math.floor(i / TEMPLATES.length)}`;
     const source = `${t.name}${suffix}@contoso.com`;

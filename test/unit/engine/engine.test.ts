@@ -188,7 +188,7 @@ async function scene(
     store,
     ui,
     clock,
-    replan: (plan, entry) => planAttempt("sync", plan.mailbox, "users.csv", config, entry),
+    replan: (mode, plan, entry) => planAttempt(mode, plan.mailbox, "users.csv", config, entry),
     password: async (plan) =>
       plan.password.kind === "inline" ? plan.password.password : undefined,
     limits: config,

@@ -131,7 +131,7 @@ describe("report", () => {
     ]);
     assert.equal(
       reportToCsv(sample()).split("\n")[0],
-      "source,destination,status,class,attempts,exit_code,messages_transferred,bytes_transferred,log_file,remedy",
+      "source,destination,status,class,attempts,exit_code,messages_transferred,bytes_transferred,log_file,remedy,verification,missing_messages",
     );
   });
 });
