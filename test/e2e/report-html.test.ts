@@ -4,7 +4,6 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { before, describe, it } from "node:test";
 import { escapeHtml, renderHtmlReport } from "../../src/report/html.js";
-import { writeHtmlReport } from "../../src/report/write-html.js";
 import { chromiumMissing, launchChromium } from "../helpers/chromium.js";
 import { ROOT, runCli, tempDir } from "../helpers/env.js";
 import { mixedReport, TEMPLATES } from "../helpers/mixed-report.js";
@@ -30,7 +29,11 @@ describe("report.html in headless Chromium", () => {
   before(async () => {
     dir = await tempDir("report-html-");
     file = path.join(dir, "report.html");
-    await writeHtmlReport(reportWithInjection(), file);
+    // Written as an admin would: `report html` on a report.json.
+    const json = path.join(dir, "report.json");
+    await writeFile(json, JSON.stringify(reportWithInjection()));
+    const result = await runCli(["report", "html", "--report", json], { cwd: dir, env: {} });
+    assert.equal(result.exitCode, 0, result.stderr);
   });
 
   it("shows the totals, every mailbox, filters by class, one bar per attempt, and fetches nothing", async (t) => {
