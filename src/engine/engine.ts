@@ -5,7 +5,7 @@ import type { MailboxPlan, PlanMode } from "../plan/plan.js";
 import type { ReportStore } from "../report/store.js";
 import type { StoredToken } from "../token/claims.js";
 import type { TokenKeeper } from "../token/keeper.js";
-import type { ReportEntry, RunClass } from "../types.js";
+import type { Classification, ReportEntry, RunClass } from "../types.js";
 import type { Ui } from "../ui.js";
 import type { Leftover } from "../workdir.js";
 import type { AttemptResult, AttemptRunner } from "./attempt.js";
@@ -193,32 +193,14 @@ async function settle(
   if (history.plan.mode === "verify")
     return settleVerification(history, entry, token, result, deps);
   const { classification, exit } = result;
-  history.total++;
-  if (result.copied === 0) history.unproductive++;
   entry.class = classification.class;
-  const decision: RetryDecision = decideRetry(
-    outcomeOf(classification, exit, result.copied),
-    history,
-    deps.limits,
-    deps.signal.aborted,
-  );
-  entry.remedy = exit.stalled
-    ? stalledRemedy(deps.stallTimeoutMs)
-    : remedyFor(classification.class, {
-        // What the tool will really wait (capped by MAX_BACKOFF), not only what was suggested.
-        backoffMs: decision.retry ? decision.delayMs : classification.backoffMs,
-        mailbox: history.plan.mailbox.source,
-        admin: deps.loginHint,
-      });
+  const { decision, remedy } = decide(history, classification, result, deps);
+  entry.remedy = remedy;
   entry.folders ??= classification.folders.length > 0 ? classification.folders : undefined;
   if (decision.retry) {
     entry.status = "pending";
     await deps.store.save();
-    const source = history.plan.mailbox.source;
-    deps.ui.waiting(source, exit.stalled ? STALLED_WAITING : decision.reason, decision.delayMs);
-    if (decision.renewToken) history.expiredToken = token;
-    history.plan = deps.replan("sync", history.plan, entry);
-    return { againInMs: decision.delayMs };
+    return runAgain(history, entry, token, decision, exit, deps);
   }
   entry.status = statusOf(classification.class);
   if (decision.reason) entry.remedy = `${entry.remedy} (${decision.reason})`;
@@ -254,41 +236,62 @@ async function settleVerification(
     mapping: plan.folders,
     destinationBefore: entry.attempts[0]?.destinationBefore,
   });
-  history.total++;
-  history.unproductive++;
-  const decision = decideRetry(
-    outcomeOf(classification, exit, 0),
-    history,
-    deps.limits,
-    deps.signal.aborted,
-  );
+  const { decision, remedy } = decide(history, classification, { ...result, copied: 0 }, deps);
   if (verification.verdict === "failed") {
-    verification.remedy = exit.stalled
-      ? stalledRemedy(deps.stallTimeoutMs)
-      : result.classification.class === "ok"
-        ? UNREADABLE_LISTING_REMEDY
-        : remedyFor(classification.class, {
-            backoffMs: decision.retry ? decision.delayMs : classification.backoffMs,
-            mailbox: plan.mailbox.source,
-            admin: deps.loginHint,
-          });
+    // imapsync said EX_OK: only the listing shows the session died.
+    verification.remedy =
+      result.classification.class === "ok" && !exit.stalled ? UNREADABLE_LISTING_REMEDY : remedy;
     if (!decision.retry && decision.reason) verification.remedy += ` (${decision.reason})`;
   }
   entry.verification = verification;
   if (verification.verdict === "missing") entry.remedy = MISSING_REMEDY;
   await deps.store.save();
-  if (decision.retry) {
-    deps.ui.waiting(
-      plan.mailbox.source,
-      exit.stalled ? STALLED_WAITING : decision.reason,
-      decision.delayMs,
-    );
-    if (decision.renewToken) history.expiredToken = token;
-    history.plan = deps.replan("verify", plan, entry);
-    return { againInMs: decision.delayMs };
-  }
+  if (decision.retry) return runAgain(history, entry, token, decision, exit, deps);
   deps.ui.finished(entry);
   return {};
+}
+
+/** Counts the attempt, decides whether it runs again, and says what the admin should know. */
+function decide(
+  history: History,
+  classification: Classification,
+  result: Pick<AttemptResult, "exit" | "copied">,
+  deps: EngineDeps,
+): { decision: RetryDecision; remedy: string } {
+  const { exit, copied } = result;
+  history.total++;
+  if (copied === 0) history.unproductive++;
+  const decision = decideRetry(
+    outcomeOf(classification, exit, copied),
+    history,
+    deps.limits,
+    deps.signal.aborted,
+  );
+  const remedy = exit.stalled
+    ? stalledRemedy(deps.stallTimeoutMs)
+    : remedyFor(classification.class, {
+        // What the tool will really wait (capped by MAX_BACKOFF), not only what was suggested.
+        backoffMs: decision.retry ? decision.delayMs : classification.backoffMs,
+        mailbox: history.plan.mailbox.source,
+        admin: deps.loginHint,
+      });
+  return { decision, remedy };
+}
+
+/** The same mailbox again, in the same mode, after the decided wait (and a new token if due). */
+function runAgain(
+  history: History,
+  entry: ReportEntry,
+  token: StoredToken,
+  decision: Extract<RetryDecision, { retry: true }>,
+  exit: AttemptResult["exit"],
+  deps: EngineDeps,
+): { againInMs: number } {
+  const source = history.plan.mailbox.source;
+  deps.ui.waiting(source, exit.stalled ? STALLED_WAITING : decision.reason, decision.delayMs);
+  if (decision.renewToken) history.expiredToken = token;
+  history.plan = deps.replan(history.plan.mode, history.plan, entry);
+  return { againInMs: decision.delayMs };
 }
 
 function statusOf(cls: RunClass): ReportEntry["status"] {
