@@ -213,7 +213,7 @@ export type VerificationVerdict = "verified" | "missing" | "failed";
 export interface Verification {
   at: string;
   verdict: VerificationVerdict;
-  /** The verify run's class: ok when imapsync read both sides. */
+  /** The verify run's class (ok, or quota_exceeded for a destination nearly full, when it counted). */
   class: RunClass;
   remedy?: string;
   logFile: string;

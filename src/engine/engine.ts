@@ -244,7 +244,13 @@ async function settleVerification(
     if (!decision.retry && decision.reason) verification.remedy += ` (${decision.reason})`;
   }
   entry.verification = verification;
-  if (verification.verdict === "missing") entry.remedy = MISSING_REMEDY;
+  if (verification.verdict === "missing") {
+    // Copying the rest will not fit: the quota comes first.
+    entry.remedy =
+      verification.class === "quota_exceeded"
+        ? `${remedy} Then ${MISSING_REMEDY}.`
+        : MISSING_REMEDY;
+  }
   await deps.store.save();
   if (decision.retry) return runAgain(history, entry, token, decision, exit, deps);
   deps.ui.finished(entry);

@@ -5,6 +5,13 @@ import type { Classification, FolderPair, Verification } from "../types.js";
 import { compareFolderSizes } from "./compare.js";
 import type { FolderSizes } from "./foldersizes.js";
 
+/**
+ * Classes after which the counts still hold: a destination nearly full makes imapsync warn
+ * (`98.33 % full: it is time to find a bigger place!`, which the catalogue classes
+ * quota_exceeded) but the listing is complete (fixtures/imapsync-2.229-verify, partly_copied_carol).
+ */
+const LISTING_HOLDS: ReadonlySet<Classification["class"]> = new Set(["ok", "quota_exceeded"]);
+
 /** A verify run's result, before the engine adds the remedy of a failed one. */
 export function verificationOf(run: {
   classification: Classification;
@@ -27,7 +34,7 @@ export function verificationOf(run: {
       evidence: [...comparison.evidence, ...classification.evidence],
     };
   }
-  if (classification.class !== "ok" || comparison.verdict === "unreadable") {
+  if (!LISTING_HOLDS.has(classification.class) || comparison.verdict === "unreadable") {
     return {
       classification,
       verification: {
@@ -46,7 +53,7 @@ export function verificationOf(run: {
     verification: {
       ...base,
       verdict: comparison.verdict,
-      class: "ok",
+      class: classification.class,
       folders: comparison.folders,
       missingMessages: comparison.missingMessages,
       extraMessages: comparison.extraMessages,

@@ -67,7 +67,10 @@ describe("verify (built CLI, recorded listings)", () => {
 
     const carol = entryOf(report.mailboxes, "carol");
     assert.equal(carol.verification?.missingMessages, 15);
-    assert.equal(carol.remedy, MISSING_REMEDY);
+    // Nearly full (imapsync's "% full" warning): the quota first, then the rerun and verify.
+    assert.match(carol.remedy ?? "", /^The destination mailbox is full: raise its quota/);
+    assert.ok(carol.remedy?.endsWith(`Then ${MISSING_REMEDY}.`), carol.remedy);
+    assert.equal(entryOf(report.mailboxes, "dave").remedy, MISSING_REMEDY);
     const inbox = carol.verification?.folders.find((f) => f.destination.name === "INBOX");
     assert.deepEqual(
       [inbox?.verdict, inbox?.sourceMessages, inbox?.destinationMessages],
@@ -113,26 +116,26 @@ describe("verify (built CLI, recorded listings)", () => {
     assert.match(html, /missing \(15 messages\)/);
     assert.match(
       result.stdout,
-      /carol@contoso\.test: rerun migrate for this mailbox \(incremental\), then verify again/,
+      /dave@contoso\.test: rerun migrate for this mailbox \(incremental\), then verify again/,
     );
   });
 });
 
 describe("migrate --verify (built CLI)", () => {
   it("marks a mailbox with a missing folder not ok, with its remedy; --resume and retry rerun it", async () => {
-    const s = await scene(["alice", "carol"]);
+    const s = await scene(["alice", "dave"]);
     const result = await s.run(["migrate", "--users", s.usersFile, "--verify"]);
     assert.equal(result.exitCode, 1, `${result.stdout}\n${result.stderr}`);
     const report = await s.report();
     assert.equal(entryOf(report.mailboxes, "alice").verification?.verdict, "verified");
-    const carol = entryOf(report.mailboxes, "carol");
-    assert.equal(carol.status, "ok", "the copy itself ended ok");
-    assert.equal(carol.verification?.verdict, "missing");
-    assert.equal(carol.remedy, MISSING_REMEDY);
-    assert.match(result.stdout, /carol@contoso\.test\s+ok, missing\s+ok\s+1\s+\d+\s+missing 15/);
+    const dave = entryOf(report.mailboxes, "dave");
+    assert.equal(dave.status, "ok", "the copy itself ended ok");
+    assert.equal(dave.verification?.verdict, "missing");
+    assert.equal(dave.remedy, MISSING_REMEDY);
+    assert.match(result.stdout, /dave@contoso\.test\s+ok, missing\s+ok\s+1\s+\d+\s+missing 16/);
     assert.match(
       result.stdout,
-      new RegExp(`- carol@contoso\\.test: ${MISSING_REMEDY.replace(/[()]/g, "\\$&")}`),
+      new RegExp(`- dave@contoso\\.test: ${MISSING_REMEDY.replace(/[()]/g, "\\$&")}`),
     );
     assert.match(result.stdout, /1 ok, 1 ok, missing|1 ok, missing, 1 ok/);
 
@@ -142,12 +145,12 @@ describe("migrate --verify (built CLI)", () => {
       .trim()
       .split("\n")
       .map((l) => (JSON.parse(l) as { source: string }).source);
-    assert.deepEqual(planned, ["carol@contoso.test"]);
+    assert.deepEqual(planned, ["dave@contoso.test"]);
     const retry = await s.run(["retry", "--report", path.join(s.workDir, "report.json")]);
     const after = await s.report();
-    assert.equal(entryOf(after.mailboxes, "carol").attempts.length, 2, retry.stderr);
+    assert.equal(entryOf(after.mailboxes, "dave").attempts.length, 2, retry.stderr);
     // The rerun copy made the old verification stale: not verified yet, so done again.
-    assert.equal(entryOf(after.mailboxes, "carol").verification, undefined);
+    assert.equal(entryOf(after.mailboxes, "dave").verification, undefined);
     assert.equal(retry.exitCode, 0, retry.stderr);
   });
 });

@@ -9,6 +9,7 @@ import {
   type FolderComparison,
 } from "../../../src/verify/compare.js";
 import { parseFolderName, parseFolderSizes } from "../../../src/verify/foldersizes.js";
+import { verificationOf } from "../../../src/verify/verification.js";
 import {
   FIXTURES,
   fixtureLines,
@@ -58,13 +59,15 @@ describe("verification of the recorded --justfoldersizes runs (fixtures/imapsync
     it(`${row.file}: class ${row.runClass}, ${row.verdict}`, () => {
       const run = classifyLines(lines(row.file), row.exit);
       assert.equal(run.class, row.runClass);
-      const comparison = compare(row.file);
-      // A run that did not end ok is never a verification; an ok run that could not read a side
-      // is not one either (token_expired_before_listing, token_expired_during_sizing).
-      const verdict =
-        run.class !== "ok" || comparison.verdict === "unreadable"
-          ? "not verified"
-          : comparison.verdict;
+      const { verification } = verificationOf({
+        classification: run,
+        sizes: parseFolderSizes(lines(row.file)),
+        at: "2026-12-03T09:17:00Z",
+        logFile: row.file,
+        mapping: [],
+      });
+      // A run that could not count (its class, or an unreadable listing) is never a verification.
+      const verdict = verification.verdict === "failed" ? "not verified" : verification.verdict;
       assert.equal(verdict, row.verdict);
     });
   }
