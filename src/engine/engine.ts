@@ -280,6 +280,9 @@ function decide(
         backoffMs: decision.retry ? decision.delayMs : classification.backoffMs,
         mailbox: history.plan.mailbox.source,
         admin: deps.loginHint,
+        // Our own stop ends in SIGKILL when imapsync ignores SIGTERM: that kill is not from outside.
+        killedFromOutside: classification.killedFromOutside === true && !deps.signal.aborted,
+        logEndsEarly: classification.logEndsEarly,
       });
   return { decision, remedy };
 }
