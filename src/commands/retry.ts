@@ -4,6 +4,7 @@ import { ExitCode } from "../errors.js";
 import { runMigration } from "../engine/migration.js";
 import { planMailboxes } from "../plan/plan.js";
 import { loadReport, ReportStore } from "../report/store.js";
+import { countsAsOk } from "../report/summary.js";
 import type { Mailbox } from "../types.js";
 import { withWorkDirLock } from "../workdir.js";
 import { openSession, RUNS_IMAPSYNC, type CommandIo } from "./session.js";
@@ -26,7 +27,7 @@ export async function retryCommand(flags: RetryFlags, io: CommandIo): Promise<nu
     const session = await openSession(report.usersFile, { ...flags, workDir }, io, RUNS_IMAPSYNC);
     const { users } = session;
     const config = { ...session.config, workDir };
-    const failed = report.mailboxes.filter((entry) => entry.status !== "ok");
+    const failed = report.mailboxes.filter((entry) => !countsAsOk(entry));
     const mailboxes = failed.flatMap((entry): Mailbox[] => {
       const mailbox = users.mailboxes.find((m) => m.source === entry.source);
       if (!mailbox) {
