@@ -28,6 +28,8 @@ const reportSchema = z.object({
   startedAt: z.string(),
   endedAt: z.string().optional(),
   usersFile: z.string(),
+  usersDigest: z.string().optional(),
+  shard: z.object({ index: z.number().int().min(0), count: z.number().int().min(1) }).optional(),
   mailboxes: z.array(
     z.object({
       source: z.string(),

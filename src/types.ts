@@ -188,5 +188,9 @@ export interface Report {
   startedAt: string;
   endedAt?: string;
   usersFile: string;
+  /** `sha256:` and the hex digest of the users file's bytes: which list, wherever it is mounted. */
+  usersDigest?: string;
+  /** The shard this report's work directory runs (`migrate --shard`); absent: every mailbox. */
+  shard?: { index: number; count: number };
   mailboxes: ReportEntry[];
 }
