@@ -21,6 +21,12 @@ const STOP_LEFTOVERS: Options = {
     "stop imapsync processes a crashed earlier run left running (otherwise their mailboxes wait for them)",
 };
 
+const SHARD: Options = {
+  type: "string",
+  describe:
+    "run only shard INDEX of COUNT (from 0, like 1/3); default from JOB_COMPLETION_INDEX and SHARD_COUNT",
+};
+
 const SETTINGS_GROUP = "Settings (flag, or variable in .env or the environment):";
 
 function settingOptions(): Record<string, Options> {
@@ -186,6 +192,7 @@ async function main(argv: string[]): Promise<number> {
             describe: "skip mailboxes already ok in the work directory's report",
           })
           .option("stop-leftovers", STOP_LEFTOVERS)
+          .option("shard", SHARD)
           .option("plan", {
             type: "boolean",
             default: false,
@@ -203,7 +210,17 @@ async function main(argv: string[]): Promise<number> {
             describe: "imapsync --dry: show what would be copied, write nothing",
           })
           .group(
-            ["users", "only", "exclude", "resume", "stop-leftovers", "plan", "json", "dry-run"],
+            [
+              "users",
+              "only",
+              "exclude",
+              "shard",
+              "resume",
+              "stop-leftovers",
+              "plan",
+              "json",
+              "dry-run",
+            ],
             "Migrate:",
           )
           .epilogue("Options after -- are passed to imapsync (those the tool manages are refused).")
@@ -227,7 +244,12 @@ async function main(argv: string[]): Promise<number> {
             describe: "report.json written by migrate",
           })
           .option("stop-leftovers", STOP_LEFTOVERS)
-          .group(["report", "stop-leftovers"], "Retry:")
+          .option("shard", {
+            ...SHARD,
+            describe:
+              "rerun only shard INDEX/COUNT's mailboxes of the report, in that shard's WORK_DIR (the report is not written)",
+          })
+          .group(["report", "shard", "stop-leftovers"], "Retry:")
           .options(settingsAndSignIn()),
       async (flags) => {
         const { retryCommand } = await import("./commands/retry.js");
@@ -236,6 +258,33 @@ async function main(argv: string[]): Promise<number> {
           migrationIo(),
         );
       },
+    )
+    .command("report", "Work with reports: merge the reports of several shards", (y) =>
+      y
+        .command(
+          "merge <reports..>",
+          "Merge shard reports into one (JSON, and CSV next to it)",
+          (z) =>
+            z
+              .positional("reports", {
+                type: "string",
+                array: true,
+                describe: "the report.json of each shard",
+              })
+              .option("out", {
+                type: "string",
+                demandOption: true,
+                describe: "merged report to write (.json; the .csv goes next to it)",
+              }),
+          async (flags) => {
+            const { reportMergeCommand } = await import("./commands/report-merge.js");
+            exitCode = await reportMergeCommand(
+              { reports: (flags.reports as string[] | undefined) ?? [], out: String(flags.out) },
+              io,
+            );
+          },
+        )
+        .demandCommand(1, "Name a report command: merge."),
     )
     .command(
       "diagnose <files..>",
@@ -261,7 +310,7 @@ async function main(argv: string[]): Promise<number> {
         );
       },
     )
-    .demandCommand(1, "Name a command: token, check, grants, migrate, retry or diagnose.")
+    .demandCommand(1, "Name a command: token, check, grants, migrate, retry, report or diagnose.")
     .strict()
     .fail((message, error) => {
       throw error ?? new UserError(`${message} See m365-imapsync --help.`, ExitCode.badInput);

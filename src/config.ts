@@ -4,6 +4,7 @@ import { parse as parseDotenv } from "dotenv";
 import { z } from "zod";
 import { InputError } from "./errors.js";
 import { defaultAuthorityUrl } from "./oauth2c.js";
+import { MAX_SHARDS, resolveShard } from "./plan/shard.js";
 import type { Command, Config } from "./types.js";
 import { isAddress, splitWords } from "./users.js";
 
@@ -313,6 +314,17 @@ const TABLE = [
     example: "5s",
   },
   {
+    key: "shardCount",
+    env: "SHARD_COUNT",
+    flag: "shard-count",
+    description:
+      "Shards the mailboxes are split into, one machine or pod each; with JOB_COMPLETION_INDEX (Kubernetes) it picks this one's shard",
+    type: "number",
+    min: 1,
+    max: MAX_SHARDS,
+    example: "3",
+  },
+  {
     key: "stallTimeout",
     env: "STALL_TIMEOUT",
     flag: "stall-timeout",
@@ -385,7 +397,13 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
   const oauth2c = toCommand(ctx, "oauth2cBin", "oauth2c");
   const imapsync = toCommand(ctx, "imapsyncBin", "imapsync");
   if (problems.length > 0) throw configError(problems, dotenv.file);
+  const shard = resolveShard({
+    flag: typeof flags.shard === "string" ? flags.shard : undefined,
+    jobCompletionIndex: env.JOB_COMPLETION_INDEX,
+    count: values.shardCount,
+  });
   return {
+    shard,
     tenantId: values.tenantId,
     appId: values.appId,
     appSecret: values.appSecret,

@@ -30,6 +30,7 @@ const reportSchema = z.object({
   usersFile: z.string(),
   usersDigest: z.string().optional(),
   shard: z.object({ index: z.number().int().min(0), count: z.number().int().min(1) }).optional(),
+  mergedFrom: z.array(z.string()).optional(),
   mailboxes: z.array(
     z.object({
       source: z.string(),

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { open, readFile } from "node:fs/promises";
 import path from "node:path";
 import { CsvError } from "csv-parse";
@@ -34,7 +35,10 @@ export function isAddress(text: string): boolean {
 /** Reads a users file and the password files it names; every problem is an InputError. */
 export async function readUsersFile(file: string): Promise<UsersFile> {
   const bytes = await readOrExplain(file);
-  const users = parseUsers(bytes, file);
+  const users: UsersFile = {
+    ...parseUsers(bytes, file),
+    digest: `sha256:${createHash("sha256").update(bytes).digest("hex")}`,
+  };
   const folder = path.dirname(path.resolve(file));
   for (const mailbox of users.mailboxes) {
     if (mailbox.passwordFile === undefined) continue;

@@ -1,10 +1,11 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { loadConfig } from "../config.js";
-import { ExitCode, TokenError } from "../errors.js";
+import { ExitCode, InputError, TokenError } from "../errors.js";
 import { buildImapsyncArgs, checkUserOptions, maskArgs, runPaths } from "../imapsync/args.js";
 import { DEFAULT_GRACE_MS } from "../imapsync/run.js";
 import { migrate, WAITING_FOR_TOKEN } from "../migration.js";
+import { formatShard, selectShard, shardOf, type Shard } from "../plan/shard.js";
 import {
   formatRemedies,
   formatSummary,
@@ -15,7 +16,7 @@ import {
 } from "../report.js";
 import { tokenPaths, type TokenKeeper } from "../token.js";
 import { createTokenKeeper } from "../token-source.js";
-import type { Config, Mailbox, Report, ReportEntry } from "../types.js";
+import type { Config, Mailbox, Report, ReportEntry, UsersFile } from "../types.js";
 import { createUi, type Ui } from "../ui.js";
 import { readUsersFile, selectMailboxes } from "../users.js";
 import {
@@ -58,17 +59,26 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
     host2Optional: users.mailboxes.every((mailbox) => mailbox.host2 !== undefined),
   });
   checkMailboxOptions(users.path, users.mailboxes, config);
-  const selected = selectMailboxes(users.mailboxes, { only: flags.only, exclude: flags.exclude });
+  const chosen = selectMailboxes(users.mailboxes, { only: flags.only, exclude: flags.exclude });
   for (const notice of users.notices) io.stderr.write(`${notice}\n`);
+  const index = config.shard && "index" in config.shard ? config.shard : undefined;
+  const selected = index ? selectShard(chosen, index) : chosen;
 
   if (plan) {
     printPlan(selected, config, io.stdout, Boolean(flags.json));
     return ExitCode.ok;
   }
+  const shard = shardToRun(config);
+  if (shard) {
+    io.stderr.write(
+      `Shard ${formatShard(shard)}: ${selected.length} of the ${chosen.length} selected mailboxes.\n`,
+    );
+  }
   return withWorkDirLock(config.workDir, async () => {
     const files = reportPaths(config.workDir);
     const previous = existsSync(files.json) ? await loadReport(files.json) : undefined;
-    const report = newReport(users.path, selected, previous);
+    checkWorkDirShard(files.json, previous, shard);
+    const report = newReport(users, selected, previous, shard);
     const toRun = flags.resume
       ? selected.filter(
           (mailbox) =>
@@ -102,7 +112,10 @@ function printPlan(
   json: boolean,
 ) {
   const tokenFile = tokenPaths(config.workDir).token;
+  const count = config.shard?.count;
   for (const mailbox of mailboxes) {
+    const shard =
+      count === undefined ? undefined : { index: shardOf(mailbox.source, count), count };
     const files = runPaths(config.workDir, mailbox.source, 1);
     const argv = [
       config.imapsync.file,
@@ -110,12 +123,12 @@ function printPlan(
       ...maskArgs(buildImapsyncArgs({ mailbox, config, tokenFile, files })),
     ];
     if (json) {
-      out.write(
-        `${JSON.stringify({ source: mailbox.source, destination: mailbox.destination, argv })}\n`,
-      );
+      const { source, destination } = mailbox;
+      out.write(`${JSON.stringify({ source, destination, argv, ...(shard && { shard }) })}\n`);
     } else {
+      const which = shard ? ` (shard ${formatShard(shard)})` : "";
       out.write(
-        `# ${mailbox.source} -> ${mailbox.destination}\n${argv.map(shellQuote).join(" ")}\n`,
+        `# ${mailbox.source} -> ${mailbox.destination}${which}\n${argv.map(shellQuote).join(" ")}\n`,
       );
     }
   }
@@ -130,7 +143,12 @@ function shellQuote(word: string): string {
  * mailboxes not selected this time stay as they were, and a selected mailbox keeps its attempts
  * (log files are numbered after them) and the folder mapping of its first run.
  */
-function newReport(usersFile: string, mailboxes: Mailbox[], previous?: Report): Report {
+export function newReport(
+  users: UsersFile,
+  mailboxes: Mailbox[],
+  previous?: Report,
+  shard?: Shard,
+): Report {
   const selected = new Map(mailboxes.map((mailbox) => [mailbox.source, mailbox]));
   const entry = (mailbox: Mailbox, before?: ReportEntry): ReportEntry => ({
     source: mailbox.source,
@@ -149,9 +167,37 @@ function newReport(usersFile: string, mailboxes: Mailbox[], previous?: Report): 
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
     startedAt: new Date().toISOString(),
-    usersFile: path.resolve(usersFile),
+    usersFile: path.resolve(users.path),
+    usersDigest: users.digest,
+    shard,
     mailboxes: [...kept, ...[...selected.values()].map((mailbox) => entry(mailbox))],
   };
+}
+
+/** The shard a run migrates; a count without an index would run every shard's mailboxes here. */
+export function shardToRun(config: Config): Shard | undefined {
+  if (config.shard === undefined || "index" in config.shard) return config.shard;
+  throw new InputError(
+    "SHARD_COUNT",
+    `a shard count (${config.shard.count}) but no shard index: this would run every shard's mailboxes here`,
+    `Give --shard INDEX/${config.shard.count} (Kubernetes sets JOB_COMPLETION_INDEX), or unset SHARD_COUNT to run every mailbox on this machine.`,
+  );
+}
+
+/**
+ * A work directory holds one shard's history (attempt numbers, folder mappings): a report of
+ * another shard, or of every mailbox, there means two runs would mix their mailboxes.
+ */
+export function checkWorkDirShard(file: string, previous: Report | undefined, shard?: Shard): void {
+  if (previous === undefined) return;
+  const was = previous.shard && formatShard(previous.shard);
+  const now = shard && formatShard(shard);
+  if (was === now) return;
+  throw new InputError(
+    file,
+    `this report is ${was ? `shard ${was}'s` : "of a run without shards"}, but this run is ${now ? `shard ${now}` : "not sharded"}`,
+    "Give each shard its own WORK_DIR (like work/shard-1; the Kubernetes Job mounts shard-$(JOB_COMPLETION_INDEX) for each pod).",
+  );
 }
 
 /** Shared by `migrate` and `retry`: token, live display, runs, report, summary, exit code. */

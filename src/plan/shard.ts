@@ -73,8 +73,8 @@ function integer(text: string): number | undefined {
   return /^\d{1,9}$/.test(text) ? Number(text) : undefined;
 }
 
-/** A shard count (SHARD_COUNT): 1 to MAX_SHARDS. */
-export function parseShardCount(text: string, where: string): number {
+/** The COUNT of INDEX/COUNT: 1 to MAX_SHARDS. */
+function parseShardCount(text: string, where: string): number {
   const count = integer(text.trim());
   if (count === undefined || count < 1 || count > MAX_SHARDS) {
     throw new InputError(
@@ -111,8 +111,8 @@ export interface ShardInput {
   flag?: string;
   /** Kubernetes' JOB_COMPLETION_INDEX, set in every pod of an Indexed Job. */
   jobCompletionIndex?: string;
-  /** The SHARD_COUNT setting and where it came from (for messages). */
-  count?: { value: string; where: string };
+  /** The SHARD_COUNT setting, already checked by the settings table (1 to MAX_SHARDS). */
+  count?: number;
 }
 
 /**
@@ -121,13 +121,13 @@ export interface ShardInput {
  * every mailbox's shard, refused by a run. Nothing at all: undefined (every mailbox).
  */
 export function resolveShard(input: ShardInput): Shard | { count: number } | undefined {
-  const count = input.count && parseShardCount(input.count.value, input.count.where);
+  const count = input.count;
   if (input.flag !== undefined) {
     const shard = parseShard(input.flag, "--shard");
     if (count !== undefined && count !== shard.count) {
       throw new InputError(
         "--shard",
-        `${formatShard(shard)} names ${shard.count} shards but ${input.count?.where} says ${count}`,
+        `${formatShard(shard)} names ${shard.count} shards but SHARD_COUNT says ${count}`,
         "Give the same count in both, or drop one of them.",
       );
     }

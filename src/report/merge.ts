@@ -21,8 +21,12 @@ export interface MergedReport {
 const SAME_LIST_FIX =
   "Merge only the shards of one migration: every shard must run with the same users file, byte for byte.";
 
-function checkSameMigration(inputs: ShardReport[]): string {
-  const [first] = inputs;
+/**
+ * Reports of different schema versions cannot be merged, and one this version does not write
+ * cannot be read: checked first, on the bare `schemaVersion` of each file.
+ */
+export function checkSchemaVersions(headers: { file: string; schemaVersion: unknown }[]): void {
+  const [first] = headers;
   if (first === undefined) {
     throw new InputError(
       "report merge",
@@ -30,14 +34,31 @@ function checkSameMigration(inputs: ShardReport[]): string {
       "Name the report.json of every shard, like work/shard-*/report.json.",
     );
   }
-  for (const { file, report } of inputs) {
-    if (report.schemaVersion !== first.report.schemaVersion) {
+  for (const { file, schemaVersion } of headers) {
+    if (schemaVersion !== first.schemaVersion) {
       throw new InputError(
         file,
-        `this report has schema version ${report.schemaVersion} but ${first.file} has ${first.report.schemaVersion}`,
+        `this report has schema version ${String(schemaVersion)} but ${first.file} has ${String(first.schemaVersion)}`,
         "Merge reports written by the same version of m365-imapsync: rerun `migrate --resume` on the older shard with the newer version (mailboxes already ok are skipped), then merge again.",
       );
     }
+  }
+  if (first.schemaVersion !== REPORT_SCHEMA_VERSION) {
+    throw new InputError(
+      first.file,
+      `these reports have schema version ${String(first.schemaVersion)}, which this version of m365-imapsync does not write (${REPORT_SCHEMA_VERSION})`,
+      "Merge them with the version of m365-imapsync that wrote them.",
+    );
+  }
+}
+
+/** Same schema, same users file (by content): or an InputError naming the odd one out. */
+function checkSameMigration(inputs: ShardReport[]): string {
+  checkSchemaVersions(
+    inputs.map(({ file, report }) => ({ file, schemaVersion: report.schemaVersion })),
+  );
+  const [first] = inputs;
+  for (const { file, report } of inputs) {
     if (report.usersDigest === undefined) {
       throw new InputError(
         file,
@@ -45,22 +66,15 @@ function checkSameMigration(inputs: ShardReport[]): string {
         "Rerun `migrate --resume` on that shard with this version (mailboxes already ok are skipped; the digest is recorded), then merge again.",
       );
     }
-    if (report.usersDigest !== first.report.usersDigest) {
+    if (report.usersDigest !== first?.report.usersDigest) {
       throw new InputError(
         file,
-        `this report was written for another users file than ${first.file} (${report.usersFile} has digest ${report.usersDigest}, ${first.report.usersFile} had ${first.report.usersDigest})`,
+        `this report was written for another users file than ${first?.file} (${report.usersFile} has digest ${report.usersDigest}, ${first?.report.usersFile} had ${first?.report.usersDigest})`,
         SAME_LIST_FIX,
       );
     }
   }
-  if (first.report.schemaVersion !== REPORT_SCHEMA_VERSION) {
-    throw new InputError(
-      first.file,
-      `these reports have schema version ${first.report.schemaVersion}, which this version of m365-imapsync does not write (${REPORT_SCHEMA_VERSION})`,
-      "Merge them with the version of m365-imapsync that wrote them.",
-    );
-  }
-  return first.report.usersDigest ?? "";
+  return first?.report.usersDigest ?? "";
 }
 
 /** When an entry's latest attempt started; an entry that never ran is older than any that did. */
@@ -148,6 +162,7 @@ export function mergeReports(inputs: ShardReport[]): MergedReport {
       endedAt: ends.every((end) => end !== undefined) ? ends.sort().at(-1) : undefined,
       usersFile: first?.usersFile ?? "",
       usersDigest: digest,
+      mergedFrom: inputs.map(({ file }) => file),
       mailboxes: [...kept.values()].map(({ entry }) => entry),
     },
     warnings,

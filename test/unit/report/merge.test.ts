@@ -85,6 +85,7 @@ describe("report merge", () => {
     assert.equal(report.startedAt, "2026-12-01T00:00:00.000Z", "the earliest start");
     assert.equal(report.endedAt, "2026-12-01T12:00:00.000Z", "the latest end");
     assert.equal(report.usersFile, "/mnt/pod-0/users.csv");
+    assert.deepEqual(report.mergedFrom, ["s0/report.json", "s1/report.json", "s2/report.json"]);
   });
 
   test("a mailbox in two reports keeps its latest attempt, whichever report comes first", () => {
