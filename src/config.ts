@@ -403,7 +403,8 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
     count: values.shardCount,
   });
   return {
-    shard,
+    // Only when given: a Config without shards is exactly what it was before shards existed.
+    ...(shard && { shard }),
     tenantId: values.tenantId,
     appId: values.appId,
     appSecret: values.appSecret,

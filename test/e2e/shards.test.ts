@@ -262,5 +262,19 @@ describe("shards through the CLI", { timeout: 300_000 }, () => {
     const overwrite = await s.run(["report", "merge", reports[0]!, "--out", reports[0]!]);
     assert.equal(overwrite.exitCode, 2);
     assert.match(overwrite.stderr, /^--out: .* is one of the reports to merge/m);
+
+    // A merged report older than the shard's own report (the list changed since): refused.
+    const partial = await s.run(["report", "merge", reports[0]!, "--out", out]);
+    assert.equal(partial.exitCode, 0, partial.stderr);
+    assert.match(partial.stderr, /warning: no report of shard 0\/3 was given/);
+    await writeFile(s.usersFile, `${USERS}# edited\n`);
+    const rerun = await s.run(
+      ["migrate", "--users", s.usersFile, "--shard", "1/3", "--resume"],
+      shardEnv(s, 1),
+    );
+    assert.equal(rerun.exitCode, 1, rerun.stderr);
+    const stale = await s.run(["retry", "--report", out, "--shard", "1/3"], shardEnv(s, 1));
+    assert.equal(stale.exitCode, 2, stale.stderr);
+    assert.match(stale.stderr, /this report is of another users file than shard 1\/3's own report/);
   });
 });
