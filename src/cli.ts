@@ -81,6 +81,16 @@ function migrationIo(): CommandIo {
   return { stdout: process.stdout, stderr: process.stderr, env: process.env, ...interruptions() };
 }
 
+/**
+ * The inputs of `diagnose` as typed: yargs drops a lone "-" from positionals, so they are read from
+ * the words after the command (options removed) and after "--" (taken as they are).
+ */
+function diagnoseInputs(argv: string[], afterDashes: string[]): string[] {
+  const end = argv.indexOf("--");
+  const words = argv.slice(argv.indexOf("diagnose") + 1, end === -1 ? undefined : end);
+  return [...words.filter((word) => word === "-" || !word.startsWith("-")), ...afterDashes];
+}
+
 async function main(argv: string[]): Promise<number> {
   const io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
   let exitCode: number = ExitCode.ok;
@@ -287,7 +297,7 @@ async function main(argv: string[]): Promise<number> {
         .demandCommand(1, "Name a report command: merge."),
     )
     .command(
-      "diagnose <files..>",
+      "diagnose [files..]",
       "Classify imapsync logs (or - for standard input): class, remedy and the deciding lines",
       (y) =>
         y
@@ -304,7 +314,7 @@ async function main(argv: string[]): Promise<number> {
       async (flags) => {
         const { diagnose } = await import("./commands/diagnose.js");
         exitCode = await diagnose(
-          (flags.files as string[] | undefined) ?? [],
+          diagnoseInputs(argv, (flags["--"] as string[] | undefined) ?? []),
           { json: flags.json },
           { stdout: io.stdout, stdin: process.stdin },
         );

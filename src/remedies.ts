@@ -14,7 +14,15 @@ function duration(ms: number): string {
 /** One sentence an admin can act on, for each way a run can end. */
 export function remedyFor(
   cls: RunClass,
-  c: { backoffMs?: number; mailbox?: string; admin?: string } = {},
+  c: {
+    backoffMs?: number;
+    mailbox?: string;
+    admin?: string;
+    /** The process was killed by something else than this tool (a shell, the kernel, a container). */
+    killedFromOutside?: boolean;
+    /** The log stops before any line imapsync prints at the end of a run. */
+    logEndsEarly?: boolean;
+  } = {},
 ): string {
   switch (cls) {
     case "ok":
@@ -58,8 +66,18 @@ export function remedyFor(
         "if the same messages fail again, read their Err lines in the log."
       );
     case "interrupted":
-      return "The run was stopped on purpose: run the mailbox again to continue where it stopped.";
+      return c.killedFromOutside
+        ? "imapsync was killed from outside, not stopped by this tool: out of memory (check dmesg " +
+            "for the OOM killer), a container or pod memory limit, or a person; give it more memory " +
+            "or fewer parallel mailboxes, then run the mailbox again, which copies only what is missing."
+        : "The run was stopped on purpose: run the mailbox again to continue where it stopped.";
     case "other":
+      if (c.logEndsEarly) {
+        return (
+          "The log ends before the run did: it shows no failure, but no exit line, statistics or " +
+          "final sentence either; get the rest of the log (or the run's exit status), or rerun the mailbox."
+        );
+      }
       return "imapsync stopped for a reason this tool does not recognise: read the evidence lines and the log, fix the cause, then rerun.";
   }
 }

@@ -18,9 +18,9 @@ function runLines(row: RunRow): string[] {
   return row.file.startsWith("w1_") ? lines.map((line) => line.replace(/^\d+\.\d+ /, "")) : lines;
 }
 
-/** The Office 365 excerpts without their two header lines, as their INDEX says to feed them. */
-function excerptLines(file: string): string[] {
-  const lines = fixtureLines(path.join("office365", file));
+/** An excerpt without its two header lines, as its corpus's INDEX says to feed it. */
+function excerptLines(file: string, corpus = "office365"): string[] {
+  const lines = fixtureLines(path.join(corpus, file));
   assert.match(lines[0] ?? "", /^# source: /);
   assert.match(lines[1] ?? "", /^# expected: /);
   return lines.slice(2);
@@ -68,6 +68,30 @@ describe("classification of the Office 365 excerpts (# expected: headers)", () =
   for (const excerpt of excerpts()) {
     test(`office365/${excerpt.file} is ${excerpt.expected}`, () => {
       const lines = excerptLines(excerpt.file);
+      const c = classifyLines(lines);
+      assert.equal(c.class, excerpt.expected);
+      assertEvidenceFrom(c, lines);
+      assert.ok(c.evidence.length > 0, "an excerpt's class is backed by one of its lines");
+    });
+  }
+});
+
+describe("classification of the public corpus (# expected: headers)", () => {
+  const corpus = excerpts("public-corpus");
+
+  test("the corpus holds at least 40 excerpts, each with a source URL", () => {
+    assert.ok(corpus.length >= 40, `${corpus.length} excerpts`);
+    for (const { file } of corpus) {
+      assert.match(
+        fixtureLines(path.join("public-corpus", file))[0] ?? "",
+        /^# source: https:\/\//,
+      );
+    }
+  });
+
+  for (const excerpt of corpus) {
+    test(`public-corpus/${excerpt.file} is ${excerpt.expected}`, () => {
+      const lines = excerptLines(excerpt.file, "public-corpus");
       const c = classifyLines(lines);
       assert.equal(c.class, excerpt.expected);
       assertEvidenceFrom(c, lines);
@@ -234,7 +258,9 @@ describe("evidence and lost connections", () => {
 
   test("a signal decides over the text (k1 killed by SIGTERM)", () => {
     const lines = fixtureLines("imapsync-2.229/k1_sigterm.log");
-    const withoutSignalLines = lines.filter((l) => !/Killing myself|Asked to terminate/.test(l));
+    const withoutSignalLines = lines.filter(
+      (l) => !/killing myself|Asked to terminate|Ended by a signal/i.test(l),
+    );
     assert.equal(classifyLines(withoutSignalLines).class, "partial");
     assert.equal(
       classifyLines(withoutSignalLines, { code: null, signal: "SIGTERM" }).class,

@@ -5,9 +5,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { describe, test } from "node:test";
+import { execa } from "execa";
 import { diagnose } from "../src/commands/diagnose.js";
 import { InputError } from "../src/errors.js";
 import { remedyFor } from "../src/remedies.js";
+import { CLI } from "./helpers/env.js";
 import { excerpts, FIXTURES } from "./helpers/fixture-index.js";
 
 const fixture = (relative: string) => path.join(FIXTURES, relative);
@@ -78,9 +80,12 @@ describe("diagnose --json", () => {
 });
 
 describe("diagnose on standard input", () => {
-  for (const excerpt of excerpts()) {
-    test(`office365/${excerpt.file} fed as-is, header lines included, is ${excerpt.expected}`, async () => {
-      const bytes = readFileSync(fixture(path.join("office365", excerpt.file)));
+  const corpora = ["office365", "public-corpus"].flatMap((corpus) =>
+    excerpts(corpus).map((excerpt) => ({ corpus, ...excerpt })),
+  );
+  for (const excerpt of corpora) {
+    test(`${excerpt.corpus}/${excerpt.file} fed as-is, header lines included, is ${excerpt.expected}`, async () => {
+      const bytes = readFileSync(fixture(path.join(excerpt.corpus, excerpt.file)));
       const { code, out } = await run(["-"], true, Readable.from([bytes]));
       const [result] = jsonLines(out);
       assert.equal(result?.file, "-");
@@ -120,6 +125,13 @@ describe("diagnose text output", () => {
 });
 
 describe("unreadable inputs", () => {
+  test("no input is an InputError (exit 2), not an empty success", async () => {
+    await assert.rejects(
+      run([], true),
+      (error: unknown) => error instanceof InputError && error.exitCode === 2,
+    );
+  });
+
   test("a missing file is an InputError naming it, and nothing is printed for it", async () => {
     const missing = path.join(FIXTURES, "no-such-dir", "missing.log");
     const stdout = new PassThrough();
@@ -139,5 +151,85 @@ describe("unreadable inputs", () => {
       run([dir], false),
       (error: unknown) => error instanceof InputError && error.message.includes(dir),
     );
+  });
+});
+
+describe("diagnose - through the built CLI", () => {
+  const THROTTLED = fixture("office365/11-throttled-append-no.txt");
+  const KILLED = fixture("public-corpus/01-interrupted-zsh-killed-mid-copy.txt");
+
+  /** The CLI with `bytes` piped on its standard input. */
+  async function piped(args: string[], bytes: Buffer) {
+    return execa("node", [CLI, "diagnose", ...args], { input: bytes, reject: false });
+  }
+
+  /** The CLI started by a shell with its standard input redirected from `file` (`< file`). */
+  async function redirected(args: string[], file: string) {
+    const words = [CLI, "diagnose", ...args].map((word) => `'${word}'`).join(" ");
+    return execa("sh", ["-c", `exec node ${words} < '${file}'`], { reject: false });
+  }
+
+  test("alone, piped, --json: one object for -", async () => {
+    const result = await piped(["-", "--json"], readFileSync(THROTTLED));
+    assert.equal(result.exitCode, 1, result.stderr);
+    const [only, ...rest] = jsonLines(result.stdout);
+    assert.equal(rest.length, 0);
+    assert.equal(only?.file, "-");
+    assert.equal(only?.class, "throttled");
+  });
+
+  test("alone, piped, text: names - and the class", async () => {
+    const result = await piped(["-"], readFileSync(KILLED));
+    assert.equal(result.exitCode, 1, result.stderr);
+    assert.ok(result.stdout.startsWith("-: interrupted\n"), result.stdout);
+    assert.ok(result.stdout.includes("zsh: killed"));
+  });
+
+  test("alone, stdin redirected from a file, both modes", async () => {
+    const json = await redirected(["--json", "-"], OK);
+    assert.equal(json.exitCode, 0, json.stderr);
+    assert.deepEqual(
+      jsonLines(json.stdout).map((r) => [r.file, r.class]),
+      [["-", "ok"]],
+    );
+    const text = await redirected(["-"], EXPIRED);
+    assert.equal(text.exitCode, 1, text.stderr);
+    assert.ok(text.stdout.startsWith("-: token_expired\n"), text.stdout);
+  });
+
+  test("among files, in the order given, piped and redirected", async () => {
+    const piping = await piped([OK, "-", EXPIRED, "--json"], readFileSync(THROTTLED));
+    assert.deepEqual(
+      jsonLines(piping.stdout).map((r) => [r.file, r.class]),
+      [
+        [OK, "ok"],
+        ["-", "throttled"],
+        [EXPIRED, "token_expired"],
+      ],
+    );
+    assert.equal(piping.exitCode, 1);
+    const text = await redirected([EXPIRED, "-"], KILLED);
+    assert.equal(text.exitCode, 1, text.stderr);
+    assert.match(text.stdout, /: token_expired\n[\s\S]*\n-: interrupted\n/);
+  });
+
+  test("- after -- is standard input too", async () => {
+    const result = await piped(["--json", "--", "-"], readFileSync(THROTTLED));
+    assert.deepEqual(
+      jsonLines(result.stdout).map((r) => r.class),
+      ["throttled"],
+    );
+  });
+
+  test("no input at all: exit 2 with a message, nothing on stdout", async () => {
+    for (const args of [[], ["--json"]]) {
+      const result = await execa("node", [CLI, "diagnose", ...args], {
+        stdin: "ignore",
+        reject: false,
+      });
+      assert.equal(result.exitCode, 2, result.stderr);
+      assert.match(result.stderr, /^diagnose: no input named\. .*- to read standard input/);
+      assert.equal(result.stdout, "");
+    }
   });
 });

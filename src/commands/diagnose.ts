@@ -78,14 +78,21 @@ function formatText(result: DiagnoseResult): string {
 
 /**
  * Classifies imapsync logs (file paths, or `-` for standard input), streaming each one line by
- * line. Returns 0 when every input is ok, 1 otherwise; a missing or unreadable file throws
- * InputError before anything is printed for it.
+ * line. Returns 0 when every input is ok, 1 otherwise; no input at all, or a missing or unreadable
+ * file, throws InputError (exit 2) before anything is printed for it.
  */
 export async function diagnose(
   inputs: string[],
   opts: { json: boolean },
   io: { stdout: NodeJS.WritableStream; stdin: NodeJS.ReadableStream },
 ): Promise<number> {
+  if (inputs.length === 0) {
+    throw new InputError(
+      "diagnose",
+      "no input named",
+      "Name one or more imapsync log files, or - to read standard input (m365-imapsync diagnose - < run.log).",
+    );
+  }
   let allOk = true;
   for (const input of inputs) {
     let result: DiagnoseResult;

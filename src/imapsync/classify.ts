@@ -1,20 +1,11 @@
 import { remedyFor } from "../remedies.js";
 import type { Classification, FolderPair, Progress, RunClass, RunStats } from "../types.js";
+import { appliesTo, CATALOGUE, VERSION_BANNERS, type CatalogueEntry } from "./catalogue.js";
 
 /** How the imapsync process ended; unknown (`undefined`) for a log file or an excerpt. */
 export interface ExitStatus {
   code: number | null;
   signal: string | null;
-}
-
-interface Rule {
-  /** The class this text proves; none for lines that only show a lost connection. */
-  class?: RunClass;
-  re: RegExp;
-  /** The text shows that a connection went away (the scheduler reruns such runs). */
-  lost?: boolean;
-  /** A --dry run copies nothing on purpose and still prints these lines (c_dry). */
-  notInDry?: boolean;
 }
 
 /**
@@ -37,77 +28,18 @@ const PRIORITY: readonly RunClass[] = [
   "partial",
 ];
 
-/**
- * Text rules, matched against every line except progress lines, after leading blanks are removed.
- * Fixture names: imapsync-2.229/<letter>, m365/<name>, office365/<number>.
- */
-const RULES: readonly Rule[] = [
-  // imapsync-2.229/k1, k3, k4, k5: statistics, then imapsync kills itself with the signal.
-  { class: "interrupted", re: /^Killing myself with signal / },
-  // imapsync-2.229/k3: the second INT within 2 s stops the run (a single INT only reconnects, k2).
-  { class: "interrupted", re: /^Got two signals INT within/ },
-  // imapsync-2.229/v1: the abort file.
-  { class: "interrupted", re: /^Asked to terminate by file / },
-  // imapsync-2.229/t1, m365/token_expired_midrun, office365/03.
-  { class: "token_expired", re: /AccessTokenExpired/ },
-  // imapsync-2.229/r2: no AccessTokenExpired, but re-authentication refused inside per-message and
-  // per-folder errors, which only happen after a successful login.
-  {
-    class: "token_expired",
-    re: /(?:could not be fetched|Could not select|could not append).*(?:AUTHENTICATE failed|AUTHENTICATIONFAILED)/,
-  },
-  // m365/not_delegated_select, office365/06, office365/08.
-  { class: "not_delegated", re: /User is authenticated but not connected/ },
-  // m365/throttled_fetch, office365/11.
-  { class: "throttled", re: /Request is throttled/ },
-  // imapsync-2.229/f, f2 (both sides refused: the source is reported), n3, p3; office365/05 (XOAUTH2).
-  { class: "auth_failed_source", re: /Host1 failure: Error login on/ },
-  // imapsync-2.229/g, m365/auth_failed_destination, office365/09.
-  { class: "auth_failed_destination", re: /Host2 failure: Error login on/ },
-  // imapsync-2.229/u3, office365/19.
-  { class: "tls_failed", re: /Can not go to tls encryption/ },
-  // imapsync-2.229/u2: exit 101 like a refused connection, but the text names the TLS mismatch.
-  { class: "tls_failed", re: /SSL connect attempt failed/, lost: true },
-  // office365/21.
-  { class: "tls_failed", re: /SSL read error/, lost: true },
-  // imapsync-2.229/h, h2, u4, office365/17.
-  { class: "connect_failed_source", re: /can not open imap connection on host1/, lost: true },
-  // imapsync-2.229/i, office365/18.
-  { class: "connect_failed_destination", re: /can not open imap connection on host2/, lost: true },
-  // imapsync-2.229/l, n1, m365/quota_exceeded, office365/22.
-  { class: "quota_exceeded", re: /OVERQUOTA|Quota limit will be exceeded/ },
-  // imapsync-2.229/l2, n2, office365/13.
-  { class: "partial", re: /could not append/ },
-  // imapsync-2.229/m1, m2, office365/26.
-  { class: "partial", re: /could not be fetched/ },
-  // imapsync-2.229/m1, m2.
-  { class: "partial", re: /^Failure: lost connection/, lost: true },
-  // office365/15; imapsync-2.229/c_dry prints it on a successful --dry run.
-  { class: "partial", re: /^The sync is not finished/, notInDry: true },
-  // imapsync-2.229/l2 (and c_dry, exempt).
-  { class: "partial", re: /^Messages found in host1 not in host2\s+: [1-9]/, notInDry: true },
-  // imapsync-2.229/y1 (exit 64, the whole log).
-  { class: "other", re: /^Unknown option: / },
-  // imapsync-2.229/j3 (exit 66).
-  { class: "other", re: /^Failure: file from parameter / },
-  // office365/25: a folder that cannot be selected is not fixed by a rerun.
-  { class: "other", re: /Could not select:/ },
-  // office365/23, office365/29 (Exchange Online answering other clients).
-  { class: "other", re: /Server Unavailable\./ },
-  // imapsync-2.229/a and every good run; office365/01.
-  { class: "ok", re: /^The sync looks good/ },
-  // imapsync-2.229/m1, m2: Perl stack traces once the source went away.
-  { re: /Trying command when NOT connected/, lost: true },
-  // m365/throttled_fetch: Office 365 closes the connection after repeated errors.
-  { re: /BYE Connection closed/, lost: true },
-  // imapsync-2.229/m1, m2 (server stopped), r2 (BYE before the refused re-login).
-  { re: /BYE Server shutting down|Connection reset by peer/, lost: true },
-];
+/** The rule table is the catalogue: every entry is tried, in its order, on every non-copy line. */
+const RULES: readonly CatalogueEntry[] = CATALOGUE;
 
 /** One cheap test per line decides whether the rule table is worth running at all. */
 const ANY_RULE = new RegExp(RULES.map((rule) => `(?:${rule.re.source})`).join("|"));
 const BACKOFF = /Suggested Backoff Time: (\d+) milliseconds/g;
-const EXITING = /^Exiting with return value (\d+) /;
+/** Every release's exit line starts so (catalogue exit-line-*); the code ends at a blank or the line end. */
+const EXITING = /^Exiting with return value (\d+)\b/;
+const DETECTED = /^Detected (\d+) errors$/;
+const ERR_PREFIX = /^Err \d+\/\d+: /;
+/** The error count of an exit line (2.140 and later, 1.977): `... 1/50 nb_errors/max_errors`. */
+const EXIT_ERRORS = / (\d+)\/\d+ nb_errors\/max_errors/;
 const FOLDER = /^Folder\s+\d+\/\d+ \[(.*?)\]\s+-> \[(.*?)\]\s*$/;
 const ETA_TAIL = /(-?\d+) s\s+(-?\d+)\/(\d+) msgs left$/;
 const COPIED = /([\d.]+ [KMGTPE]?i?B) copied/;
@@ -121,6 +53,8 @@ function totalSize(line: string): number | undefined {
 const QUOTA = /^Host2: Quota current storage is (\d+) bytes\. Limit is (\d+) bytes/;
 /** imapsync's EXIT_BY_SIGNAL: printed before it kills itself, so never the real status. */
 const EXIT_BY_SIGNAL = 6;
+/** 128 + SIGKILL, as a shell or a container runtime reports a process killed from outside. */
+const KILLED_STATUS = 137;
 /** A line kept as evidence is cut here: a log line can be arbitrarily long. */
 const MAX_EVIDENCE_CHARS = 1000;
 const MAX_CLASS_EVIDENCE = 4;
@@ -189,23 +123,44 @@ function isBlank(charCode: number): boolean {
   return charCode === 32 || charCode === 9;
 }
 
+/** The first line a catalogue entry matched, with the class it proved there (the side can decide it). */
+interface RuleHit extends Hit {
+  cls: RunClass | undefined;
+}
+
+/** Side 1 (source) or 2 (destination), as the log last named it; 1 until then (host1 logs in first). */
+type Side = 1 | 2;
+
 /**
  * Classifies one imapsync run from its output, line by line. Memory stays bounded whatever the
- * log size: it keeps counters, the first hit of each rule, the last progress lines and the
- * folder pairs (one per source folder).
+ * log size: it keeps counters, the first hit of each catalogue entry, the last progress lines and
+ * the folder pairs (one per source folder).
  */
 export class RunClassifier {
   private lineNo = 0;
   /** The first line each rule matched (index = rule index). */
-  private readonly firstHits: (Hit | undefined)[] = new Array<Hit | undefined>(RULES.length);
+  private readonly firstHits: (RuleHit | undefined)[] = new Array<RuleHit | undefined>(
+    RULES.length,
+  );
   private lost = false;
   private dry = false;
+  private side: Side = 1;
+  private readonly loggedIn: Record<Side, boolean> = { 1: false, 2: false };
+  private release: string | undefined;
+  /** A line only printed at the end of a run was seen (statistics, exit line, a --just* ending). */
+  private ended = false;
+  /** The first such line from the catalogue: what shows a clean excerpt really ended. */
+  private endHit: Hit | undefined;
+  /** imapsync counted errors (Detected N > 0, Err lines): the run was not clean. */
+  private sawErrors = false;
   private backoffMs: number | undefined;
   private readonly stats: RunStats = {};
   private readonly folders = new Map<string, string>();
   private exitingLine: Hit | undefined;
   private loggedCode: number | undefined;
   private frequentError: Hit | undefined;
+  /** The last line read, kept as is: the evidence of a log that ends before the run did. */
+  private lastLine: string | undefined;
   /** Latest line carrying overall counts (`... N/M msgs left`) and latest copy line. */
   private lastEta: string | undefined;
   private lastCopy: string | undefined;
@@ -214,6 +169,7 @@ export class RunClassifier {
 
   push(raw: string): void {
     this.lineNo++;
+    this.lastLine = raw;
     // Copy lines are nearly every line of a big log and never carry an error: keep them cheap.
     if (raw.startsWith("msg ")) {
       // Dry runs print "copying to ... (not really ...)": only real copies count.
@@ -222,7 +178,13 @@ export class RunClassifier {
       if (raw.endsWith(" msgs left")) this.lastEta = raw;
       return;
     }
-    const line = isBlank(raw.charCodeAt(0)) ? raw.trimStart() : raw;
+    let line = isBlank(raw.charCodeAt(0)) ? raw.trimStart() : raw;
+    // The error listing prints every counted error again after "Err i/n: ".
+    if (line.startsWith("Err ")) {
+      this.sawErrors = true;
+      const listed = ERR_PREFIX.exec(line);
+      if (listed) line = line.slice(listed[0].length);
+    }
     this.readStructured(line, raw);
     if (ANY_RULE.test(line)) this.applyRules(line, raw);
   }
@@ -252,13 +214,18 @@ export class RunClassifier {
     return this.loggedCode;
   }
 
+  /** The imapsync release named by the log's banner, if it had one. */
+  get imapsyncRelease(): string | undefined {
+    return this.release;
+  }
+
   /** Decides the class: the process's own stop signal, then the text, then the exit code. */
   finish(exit?: ExitStatus): Classification {
-    const cls = this.decide(exit);
+    const { cls, killedFromOutside, logEndsEarly } = this.decide(exit);
     const classification: Classification = {
       class: cls,
-      remedy: remedyFor(cls, { backoffMs: this.backoffMs }),
-      evidence: this.evidenceFor(cls),
+      remedy: remedyFor(cls, { backoffMs: this.backoffMs, killedFromOutside, logEndsEarly }),
+      evidence: this.evidenceFor(cls, logEndsEarly),
       stats: { ...this.stats, messagesCopied: this.copyLines },
       folders: [...this.folders].map(([source, destination]): FolderPair => ({
         source,
@@ -272,18 +239,35 @@ export class RunClassifier {
     return classification;
   }
 
-  private decide(exit: ExitStatus | undefined): RunClass {
+  private decide(exit: ExitStatus | undefined): {
+    cls: RunClass;
+    killedFromOutside: boolean;
+    logEndsEarly: boolean;
+  } {
     const code = exit ? (exit.code ?? undefined) : this.loggedCode;
+    const result = (cls: RunClass, killedFromOutside = false, logEndsEarly = false) => ({
+      cls,
+      killedFromOutside,
+      logEndsEarly,
+    });
+    const external = this.hitsOf("interrupted", true).length > 0;
     // Stopped on purpose (signal or abort file): whatever else the log shows is not the cause.
-    if (exit?.signal === "SIGTERM" || exit?.signal === "SIGINT" || code === 7) return "interrupted";
-    // Exit 0 means imapsync counted no error, and "looks good" that it found every message on
-    // host2: a stray transient line (an SSL read error that was retried) does not undo that.
-    if (code === 0 && this.hitsOf("ok").length > 0) return "ok";
+    if (exit?.signal === "SIGTERM" || exit?.signal === "SIGINT" || code === 7) {
+      return result("interrupted", external);
+    }
+    // Any other signal (SIGKILL: the kernel's OOM killer, a container limit) or its shell status.
+    if (exit?.signal || code === KILLED_STATUS) return result("interrupted", true);
+    // Exit 0 with no error counted, and "looks good" (or a --just* ending): a stray transient
+    // line (an SSL read error that was retried) does not undo that. Exit 0 does not mean no
+    // error: --justfoldersizes exits 0 after a refused SELECT (standin/not_delegated_*).
+    if (code === 0 && !this.sawErrors && this.hitsOf("ok").length > 0) return result("ok");
     const cause = PRIORITY.find((c) => this.hitsOf(c).length > 0);
-    if (cause) return cause;
-    if (code !== undefined) return classOfCode(code);
-    // An excerpt without any exit status is ok only on imapsync's own "looks good" sentence.
-    return this.hitsOf("ok").length > 0 && this.hitsOf("other").length === 0 ? "ok" : "other";
+    if (cause) return result(cause, cause === "interrupted" && external);
+    if (code !== undefined) return result(classOfCode(code));
+    // An excerpt without any exit status: ok only when it shows the run ending cleanly.
+    if (this.hitsOf("other").length > 0) return result("other");
+    if (this.hitsOf("ok").length > 0 || (this.ended && !this.sawErrors)) return result("ok");
+    return result("other", false, !this.ended);
   }
 
   /** --dry: said by the statistics, or by the copy lines when the excerpt has no statistics. */
@@ -294,12 +278,24 @@ export class RunClassifier {
   /** `line` is `raw` without leading blanks; evidence keeps the line as printed. */
   private readStructured(line: string, raw: string): void {
     switch (line.charCodeAt(0)) {
+      case 36: // $
+        if (line.startsWith("$RCSfile: ")) this.readRelease(line);
+        return;
+      case 68: // D
+        if (line.startsWith("Detected ")) {
+          const m = DETECTED.exec(line);
+          if (m && m[1] !== "0") this.sawErrors = true;
+        }
+        return;
       case 69: // E
         if (line.startsWith("ETA: ")) {
           this.lastEta = line;
         } else if (line.startsWith("Exiting with return value ")) {
           const code = Number(EXITING.exec(line)?.[1]);
           this.exitingLine = hit(this.lineNo, raw);
+          this.ended = true;
+          const errors = EXIT_ERRORS.exec(line)?.[1];
+          if (errors !== undefined && errors !== "0") this.sawErrors = true;
           this.loggedCode = code === EXIT_BY_SIGNAL || Number.isNaN(code) ? undefined : code;
         }
         return;
@@ -307,15 +303,7 @@ export class RunClassifier {
         if (line.startsWith("Folder ")) this.readFolder(line);
         return;
       case 72: // H
-        if (line.startsWith("Host1 Total size:")) {
-          this.stats.sourceBytes = totalSize(line);
-        } else if (line.startsWith("Host2 Total size:")) {
-          this.stats.destinationBytes = totalSize(line);
-        } else if (line.startsWith("Host2: Quota current storage is ")) {
-          const m = QUOTA.exec(line);
-          if (m)
-            this.stats.destinationQuota = { usedBytes: Number(m[1]), limitBytes: Number(m[2]) };
-        }
+        this.readHostLine(line);
         return;
       case 77: // M
         if (line.startsWith("Messages transferred ")) {
@@ -337,6 +325,36 @@ export class RunClassifier {
     }
   }
 
+  /** `Host1...` / `Host2...`: the side later side-less lines belong to, and the folder sizes. */
+  private readHostLine(line: string): void {
+    if (line.startsWith("Here is imapsync ")) {
+      this.readRelease(line);
+      return;
+    }
+    if (!line.startsWith("Host")) return;
+    const digit = line.charCodeAt(4);
+    if (digit === 49 || digit === 50) this.side = digit === 49 ? 1 : 2;
+    if (line.startsWith("Host1 Total size:")) {
+      this.stats.sourceBytes = totalSize(line);
+    } else if (line.startsWith("Host2 Total size:")) {
+      this.stats.destinationBytes = totalSize(line);
+    } else if (line.startsWith("Host2: Quota current storage is ")) {
+      const m = QUOTA.exec(line);
+      if (m) this.stats.destinationQuota = { usedBytes: Number(m[1]), limitBytes: Number(m[2]) };
+    }
+  }
+
+  private readRelease(line: string): void {
+    if (this.release !== undefined) return;
+    for (const banner of VERSION_BANNERS) {
+      const m = banner.re.exec(line);
+      if (m?.[1]) {
+        this.release = detach(m[1]);
+        return;
+      }
+    }
+  }
+
   private readFolder(line: string): void {
     const m = FOLDER.exec(line);
     if (!m) return;
@@ -347,10 +365,22 @@ export class RunClassifier {
   private applyRules(line: string, raw: string): void {
     for (let i = 0; i < RULES.length; i++) {
       const rule = RULES[i]!;
-      if (!rule.re.test(line)) continue;
+      const m = rule.re.exec(line);
+      if (!m || rule.unless?.test(line) || !appliesTo(rule.releases, this.release)) continue;
+      // A side named in the line itself ("Host2 failure: ...") beats the side in context.
+      const side: Side = m[1] === "2" ? 2 : m[1] === "1" ? 1 : this.side;
       if (rule.lost) this.lost = true;
-      this.firstHits[i] ??= hit(this.lineNo, raw);
+      if (rule.ended) {
+        this.ended = true;
+        this.endHit ??= hit(this.lineNo, raw);
+      }
+      if (rule.errors) this.sawErrors = true;
+      if (rule.loginOk) this.loggedIn[side] = true;
       if (rule.class === "throttled") this.readBackoff(line);
+      if (this.firstHits[i] !== undefined) continue;
+      let cls = side === 2 && rule.host2 ? rule.host2 : rule.class;
+      if (rule.afterLogin && this.loggedIn[side]) cls = rule.afterLogin;
+      this.firstHits[i] = { ...hit(this.lineNo, raw), cls };
     }
   }
 
@@ -360,19 +390,27 @@ export class RunClassifier {
     }
   }
 
-  private hitsOf(cls: RunClass): Hit[] {
+  /** The first line of each entry that proved `cls` and applies to the log's release. */
+  private hitsOf(cls: RunClass, externalOnly = false): Hit[] {
     const hits: Hit[] = [];
     RULES.forEach((rule, i) => {
       const first = this.firstHits[i];
-      if (rule.class === cls && first && !(rule.notInDry && this.isDry)) hits.push(first);
+      if (!first || first.cls !== cls || (externalOnly && !rule.external)) return;
+      if (rule.notInDry && this.isDry) return;
+      if (appliesTo(rule.releases, this.release)) hits.push(first);
     });
     return hits;
   }
 
-  /** The first line of each rule that proves `cls`, the code's own explanation, the Exiting line. */
-  private evidenceFor(cls: RunClass): string[] {
+  /**
+   * The first line of each entry that proves `cls`, the code's own explanation, the Exiting line;
+   * for a log that ends before the run did, its last line.
+   */
+  private evidenceFor(cls: RunClass, logEndsEarly: boolean): string[] {
     const hits = this.hitsOf(cls);
     if (hits.length === 0 && this.frequentError) hits.push(this.frequentError);
+    if (hits.length === 0 && cls === "ok" && this.endHit) hits.push(this.endHit);
+    if (logEndsEarly && this.lastLine !== undefined) hits.push(hit(this.lineNo, this.lastLine));
     const byLine = new Map<number, Hit>();
     for (const h of hits.sort((a, b) => a.lineNo - b.lineNo).slice(0, MAX_CLASS_EVIDENCE)) {
       byLine.set(h.lineNo, h);

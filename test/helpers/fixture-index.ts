@@ -93,16 +93,16 @@ export function runRows(dir: string): RunRow[] {
   });
 }
 
-/** The Office 365 excerpts with the class named in their `# expected:` header. */
-export function excerpts(): Excerpt[] {
-  const dir = path.join(FIXTURES, "office365");
+/** The excerpts of a corpus folder with the class named in their `# expected:` header. */
+export function excerpts(corpus = "office365"): Excerpt[] {
+  const dir = path.join(FIXTURES, corpus);
   return readdirSync(dir)
     .filter((file) => file.endsWith(".txt"))
     .sort()
     .map((file) => {
       const expected = /^# expected: (.*)$/m.exec(readFileSync(path.join(dir, file), "utf8"))?.[1];
-      if (expected === undefined) throw new Error(`office365/${file} has no "# expected:" header`);
-      return { file, expected: runClass(expected, `office365/${file}`) };
+      if (expected === undefined) throw new Error(`${corpus}/${file} has no "# expected:" header`);
+      return { file, expected: runClass(expected, `${corpus}/${file}`) };
     });
 }
 
