@@ -6,11 +6,11 @@ import { chmod, mkdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
-import { ImapFlow } from "imapflow";
 import { openerDir } from "../scripts/standin/browser.js";
 import { ADMIN, freePort, startStandin, type Standin } from "../scripts/standin/standin.js";
 import type { Report } from "../src/types.js";
 import { CLI, DOUBLES, tempDir } from "../test/helpers/env.js";
+import { folderCounts, withImap } from "../test/helpers/imap-counts.js";
 
 const IMAPSYNC = process.env.IMAPSYNC_BIN;
 const BIG_COUNT = Number(process.env.BENCH_BIG_COUNT ?? 2000);
@@ -31,32 +31,6 @@ const SETUPS: Setup[] = [
   { name: "3 shards, CONCURRENCY=1 each", shards: 3, concurrency: 1 },
   { name: "1 process, CONCURRENCY=3", shards: 1, concurrency: 3 },
 ];
-
-async function folderCounts(
-  port: number,
-  user: string,
-  auth: { accessToken: string } | { pass: string },
-): Promise<Record<string, number>> {
-  const imap = new ImapFlow({
-    host: "127.0.0.1",
-    port,
-    secure: false,
-    auth: { user, ...auth },
-    logger: false,
-  });
-  await imap.connect();
-  try {
-    const counts: Record<string, number> = {};
-    for (const folder of await imap.list()) {
-      if (folder.flags.has("\\Noselect")) continue;
-      const status = await imap.status(folder.path, { messages: true });
-      counts[folder.path] = status ? (status.messages ?? 0) : -1;
-    }
-    return counts;
-  } finally {
-    await imap.logout();
-  }
-}
 
 async function cli(args: string[], env: Record<string, string>, cwd: string) {
   return execa("node", [CLI, ...args], {
@@ -124,10 +98,18 @@ async function runSetup(setup: Setup, root: string): Promise<void> {
       );
       if (entry.status !== "ok") continue;
       const token = await standin.oauth.mint({ upn: ADMIN }, 600);
-      const source = await folderCounts(standin.ports.front, entry.source, { accessToken: token });
-      const destination = await folderCounts(standin.ports.destination, entry.source, {
-        pass: standin.destinationPassword(entry.source),
-      });
+      const source = await withImap(
+        { port: standin.ports.front, user: entry.source, accessToken: token },
+        folderCounts,
+      );
+      const destination = await withImap(
+        {
+          port: standin.ports.destination,
+          user: entry.source,
+          pass: standin.destinationPassword(entry.source),
+        },
+        folderCounts,
+      );
       for (const [folder, count] of Object.entries(source)) {
         const mark = destination[folder] === count ? "=" : "MISMATCH";
         console.log(

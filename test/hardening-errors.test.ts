@@ -8,9 +8,8 @@ import { before, describe, it } from "node:test";
 import { loadConfig } from "../src/config.js";
 import { ExitCode, UserError } from "../src/errors.js";
 import { checkUserOptions } from "../src/imapsync/args.js";
-import { checkWorkDirShard, shardToRun } from "../src/commands/migrate.js";
 import { reportMergeCommand } from "../src/commands/report-merge.js";
-import { parseShard, resolveShard } from "../src/plan/shard.js";
+import { checkWorkDirShard, parseShard, resolveShard, shardToRun } from "../src/plan/shard.js";
 import { loadReport } from "../src/report.js";
 import { mergeReports, type ShardReport } from "../src/report/merge.js";
 import type { Mailbox, Report } from "../src/types.js";
@@ -243,7 +242,7 @@ const CASES: [string, () => unknown, number][] = [
   ["1/3 names 3 shards but SHARD_COUNT says 4", () => resolveShard({ flag: "1/3", count: 4 }), 2],
   [
     "SHARD_COUNT: a shard count (3) but no shard index",
-    () => shardToRun(config({ SHARD_COUNT: "3" })()),
+    () => shardToRun(config({ SHARD_COUNT: "3" })().shard),
     2,
   ],
   [

@@ -1,11 +1,18 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { loadConfig } from "../config.js";
-import { ExitCode, InputError, TokenError } from "../errors.js";
+import { ExitCode, TokenError } from "../errors.js";
 import { buildImapsyncArgs, checkUserOptions, maskArgs, runPaths } from "../imapsync/args.js";
 import { DEFAULT_GRACE_MS } from "../imapsync/run.js";
 import { migrate, WAITING_FOR_TOKEN } from "../migration.js";
-import { formatShard, selectShard, shardOf, type Shard } from "../plan/shard.js";
+import {
+  checkWorkDirShard,
+  formatShard,
+  selectShard,
+  shardOf,
+  shardToRun,
+  type Shard,
+} from "../plan/shard.js";
 import {
   formatRemedies,
   formatSummary,
@@ -68,7 +75,7 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
     printPlan(selected, config, io.stdout, Boolean(flags.json));
     return ExitCode.ok;
   }
-  const shard = shardToRun(config);
+  const shard = shardToRun(config.shard);
   if (shard) {
     io.stderr.write(
       `Shard ${formatShard(shard)}: ${selected.length} of the ${chosen.length} selected mailboxes.\n`,
@@ -172,32 +179,6 @@ export function newReport(
     shard,
     mailboxes: [...kept, ...[...selected.values()].map((mailbox) => entry(mailbox))],
   };
-}
-
-/** The shard a run migrates; a count without an index would run every shard's mailboxes here. */
-export function shardToRun(config: Config): Shard | undefined {
-  if (config.shard === undefined || "index" in config.shard) return config.shard;
-  throw new InputError(
-    "SHARD_COUNT",
-    `a shard count (${config.shard.count}) but no shard index: this would run every shard's mailboxes here`,
-    `Give --shard INDEX/${config.shard.count} (Kubernetes sets JOB_COMPLETION_INDEX), or unset SHARD_COUNT to run every mailbox on this machine.`,
-  );
-}
-
-/**
- * A work directory holds one shard's history (attempt numbers, folder mappings): a report of
- * another shard, or of every mailbox, there means two runs would mix their mailboxes.
- */
-export function checkWorkDirShard(file: string, previous: Report | undefined, shard?: Shard): void {
-  if (previous === undefined) return;
-  const was = previous.shard && formatShard(previous.shard);
-  const now = shard && formatShard(shard);
-  if (was === now) return;
-  throw new InputError(
-    file,
-    `this report is ${was ? `shard ${was}'s` : "of a run without shards"}, but this run is ${now ? `shard ${now}` : "not sharded"}`,
-    "Give each shard its own WORK_DIR (like work/shard-1; the Kubernetes Job mounts shard-$(JOB_COMPLETION_INDEX) for each pod).",
-  );
 }
 
 /** Shared by `migrate` and `retry`: token, live display, runs, report, summary, exit code. */

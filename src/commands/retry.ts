@@ -2,19 +2,12 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { loadConfig } from "../config.js";
 import { ExitCode, InputError } from "../errors.js";
-import { formatShard, shardOf, type Shard } from "../plan/shard.js";
+import { checkWorkDirShard, formatShard, shardOf, shardToRun, type Shard } from "../plan/shard.js";
 import { loadReport, reportPaths, ReportStore } from "../report.js";
 import type { Config, Mailbox, Report, ReportEntry, UsersFile } from "../types.js";
 import { readUsersFile } from "../users.js";
 import { withWorkDirLock } from "../workdir.js";
-import {
-  checkMailboxOptions,
-  checkWorkDirShard,
-  newReport,
-  runMailboxes,
-  shardToRun,
-  type CommandIo,
-} from "./migrate.js";
+import { checkMailboxOptions, newReport, runMailboxes, type CommandIo } from "./migrate.js";
 
 export interface RetryFlags extends Record<string, unknown> {
   report: string;
@@ -39,7 +32,7 @@ export async function retryCommand(flags: RetryFlags, io: CommandIo): Promise<nu
     host2Optional: users.mailboxes.every((mailbox) => mailbox.host2 !== undefined),
   });
   checkMailboxOptions(users.path, users.mailboxes, config);
-  const shard = shardToRun(config);
+  const shard = shardToRun(config.shard);
   if (shard) {
     return withWorkDirLock(config.workDir, () =>
       retryShard({ reportFile, report, users, config, shard }, flags, io),

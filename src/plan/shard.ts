@@ -159,3 +159,33 @@ export function resolveShard(input: ShardInput): Shard | { count: number } | und
   );
   return { index, count };
 }
+
+/** The shard a run migrates; a count without an index would run every shard's mailboxes here. */
+export function shardToRun(shard: Shard | { count: number } | undefined): Shard | undefined {
+  if (shard === undefined || "index" in shard) return shard;
+  throw new InputError(
+    "SHARD_COUNT",
+    `a shard count (${shard.count}) but no shard index: this would run every shard's mailboxes here`,
+    `Give --shard INDEX/${shard.count} (Kubernetes sets JOB_COMPLETION_INDEX), or unset SHARD_COUNT to run every mailbox on this machine.`,
+  );
+}
+
+/**
+ * A work directory holds one shard's history (attempt numbers, folder mappings): a report of
+ * another shard, or of every mailbox, there means two runs would mix their mailboxes.
+ */
+export function checkWorkDirShard(
+  file: string,
+  previous: { shard?: Shard } | undefined,
+  shard?: Shard,
+): void {
+  if (previous === undefined) return;
+  const was = previous.shard && formatShard(previous.shard);
+  const now = shard && formatShard(shard);
+  if (was === now) return;
+  throw new InputError(
+    file,
+    `this report is ${was ? `shard ${was}'s` : "of a run without shards"}, but this run is ${now ? `shard ${now}` : "not sharded"}`,
+    "Give each shard its own WORK_DIR (like work/shard-1; the Kubernetes Job mounts shard-$(JOB_COMPLETION_INDEX) for each pod).",
+  );
+}

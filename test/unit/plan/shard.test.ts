@@ -1,15 +1,17 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { InputError } from "../../../src/errors.js";
 import {
+  checkWorkDirShard,
   MAX_SHARDS,
   parseShard,
   resolveShard,
   selectShard,
   shardOf,
+  shardToRun,
   type Shard,
 } from "../../../src/plan/shard.js";
+import { assertInputError } from "../../helpers/input-error.js";
 
 const address = fc
   .tuple(
@@ -133,16 +135,6 @@ describe("shard assignment", () => {
 const GOLDEN_STANDIN_3 = [2, 1, 0, 0];
 const GOLDEN_USERS_4 = [0, 2, 2, 2, 3, 1, 2, 0, 1, 1];
 
-function assertInputError(fn: () => unknown, where: string, problem: RegExp): void {
-  assert.throws(fn, (error) => {
-    assert.ok(error instanceof InputError, String(error));
-    assert.equal(error.exitCode, 2);
-    assert.ok(error.message.startsWith(`${where}: `), error.message);
-    assert.match(error.message, problem);
-    return true;
-  });
-}
-
 describe("--shard INDEX/COUNT, JOB_COMPLETION_INDEX and SHARD_COUNT", () => {
   test("INDEX/COUNT parses, with blanks around the numbers", () => {
     assert.deepEqual(parseShard("0/3", "--shard"), { index: 0, count: 3 });
@@ -217,5 +209,33 @@ describe("--shard INDEX/COUNT, JOB_COMPLETION_INDEX and SHARD_COUNT", () => {
     const shard: Shard = { index: 0, count: 1 };
     const list = mailboxes(["a@x.org", "b@x.org", "c@y.org"]);
     assert.deepEqual(selectShard(list, shard), list);
+  });
+
+  test("a run needs an index: a count alone is refused, naming SHARD_COUNT", () => {
+    assert.equal(shardToRun(undefined), undefined);
+    assert.deepEqual(shardToRun({ index: 1, count: 3 }), { index: 1, count: 3 });
+    assertInputError(() => shardToRun({ count: 3 }), "SHARD_COUNT", /Give --shard INDEX\/3/);
+  });
+
+  test("a work directory keeps one shard's report", () => {
+    const one = { index: 1, count: 3 };
+    checkWorkDirShard("r.json", undefined, one);
+    checkWorkDirShard("r.json", { shard: { index: 1, count: 3 } }, one);
+    checkWorkDirShard("r.json", {}, undefined);
+    assertInputError(
+      () => checkWorkDirShard("r.json", { shard: { index: 1, count: 4 } }, one),
+      "r.json",
+      /shard 1\/4's, but this run is shard 1\/3/,
+    );
+    assertInputError(
+      () => checkWorkDirShard("r.json", {}, one),
+      "r.json",
+      /of a run without shards/,
+    );
+    assertInputError(
+      () => checkWorkDirShard("r.json", { shard: one }, undefined),
+      "r.json",
+      /but this run is not sharded/,
+    );
   });
 });

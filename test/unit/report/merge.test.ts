@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { InputError } from "../../../src/errors.js";
 import { mergeReports, type ShardReport } from "../../../src/report/merge.js";
 import type { ReportEntry } from "../../../src/types.js";
+import { assertInputError } from "../../helpers/input-error.js";
 
 const DIGEST = "sha256:1f2e";
 
@@ -43,18 +43,8 @@ function shard(
   };
 }
 
-function refuses(inputs: ShardReport[], where: string, problem: RegExp): void {
-  assert.throws(
-    () => mergeReports(inputs),
-    (error) => {
-      assert.ok(error instanceof InputError, String(error));
-      assert.equal(error.exitCode, 2);
-      assert.ok(error.message.startsWith(`${where}: `), error.message);
-      assert.match(error.message, problem);
-      return true;
-    },
-  );
-}
+const refuses = (inputs: ShardReport[], where: string, problem: RegExp) =>
+  assertInputError(() => mergeReports(inputs), where, problem);
 
 describe("report merge", () => {
   test("three shards make one report: every mailbox once, in report order, no warning", () => {
