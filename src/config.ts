@@ -6,7 +6,7 @@ import { InputError } from "./errors.js";
 import { defaultAuthorityUrl } from "./oauth2c.js";
 import { MAX_SHARDS, resolveShard } from "./plan/shard.js";
 import type { Command, Config } from "./types.js";
-import { isAddress, splitWords } from "./users.js";
+import { isAddress, readPasswordFile, splitWords } from "./users.js";
 
 /** `duration`: minutes as a plain number, or with a unit: "90s", "10m", "1.5h". */
 export type SettingType = "string" | "number" | "boolean" | "enum" | "duration";
@@ -65,6 +65,15 @@ const TABLE = [
     type: "string",
     secret: true,
     example: "<client secret>",
+  },
+  {
+    key: "appSecretFile",
+    env: "APP_SECRET_FILE",
+    flag: "app-secret-file",
+    description:
+      "File whose first line is APP_SECRET (keeps the secret out of the environment and docker inspect)",
+    type: "string",
+    example: "./secrets/app-secret.txt",
   },
   {
     key: "loginHint",
@@ -193,7 +202,7 @@ const TABLE = [
     env: "CALLBACK_ADDR",
     flag: "callback-addr",
     description:
-      "Address oauth2c's callback listens on (oauth2c >= 1.19); 0.0.0.0:9876 in a container with a published port",
+      "Address oauth2c's callback listens on (oauth2c >= 1.19; unset: 127.0.0.1, also right with docker --network host); 0.0.0.0:9876 only in a container whose port is published",
     type: "string",
     format: "word",
     example: "0.0.0.0:9876",
@@ -391,6 +400,7 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
   // the setting's type (its default when the given value is invalid) or undefined when it has none.
   const values = raw as Values;
   const ctx = { values, cwd, env, problems, require: new Set(opts.require) };
+  values.appSecret = readAppSecretFile(ctx);
   checkRequirements(ctx, opts.host2Optional ?? false);
   const destAdminPasswordFile = checkDestinationAdmin(ctx);
   const caFiles = { ca1File: checkCaFile(ctx, "ca1File"), ca2File: checkCaFile(ctx, "ca2File") };
@@ -608,11 +618,35 @@ function checkRequirements(ctx: Context, host2Optional: boolean): void {
     // The app signs in as itself with its secret; otherwise an admin signs in.
     if (values.grant === "client-credentials") {
       if (values.appSecret === undefined)
-        missing(ctx, "appSecret", "GRANT=client-credentials needs it");
+        missing(ctx, "appSecret", "GRANT=client-credentials needs it (or APP_SECRET_FILE)");
     } else if (values.loginHint === undefined) missing(ctx, "loginHint", why);
   }
   if (ctx.require.has("destination") && !host2Optional && values.host2 === undefined) {
     missing(ctx, "host2", "the destination server must be known");
+  }
+}
+
+/** APP_SECRET from the first line of APP_SECRET_FILE, read like a password file. */
+function readAppSecretFile(ctx: Context): string | undefined {
+  const { appSecret, appSecretFile } = ctx.values;
+  if (appSecretFile === undefined) return appSecret;
+  const s = settingOf("appSecretFile");
+  if (appSecret !== undefined) {
+    ctx.problems.push(
+      `${name(s)} and ${name(settingOf("appSecret"))} are both set; keep only ${s.env}`,
+    );
+    return appSecret;
+  }
+  try {
+    return readPasswordFile(
+      path.resolve(ctx.cwd, appSecretFile),
+      s.env,
+      "Point APP_SECRET_FILE at a readable file whose first line is the client secret.",
+    );
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    ctx.problems.push(error.message);
+    return undefined;
   }
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { open, readFile } from "node:fs/promises";
+import { closeSync, openSync, readSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { CsvError } from "csv-parse";
 import { parse as parseCsv } from "csv-parse/sync";
@@ -43,7 +44,7 @@ export async function readUsersFile(file: string): Promise<UsersFile> {
   for (const mailbox of users.mailboxes) {
     if (mailbox.passwordFile === undefined) continue;
     mailbox.passwordFile = path.resolve(folder, mailbox.passwordFile);
-    mailbox.password = await readPasswordFile(mailbox.passwordFile, lineOf(file, mailbox.line));
+    mailbox.password = readPasswordFile(mailbox.passwordFile, lineOf(file, mailbox.line));
   }
   return users;
 }
@@ -60,13 +61,23 @@ async function readOrExplain(file: string): Promise<Uint8Array> {
   }
 }
 
+/**
+ * In a container the tool often runs as another uid than the file's owner: say which, and how
+ * to run as the owner, since "permission denied" alone sends people to chmod.
+ */
+function runsAs(): string {
+  const uid = process.getuid?.();
+  if (uid === undefined) return "";
+  return ` for uid ${uid} (gid ${process.getgid?.()}), the account this tool runs as: make the file readable by that uid, or run the tool as the file's owner (Docker: --user "$(id -u):$(id -g)"; compose: MIGRATOR_UID and MIGRATOR_GID in .env)`;
+}
+
 function unreadableReason(error: unknown): string {
   switch ((error as NodeJS.ErrnoException).code) {
     case "ENOENT":
       return "does not exist";
     case "EACCES":
     case "EPERM":
-      return "cannot be read (permission denied)";
+      return `cannot be read (permission denied)${runsAs()}`;
     case "EISDIR":
       return "is a folder, not a file";
     default:
@@ -81,21 +92,27 @@ function unreadableReason(error: unknown): string {
 export function readDestinationAdminPassword(config: Config): Promise<string | undefined> {
   const file = config.destAdminPasswordFile;
   if (!file) return Promise.resolve(undefined);
-  return readPasswordFile(
-    file,
-    "DEST_ADMIN_PASSWORD_FILE",
-    "Point DEST_ADMIN_PASSWORD_FILE at a readable file whose first line is the destination admin's password.",
+  return Promise.resolve().then(() =>
+    readPasswordFile(
+      file,
+      "DEST_ADMIN_PASSWORD_FILE",
+      "Point DEST_ADMIN_PASSWORD_FILE at a readable file whose first line is the destination admin's password.",
+    ),
   );
 }
 
-async function readPasswordFile(
+/**
+ * The first line of a secret's file (password_file, DEST_ADMIN_PASSWORD_FILE, APP_SECRET_FILE);
+ * every problem is an InputError at `where`. Synchronous, so settings can be read with it.
+ */
+export function readPasswordFile(
   file: string,
   where: string,
   fix = "Point password_file at a readable file whose first line is the password.",
-): Promise<string> {
+): string {
   let bytes: Uint8Array;
   try {
-    bytes = await readHead(file, PASSWORD_FILE_MAX_BYTES);
+    bytes = readHead(file, PASSWORD_FILE_MAX_BYTES);
   } catch (error) {
     throw new InputError(where, `the password file ${file} ${unreadableReason(error)}`, fix);
   }
@@ -115,19 +132,19 @@ async function readPasswordFile(
   return password;
 }
 
-async function readHead(file: string, maxBytes: number): Promise<Uint8Array> {
-  const handle = await open(file, "r");
+function readHead(file: string, maxBytes: number): Uint8Array {
+  const fd = openSync(file, "r");
   try {
     const buffer = new Uint8Array(maxBytes);
     let filled = 0;
     while (filled < maxBytes) {
-      const { bytesRead } = await handle.read(buffer, filled, maxBytes - filled);
+      const bytesRead = readSync(fd, buffer, filled, maxBytes - filled, null);
       if (bytesRead === 0) break;
       filled += bytesRead;
     }
     return buffer.subarray(0, filled);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 

@@ -56,6 +56,7 @@ describe("SETTINGS table", () => {
     // The example file paths are illustrations, not files of this machine.
     delete flags.destAdminPasswordFile;
     delete flags.destAdminUser;
+    delete flags.appSecretFile;
     delete flags.ca1File;
     delete flags.ca2File;
     assert.doesNotThrow(() => load(flags));
@@ -385,6 +386,35 @@ describe("GRANT", () => {
     assert.throws(
       () => load({ grant: "password" }),
       /GRANT .*must be one of implicit, auth-code, device-code, client-credentials/,
+    );
+  });
+
+  test("APP_SECRET_FILE: its first line is the secret, kept exact; unreadable or doubled, an error naming it", async () => {
+    const base = { tenantId: "contoso.com", appId: "app", grant: "client-credentials" };
+    await writeFile(path.join(dir, "app-secret.txt"), " s3cr3t~ \r\nsecond line\n", {
+      mode: 0o600,
+    });
+    const config = load(base, {
+      require: ["token"],
+      env: { APP_SECRET_FILE: "app-secret.txt", PATH: "" },
+    });
+    assert.equal(config.appSecret, " s3cr3t~ ", "relative to the working folder, CR LF cut");
+    assertConfigError(
+      () => load(base, { require: ["token"], env: { APP_SECRET_FILE: "missing.txt" } }),
+      /APP_SECRET_FILE/,
+      /missing\.txt does not exist/,
+    );
+    assertConfigError(
+      () =>
+        load(base, {
+          require: ["token"],
+          env: { APP_SECRET_FILE: "app-secret.txt", APP_SECRET: "other" },
+        }),
+      /APP_SECRET_FILE .* and APP_SECRET .* are both set/,
+    );
+    assertConfigError(
+      () => load(base, { require: ["token"] }),
+      /GRANT=client-credentials needs it \(or APP_SECRET_FILE\)/,
     );
   });
 });

