@@ -1,15 +1,13 @@
 #!/usr/bin/env node
-import yargs, { type Options } from "yargs";
+import yargs, { type Argv, type Options } from "yargs";
 import { hideBin } from "yargs/helpers";
-import { SETTINGS } from "./config.js";
+import { SETTINGS } from "./config/settings.js";
 import type { CheckFlags } from "./commands/check.js";
 import type { GrantsFlags } from "./commands/grants.js";
-import type { CommandIo, MigrateFlags } from "./commands/migrate.js";
+import type { MigrateFlags } from "./commands/migrate.js";
+import type { CommandIo } from "./commands/session.js";
 import type { RetryFlags } from "./commands/retry.js";
 import { ExitCode, UserError } from "./errors.js";
-
-// Commands are imported when chosen: `diagnose` streams gigabytes and should not carry the
-// memory of modules it never uses.
 
 /** A bug, not a situation the admin can fix: ask for a report with the output. */
 const INTERNAL_ERROR = 70;
@@ -19,6 +17,12 @@ const STOP_LEFTOVERS: Options = {
   default: false,
   describe:
     "stop imapsync processes a crashed earlier run left running (otherwise their mailboxes wait for them)",
+};
+
+const USERS: Options = {
+  type: "string",
+  demandOption: true,
+  describe: "users file (CSV or imapsync bulk format)",
 };
 
 const SHARD: Options = {
@@ -81,6 +85,9 @@ function migrationIo(): CommandIo {
   return { stdout: process.stdout, stderr: process.stderr, env: process.env, ...interruptions() };
 }
 
+/** The commands that do not catch signals. */
+const io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
+
 /**
  * The inputs of `diagnose` as typed: yargs drops a lone "-" from positionals, so they are read from
  * the words after the command (options removed) and after "--" (taken as they are).
@@ -91,235 +98,238 @@ function diagnoseInputs(argv: string[], afterDashes: string[]): string[] {
   return [...words.filter((word) => word === "-" || !word.startsWith("-")), ...afterDashes];
 }
 
-async function main(argv: string[]): Promise<number> {
-  const io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
-  let exitCode: number = ExitCode.ok;
-  await yargs(argv)
-    .scriptName("m365-imapsync")
-    .parserConfiguration({ "populate--": true })
-    .command(
-      "token",
-      "Get an access token by the configured grant (sign-in, or refresh) and save it in the work directory; or --import one obtained elsewhere, or --forget it",
-      (y) =>
-        y
-          .option("import", {
-            type: "string",
-            describe:
-              "check and save the access token in this file (its first line, or oauth2c's JSON output)",
-          })
-          .option("forget", {
-            type: "boolean",
-            describe: "remove the saved access token, its metadata and any refresh token",
-          })
-          .conflicts("import", "forget")
-          .group(["import", "forget"], "Token:")
-          .options(settingsAndSignIn()),
-      async (flags) => {
-        const { loadConfig } = await import("./config.js");
-        const { forgetCommand, importToken, tokenCommand } = await import("./commands/token.js");
-        const out = { out: (line: string) => io.stdout.write(`${line}\n`) };
-        if (flags.forget || flags.import !== undefined) {
-          const config = loadConfig(flags, { env: io.env, require: [] });
-          if (flags.import !== undefined) await importToken(config, String(flags.import), out);
-          else await forgetCommand(config, out);
-          return;
-        }
-        const config = loadConfig(flags, { env: io.env, require: ["oauth2c", "token"] });
-        await tokenCommand(
-          config,
-          { callbackPort: config.callbackPort, openBrowser: flags.browser !== false },
-          out,
-        );
-      },
-    )
-    .command(
-      "check",
-      "Preflight: programs, configuration, token, then imapsync --justfoldersizes (log in, open every folder) for every mailbox at once; lists what to fix before migrating",
-      (y) =>
-        y
-          .option("users", {
-            type: "string",
-            demandOption: true,
-            describe: "users file (CSV or imapsync bulk format)",
-          })
-          .group(["users"], "Check:")
-          .options(settingsAndSignIn()),
-      async (flags) => {
-        const { checkCommand } = await import("./commands/check.js");
-        exitCode = await checkCommand(
-          { ...flags, users: String(flags.users) } satisfies CheckFlags,
-          migrationIo(),
-        );
-      },
-    )
-    .command(
-      "grants",
-      "Write the Exchange Online PowerShell scripts that enable IMAP and grant FullAccess on the mailboxes of a users file, and the one that removes it",
-      (y) =>
-        y
-          .option("users", {
-            type: "string",
-            demandOption: true,
-            describe: "users file (CSV or imapsync bulk format)",
-          })
-          .option("out", {
-            type: "string",
-            describe: "folder for the two scripts (default: WORK_DIR)",
-          })
-          .group(["users", "out"], "Grants:")
-          .options(settingOptions()),
-      async (flags) => {
-        const { grantsCommand } = await import("./commands/grants.js");
-        exitCode = await grantsCommand(
-          { ...flags, users: String(flags.users) } satisfies GrantsFlags,
-          io,
-        );
-      },
-    )
-    .command(
-      "migrate",
-      "Run imapsync for every mailbox of the users file, with retries and a report",
-      (y) =>
-        y
-          .option("users", {
-            type: "string",
-            demandOption: true,
-            describe: "users file (CSV or imapsync bulk format)",
-          })
-          .option("only", {
-            type: "string",
-            array: true,
-            describe: "migrate only mailboxes matching these patterns (e.g. '*@contoso.com')",
-          })
-          .option("exclude", {
-            type: "string",
-            array: true,
-            describe: "skip mailboxes matching these patterns",
-          })
-          .option("resume", {
-            type: "boolean",
-            default: false,
-            describe: "skip mailboxes already ok in the work directory's report",
-          })
-          .option("stop-leftovers", STOP_LEFTOVERS)
-          .option("shard", SHARD)
-          .option("plan", {
-            type: "boolean",
-            default: false,
-            describe:
-              "print the imapsync command of every mailbox and exit (no token, no connection)",
-          })
-          .option("json", {
-            type: "boolean",
-            default: false,
-            describe: "with --plan: one JSON object per line",
-          })
-          .option("dry-run", {
-            type: "boolean",
-            default: false,
-            describe: "imapsync --dry: show what would be copied, write nothing",
-          })
-          .group(
-            [
-              "users",
-              "only",
-              "exclude",
-              "shard",
-              "resume",
-              "stop-leftovers",
-              "plan",
-              "json",
-              "dry-run",
-            ],
-            "Migrate:",
-          )
-          .epilogue("Options after -- are passed to imapsync (those the tool manages are refused).")
-          .options(settingsAndSignIn()),
-      async (flags) => {
-        const { migrateCommand } = await import("./commands/migrate.js");
-        exitCode = await migrateCommand(
-          flags as Record<string, unknown> as MigrateFlags,
-          migrationIo(),
-        );
-      },
-    )
-    .command(
-      "retry",
-      "Rerun the mailboxes of a report that are not ok, and update that report",
-      (y) =>
-        y
-          .option("report", {
-            type: "string",
-            demandOption: true,
-            describe: "report.json written by migrate",
-          })
-          .option("stop-leftovers", STOP_LEFTOVERS)
-          .option("shard", {
-            ...SHARD,
-            describe:
-              "rerun only shard INDEX/COUNT's mailboxes of the report, in that shard's WORK_DIR (the report is not written)",
-          })
-          .group(["report", "shard", "stop-leftovers"], "Retry:")
-          .options(settingsAndSignIn()),
-      async (flags) => {
-        const { retryCommand } = await import("./commands/retry.js");
-        exitCode = await retryCommand(
-          flags as Record<string, unknown> as RetryFlags,
-          migrationIo(),
-        );
-      },
-    )
-    .command("report", "Work with reports: merge the reports of several shards", (y) =>
+/** What the chosen command's handler leaves for the process to exit with. */
+interface Result {
+  exitCode: number;
+}
+
+function defineToken(y: Argv, _result: Result): Argv {
+  return y.command(
+    "token",
+    "Get an access token by the configured grant (sign-in, or refresh) and save it in the work directory; or --import one obtained elsewhere, or --forget it",
+    (y) =>
       y
-        .command(
-          "merge <reports..>",
-          "Merge shard reports into one (JSON, and CSV next to it)",
-          (z) =>
-            z
-              .positional("reports", {
-                type: "string",
-                array: true,
-                describe: "the report.json of each shard",
-              })
-              .option("out", {
-                type: "string",
-                demandOption: true,
-                describe: "merged report to write (.json; the .csv goes next to it)",
-              }),
-          async (flags) => {
-            const { reportMergeCommand } = await import("./commands/report-merge.js");
-            exitCode = await reportMergeCommand(
-              { reports: (flags.reports as string[] | undefined) ?? [], out: String(flags.out) },
-              io,
-            );
-          },
-        )
-        .demandCommand(1, "Name a report command: merge."),
-    )
-    .command(
-      "diagnose [files..]",
-      "Classify imapsync logs (or - for standard input): class, remedy and the deciding lines",
-      (y) =>
-        y
-          .positional("files", {
-            type: "string",
-            array: true,
-            describe: "log files, or - for stdin",
-          })
-          .option("json", {
-            type: "boolean",
-            default: false,
-            describe: "one JSON object per line and input",
-          }),
-      async (flags) => {
-        const { diagnose } = await import("./commands/diagnose.js");
-        exitCode = await diagnose(
-          diagnoseInputs(argv, (flags["--"] as string[] | undefined) ?? []),
-          { json: flags.json },
-          { stdout: io.stdout, stdin: process.stdin },
-        );
-      },
-    )
+        .option("import", {
+          type: "string",
+          describe:
+            "check and save the access token in this file (its first line, or oauth2c's JSON output)",
+        })
+        .option("forget", {
+          type: "boolean",
+          describe: "remove the saved access token, its metadata and any refresh token",
+        })
+        .conflicts("import", "forget")
+        .group(["import", "forget"], "Token:")
+        .options(settingsAndSignIn()),
+    async (flags) => {
+      const { loadConfig } = await import("./config/load.js");
+      const { forgetCommand, importToken, tokenCommand } = await import("./commands/token.js");
+      const out = { out: (line: string) => io.stdout.write(`${line}\n`) };
+      if (flags.forget || flags.import !== undefined) {
+        const config = loadConfig(flags, { env: io.env, require: [] });
+        if (flags.import !== undefined) await importToken(config, String(flags.import), out);
+        else await forgetCommand(config, out);
+        return;
+      }
+      const config = loadConfig(flags, { env: io.env, require: ["oauth2c", "token"] });
+      await tokenCommand(
+        config,
+        { callbackPort: config.callbackPort, openBrowser: flags.browser !== false },
+        out,
+      );
+    },
+  );
+}
+
+function defineCheck(y: Argv, result: Result): Argv {
+  return y.command(
+    "check",
+    "Preflight: programs, configuration, token, then imapsync --justfoldersizes (log in, open every folder) for every mailbox at once; lists what to fix before migrating",
+    (y) => y.option("users", USERS).group(["users"], "Check:").options(settingsAndSignIn()),
+    async (flags) => {
+      const { checkCommand } = await import("./commands/check.js");
+      result.exitCode = await checkCommand(
+        { ...flags, users: String(flags.users) } satisfies CheckFlags,
+        migrationIo(),
+      );
+    },
+  );
+}
+
+function defineGrants(y: Argv, result: Result): Argv {
+  return y.command(
+    "grants",
+    "Write the Exchange Online PowerShell scripts that enable IMAP and grant FullAccess on the mailboxes of a users file, and the one that removes it",
+    (y) =>
+      y
+        .option("users", USERS)
+        .option("out", {
+          type: "string",
+          describe: "folder for the two scripts (default: WORK_DIR)",
+        })
+        .group(["users", "out"], "Grants:")
+        .options(settingOptions()),
+    async (flags) => {
+      const { grantsCommand } = await import("./commands/grants.js");
+      result.exitCode = await grantsCommand(
+        { ...flags, users: String(flags.users) } satisfies GrantsFlags,
+        io,
+      );
+    },
+  );
+}
+
+const MIGRATE_OPTIONS: Record<string, Options> = {
+  users: USERS,
+  only: {
+    type: "string",
+    array: true,
+    describe: "migrate only mailboxes matching these patterns (e.g. '*@contoso.com')",
+  },
+  exclude: { type: "string", array: true, describe: "skip mailboxes matching these patterns" },
+  shard: SHARD,
+  resume: {
+    type: "boolean",
+    default: false,
+    describe: "skip mailboxes already ok in the work directory's report",
+  },
+  "stop-leftovers": STOP_LEFTOVERS,
+  plan: {
+    type: "boolean",
+    default: false,
+    describe:
+      "print the imapsync command of the next attempt of every mailbox and exit (no token, no connection)",
+  },
+  json: { type: "boolean", default: false, describe: "with --plan: one JSON object per line" },
+  "dry-run": {
+    type: "boolean",
+    default: false,
+    describe: "imapsync --dry: show what would be copied, write nothing",
+  },
+};
+
+function defineMigrate(y: Argv, result: Result): Argv {
+  return y.command(
+    "migrate",
+    "Run imapsync for every mailbox of the users file, with retries and a report",
+    (y) =>
+      y
+        .options(MIGRATE_OPTIONS)
+        .group(Object.keys(MIGRATE_OPTIONS), "Migrate:")
+        .epilogue("Options after -- are passed to imapsync (those the tool manages are refused).")
+        .options(settingsAndSignIn()),
+    async (flags) => {
+      const { migrateCommand } = await import("./commands/migrate.js");
+      result.exitCode = await migrateCommand(
+        flags as Record<string, unknown> as MigrateFlags,
+        migrationIo(),
+      );
+    },
+  );
+}
+
+function defineRetry(y: Argv, result: Result): Argv {
+  return y.command(
+    "retry",
+    "Rerun the mailboxes of a report that are not ok, and update that report",
+    (y) =>
+      y
+        .option("report", {
+          type: "string",
+          demandOption: true,
+          describe: "report.json written by migrate",
+        })
+        .option("stop-leftovers", STOP_LEFTOVERS)
+        .option("shard", {
+          ...SHARD,
+          describe:
+            "rerun only shard INDEX/COUNT's mailboxes of the report, in that shard's WORK_DIR (the report is not written)",
+        })
+        .group(["report", "shard", "stop-leftovers"], "Retry:")
+        .options(settingsAndSignIn()),
+    async (flags) => {
+      const { retryCommand } = await import("./commands/retry.js");
+      result.exitCode = await retryCommand(
+        flags as Record<string, unknown> as RetryFlags,
+        migrationIo(),
+      );
+    },
+  );
+}
+
+function defineReport(y: Argv, result: Result): Argv {
+  return y.command("report", "Work with reports: merge the reports of several shards", (y) =>
+    y
+      .command(
+        "merge <reports..>",
+        "Merge shard reports into one (JSON, and CSV next to it)",
+        (z) =>
+          z
+            .positional("reports", {
+              type: "string",
+              array: true,
+              describe: "the report.json of each shard",
+            })
+            .option("out", {
+              type: "string",
+              demandOption: true,
+              describe: "merged report to write (.json; the .csv goes next to it)",
+            }),
+        async (flags) => {
+          const { reportMergeCommand } = await import("./commands/report-merge.js");
+          result.exitCode = await reportMergeCommand(
+            { reports: (flags.reports as string[] | undefined) ?? [], out: String(flags.out) },
+            io,
+          );
+        },
+      )
+      .demandCommand(1, "Name a report command: merge."),
+  );
+}
+
+function defineDiagnose(y: Argv, result: Result): Argv {
+  return y.command(
+    "diagnose [files..]",
+    "Classify imapsync logs (or - for standard input): class, remedy and the deciding lines",
+    (y) =>
+      y
+        .positional("files", {
+          type: "string",
+          array: true,
+          describe: "log files, or - for stdin",
+        })
+        .option("json", {
+          type: "boolean",
+          default: false,
+          describe: "one JSON object per line and input",
+        }),
+    async (flags) => {
+      const { diagnose } = await import("./commands/diagnose.js");
+      result.exitCode = await diagnose(
+        diagnoseInputs(hideBin(process.argv), (flags["--"] as string[] | undefined) ?? []),
+        { json: flags.json },
+        { stdout: io.stdout, stdin: process.stdin },
+      );
+    },
+  );
+}
+
+async function main(argv: string[]): Promise<number> {
+  const result: Result = { exitCode: ExitCode.ok };
+  const commands = [
+    defineToken,
+    defineCheck,
+    defineGrants,
+    defineMigrate,
+    defineRetry,
+    defineReport,
+    defineDiagnose,
+  ];
+  const parser = commands.reduce(
+    (y, add) => add(y, result),
+    yargs(argv).scriptName("m365-imapsync").parserConfiguration({ "populate--": true }) as Argv,
+  );
+  await parser
     .demandCommand(1, "Name a command: token, check, grants, migrate, retry, report or diagnose.")
     .strict()
     .fail((message, error) => {
@@ -332,7 +342,7 @@ async function main(argv: string[]): Promise<number> {
     .version()
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .parseAsync();
-  return exitCode;
+  return result.exitCode;
 }
 
 main(hideBin(process.argv)).then(

@@ -10,6 +10,12 @@ export const ExitCode = {
   terminated: 143,
 } as const;
 
+/** An interrupted command ends with the signal's conventional code; undefined when not interrupted. */
+export function interruptedExit(signal: AbortSignal): number | undefined {
+  if (!signal.aborted) return undefined;
+  return signal.reason === "SIGTERM" ? ExitCode.terminated : ExitCode.interrupted;
+}
+
 /**
  * An error meant for a person: `message` is a sentence that says what is wrong and what to do,
  * and `exitCode` is what the process ends with.

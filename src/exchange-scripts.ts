@@ -1,8 +1,19 @@
 // Exchange Online PowerShell for the temporary set-up of a migration (microsoft-365.md §4, §5):
 // IMAP on, FullAccess for whoever the token belongs to, and the script that takes FullAccess back.
 
+import type { Config } from "./types.js";
+
 /** Who opens the mailboxes: the admin who signs in, or the app's Exchange service principal. */
 export type Principal = { kind: "admin"; address: string } | { kind: "app"; appId: string };
+
+/** Who gets FullAccess: the admin who signs in, or the app's service principal. */
+export function principalOf(
+  config: Pick<Config, "grant" | "appId" | "loginHint">,
+): Principal | undefined {
+  if (config.grant === "client-credentials")
+    return config.appId ? { kind: "app", appId: config.appId } : undefined;
+  return config.loginHint ? { kind: "admin", address: config.loginHint } : undefined;
+}
 
 /**
  * A PowerShell single-quoted string. Inside one, only a quote is special and it is written twice;

@@ -1,5 +1,3 @@
-// One type per concept, defined once and imported everywhere.
-
 /** How one imapsync run ended, as decided from its output lines and exit status. */
 export const RUN_CLASSES = [
   "ok",
@@ -38,6 +36,12 @@ export interface Mailbox {
   /** 1-based line of the users file, for messages. */
   line: number;
 }
+
+/** Where a run's destination password comes from; a file is read only when the run is near. */
+export type PasswordSource =
+  | { kind: "none" }
+  | { kind: "inline"; password: string }
+  | { kind: "file"; file: string; where: string; fix: string };
 
 export interface UsersFile {
   path: string;
@@ -82,10 +86,10 @@ export interface Config {
   callbackPort: number;
   /** Where oauth2c's callback listens when not on the redirect URI's host (`--callback-addr`). */
   callbackAddr?: string;
-  /** How the access token is obtained; implicit when absent (the recipe). */
-  grant?: Grant;
+  /** How the access token is obtained (implicit: the recipe). */
+  grant: Grant;
   /** Never start an interactive sign-in; a token that needs a person stops new mailboxes. */
-  nonInteractive?: boolean;
+  nonInteractive: boolean;
   /** Refresh the token when it expires within this many milliseconds. */
   tokenMarginMs: number;
   concurrency: number;
@@ -96,12 +100,12 @@ export interface Config {
   passthrough: string[];
   /** Keep Office 365 folders that hold no mail (calendar, contacts...). */
   includeNonMailFolders: boolean;
-  /** Certificate checks per side; absent means verify with the system's CAs. */
-  certificates?: { source: CertificateCheck; destination: CertificateCheck };
+  /** Certificate checks per side (verify: with the system's CAs unless a CA file is given). */
+  certificates: { source: CertificateCheck; destination: CertificateCheck };
   /** Between the abort file and SIGTERM when a run is stopped (Ctrl-C, docker stop). */
-  stopGraceMs?: number;
-  /** A run silent for this long is stopped and retried; 0 or absent: never. */
-  stallTimeoutMs?: number;
+  stopGraceMs: number;
+  /** A run silent for this long is stopped and retried; 0: never. */
+  stallTimeoutMs: number;
 }
 
 export interface CertificateCheck {

@@ -1,5 +1,6 @@
 import { Chalk, type ChalkInstance } from "chalk";
 import { Listr, type ListrTaskWrapper } from "listr2";
+import { formatDuration } from "./duration.js";
 import type { Progress, ReportEntry } from "./types.js";
 
 /** What the migration tells the person watching. Every text here is already free of secrets. */
@@ -37,14 +38,6 @@ export function formatProgress(progress: Progress): string {
   if (progress.etaSeconds !== undefined)
     parts.push(`ETA ${formatDuration(progress.etaSeconds * 1000)}`);
   return parts.join(", ");
-}
-
-export function formatDuration(ms: number): string {
-  const seconds = Math.round(ms / 1000);
-  if (seconds < 60) return `${seconds}s`;
-  if (seconds < 3600)
-    return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, "0")}s`;
-  return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, "0")}m`;
 }
 
 function outcomeText(entry: ReportEntry): string {

@@ -10,7 +10,6 @@
 //     stop()           stops everything it started, Dovecot sessions included
 import { execFile } from "node:child_process";
 import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { createServer, type AddressInfo } from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
 import {
@@ -28,6 +27,7 @@ import {
   startOAuthServer,
   type OAuthServer,
 } from "./oauth-server.js";
+import { freePort } from "./ports.js";
 import { seedMailbox, seedPlan } from "./seed.js";
 
 export const ADMIN = "admin@contoso.test";
@@ -74,14 +74,6 @@ export interface Standin {
   destinationPassword(mailbox: string): string;
   grant(tokenUser: string, mailbox: string, allowed: boolean): Promise<void>;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Dovecot's mail processes (another uid) must be able to walk down to the stand-in's folder. */

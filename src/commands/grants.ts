@@ -3,12 +3,10 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import writeFileAtomic from "write-file-atomic";
-import { loadConfig } from "../config.js";
+import { loadConfig } from "../config/load.js";
 import { InputError } from "../errors.js";
-import { exchangeScripts } from "../exchange-scripts.js";
-import { grantOf } from "../token-source.js";
-import { readUsersFile } from "../users.js";
-import { principalOf } from "./check.js";
+import { exchangeScripts, principalOf } from "../exchange-scripts.js";
+import { readUsersFile } from "../users/read.js";
 
 export interface GrantsFlags extends Record<string, unknown> {
   users: string;
@@ -31,7 +29,7 @@ export async function grantsCommand(
   const config = loadConfig(flags, { env: io.env, require: [] });
   const principal = principalOf(config);
   if (!principal) {
-    const appOnly = grantOf(config) === "client-credentials";
+    const appOnly = config.grant === "client-credentials";
     throw new InputError(
       appOnly ? "APP_ID" : "LOGIN_HINT",
       "is not set",

@@ -1,7 +1,9 @@
 import path from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import { ExitCode, InputError, readNamedFile } from "../errors.js";
-import { formatSummary, loadReport, reportToCsv } from "../report.js";
+import { reportToCsv } from "../report/csv.js";
+import { loadReport } from "../report/store.js";
+import { formatSummary } from "../report/summary.js";
 import { checkSchemaVersions, mergeReports, type ShardReport } from "../report/merge.js";
 
 export interface ReportMergeFlags {

@@ -1,19 +1,14 @@
 // `token`: get an access token by the configured grant, import one obtained elsewhere, or forget it.
 import { InputError, readNamedFile, TokenError } from "../errors.js";
-import { parseOauth2cStdout, type TokenResponse } from "../oauth2c.js";
-import { checkToken, refusalMessage } from "../token-checks.js";
-import { expectationsOf, obtainToken, type SignInOptions, type TokenIo } from "../token-source.js";
-import {
-  describeExpiry,
-  forgetToken,
-  saveToken,
-  toStoredToken,
-  tokenPaths,
-  type StoredToken,
-} from "../token.js";
+import { parseOauth2cStdout } from "../oauth2c/output.js";
+import { type TokenResponse } from "../token/entra.js";
+import { checkToken, refusalMessage } from "../token/checks.js";
+import { expectationsOf, obtainToken, type SignInOptions, type TokenIo } from "../token/grants.js";
+import { describeExpiry, toStoredToken, type StoredToken } from "../token/claims.js";
+import { forgetToken, saveToken, tokenPaths } from "../token/store.js";
 import type { Config } from "../types.js";
 
-export type { TokenIo } from "../token-source.js";
+export type { TokenIo } from "../token/grants.js";
 
 export interface TokenOptions extends SignInOptions {
   callbackPort: number;

@@ -28,16 +28,18 @@ export function safeFileName(address: string): string {
   return `${cleaned.replace(/^\.+/, "_")}-${hash}`;
 }
 
-export function runPaths(workDir: string, mailbox: string, attempt: number): RunPaths {
+/** `attempt` numbers a migration's runs from 1; "check" names the preflight's (rewritten each time). */
+export function runPaths(workDir: string, mailbox: string, attempt: number | "check"): RunPaths {
   const name = safeFileName(mailbox);
+  const label = attempt === "check" ? "check" : `attempt-${attempt}`;
   const dir = path.join(workDir, "run");
   const secretsDir = path.join(workDir, "secrets");
   return {
     dir,
-    pidFile: path.join(dir, `${name}.attempt-${attempt}.pid`),
-    logFile: path.join(workDir, "logs", name, `attempt-${attempt}.log`),
+    pidFile: path.join(dir, `${name}.${label}.pid`),
+    logFile: path.join(workDir, "logs", name, `${label}.log`),
     secretsDir,
-    passFile: path.join(secretsDir, `${name}.attempt-${attempt}.pass2`),
+    passFile: path.join(secretsDir, `${name}.${label}.pass2`),
   };
 }
 
@@ -186,8 +188,8 @@ export function buildImapsyncArgs(p: {
     ...(destination.port !== undefined ? ["--port2", String(destination.port)] : []),
     ...tlsArgs(2, destination.tls),
     // After the recipe's words; without TLS1, --office1 means implicit TLS.
-    ...certificateArgs(1, config.source.tls ?? "ssl", config.certificates?.source),
-    ...certificateArgs(2, destination.tls, config.certificates?.destination),
+    ...certificateArgs(1, config.source.tls ?? "ssl", config.certificates.source),
+    ...certificateArgs(2, destination.tls, config.certificates.destination),
     "--user2",
     mailbox.destination,
     ...(config.destAdminUser ? ["--authuser2", config.destAdminUser] : []),

@@ -93,7 +93,7 @@ function touch(file: string): void {
   closeSync(openSync(file, "a"));
 }
 
-export function startImapsync(p: {
+export interface StartOptions {
   command: Command;
   args: string[];
   files: RunPaths;
@@ -104,15 +104,25 @@ export function startImapsync(p: {
   stallTimeoutMs?: number;
   /** Grace between the abort file and SIGTERM for a stalled run. */
   graceMs?: number;
-}): ImapsyncProcess {
+}
+
+type Child = ReturnType<typeof spawn>;
+
+/** What the pieces of one run share: whether it has ended, and whether we stopped it as stalled. */
+interface RunState {
+  ended: boolean;
+  stalled: boolean;
+  lastOutput: number;
+}
+
+function spawn(p: StartOptions) {
   const { files } = p;
   mkdirSync(path.dirname(files.logFile), { recursive: true });
   mkdirSync(files.dir, { recursive: true });
   // imapsync would happily overwrite it, but a leftover must not be mistaken for this run's.
   rmSync(files.pidFile, { force: true });
   if (p.password !== undefined) writePassFile(files, p.password);
-
-  const child = execa(p.command.file, [...p.command.args, ...p.args], {
+  return execa(p.command.file, [...p.command.args, ...p.args], {
     cwd: p.cwd,
     env: childEnv(SECRET_NAME, { ...buildEnv(), ...p.env }),
     extendEnv: false,
@@ -126,59 +136,59 @@ export function startImapsync(p: {
     // imapsync reconnect; what it receives is decided by stop() alone.
     detached: true,
   });
-  const pid = child.pid;
-  const abortFile = pid !== undefined ? abortFilePath(files.pidFile, pid) : undefined;
-  let ended = false;
-  let stalled = false;
-  if (pid !== undefined) {
-    live.set(pid, {
-      kill: () => child.kill("SIGTERM"),
-      secret: p.password !== undefined ? files.passFile : undefined,
-    });
-  }
+}
 
-  const exited = (async (): Promise<ExitStatus> => {
-    try {
-      const result = await child;
-      const signal = result.signal ?? null;
-      const status: ExitStatus = { code: signal ? null : (result.exitCode ?? null), signal };
-      if (result.failed && result.exitCode === undefined && !signal) {
-        status.error = result.originalMessage || result.shortMessage;
-      }
-      if (stalled) status.stalled = true;
-      return status;
-    } finally {
-      ended = true;
-      if (pid !== undefined) live.delete(pid);
-      for (const file of [files.passFile, files.pidFile, abortFile]) {
-        if (file) rmSync(file, { force: true });
-      }
+/** How the process ended; its passfile, pidfile and abort file are gone once this settles. */
+async function exitStatus(
+  child: Child,
+  files: RunPaths,
+  abortFile: string | undefined,
+  state: RunState,
+): Promise<ExitStatus> {
+  try {
+    const result = await child;
+    const signal = result.signal ?? null;
+    const status: ExitStatus = { code: signal ? null : (result.exitCode ?? null), signal };
+    if (result.failed && result.exitCode === undefined && !signal) {
+      status.error = result.originalMessage || result.shortMessage;
     }
-  })();
-
-  let lastOutput = Date.now();
-  const output: Readable = pipeline(
-    child.all,
-    teeToLog(files.logFile, () => (lastOutput = Date.now())),
-    () => {
-      // A failure (the log cannot be written...) is thrown to whoever reads `lines`.
-    },
-  );
-  if (p.stallTimeoutMs) {
-    const limit = p.stallTimeoutMs;
-    // Checking a few times per period finds a stall within 1.25 × the limit, with one timer.
-    const watchdog = setInterval(
-      () => {
-        if (Date.now() - lastOutput < limit) return;
-        clearInterval(watchdog);
-        stalled = true;
-        void stop("abort", p.graceMs);
-      },
-      Math.max(50, Math.floor(limit / 4)),
-    );
-    void exited.finally(() => clearInterval(watchdog));
+    if (state.stalled) status.stalled = true;
+    return status;
+  } finally {
+    state.ended = true;
+    if (child.pid !== undefined) live.delete(child.pid);
+    for (const file of [files.passFile, files.pidFile, abortFile]) {
+      if (file) rmSync(file, { force: true });
+    }
   }
+}
 
+/** Checking a few times per period finds a stall within 1.25 × the limit, with one timer. */
+function watchForStall(
+  limit: number,
+  state: RunState,
+  exited: Promise<unknown>,
+  stop: () => void,
+): void {
+  const watchdog = setInterval(
+    () => {
+      if (Date.now() - state.lastOutput < limit) return;
+      clearInterval(watchdog);
+      state.stalled = true;
+      stop();
+    },
+    Math.max(50, Math.floor(limit / 4)),
+  );
+  void exited.finally(() => clearInterval(watchdog));
+}
+
+/** Abort file, then SIGTERM, then SIGKILL, each after its grace, until the process is gone. */
+function stopper(
+  child: Child,
+  exited: Promise<unknown>,
+  abortFile: string | undefined,
+  state: RunState,
+): ImapsyncProcess["stop"] {
   /** Waits up to ms for the end; true if the process is gone. */
   const endedWithin = async (ms: number): Promise<boolean> => {
     const timer = new AbortController();
@@ -189,14 +199,6 @@ export function startImapsync(p: {
     timer.abort();
     return done;
   };
-
-  const stop = async (reason: "abort" | "term", graceMs = DEFAULT_GRACE_MS): Promise<void> => {
-    if (!ended && pid !== undefined) await escalate(reason, graceMs);
-    await exited;
-    // The process may have ended just as we touched the file; then nobody else removes it.
-    if (abortFile) rmSync(abortFile, { force: true });
-  };
-
   const escalate = async (reason: "abort" | "term", graceMs: number): Promise<void> => {
     if (reason === "abort" && abortFile) {
       touch(abortFile);
@@ -206,7 +208,37 @@ export function startImapsync(p: {
     if (await endedWithin(reason === "term" ? graceMs : TERM_GRACE_MS)) return;
     child.kill("SIGKILL");
   };
+  return async (reason, graceMs = DEFAULT_GRACE_MS) => {
+    if (!state.ended && child.pid !== undefined) await escalate(reason, graceMs);
+    await exited;
+    // The process may have ended just as we touched the file; then nobody else removes it.
+    if (abortFile) rmSync(abortFile, { force: true });
+  };
+}
 
+export function startImapsync(p: StartOptions): ImapsyncProcess {
+  const child = spawn(p);
+  const pid = child.pid;
+  const abortFile = pid !== undefined ? abortFilePath(p.files.pidFile, pid) : undefined;
+  const state: RunState = { ended: false, stalled: false, lastOutput: Date.now() };
+  if (pid !== undefined) {
+    live.set(pid, {
+      kill: () => child.kill("SIGTERM"),
+      secret: p.password !== undefined ? p.files.passFile : undefined,
+    });
+  }
+  const exited = exitStatus(child, p.files, abortFile, state);
+  const output: Readable = pipeline(
+    child.all,
+    teeToLog(p.files.logFile, () => (state.lastOutput = Date.now())),
+    () => {
+      // A failure (the log cannot be written...) is thrown to whoever reads `lines`.
+    },
+  );
+  const stop = stopper(child, exited, abortFile, state);
+  if (p.stallTimeoutMs) {
+    watchForStall(p.stallTimeoutMs, state, exited, () => void stop("abort", p.graceMs));
+  }
   return { pid, lines: readLines(output), exited, stop };
 }
 
@@ -227,4 +259,15 @@ export function stopOnInterrupt(
     interrupts.signal.removeEventListener("abort", stop);
     interrupts.forceSignal?.removeEventListener("abort", kill);
   };
+}
+
+/** `imapsync --version`, for `check`; a sentence when it does not answer. */
+export async function imapsyncVersion(cmd: Command): Promise<string> {
+  const result = await execa(cmd.file, [...cmd.args, "--version"], {
+    stdin: "ignore",
+    timeout: 30_000,
+    reject: false,
+  });
+  const version = /^\s*(\d+\.\d+\S*)\s*$/m.exec(String(result.stdout ?? ""))?.[1];
+  return result.exitCode === 0 && version ? version : "version unknown (`--version` failed)";
 }

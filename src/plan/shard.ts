@@ -4,6 +4,7 @@
 // shard wins (about 1 in N+1). The hash below is therefore an on-disk contract: every shard's
 // work directory holds the history of exactly its mailboxes, so changing it would orphan them.
 import { createHash } from "node:crypto";
+import { MAX_SHARDS } from "../config/settings.js";
 import { InputError } from "../errors.js";
 
 /** Shard `index` (from 0) of `count`. */
@@ -11,12 +12,6 @@ export interface Shard {
   index: number;
   count: number;
 }
-
-/**
- * Far more shards than any migration needs (a 20,000-mailbox tenant in shards of 20), small
- * enough that the O(count) choice per mailbox stays milliseconds for 100,000 mailboxes.
- */
-export const MAX_SHARDS = 1000;
 
 const SHARD_FIX = "Write it as INDEX/COUNT with INDEX from 0, like 0/3, 1/3 and 2/3 for 3 shards.";
 

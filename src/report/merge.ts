@@ -3,7 +3,7 @@
 // compared by content digest, not by path (every pod or machine mounts it somewhere else).
 import { InputError } from "../errors.js";
 import { formatShard } from "../plan/shard.js";
-import { REPORT_SCHEMA_VERSION } from "../report.js";
+import { REPORT_SCHEMA_VERSION } from "./store.js";
 import type { Report, ReportEntry } from "../types.js";
 
 /** A shard's report as read from `file`; its schema version is checked here, so any number. */

@@ -1,4 +1,5 @@
 // What Microsoft Entra ID does in the tests: mint access tokens and post them to a callback.
+import { unsignedJwt } from "../helpers/jwt.js";
 import { randomUUID } from "node:crypto";
 import { appendFileSync } from "node:fs";
 
@@ -15,10 +16,6 @@ export interface MintOptions {
   /** App-only token (client credentials). */
   roles?: string[];
   aud?: string;
-}
-
-function base64url(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString("base64url");
 }
 
 /**
@@ -42,8 +39,7 @@ export function mintAccessToken(o: MintOptions): string {
     ...(o.upn ? { upn: o.upn, unique_name: o.upn, scp: "IMAP.AccessAsUser.All" } : {}),
     ...(o.roles ? { roles: o.roles } : {}),
   };
-  const signature = Buffer.from("not-a-real-signature").toString("base64url");
-  return `${base64url(header)}.${base64url(payload)}.${signature}`;
+  return unsignedJwt(payload, header);
 }
 
 /** Appends a minted token to the file named by `FAKE_BROWSER_LOG`, for leak scans and counts. */

@@ -2,7 +2,7 @@
 // shard run in its own work directory (by flag and by JOB_COMPLETION_INDEX), `report merge`,
 // and `retry --shard` from the merged report.
 import assert from "node:assert/strict";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { parse as parseCsv } from "csv-parse/sync";
@@ -118,6 +118,20 @@ describe("shards through the CLI", { timeout: 300_000 }, () => {
       planLines(pod.stdout).map((l) => l.source.split("@")[0]),
       ["alice", "hana", "ivan"],
     );
+  });
+
+  it("a shard reads only its own mailboxes' password files", async () => {
+    const s = await scene();
+    await rm(path.join(s.dir, "secrets/hana.pass")); // hana is in shard 2
+    const other = await s.run(
+      ["migrate", "--users", s.usersFile, "--shard", "1/3"],
+      shardEnv(s, 1),
+    );
+    assert.equal(other.exitCode, 1, other.stderr); // it ran: bob is not delegated
+    assert.doesNotMatch(other.stderr, /hana/);
+    const own = await s.run(["migrate", "--users", s.usersFile, "--shard", "2/3"], shardEnv(s, 2));
+    assert.equal(own.exitCode, 2, own.stderr);
+    assert.match(own.stderr, /hana\.pass does not exist/);
   });
 
   it("bad shards stop before anything runs, naming the flag or setting", async () => {

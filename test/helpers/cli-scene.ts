@@ -9,12 +9,11 @@ import type { Report } from "../../src/types.js";
 import { CLI, DOUBLES, fakeBrowserPath, runCli, tempDir, type CliResult } from "./env.js";
 import { mintAccessToken } from "../doubles/entra.js";
 import { doubleCalls, makeWorld, type World } from "./imapsync-world.js";
-import { freePort } from "./oauth2c-double.js";
+import { freePort } from "../../scripts/standin/ports.js";
 
-export const ADMIN = "admin@contoso.test";
-const TENANT = "11111111-2222-3333-4444-555555555555";
-/** The app registration the doubles' Entra stand-in knows. */
-export const ENTRA_APP = { TENANT_ID: TENANT, APP_ID: "app-ok" };
+import { ADMIN, ENTRA_APP, TENANT } from "./constants.js";
+
+export { ADMIN, ENTRA_APP };
 
 /**
  * The settings that point the CLI at the doubles (imapsync, oauth2c, the fake browser for

@@ -19,6 +19,11 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     dryRun: false,
     passthrough: [],
     includeNonMailFolders: false,
+    grant: "implicit",
+    nonInteractive: false,
+    certificates: { source: { verify: true }, destination: { verify: true } },
+    stopGraceMs: 5000,
+    stallTimeoutMs: 0,
     ...overrides,
   };
 }

@@ -1,4 +1,5 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { unsignedJwt } from "./jwt.js";
 import path from "node:path";
 import type { Command } from "../../src/types.js";
 import { DOUBLES, FIXTURES } from "./env.js";
@@ -43,8 +44,7 @@ export async function makeWorld(dir: string, world: World): Promise<WorldFiles> 
 
 /** An unsigned JWT with the claims the double reads, as the fake Entra ID would mint it. */
 export function mintToken(claims: { upn: string; exp: number }): string {
-  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  return `${part({ alg: "RS256", typ: "JWT" })}.${part({ ...claims, scp: "IMAP.AccessAsUser.All" })}.c2ln`;
+  return unsignedJwt({ ...claims, scp: "IMAP.AccessAsUser.All" });
 }
 
 export const inSeconds = (seconds: number): number => Math.floor(Date.now() / 1000) + seconds;

@@ -2,7 +2,7 @@
 import { createServer, type Server } from "node:net";
 import path from "node:path";
 import { execa, type ResultPromise } from "execa";
-import { Oauth2cStderrScanner } from "../../src/oauth2c.js";
+import { Oauth2cStderrScanner } from "../../src/oauth2c/output.js";
 import type { Command } from "../../src/types.js";
 import { DOUBLES } from "./env.js";
 
@@ -66,14 +66,6 @@ function listen(port: number): Promise<Server> {
     server.once("error", reject);
     server.listen(port, "127.0.0.1", () => resolve(server));
   });
-}
-
-/** A port nobody listens on right now (tests run in parallel: never a fixed one). */
-export async function freePort(): Promise<number> {
-  const server = await listen(0);
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Holds 127.0.0.1:<port> like another program would; call the result to let go. */

@@ -20,7 +20,8 @@ import {
   APP_CLIENT_SECRET,
   signInHeadless,
 } from "../../scripts/standin/oauth-server.js";
-import { ADMIN, DELEGATIONS, freePort } from "../../scripts/standin/standin.js";
+import { freePort } from "../../scripts/standin/ports.js";
+import { ADMIN, DELEGATIONS } from "../../scripts/standin/standin.js";
 import { shardOf } from "../../src/plan/shard.js";
 import { secretForms } from "../../src/secrets.js";
 import type { Report } from "../../src/types.js";

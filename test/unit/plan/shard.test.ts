@@ -3,7 +3,6 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import {
   checkWorkDirShard,
-  MAX_SHARDS,
   parseShard,
   resolveShard,
   selectShard,
@@ -11,6 +10,7 @@ import {
   shardToRun,
   type Shard,
 } from "../../../src/plan/shard.js";
+import { MAX_SHARDS } from "../../../src/config/settings.js";
 import { assertInputError } from "../../helpers/input-error.js";
 
 const address = fc

@@ -1,0 +1,221 @@
+// The engine: every planned mailbox to a final state. It receives all it works with (attempt
+// runner, token keeper, report store, clock, UI), so a test drives it without imapsync or time.
+import { TokenError } from "../errors.js";
+import type { MailboxPlan } from "../plan/plan.js";
+import type { ReportStore } from "../report/store.js";
+import type { StoredToken } from "../token/claims.js";
+import type { TokenKeeper } from "../token/keeper.js";
+import type { ReportEntry, RunClass } from "../types.js";
+import type { Ui } from "../ui.js";
+import type { Leftover } from "../workdir.js";
+import type { AttemptResult, AttemptRunner } from "./attempt.js";
+import { systemClock, type Clock } from "./clock.js";
+import {
+  leftoverRemedy,
+  remedyFor,
+  STALLED_WAITING,
+  stalledRemedy,
+  WAITING_FOR_TOKEN,
+} from "./remedies.js";
+import { decideRetry, outcomeOf, type RetryDecision } from "./retry-policy.js";
+import { schedule } from "./scheduler.js";
+
+export interface EngineDeps {
+  runAttempt: AttemptRunner;
+  tokens: Pick<TokenKeeper, "fresh" | "renewAfterExpiry" | "keepFresh">;
+  store: ReportStore;
+  ui: Ui;
+  clock?: Clock;
+  /** The next attempt of a mailbox that runs again (numbered after the report's attempts). */
+  replan: (plan: MailboxPlan, entry: ReportEntry) => MailboxPlan;
+  /** Reads the plan's destination password (a file is read only now, for a mailbox that runs). */
+  password: (plan: MailboxPlan) => Promise<string | undefined>;
+  limits: { concurrency: number; maxAttempts: number; maxBackoffMs: number };
+  /** For remedies: the admin who signs in, and the stall limit. */
+  loginHint?: string;
+  stallTimeoutMs: number;
+  signal: AbortSignal;
+  /** A second interruption: runs are ended at once instead of through their abort file. */
+  forceSignal?: AbortSignal;
+  /** imapsync runs a crashed earlier run left behind: their mailboxes wait until they end. */
+  leftovers?: Leftover[];
+  isRunning?: (leftover: Leftover) => boolean;
+}
+
+/** How often a mailbox held by a leftover imapsync looks again whether it has ended. */
+const LEFTOVER_POLL_MS = 1000;
+
+/** Attempts of one mailbox in this run, for the retry policy. */
+interface History {
+  total: number;
+  unproductive: number;
+  plan: MailboxPlan;
+  /** Its last run saw this token expire: it needs a newer one, whatever the token's `exp`. */
+  expiredToken?: StoredToken;
+}
+
+/**
+ * Runs every plan to a final state: the scheduler decides when, the runner runs one attempt, the
+ * retry policy reads the outcome, the report is saved after every change. Mailboxes that never
+ * started, or were waiting for their next attempt, stay pending for `--resume` or `retry`.
+ */
+export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise<void> {
+  const starting = new AbortController();
+  const stopStarting = () => starting.abort();
+  deps.signal.addEventListener("abort", stopStarting, { once: true });
+  let tokenFailure: TokenError | undefined;
+  const stopOnTokenFailure = (error: TokenError) => {
+    tokenFailure ??= error;
+    starting.abort();
+  };
+  const histories = new Map<string, History>();
+  for (const plan of plans) {
+    histories.set(plan.mailbox.source, { total: 0, unproductive: 0, plan });
+    deps.store.entry(plan.mailbox.source).status = "pending";
+  }
+  await deps.store.save();
+
+  const inFlight = { count: 0 };
+  const stopRefreshing = keepTokenFresh(deps, inFlight, stopOnTokenFailure);
+  const unfinished = await schedule(
+    plans,
+    { concurrency: deps.limits.concurrency, signal: starting.signal, clock: deps.clock },
+    async (first) => {
+      const history = histories.get(first.mailbox.source)!;
+      const entry = deps.store.entry(first.mailbox.source);
+      if (leftoverHolds(first, entry, deps)) return { againInMs: LEFTOVER_POLL_MS };
+      let token: StoredToken;
+      try {
+        token = await tokenFor(history, deps);
+      } catch (error) {
+        if (!(error instanceof TokenError)) throw error;
+        stopOnTokenFailure(error);
+        return { againInMs: 0 };
+      }
+      inFlight.count++;
+      const result = await attempt(history.plan, entry, deps).finally(() => inFlight.count--);
+      return settle(history, entry, token, result, deps);
+    },
+  );
+  stopRefreshing();
+  deps.signal.removeEventListener("abort", stopStarting);
+  for (const plan of unfinished) {
+    const entry = deps.store.entry(plan.mailbox.source);
+    entry.status = "pending";
+    if (tokenFailure) entry.remedy = WAITING_FOR_TOKEN;
+    deps.ui.finished(entry);
+  }
+  await deps.store.save();
+  if (tokenFailure) throw tokenFailure;
+}
+
+/**
+ * While runs are in flight, the token is renewed when it enters the margin (for a grant that
+ * needs a person: the sign-in is asked for then, and the runs keep going), so that waiting
+ * mailboxes start at once and an imapsync that re-reads the token file finds a live one.
+ */
+function keepTokenFresh(
+  deps: EngineDeps,
+  inFlight: { count: number },
+  stop: (error: TokenError) => void,
+): () => void {
+  return deps.tokens.keepFresh({
+    wanted: () => inFlight.count > 0,
+    onFailure: (error) => {
+      const failure =
+        error instanceof TokenError
+          ? error
+          : new TokenError(`Getting a new access token failed unexpectedly: ${String(error)}.`);
+      deps.ui.warn(`${failure.message} Running mailboxes go on; no new mailbox starts.`);
+      stop(failure);
+    },
+  });
+}
+
+/** Two imapsync on one mailbox would copy messages twice: wait for a leftover to end. */
+function leftoverHolds(plan: MailboxPlan, entry: ReportEntry, deps: EngineDeps): boolean {
+  const source = plan.mailbox.source.toLowerCase();
+  const leftover = deps.leftovers?.find((l) => l.mailbox.toLowerCase() === source);
+  if (!leftover || !(deps.isRunning ?? (() => false))(leftover)) return false;
+  entry.remedy = leftoverRemedy(leftover.pid);
+  return true;
+}
+
+async function tokenFor(history: History, deps: EngineDeps): Promise<StoredToken> {
+  const stale = history.expiredToken;
+  const token = stale ? await deps.tokens.renewAfterExpiry(stale) : await deps.tokens.fresh();
+  history.expiredToken = undefined;
+  return token;
+}
+
+/** One attempt, recorded in the report as it goes. */
+async function attempt(
+  plan: MailboxPlan,
+  entry: ReportEntry,
+  deps: EngineDeps,
+): Promise<AttemptResult> {
+  const source = plan.mailbox.source;
+  return deps.runAttempt(plan, {
+    password: await deps.password(plan),
+    signal: deps.signal,
+    forceSignal: deps.forceSignal,
+    now: () => new Date((deps.clock ?? systemClock).now()),
+    started: async (record) => {
+      entry.attempts.push(record);
+      entry.status = "running";
+      await deps.store.save();
+      deps.ui.attemptStarted(source, plan.attempt);
+    },
+    progress: (progress) => deps.ui.progress(source, progress),
+    spawnFailed: (reason) => deps.ui.warn(`${source}: imapsync could not be started: ${reason}`),
+  });
+}
+
+/** After an attempt: the remedy, then either the next attempt's wait or the final status. */
+async function settle(
+  history: History,
+  entry: ReportEntry,
+  token: StoredToken,
+  result: AttemptResult,
+  deps: EngineDeps,
+): Promise<{ againInMs?: number }> {
+  const { classification, exit } = result;
+  history.total++;
+  if (result.copied === 0) history.unproductive++;
+  entry.class = classification.class;
+  const decision: RetryDecision = decideRetry(
+    outcomeOf(classification, exit, result.copied),
+    history,
+    deps.limits,
+    deps.signal.aborted,
+  );
+  entry.remedy = exit.stalled
+    ? stalledRemedy(deps.stallTimeoutMs)
+    : remedyFor(classification.class, {
+        // What the tool will really wait (capped by MAX_BACKOFF), not only what was suggested.
+        backoffMs: decision.retry ? decision.delayMs : classification.backoffMs,
+        mailbox: history.plan.mailbox.source,
+        admin: deps.loginHint,
+      });
+  entry.folders ??= classification.folders.length > 0 ? classification.folders : undefined;
+  if (decision.retry) {
+    entry.status = "pending";
+    await deps.store.save();
+    const source = history.plan.mailbox.source;
+    deps.ui.waiting(source, exit.stalled ? STALLED_WAITING : decision.reason, decision.delayMs);
+    if (decision.renewToken) history.expiredToken = token;
+    history.plan = deps.replan(history.plan, entry);
+    return { againInMs: decision.delayMs };
+  }
+  entry.status = statusOf(classification.class);
+  if (decision.reason) entry.remedy = `${entry.remedy} (${decision.reason})`;
+  await deps.store.save();
+  deps.ui.finished(entry);
+  return {};
+}
+
+function statusOf(cls: RunClass): ReportEntry["status"] {
+  if (cls === "ok") return "ok";
+  if (cls === "interrupted") return "interrupted";
+  return "failed";
+}

@@ -1,0 +1,148 @@
+// A migration with its real parts: leftovers of a crashed run, the token keeper, the live display,
+// the imapsync runner, then the engine, the summary and the exit code. Shared by migrate and retry.
+import { ExitCode, interruptedExit, TokenError } from "../errors.js";
+import { planAttempt, type MailboxPlan } from "../plan/plan.js";
+import type { ReportStore } from "../report/store.js";
+import { formatRemedies, formatSummary } from "../report/summary.js";
+import { createTokenKeeper } from "../token/grants.js";
+import type { TokenKeeper } from "../token/keeper.js";
+import type { Config } from "../types.js";
+import { createUi, type Ui } from "../ui.js";
+import { readPassword } from "../users/passwords.js";
+import {
+  findLeftovers,
+  isRunning,
+  removeLeftoverSecrets,
+  stopLeftover,
+  type Leftover,
+} from "../workdir.js";
+import { imapsyncRunner } from "./attempt.js";
+import { runEngine } from "./engine.js";
+import { WAITING_FOR_TOKEN } from "./remedies.js";
+
+export interface MigrationIo {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+  forceSignal: AbortSignal;
+}
+
+export interface MigrationOptions {
+  config: Config;
+  usersFile: string;
+  store: ReportStore;
+  openBrowser: boolean;
+  stopLeftovers: boolean;
+}
+
+/** Token, live display, runs, report, summary; returns the exit code. */
+export async function runMigration(
+  plans: MailboxPlan[],
+  opts: MigrationOptions,
+  io: MigrationIo,
+): Promise<number> {
+  const { config, store } = opts;
+  // Until the live display exists, messages go straight to stderr; then through it, so that a
+  // sign-in asked for mid-run does not tear the display.
+  const live: { ui?: Ui } = {};
+  const say = (line: string) => (live.ui ? live.ui.info(line) : io.stderr.write(`${line}\n`));
+  const passwords = await readPasswords(plans);
+  const leftovers = await crashLeftovers(config, opts.stopLeftovers, say);
+  const tokens = await createTokenKeeper(
+    config,
+    { openBrowser: opts.openBrowser, signal: io.signal },
+    { out: say },
+  );
+  await store.save();
+  // Sign in before the live display takes the terminal, so the instructions stay readable.
+  if (plans.length > 0) await firstToken(tokens, plans, store);
+  const ui = createUi(
+    plans.map((plan) => plan.mailbox.source),
+    { stream: io.stderr, env: io.env },
+  );
+  live.ui = ui;
+  try {
+    await runEngine(plans, {
+      runAttempt: imapsyncRunner(config),
+      tokens,
+      store,
+      ui,
+      replan: (plan, entry) => planAttempt("sync", plan.mailbox, opts.usersFile, config, entry),
+      password: async (plan) => passwords.get(plan.mailbox.source),
+      limits: config,
+      loginHint: config.loginHint,
+      stallTimeoutMs: config.stallTimeoutMs,
+      signal: io.signal,
+      forceSignal: io.forceSignal,
+      leftovers,
+      isRunning,
+    });
+  } finally {
+    store.report.endedAt = new Date().toISOString();
+    await store.save();
+    await ui.close();
+  }
+  return summarize(plans, store, io);
+}
+
+/** Password files are read now, for the selected mailboxes only, before any sign-in. */
+async function readPasswords(plans: MailboxPlan[]): Promise<Map<string, string | undefined>> {
+  const passwords = new Map<string, string | undefined>();
+  for (const plan of plans) passwords.set(plan.mailbox.source, await readPassword(plan.password));
+  return passwords;
+}
+
+function summarize(plans: MailboxPlan[], store: ReportStore, io: MigrationIo): number {
+  for (const line of [...formatSummary(store.report), ...formatRemedies(store.report)]) {
+    io.stdout.write(`${line}\n`);
+  }
+  io.stdout.write(`Report: ${store.files.json}\n`);
+  const interrupted = interruptedExit(io.signal);
+  if (interrupted !== undefined) return interrupted;
+  // The mailboxes of this run decide; others kept in the report from earlier runs do not.
+  return plans.every((plan) => store.entry(plan.mailbox.source).status === "ok")
+    ? ExitCode.ok
+    : ExitCode.mailboxFailed;
+}
+
+/** No token at all (refused sign-in, --non-interactive): every mailbox waits for one. */
+async function firstToken(tokens: TokenKeeper, plans: MailboxPlan[], store: ReportStore) {
+  try {
+    await tokens.fresh();
+  } catch (error) {
+    if (!(error instanceof TokenError)) throw error;
+    for (const plan of plans) {
+      const entry = store.entry(plan.mailbox.source);
+      entry.status = "pending";
+      entry.remedy = WAITING_FOR_TOKEN;
+    }
+    store.report.endedAt = new Date().toISOString();
+    await store.save();
+    throw error;
+  }
+}
+
+/**
+ * What a crashed earlier run left: its password files go; its imapsync processes still running
+ * are stopped when asked, otherwise their mailboxes wait for them (never two runs on a mailbox).
+ */
+async function crashLeftovers(
+  config: Config,
+  stop: boolean,
+  say: (line: string) => void,
+): Promise<Leftover[]> {
+  const removed = await removeLeftoverSecrets(config.workDir);
+  if (removed > 0) say(`Removed ${removed} password file(s) left by an earlier run that crashed.`);
+  const leftovers = await findLeftovers(config.workDir);
+  for (const leftover of leftovers) {
+    const what = `imapsync PID ${leftover.pid}, left by an earlier run, is still copying ${leftover.mailbox}`;
+    if (!stop) {
+      say(`${what}: that mailbox starts once it ends (--stop-leftovers stops it now).`);
+      continue;
+    }
+    say(`${what}: stopping it (--stop-leftovers).`);
+    await stopLeftover(leftover, config.stopGraceMs);
+  }
+  return stop ? [] : leftovers;
+}

@@ -1,0 +1,122 @@
+// Every sentence shown to an admin about how a mailbox's run ended and what to do next: the
+// classes, the retry reasons, waiting states, and the preflight's verdicts.
+import type { RunClass } from "../types.js";
+
+import { DEFAULT_BACKOFF_MS } from "./retry-policy.js";
+import { formatDuration } from "../duration.js";
+
+function duration(ms: number): string {
+  const minutes = Math.ceil(ms / 60_000);
+  return minutes <= 1 ? "1 minute" : `${minutes} minutes`;
+}
+
+/** One sentence an admin can act on, for each way a run can end. */
+export function remedyFor(
+  cls: RunClass,
+  c: {
+    backoffMs?: number;
+    mailbox?: string;
+    admin?: string;
+    /** The process was killed by something else than this tool (a shell, the kernel, a container). */
+    killedFromOutside?: boolean;
+    /** The log stops before any line imapsync prints at the end of a run. */
+    logEndsEarly?: boolean;
+  } = {},
+): string {
+  switch (cls) {
+    case "ok":
+      return "Nothing to do: the mailbox is in sync; a later rerun only copies new messages.";
+    case "not_delegated":
+      return (
+        "The token is valid but its admin cannot open this mailbox: grant the admin FullAccess " +
+        `(Add-MailboxPermission -Identity ${c.mailbox ?? "<mailbox>"} -User ${c.admin ?? "<admin>"} -AccessRights FullAccess ` +
+        "-InheritanceType All), wait a few minutes, then rerun; if it persists, check that the " +
+        "token was issued to that admin and that IMAP is enabled for the mailbox (Get-CASMailbox)."
+      );
+    case "token_expired":
+      return (
+        "The access token expired during the run: the tool gets a fresh token and reruns the " +
+        "mailbox, which only copies what is still missing (reruns are incremental)."
+      );
+    case "auth_failed_source":
+      return (
+        "Office 365 refused the first login: check that the token belongs to the intended admin, " +
+        "carries IMAP.AccessAsUser.All (or IMAP.AccessAsApp) for outlook.office365.com, and that " +
+        "the admin has FullAccess on the mailbox, then rerun."
+      );
+    case "auth_failed_destination":
+      return "The destination refused the login: fix this mailbox's destination user or password (users file or password file), then rerun.";
+    case "connect_failed_source":
+      return "The source IMAP server could not be reached: check its host, port and the network or firewall; the tool retries with growing delays.";
+    case "connect_failed_destination":
+      return "The destination IMAP server could not be reached: check its host, port and the network or firewall; the tool retries with growing delays.";
+    case "tls_failed":
+      return "The TLS handshake failed: make the TLS mode match the port (implicit TLS on 993, STARTTLS or none on 143) for that server, then rerun.";
+    case "throttled":
+      return (
+        `Exchange Online is throttling this mailbox: the tool waits the suggested ${duration(c.backoffMs ?? DEFAULT_BACKOFF_MS)} ` +
+        "before rerunning it; if throttling keeps coming back, lower the concurrency."
+      );
+    case "quota_exceeded":
+      return "The destination mailbox is full: raise its quota or free space on it, then rerun (messages already copied are skipped).";
+    case "partial":
+      return (
+        "Some messages were not copied: rerun the mailbox, which copies only what is missing; " +
+        "if the same messages fail again, read their Err lines in the log."
+      );
+    case "interrupted":
+      return c.killedFromOutside
+        ? "imapsync was killed from outside, not stopped by this tool: out of memory (check dmesg " +
+            "for the OOM killer), a container or pod memory limit, or a person; give it more memory " +
+            "or fewer parallel mailboxes, then run the mailbox again, which copies only what is missing."
+        : "The run was stopped on purpose: run the mailbox again to continue where it stopped.";
+    case "other":
+      if (c.logEndsEarly) {
+        return (
+          "The log ends before the run did: it shows no failure, but no exit line, statistics or " +
+          "final sentence either; get the rest of the log (or the run's exit status), or rerun the mailbox."
+        );
+      }
+      return "imapsync stopped for a reason this tool does not recognise: read the evidence lines and the log, fix the cause, then rerun.";
+  }
+}
+
+export const WAITING_FOR_TOKEN =
+  "Waiting for an access token: run `m365-imapsync token`, then `migrate --resume`.";
+
+/** A run stopped by the tool itself because it printed nothing for STALL_TIMEOUT. */
+export function stalledRemedy(stallTimeoutMs: number): string {
+  return `The run printed nothing for ${formatDuration(stallTimeoutMs)} and was stopped (STALL_TIMEOUT): the server stopped answering. It is retried like a lost connection; if it keeps happening, check the network to both servers.`;
+}
+
+export const STALLED_WAITING = "the run went silent (STALL_TIMEOUT)";
+
+export function leftoverRemedy(pid: number): string {
+  return `An imapsync left by an earlier run (PID ${pid}) is still copying this mailbox; it starts when that one ends (--stop-leftovers stops it).`;
+}
+
+/** Why a mailbox runs again (shown while it waits). */
+export const RETRY_REASONS = {
+  tokenExpired: "the access token expired",
+  throttled: "Office 365 throttled the mailbox",
+  ended: (cls: RunClass) => `the run ended ${cls}`,
+};
+
+/** Why a mailbox that could run again is not (appended to its remedy). */
+export function gaveUpReason(
+  p: { unproductive: number; maxAttempts: number } | { total: number },
+): string {
+  return "total" in p
+    ? `gave up after ${p.total} attempts`
+    : `gave up after ${p.unproductive} attempts that copied nothing (--max-attempts ${p.maxAttempts})`;
+}
+
+export const PREFLIGHT_OK = "Both logins work and every folder opens: the mailbox can be migrated.";
+
+export function quotaShortfallRemedy(
+  destination: string,
+  shortfall: { needBytes: number; freeBytes: number },
+): string {
+  const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+  return `The destination quota of ${destination} leaves ${kib(shortfall.freeBytes)} free, but ${kib(shortfall.needBytes)} of the source's mail is not there yet: raise the quota, then run check again.`;
+}

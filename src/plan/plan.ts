@@ -1,0 +1,86 @@
+// Where a mailbox's plan is made: from the users file, the selection, the configuration and the
+// previous report, what the next attempt of each mailbox will run. Pure: nothing is read or
+// spawned here, so `migrate --plan` prints exactly what `migrate` then executes.
+import { buildImapsyncArgs, runPaths, type RunPaths } from "../imapsync/args.js";
+import { tokenPaths } from "../token/store.js";
+import type { Config, FolderPair, Mailbox, PasswordSource, Report, ReportEntry } from "../types.js";
+import { passwordSourceOf } from "../users/passwords.js";
+
+/** sync: copy the mail (migrate, retry); preflight: log in and open every folder (check). */
+export type PlanMode = "sync" | "preflight";
+
+/** One imapsync run of one mailbox, decided before anything starts. */
+export interface MailboxPlan {
+  mode: PlanMode;
+  mailbox: Mailbox;
+  /** This attempt's number (after those the report already holds); 0 for a preflight. */
+  attempt: number;
+  files: RunPaths;
+  /** The mapping recorded by the first run, pinned with --f1f2 (automap could change its mind). */
+  folders: FolderPair[];
+  /** Program and arguments, exactly as spawned. No secret: they travel in files. */
+  argv: string[];
+  password: PasswordSource;
+}
+
+export interface PlanInput {
+  mode: PlanMode;
+  /** The selected mailboxes, in users-file order. */
+  mailboxes: Mailbox[];
+  usersFile: string;
+  config: Config;
+  /** The report of earlier runs in this work directory: attempt numbers and folder mappings. */
+  previous?: Report;
+}
+
+function entryOf(report: Report | undefined, source: string): ReportEntry | undefined {
+  return report?.mailboxes.find((entry) => entry.source === source);
+}
+
+/** The next attempt of one mailbox, after the attempts and with the mapping `entry` records. */
+export function planAttempt(
+  mode: PlanMode,
+  mailbox: Mailbox,
+  usersFile: string,
+  config: Config,
+  entry: Pick<ReportEntry, "attempts" | "folders"> | undefined,
+): MailboxPlan {
+  const attempt = mode === "preflight" ? 0 : (entry?.attempts.length ?? 0) + 1;
+  const files = runPaths(config.workDir, mailbox.source, mode === "preflight" ? "check" : attempt);
+  const folders = mode === "preflight" ? [] : (entry?.folders ?? []);
+  const args = buildImapsyncArgs({
+    mailbox,
+    config,
+    tokenFile: tokenPaths(config.workDir).token,
+    files,
+    folders,
+    preflight: mode === "preflight",
+  });
+  return {
+    mode,
+    mailbox,
+    attempt,
+    files,
+    folders,
+    argv: [config.imapsync.file, ...config.imapsync.args, ...args],
+    password: passwordSourceOf(mailbox, usersFile, config),
+  };
+}
+
+/** One plan per selected mailbox, in order. */
+export function planMailboxes(input: PlanInput): MailboxPlan[] {
+  return input.mailboxes.map((mailbox) =>
+    planAttempt(
+      input.mode,
+      mailbox,
+      input.usersFile,
+      input.config,
+      entryOf(input.previous, mailbox.source),
+    ),
+  );
+}
+
+/** `--resume`: the mailboxes the previous report does not already hold as ok. */
+export function notYetOk(mailboxes: Mailbox[], previous: Report | undefined): Mailbox[] {
+  return mailboxes.filter((mailbox) => entryOf(previous, mailbox.source)?.status !== "ok");
+}

@@ -1,0 +1,39 @@
+// report.csv: one row per mailbox, its latest attempt, and its remedy (for a spreadsheet).
+import { stringify } from "csv-stringify/sync";
+import type { Attempt, Report, ReportEntry } from "../types.js";
+
+export function latestAttempt(entry: ReportEntry): Attempt | undefined {
+  return entry.attempts.at(-1);
+}
+
+const CSV_COLUMNS = [
+  "source",
+  "destination",
+  "status",
+  "class",
+  "attempts",
+  "exit_code",
+  "messages_transferred",
+  "bytes_transferred",
+  "log_file",
+  "remedy",
+] as const;
+
+export function reportToCsv(report: Report): string {
+  const rows = report.mailboxes.map((entry) => {
+    const last = latestAttempt(entry);
+    return [
+      entry.source,
+      entry.destination,
+      entry.status,
+      entry.class ?? "",
+      entry.attempts.length,
+      last?.exitCode ?? "",
+      last?.messagesTransferred ?? "",
+      last?.bytesTransferred ?? "",
+      last?.logFile ?? "",
+      entry.remedy ?? "",
+    ];
+  });
+  return stringify([[...CSV_COLUMNS], ...rows]);
+}

@@ -1,0 +1,137 @@
+// The token files in the work directory: the access token (0600), what a person may see of it,
+// and the refresh token.
+import { mkdir, readFile, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import writeFileAtomic from "write-file-atomic";
+import { z } from "zod";
+import type { TokenResponse } from "./entra.js";
+import { readJwt, toStoredToken, type StoredToken } from "./claims.js";
+
+/**
+ * imapsync reads the first line of `token`; `token.json` holds what a person may see; the
+ * refresh token (auth-code, device-code) lives beside them, private like the access token.
+ */
+export function tokenPaths(workDir: string): { token: string; meta: string; refresh: string } {
+  return {
+    token: path.join(workDir, "token"),
+    meta: path.join(workDir, "token.json"),
+    refresh: path.join(workDir, "token.refresh"),
+  };
+}
+
+const metaSchema = z.object({
+  obtainedAt: z.iso.datetime(),
+  expiresAt: z.iso.datetime(),
+  source: z.string(),
+  claims: z
+    .object({
+      aud: z.string().optional(),
+      upn: z.string().optional(),
+      scp: z.string().optional(),
+      roles: z.array(z.string()).optional(),
+      tid: z.string().optional(),
+      appid: z.string().optional(),
+    })
+    .optional(),
+});
+
+/**
+ * Writes `token` (the token + LF, mode 0600 from the moment the file exists: write-file-atomic
+ * creates its temporary file with that mode, syncs it and renames it) and `token.json` (expiry
+ * and claims, no token). `source` names the grant (or "import"). The work directory is created
+ * private if missing.
+ */
+export async function saveToken(
+  workDir: string,
+  response: TokenResponse,
+  now = new Date(),
+  source = "implicit",
+): Promise<StoredToken> {
+  const token = toStoredToken(response, now);
+  const paths = tokenPaths(workDir);
+  await mkdir(workDir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(paths.token, `${token.accessToken}\n`, { mode: 0o600 });
+  const meta: z.infer<typeof metaSchema> = {
+    obtainedAt: token.obtainedAt.toISOString(),
+    expiresAt: token.expiresAt.toISOString(),
+    source,
+    claims: token.claims,
+  };
+  await writeFileAtomic(paths.meta, `${JSON.stringify(meta, null, 2)}\n`, { mode: 0o600 });
+  return token;
+}
+
+async function readIfExists(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+function parseMeta(text: string | undefined): z.infer<typeof metaSchema> | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const meta = metaSchema.safeParse(JSON.parse(text));
+    return meta.success ? meta.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The saved token, or undefined when there is none or its expiry cannot be known. A JWT's own
+ * claims win over `token.json`, so a token file replaced by hand is still judged correctly.
+ */
+export async function loadToken(workDir: string): Promise<StoredToken | undefined> {
+  const paths = tokenPaths(workDir);
+  const text = await readIfExists(paths.token);
+  const accessToken = text?.split("\n", 1)[0]?.trim();
+  if (!accessToken) return undefined;
+  const jwt = readJwt(accessToken);
+  const meta = parseMeta(await readIfExists(paths.meta));
+  const expiresAt = jwt?.exp ?? (meta ? new Date(meta.expiresAt) : undefined);
+  if (expiresAt === undefined) return undefined;
+  const obtainedAt =
+    (meta ? new Date(meta.obtainedAt) : undefined) ?? jwt?.iat ?? (await stat(paths.token)).mtime;
+  return {
+    accessToken,
+    expiresAt,
+    obtainedAt,
+    claims: jwt?.claims ?? meta?.claims ?? {},
+    ...(jwt ? {} : { opaque: true as const }),
+  };
+}
+
+/**
+ * Keeps the newest refresh token (0600, written to a synced temporary file, then renamed over the
+ * old one). Called as soon as a token response arrives: the server has already invalidated the
+ * refresh token it rotated, so the new one must be on disk before anything else can fail.
+ */
+export async function saveRefreshToken(workDir: string, refreshToken: string): Promise<void> {
+  await mkdir(workDir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(tokenPaths(workDir).refresh, `${refreshToken}\n`, { mode: 0o600 });
+}
+
+/** The newest refresh token saved by an auth-code or device-code sign-in, if any. */
+export async function loadRefreshToken(workDir: string): Promise<string | undefined> {
+  const text = await readIfExists(tokenPaths(workDir).refresh);
+  return text?.split("\n", 1)[0]?.trim() || undefined;
+}
+
+/** A refresh token the server refused (used, revoked, expired) is worth nothing: drop it. */
+export async function dropRefreshToken(workDir: string): Promise<void> {
+  await rm(tokenPaths(workDir).refresh, { force: true });
+}
+
+/** Removes the access token, its metadata and the refresh token; returns the files that existed. */
+export async function forgetToken(workDir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const file of Object.values(tokenPaths(workDir))) {
+    if ((await readIfExists(file)) === undefined) continue;
+    await rm(file, { force: true });
+    removed.push(file);
+  }
+  return removed;
+}
