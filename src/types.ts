@@ -163,6 +163,10 @@ export interface Classification {
   backoffMs?: number;
   /** The source or destination connection was lost (worth an automatic rerun). */
   lostConnection: boolean;
+  /** Killed by something other than a stop request (a shell, the kernel, a container limit). */
+  killedFromOutside?: boolean;
+  /** The log stops before any line imapsync prints at the end of a run. */
+  logEndsEarly?: boolean;
 }
 
 export type MailboxStatus = "pending" | "running" | "ok" | "failed" | "interrupted";

@@ -196,6 +196,9 @@ async function settle(
         backoffMs: decision.retry ? decision.delayMs : classification.backoffMs,
         mailbox: history.plan.mailbox.source,
         admin: deps.loginHint,
+        // Our own stop ends in SIGKILL when imapsync ignores SIGTERM: that kill is not from outside.
+        killedFromOutside: classification.killedFromOutside === true && !deps.signal.aborted,
+        logEndsEarly: classification.logEndsEarly,
       });
   entry.folders ??= classification.folders.length > 0 ? classification.folders : undefined;
   if (decision.retry) {

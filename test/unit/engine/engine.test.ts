@@ -23,7 +23,7 @@ import {
 } from "../../../src/types.js";
 import type { Ui } from "../../../src/ui.js";
 import { testConfig } from "../../helpers/config.js";
-import { tempDir } from "../../helpers/env.js";
+import { tempDir, waitFor } from "../../helpers/env.js";
 
 /** Virtual time runs SPEED times faster than real time. */
 const SPEED = 10_000;
@@ -47,6 +47,8 @@ interface Scripted {
   stalled?: boolean;
   /** Runs until the engine is interrupted, then ends interrupted. */
   untilInterrupted?: boolean;
+  /** The classifier saw a kill (SIGKILL, a shell's "Killed"): ours when we stopped the run. */
+  killed?: boolean;
 }
 
 interface FakeRun {
@@ -98,6 +100,7 @@ function fakeRunner(scripts: Record<string, Scripted[]>, onStart?: (plan: Mailbo
         folders: plan.attempt === 1 ? [{ source: "INBOX", destination: "INBOX" }] : [],
         backoffMs: step?.backoffMs,
         lostConnection: step?.lostConnection ?? false,
+        ...(step?.killed ? { killedFromOutside: true } : {}),
       },
     };
   };
@@ -329,6 +332,21 @@ describe("engine with a fake runner", () => {
       "b ran while a waited",
     );
     assert.equal(s.entry("a").status, "ok");
+  });
+
+  it("a run killed from outside says so; one killed by our own stop does not", async () => {
+    const outside = await scene(["a"], { a: [{ class: "interrupted", killed: true }] });
+    await runEngine(outside.plans, outside.deps);
+    assert.equal(outside.entry("a").status, "interrupted");
+    assert.match(outside.entry("a").remedy ?? "", /killed from outside, not stopped by this tool/);
+
+    const ours = await scene(["a"], { a: [{ class: "ok", untilInterrupted: true, killed: true }] });
+    const run = runEngine(ours.plans, ours.deps);
+    await waitFor(() => ours.runs.length > 0, 5_000, "the run's start");
+    ours.controller.abort("SIGTERM");
+    await run;
+    assert.equal(ours.entry("a").status, "interrupted");
+    assert.match(ours.entry("a").remedy ?? "", /stopped on purpose/);
   });
 
   it("an interruption stops the running mailbox (interrupted, not retried) and starts nothing else", async () => {
