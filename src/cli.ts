@@ -4,9 +4,11 @@ import { hideBin } from "yargs/helpers";
 import { SETTINGS } from "./config/settings.js";
 import type { CheckFlags } from "./commands/check.js";
 import type { GrantsFlags } from "./commands/grants.js";
+import type { ReportHtmlFlags } from "./commands/report.js";
 import type { MigrateFlags } from "./commands/migrate.js";
 import type { CommandIo } from "./commands/session.js";
 import type { RetryFlags } from "./commands/retry.js";
+import type { VerifyFlags } from "./commands/verify.js";
 import { ExitCode, UserError } from "./errors.js";
 
 /** A bug, not a situation the admin can fix: ask for a report with the output. */
@@ -184,7 +186,7 @@ const MIGRATE_OPTIONS: Record<string, Options> = {
   only: {
     type: "string",
     array: true,
-    describe: "migrate only mailboxes matching these patterns (e.g. '*@contoso.com')",
+    describe: "only mailboxes matching these patterns (e.g. '*@contoso.com')",
   },
   exclude: { type: "string", array: true, describe: "skip mailboxes matching these patterns" },
   shard: SHARD,
@@ -206,7 +208,39 @@ const MIGRATE_OPTIONS: Record<string, Options> = {
     default: false,
     describe: "imapsync --dry: show what would be copied, write nothing",
   },
+  verify: {
+    type: "boolean",
+    default: false,
+    describe: "verify each mailbox once its copy ended ok (as the verify command does)",
+  },
 };
+
+const VERIFY_OPTIONS: Record<string, Options> = {
+  users: USERS,
+  only: MIGRATE_OPTIONS.only!,
+  exclude: MIGRATE_OPTIONS.exclude!,
+  "stop-leftovers": STOP_LEFTOVERS,
+};
+
+function defineVerify(y: Argv, result: Result): Argv {
+  return y.command(
+    "verify",
+    "Count every folder on both sides (nothing is copied) and record whether each mailbox arrived whole",
+    (y) =>
+      y
+        .options(VERIFY_OPTIONS)
+        .group(Object.keys(VERIFY_OPTIONS), "Verify:")
+        .epilogue("Options after -- are passed to imapsync (those the tool manages are refused).")
+        .options(settingsAndSignIn()),
+    async (flags) => {
+      const { verifyCommand } = await import("./commands/verify.js");
+      result.exitCode = await verifyCommand(
+        flags as Record<string, unknown> as VerifyFlags,
+        migrationIo(),
+      );
+    },
+  );
+}
 
 function defineMigrate(y: Argv, result: Result): Argv {
   return y.command(
@@ -257,36 +291,6 @@ function defineRetry(y: Argv, result: Result): Argv {
   );
 }
 
-function defineReport(y: Argv, result: Result): Argv {
-  return y.command("report", "Work with reports: merge the reports of several shards", (y) =>
-    y
-      .command(
-        "merge <reports..>",
-        "Merge shard reports into one (JSON, and CSV next to it)",
-        (z) =>
-          z
-            .positional("reports", {
-              type: "string",
-              array: true,
-              describe: "the report.json of each shard",
-            })
-            .option("out", {
-              type: "string",
-              demandOption: true,
-              describe: "merged report to write (.json; the .csv goes next to it)",
-            }),
-        async (flags) => {
-          const { reportMergeCommand } = await import("./commands/report-merge.js");
-          result.exitCode = await reportMergeCommand(
-            { reports: (flags.reports as string[] | undefined) ?? [], out: String(flags.out) },
-            io,
-          );
-        },
-      )
-      .demandCommand(1, "Name a report command: merge."),
-  );
-}
-
 function defineDiagnose(y: Argv, result: Result): Argv {
   return y.command(
     "diagnose [files..]",
@@ -314,6 +318,54 @@ function defineDiagnose(y: Argv, result: Result): Argv {
   );
 }
 
+function defineReport(y: Argv, result: Result): Argv {
+  return y.command("report", "Files made from reports: html, or merge the reports of shards", (y) =>
+    y
+      .command(
+        "html",
+        "Rewrite report.html and report.csv from a report.json",
+        (z) =>
+          z
+            .option("report", {
+              type: "string",
+              describe: "report.json to read (default: WORK_DIR/report.json)",
+            })
+            .option("work-dir", { type: "string", describe: "work directory [env WORK_DIR]" }),
+        async (flags) => {
+          const { reportHtmlCommand } = await import("./commands/report.js");
+          result.exitCode = await reportHtmlCommand(
+            flags as Record<string, unknown> as ReportHtmlFlags,
+            io,
+          );
+        },
+      )
+      .command(
+        "merge <reports..>",
+        "Merge shard reports into one (JSON, and CSV next to it)",
+        (z) =>
+          z
+            .positional("reports", {
+              type: "string",
+              array: true,
+              describe: "the report.json of each shard",
+            })
+            .option("out", {
+              type: "string",
+              demandOption: true,
+              describe: "merged report to write (.json; the .csv goes next to it)",
+            }),
+        async (flags) => {
+          const { reportMergeCommand } = await import("./commands/report-merge.js");
+          result.exitCode = await reportMergeCommand(
+            { reports: (flags.reports as string[] | undefined) ?? [], out: String(flags.out) },
+            io,
+          );
+        },
+      )
+      .demandCommand(1, "Name a report subcommand: html or merge."),
+  );
+}
+
 async function main(argv: string[]): Promise<number> {
   const result: Result = { exitCode: ExitCode.ok };
   const commands = [
@@ -321,6 +373,7 @@ async function main(argv: string[]): Promise<number> {
     defineCheck,
     defineGrants,
     defineMigrate,
+    defineVerify,
     defineRetry,
     defineReport,
     defineDiagnose,
@@ -330,7 +383,10 @@ async function main(argv: string[]): Promise<number> {
     yargs(argv).scriptName("m365-imapsync").parserConfiguration({ "populate--": true }) as Argv,
   );
   await parser
-    .demandCommand(1, "Name a command: token, check, grants, migrate, retry, report or diagnose.")
+    .demandCommand(
+      1,
+      "Name a command: token, check, grants, migrate, verify, retry, report or diagnose.",
+    )
     .strict()
     .fail((message, error) => {
       throw error ?? new UserError(`${message} See m365-imapsync --help.`, ExitCode.badInput);

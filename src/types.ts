@@ -181,7 +181,59 @@ export interface Attempt {
   reason?: "stalled";
   messagesTransferred?: number;
   bytesTransferred?: number;
+  /** Messages the destination held when this copy started (its `Start difference`). */
+  destinationBefore?: number;
   logFile: string;
+}
+
+/** A folder by its IMAP name (modified UTF-7, what --f1f2 takes) and as people read it. */
+export interface FolderName {
+  name: string;
+  display: string;
+}
+
+export interface FolderCount {
+  messages: number;
+  bytes: number;
+}
+
+export type FolderVerdict = "match" | "missing" | "extra" | "destination_only";
+
+/** One destination folder after a verification: the source folders mapped to it, summed. */
+export interface VerifiedFolder {
+  destination: FolderName;
+  sources: (FolderName & FolderCount)[];
+  verdict: FolderVerdict;
+  sourceMessages: number;
+  sourceBytes: number;
+  /** Absent: the folder does not exist on the destination (or, destination-only, not sized). */
+  destinationMessages?: number;
+  destinationBytes?: number;
+}
+
+/**
+ * `verified`: every folder is `match` or `extra`; `missing`: source mail is not on the
+ * destination; `failed`: the verify run could not tell (its class says why).
+ */
+export type VerificationVerdict = "verified" | "missing" | "failed";
+
+/** The last verify run of a mailbox (imapsync --justfoldersizes after the copy). */
+export interface Verification {
+  at: string;
+  verdict: VerificationVerdict;
+  /** The verify run's class (ok, or quota_exceeded for a destination nearly full, when it counted). */
+  class: RunClass;
+  remedy?: string;
+  logFile: string;
+  /** The folder mapping it passed with --f1f2 (the one the first copy recorded). */
+  mapping: FolderPair[];
+  folders: VerifiedFolder[];
+  missingMessages: number;
+  extraMessages: number;
+  /** What the extra messages most likely are, when the first run's statistics tell. */
+  extraNote?: string;
+  /** The lines that made the run fail or its listing unreadable. */
+  evidence: string[];
 }
 
 export interface ReportEntry {
@@ -193,6 +245,8 @@ export interface ReportEntry {
   attempts: Attempt[];
   /** Folder mapping decided by the first run, passed explicitly on reruns. */
   folders?: FolderPair[];
+  /** `status` says how the last copy ended; this, what the last verify run found. */
+  verification?: Verification;
 }
 
 export interface Report {

@@ -2,6 +2,7 @@ import { Chalk, type ChalkInstance } from "chalk";
 import { Listr, type ListrTaskWrapper } from "listr2";
 import { formatDuration } from "./duration.js";
 import type { Progress, ReportEntry } from "./types.js";
+import { countsAsOk } from "./report/summary.js";
 
 /** What the migration tells the person watching. Every text here is already free of secrets. */
 export interface Ui {
@@ -42,7 +43,11 @@ export function formatProgress(progress: Progress): string {
 
 function outcomeText(entry: ReportEntry): string {
   const klass = entry.class && entry.class !== entry.status ? ` (${entry.class})` : "";
-  return `${entry.status}${klass}${entry.status === "ok" || !entry.remedy ? "" : `: ${entry.remedy}`}`;
+  const v = entry.verification;
+  const verified = v
+    ? `, verification ${v.verdict === "failed" ? `failed (${v.class})` : v.verdict}`
+    : "";
+  return `${entry.status}${klass}${verified}${countsAsOk(entry) || !entry.remedy ? "" : `: ${entry.remedy}`}`;
 }
 
 /** Timestamped lines, one event each: for Docker logs, CI and files. */
@@ -63,7 +68,8 @@ export class PlainUi implements Ui {
     this.line(`WARNING ${message}`);
   }
   attemptStarted(source: string, attempt: number): void {
-    this.line(`${source}: attempt ${attempt} started`);
+    // Attempt 0 is a verify run (counting, not copying).
+    this.line(`${source}: ${attempt === 0 ? "verification" : `attempt ${attempt}`} started`);
   }
   progress(source: string, progress: Progress): void {
     // A line per message would drown the log: report every 10% only.
@@ -131,7 +137,10 @@ export class TerminalUi implements Ui {
     this.opts.stream.write(`${this.color.yellow(`WARNING ${message}`)}\n`);
   }
   attemptStarted(source: string, attempt: number): void {
-    this.title(source, attempt === 1 ? "running" : `running (attempt ${attempt})`);
+    this.title(
+      source,
+      attempt === 0 ? "verifying" : attempt === 1 ? "running" : `running (attempt ${attempt})`,
+    );
   }
   progress(source: string, progress: Progress): void {
     this.title(source, formatProgress(progress));
@@ -145,7 +154,7 @@ export class TerminalUi implements Ui {
     // The remedy is long: the summary prints it; the live list only names the outcome.
     const klass = entry.class ? ` (${entry.class})` : "";
     handle?.done(
-      entry.status === "ok" ? undefined : new Error(`${entry.source}: ${entry.status}${klass}`),
+      countsAsOk(entry) ? undefined : new Error(`${entry.source}: ${entry.status}${klass}`),
     );
   }
   async close(): Promise<void> {

@@ -23,6 +23,8 @@ export interface MigrateFlags extends Record<string, unknown> {
   /** Stop imapsync processes a crashed earlier run left behind, instead of waiting for them. */
   stopLeftovers?: boolean;
   json?: boolean;
+  /** Verify each mailbox once its copy ended ok. */
+  verify?: boolean;
 }
 
 /** --plan locates imapsync (its argv is printed as it will run) but needs no token. */
@@ -80,7 +82,8 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
       openBrowser: flags.browser !== false,
       stopLeftovers: Boolean(flags.stopLeftovers),
     };
-    return runMigration(plansFor(previous), { ...options, ...signIn }, io);
+    const verify = Boolean(flags.verify);
+    return runMigration(plansFor(previous), { ...options, ...signIn, verify }, io);
   });
 }
 

@@ -8,6 +8,7 @@ import { runMigration } from "../engine/migration.js";
 import { planMailboxes } from "../plan/plan.js";
 import { checkWorkDirShard, formatShard, shardOf, shardToRun, type Shard } from "../plan/shard.js";
 import { loadReport, newReport, reportPaths, ReportStore } from "../report/store.js";
+import { countsAsOk } from "../report/summary.js";
 import type { Mailbox, Report, ReportEntry } from "../types.js";
 import { withWorkDirLock } from "../workdir.js";
 import { openSession, RUNS_IMAPSYNC, type CommandIo, type Session } from "./session.js";
@@ -85,7 +86,7 @@ interface Todo {
 
 /** The mailboxes of these entries that are not ok and still in the users file. */
 function failedOf(entries: ReportEntry[], { users }: Session, all: string, io: CommandIo): Todo {
-  const failed = entries.filter((entry) => entry.status !== "ok");
+  const failed = entries.filter((entry) => !countsAsOk(entry));
   const mailboxes = failed.flatMap((entry): Mailbox[] => {
     const mailbox = users.mailboxes.find((m) => m.source === entry.source);
     if (!mailbox) {

@@ -27,7 +27,33 @@ const attemptSchema = z.object({
   reason: z.literal("stalled").optional(),
   messagesTransferred: z.number().optional(),
   bytesTransferred: z.number().optional(),
+  destinationBefore: z.number().optional(),
   logFile: z.string(),
+});
+const folderPairSchema = z.object({ source: z.string(), destination: z.string() });
+const folderNameSchema = z.object({ name: z.string(), display: z.string() });
+const verificationSchema = z.object({
+  at: z.string(),
+  verdict: z.enum(["verified", "missing", "failed"]),
+  class: classSchema,
+  remedy: z.string().optional(),
+  logFile: z.string(),
+  mapping: z.array(folderPairSchema),
+  folders: z.array(
+    z.object({
+      destination: folderNameSchema,
+      sources: z.array(folderNameSchema.extend({ messages: z.number(), bytes: z.number() })),
+      verdict: z.enum(["match", "missing", "extra", "destination_only"]),
+      sourceMessages: z.number(),
+      sourceBytes: z.number(),
+      destinationMessages: z.number().optional(),
+      destinationBytes: z.number().optional(),
+    }),
+  ),
+  missingMessages: z.number(),
+  extraMessages: z.number(),
+  extraNote: z.string().optional(),
+  evidence: z.array(z.string()),
 });
 const reportSchema = z.object({
   schemaVersion: z.literal(REPORT_SCHEMA_VERSION),
@@ -45,7 +71,9 @@ const reportSchema = z.object({
       class: classSchema.optional(),
       remedy: z.string().optional(),
       attempts: z.array(attemptSchema),
-      folders: z.array(z.object({ source: z.string(), destination: z.string() })).optional(),
+      folders: z.array(folderPairSchema).optional(),
+      // Reports written before verification existed have none.
+      verification: verificationSchema.optional(),
     }),
   ),
 });
@@ -132,6 +160,7 @@ export function newReport(
     remedy: before?.remedy,
     attempts: before?.attempts ?? [],
     folders: before?.folders,
+    verification: before?.verification,
   });
   const kept = (previous?.mailboxes ?? []).map((before) => {
     const mailbox = selected.get(before.source);

@@ -121,6 +121,46 @@ describe("the CLI against the stand-in", { skip: missing }, () => {
       `big's token expired during a run: ${JSON.stringify(entry("big@contoso.test").attempts)}`,
     );
   });
+
+  it("verify with the real imapsync: what arrived whole, and carol, who hit her quota, did not", async (t) => {
+    const imapsync = await realProgram("IMAPSYNC_BIN", "imapsync");
+    if (!imapsync) {
+      t.skip(
+        "real imapsync not found (PATH, or IMAPSYNC_BIN): install it to verify against the stand-in",
+      );
+      return;
+    }
+    const oauth2c =
+      (await realProgram("OAUTH2C_BIN", "oauth2c")) ?? `node ${path.join(DOUBLES, "oauth2c.js")}`;
+    // Hour-long tokens: this is about the verification, not about expiries.
+    s.oauth.setTokenTtl(3600);
+    const workDir = path.join(dir, "work-verify");
+    const run = (args: string[]) =>
+      runCli(args, {
+        cwd: dir,
+        env: { ...env, WORK_DIR: workDir, IMAPSYNC_BIN: imapsync, OAUTH2C_BIN: oauth2c },
+        timeoutMs: 600_000,
+      });
+    const migrated = await run(["migrate", "--users", s.usersFile]);
+    assert.equal(migrated.exitCode, 1, `${migrated.stdout}\n${migrated.stderr}`);
+    const verify = await run(["verify", "--users", s.usersFile]);
+    const report = JSON.parse(await readFile(path.join(workDir, "report.json"), "utf8")) as Report;
+    const verification = (m: string) =>
+      report.mailboxes.find((e) => e.source === `${m}@contoso.test`)?.verification;
+    const context = `${verify.stdout}\n${verify.stderr}`;
+    assert.equal(verify.exitCode, 1, context);
+    for (const m of ["alice", "big", "dave", "erin"])
+      assert.equal(verification(m)?.verdict, "verified", `${m}\n${context}`);
+    // A first copy into an empty destination maps erin's two sent folders 1:1, accents kept.
+    assert.deepEqual(
+      verification("erin")
+        ?.folders.map((f) => `${f.destination.display} ${f.verdict}`)
+        .sort(),
+      ["Éléments envoyés match", "INBOX match", "Sent match"],
+    );
+    assert.equal(verification("carol")?.verdict, "missing", context);
+    assert.equal(verification("bob")?.class, "not_delegated", context);
+  });
 });
 
 if (missing) it("CLI against the stand-in", (t) => t.skip(missing));
