@@ -27,6 +27,12 @@ const USERS: Options = {
   describe: "users file (CSV or imapsync bulk format)",
 };
 
+const SHARD: Options = {
+  type: "string",
+  describe:
+    "run only shard INDEX of COUNT (from 0, like 1/3); default from JOB_COMPLETION_INDEX and SHARD_COUNT",
+};
+
 const SETTINGS_GROUP = "Settings (flag, or variable in .env or the environment):";
 
 function settingOptions(): Record<string, Options> {
@@ -183,6 +189,7 @@ const MIGRATE_OPTIONS: Record<string, Options> = {
     describe: "only mailboxes matching these patterns (e.g. '*@contoso.com')",
   },
   exclude: { type: "string", array: true, describe: "skip mailboxes matching these patterns" },
+  shard: SHARD,
   resume: {
     type: "boolean",
     default: false,
@@ -267,7 +274,12 @@ function defineRetry(y: Argv, result: Result): Argv {
           describe: "report.json written by migrate",
         })
         .option("stop-leftovers", STOP_LEFTOVERS)
-        .group(["report", "stop-leftovers"], "Retry:")
+        .option("shard", {
+          ...SHARD,
+          describe:
+            "rerun only shard INDEX/COUNT's mailboxes of the report, in that shard's WORK_DIR (the report is not written)",
+        })
+        .group(["report", "shard", "stop-leftovers"], "Retry:")
         .options(settingsAndSignIn()),
     async (flags) => {
       const { retryCommand } = await import("./commands/retry.js");
@@ -306,9 +318,8 @@ function defineDiagnose(y: Argv, result: Result): Argv {
   );
 }
 
-/** A command group: `report html` now, room for more report subcommands. */
 function defineReport(y: Argv, result: Result): Argv {
-  return y.command("report", "Files made from a report.json (subcommand: html)", (y) =>
+  return y.command("report", "Files made from reports: html, or merge the reports of shards", (y) =>
     y
       .command(
         "html",
@@ -328,7 +339,30 @@ function defineReport(y: Argv, result: Result): Argv {
           );
         },
       )
-      .demandCommand(1, "Name a report subcommand: html."),
+      .command(
+        "merge <reports..>",
+        "Merge shard reports into one (JSON, and CSV next to it)",
+        (z) =>
+          z
+            .positional("reports", {
+              type: "string",
+              array: true,
+              describe: "the report.json of each shard",
+            })
+            .option("out", {
+              type: "string",
+              demandOption: true,
+              describe: "merged report to write (.json; the .csv goes next to it)",
+            }),
+        async (flags) => {
+          const { reportMergeCommand } = await import("./commands/report-merge.js");
+          result.exitCode = await reportMergeCommand(
+            { reports: (flags.reports as string[] | undefined) ?? [], out: String(flags.out) },
+            io,
+          );
+        },
+      )
+      .demandCommand(1, "Name a report subcommand: html or merge."),
   );
 }
 

@@ -49,6 +49,8 @@ export interface UsersFile {
   mailboxes: Mailbox[];
   /** Things worth telling the admin that do not stop the run (ignored columns...). */
   notices: string[];
+  /** `sha256:` and the hex digest of the file's bytes (set when read from a file). */
+  digest?: string;
 }
 
 /** A program to spawn: the executable and any leading arguments (an interpreter and a script). */
@@ -64,6 +66,8 @@ export interface Endpoint {
 }
 
 export interface Config {
+  /** `--shard`, or JOB_COMPLETION_INDEX with SHARD_COUNT; a count alone only serves --plan. */
+  shard?: { index: number; count: number } | { count: number };
   tenantId?: string;
   appId?: string;
   /** Recipe's APP_SECRET. The implicit grant never receives it. */
@@ -250,5 +254,11 @@ export interface Report {
   startedAt: string;
   endedAt?: string;
   usersFile: string;
+  /** `sha256:` and the hex digest of the users file's bytes: which list, wherever it is mounted. */
+  usersDigest?: string;
+  /** The shard this report's work directory runs (`migrate --shard`); absent: every mailbox. */
+  shard?: { index: number; count: number };
+  /** Set by `report merge`: the shard reports this one was merged from. */
+  mergedFrom?: string[];
   mailboxes: ReportEntry[];
 }

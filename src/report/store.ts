@@ -60,6 +60,9 @@ const reportSchema = z.object({
   startedAt: z.string(),
   endedAt: z.string().optional(),
   usersFile: z.string(),
+  usersDigest: z.string().optional(),
+  shard: z.object({ index: z.number().int().min(0), count: z.number().int().min(1) }).optional(),
+  mergedFrom: z.array(z.string()).optional(),
   mailboxes: z.array(
     z.object({
       source: z.string(),
@@ -145,6 +148,8 @@ export function newReport(
   mailboxes: Mailbox[],
   previous: Report | undefined,
   now: Date,
+  /** Which list (digest of the users file) and which shard this report is of. */
+  identity: Pick<Report, "usersDigest" | "shard"> = {},
 ): Report {
   const selected = new Map(mailboxes.map((mailbox) => [mailbox.source, mailbox]));
   const entry = (mailbox: Mailbox, before?: ReportEntry): ReportEntry => ({
@@ -166,6 +171,8 @@ export function newReport(
     schemaVersion: REPORT_SCHEMA_VERSION,
     startedAt: now.toISOString(),
     usersFile: path.resolve(usersFile),
+    ...(identity.usersDigest && { usersDigest: identity.usersDigest }),
+    ...(identity.shard && { shard: identity.shard }),
     mailboxes: [...kept, ...[...selected.values()].map((mailbox) => entry(mailbox))],
   };
 }

@@ -5,13 +5,13 @@ import { chmod, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { execa } from "execa";
-import { ImapFlow } from "imapflow";
 import { openerDir } from "../../scripts/standin/browser.js";
 import { dovecotMissing } from "../../scripts/standin/dovecot.js";
 import { freePort } from "../../scripts/standin/ports.js";
 import { ADMIN, startStandin, type Standin } from "../../scripts/standin/standin.js";
 import type { Report } from "../../src/types.js";
 import { DOUBLES, runCli, tempDir } from "../helpers/env.js";
+import { folderCounts, withImap } from "../helpers/imap-counts.js";
 
 const missing = dovecotMissing();
 
@@ -21,38 +21,6 @@ async function realProgram(envName: string, name: string): Promise<string | unde
   if (configured) return configured;
   const found = await execa("sh", ["-c", `command -v ${name}`], { reject: false });
   return found.exitCode === 0 ? found.stdout.trim() : undefined;
-}
-
-async function folderCounts(imap: ImapFlow): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (const folder of await imap.list()) {
-    // A \Noselect parent ("Archive" above "Archive/2023") holds no mail on either side.
-    if (folder.flags.has("\\Noselect")) continue;
-    const status = await imap.status(folder.path, { messages: true });
-    counts[folder.path] = status ? (status.messages ?? 0) : -1;
-  }
-  return counts;
-}
-
-async function withImap<T>(
-  opts: { port: number; user: string; accessToken?: string; pass?: string },
-  use: (imap: ImapFlow) => Promise<T>,
-): Promise<T> {
-  const imap = new ImapFlow({
-    host: "127.0.0.1",
-    port: opts.port,
-    secure: false,
-    auth: opts.accessToken
-      ? { user: opts.user, accessToken: opts.accessToken }
-      : { user: opts.user, pass: opts.pass ?? "" },
-    logger: false,
-  });
-  await imap.connect();
-  try {
-    return await use(imap);
-  } finally {
-    await imap.logout();
-  }
 }
 
 describe("the CLI against the stand-in", { skip: missing }, () => {
