@@ -4,6 +4,7 @@ import { ExitCode, InputError, readNamedFile } from "../errors.js";
 import { reportToCsv } from "../report/csv.js";
 import { loadReport } from "../report/store.js";
 import { formatSummary } from "../report/summary.js";
+import { writeHtmlReport } from "../report/write-html.js";
 import { checkSchemaVersions, mergeReports, type ShardReport } from "../report/merge.js";
 
 export interface ReportMergeFlags {
@@ -26,7 +27,7 @@ async function schemaVersionOf(file: string): Promise<unknown> {
 }
 
 /**
- * `report merge`: the shards' reports into one (JSON and CSV next to each other), never
+ * `report merge`: the shards' reports into one (JSON, CSV and HTML next to each other), never
  * writing any shard's own report. Exit 0 once merged, whatever the mailboxes' statuses (the
  * summary shows them): a merge step should not fail because a mailbox did.
  */
@@ -39,7 +40,7 @@ export async function reportMergeCommand(
     throw new InputError(
       "--out",
       `${flags.out} does not end in .json`,
-      "Name the merged report like merged.json (merged.csv is written next to it).",
+      "Name the merged report like merged.json (merged.csv and merged.html are written next to it).",
     );
   }
   const files = flags.reports.map((file) => path.resolve(file));
@@ -59,10 +60,13 @@ export async function reportMergeCommand(
   for (const file of flags.reports) inputs.push({ file, report: await loadReport(file) });
   const { report, warnings } = mergeReports(inputs);
   for (const warning of warnings) io.stderr.write(`warning: ${warning}\n`);
-  const csv = `${out.slice(0, -".json".length)}.csv`;
+  const stem = out.slice(0, -".json".length);
+  const csv = `${stem}.csv`;
+  const html = `${stem}.html`;
   await writeFileAtomic(out, JSON.stringify(report, null, 2) + "\n", { mode: 0o600 });
   await writeFileAtomic(csv, reportToCsv(report), { mode: 0o600 });
+  await writeHtmlReport(report, html);
   for (const line of formatSummary(report)) io.stdout.write(`${line}\n`);
-  io.stdout.write(`Merged ${inputs.length} reports: ${out} and ${csv}\n`);
+  io.stdout.write(`Merged ${inputs.length} reports: ${out}, ${csv} and ${html}\n`);
   return ExitCode.ok;
 }

@@ -189,13 +189,23 @@ function options(name: string, label: string, values: string[]): string {
     .join("")}</select></label>`;
 }
 
+/** Which part of the migration this page shows: one shard, or the shards merged into it. */
+function provenance(report: Report): string {
+  if (report.mergedFrom) {
+    const n = report.mergedFrom.length;
+    return ` · <span id="merged-from" title="${escapeHtml(report.mergedFrom.join("\n"))}">merged from ${n} shard report${n === 1 ? "" : "s"}</span>`;
+  }
+  return report.shard ? ` · shard ${report.shard.index}/${report.shard.count}` : "";
+}
+
 function head(report: Report, now: number): string {
   const entries = report.mailboxes;
   const all = entries.map(figures);
   const messages = sum(all.map((f) => f.messages));
   const bytes = sum(all.map((f) => f.bytes));
-  const lastEnd = Math.max(
-    ...all.map((f) => f.end).filter(Number.isFinite),
+  // A fold, not Math.max(...list): a spread of 100,000 arguments can overflow the stack.
+  const lastEnd = all.reduce(
+    (latest, f) => (Number.isFinite(f.end) ? Math.max(latest, f.end) : latest),
     time(report.startedAt),
   );
   const end = Number.isFinite(time(report.endedAt)) ? time(report.endedAt) : Math.max(lastEnd, now);
@@ -219,7 +229,7 @@ function head(report: Report, now: number): string {
 <meta name="referrer" content="no-referrer"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>m365-imapsync report — ${entries.length} mailboxes</title><style>${STYLE}</style></head><body>
 <h1>Migration report</h1>
-<p class="meta">Users file ${escapeHtml(report.usersFile)} · started ${escapeHtml(report.startedAt)}${report.endedAt ? ` · ended ${escapeHtml(report.endedAt)}` : " · not ended"}</p>
+<p class="meta">Users file ${escapeHtml(report.usersFile)} · started ${escapeHtml(report.startedAt)}${report.endedAt ? ` · ended ${escapeHtml(report.endedAt)}` : " · not ended"}${provenance(report)}</p>
 <ul class="totals">${total("mailboxes", String(entries.length), "t-mailboxes")}${total("ok", String(entries.filter((e) => e.status === "ok").length), "t-ok")}${total("messages copied", messages.toLocaleString("en-US"), "t-messages")}${total("copied", formatBytes(bytes), "t-bytes")}${total("elapsed", formatDuration(elapsedMs), "t-elapsed")}${total("throughput", `${(messages / seconds).toFixed(1)} msg/s · ${formatBytes(bytes / seconds)}/s`, "t-throughput")}</ul>
 ${counts("status", byStatus, false)}${counts("class", byClass, true)}${counts("verification", byVerdict, false)}
 <form id="filters" hidden>${options(

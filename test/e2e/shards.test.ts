@@ -219,6 +219,14 @@ describe("shards through the CLI", { timeout: 300_000 }, () => {
       columns: true,
     }) as { source: string; status: string }[];
     assert.equal(csv.length, NAMES.length);
+    assert.match(merge.stdout, /merged\.json, .*merged\.csv and .*merged\.html/);
+    const html = await readFile(path.join(s.dir, "shards/merged.html"), "utf8");
+    assert.match(html, /merged from 3 shard reports/);
+    for (const name of NAMES) assert.ok(html.includes(address(name)), `${name} in merged.html`);
+    assert.ok(!NAMES.some((n) => html.includes(PASSWORD(n))), "no password in merged.html");
+    const shardHtml = await readFile(path.join(shardDir(s, 1), "report.html"), "utf8");
+    assert.match(shardHtml, /shard 1\/3/);
+    assert.ok(!shardHtml.includes(address("alice")), "a shard's page lists only its mailboxes");
 
     // Shard 1 into shard 0's directory: refused, nothing runs.
     const mixed = await s.run(
