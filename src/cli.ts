@@ -5,9 +5,11 @@ import { setFlagsFromString } from "node:v8";
 import { SETTINGS } from "./config/settings.js";
 import type { CheckFlags } from "./commands/check.js";
 import type { GrantsFlags } from "./commands/grants.js";
+import type { ReportHtmlFlags } from "./commands/report.js";
 import type { MigrateFlags } from "./commands/migrate.js";
 import type { CommandIo } from "./commands/session.js";
 import type { RetryFlags } from "./commands/retry.js";
+import type { VerifyFlags } from "./commands/verify.js";
 import { ExitCode, UserError } from "./errors.js";
 
 /**
@@ -40,6 +42,12 @@ const USERS: Options = {
   type: "string",
   demandOption: true,
   describe: "users file (CSV or imapsync bulk format)",
+};
+
+const SHARD: Options = {
+  type: "string",
+  describe:
+    "run only shard INDEX of COUNT (from 0, like 1/3); default from JOB_COMPLETION_INDEX and SHARD_COUNT",
 };
 
 const SETTINGS_GROUP = "Settings (flag, or variable in .env or the environment):";
@@ -200,9 +208,10 @@ const MIGRATE_OPTIONS: Record<string, Options> = {
   only: {
     type: "string",
     array: true,
-    describe: "migrate only mailboxes matching these patterns (e.g. '*@contoso.com')",
+    describe: "only mailboxes matching these patterns (e.g. '*@contoso.com')",
   },
   exclude: { type: "string", array: true, describe: "skip mailboxes matching these patterns" },
+  shard: SHARD,
   resume: {
     type: "boolean",
     default: false,
@@ -222,7 +231,39 @@ const MIGRATE_OPTIONS: Record<string, Options> = {
     default: false,
     describe: "imapsync --dry: show what would be copied, write nothing",
   },
+  verify: {
+    type: "boolean",
+    default: false,
+    describe: "verify each mailbox once its copy ended ok (as the verify command does)",
+  },
 };
+
+const VERIFY_OPTIONS: Record<string, Options> = {
+  users: USERS,
+  only: MIGRATE_OPTIONS.only!,
+  exclude: MIGRATE_OPTIONS.exclude!,
+  "stop-leftovers": STOP_LEFTOVERS,
+};
+
+function defineVerify(y: Argv, result: Result): Argv {
+  return y.command(
+    "verify",
+    "Count every folder on both sides (nothing is copied) and record whether each mailbox arrived whole",
+    (y) =>
+      y
+        .options(VERIFY_OPTIONS)
+        .group(Object.keys(VERIFY_OPTIONS), "Verify:")
+        .epilogue("Options after -- are passed to imapsync (those the tool manages are refused).")
+        .options(settingsAndSignIn()),
+    async (flags) => {
+      const { verifyCommand } = await import("./commands/verify.js");
+      result.exitCode = await verifyCommand(
+        flags as Record<string, unknown> as VerifyFlags,
+        migrationIo(),
+      );
+    },
+  );
+}
 
 function defineMigrate(y: Argv, result: Result): Argv {
   return y.command(
@@ -257,8 +298,13 @@ function defineRetry(y: Argv, result: Result): Argv {
           describe: "report.json written by migrate",
         })
         .option("stop-leftovers", STOP_LEFTOVERS)
+        .option("shard", {
+          ...SHARD,
+          describe:
+            "rerun only shard INDEX/COUNT's mailboxes of the report, in that shard's WORK_DIR (the report is not written)",
+        })
         .option("events", EVENTS)
-        .group(["report", "stop-leftovers", "events"], "Retry:")
+        .group(["report", "shard", "stop-leftovers", "events"], "Retry:")
         .options(settingsAndSignIn()),
     async (flags) => {
       boundHeapGrowth();
@@ -298,6 +344,54 @@ function defineDiagnose(y: Argv, result: Result): Argv {
   );
 }
 
+function defineReport(y: Argv, result: Result): Argv {
+  return y.command("report", "Files made from reports: html, or merge the reports of shards", (y) =>
+    y
+      .command(
+        "html",
+        "Rewrite report.html and report.csv from a report.json",
+        (z) =>
+          z
+            .option("report", {
+              type: "string",
+              describe: "report.json to read (default: WORK_DIR/report.json)",
+            })
+            .option("work-dir", { type: "string", describe: "work directory [env WORK_DIR]" }),
+        async (flags) => {
+          const { reportHtmlCommand } = await import("./commands/report.js");
+          result.exitCode = await reportHtmlCommand(
+            flags as Record<string, unknown> as ReportHtmlFlags,
+            io,
+          );
+        },
+      )
+      .command(
+        "merge <reports..>",
+        "Merge shard reports into one (JSON, and CSV next to it)",
+        (z) =>
+          z
+            .positional("reports", {
+              type: "string",
+              array: true,
+              describe: "the report.json of each shard",
+            })
+            .option("out", {
+              type: "string",
+              demandOption: true,
+              describe: "merged report to write (.json; the .csv goes next to it)",
+            }),
+        async (flags) => {
+          const { reportMergeCommand } = await import("./commands/report-merge.js");
+          result.exitCode = await reportMergeCommand(
+            { reports: (flags.reports as string[] | undefined) ?? [], out: String(flags.out) },
+            io,
+          );
+        },
+      )
+      .demandCommand(1, "Name a report subcommand: html or merge."),
+  );
+}
+
 async function main(argv: string[]): Promise<number> {
   const result: Result = { exitCode: ExitCode.ok };
   const commands = [
@@ -305,7 +399,9 @@ async function main(argv: string[]): Promise<number> {
     defineCheck,
     defineGrants,
     defineMigrate,
+    defineVerify,
     defineRetry,
+    defineReport,
     defineDiagnose,
   ];
   const parser = commands.reduce(
@@ -313,7 +409,10 @@ async function main(argv: string[]): Promise<number> {
     yargs(argv).scriptName("m365-imapsync").parserConfiguration({ "populate--": true }) as Argv,
   );
   await parser
-    .demandCommand(1, "Name a command: token, check, grants, migrate, retry or diagnose.")
+    .demandCommand(
+      1,
+      "Name a command: token, check, grants, migrate, verify, retry, report or diagnose.",
+    )
     .strict()
     .fail((message, error) => {
       throw error ?? new UserError(`${message} See m365-imapsync --help.`, ExitCode.badInput);

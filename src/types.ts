@@ -49,6 +49,8 @@ export interface UsersFile {
   mailboxes: Mailbox[];
   /** Things worth telling the admin that do not stop the run (ignored columns...). */
   notices: string[];
+  /** `sha256:` and the hex digest of the file's bytes (set when read from a file). */
+  digest?: string;
 }
 
 /** A program to spawn: the executable and any leading arguments (an interpreter and a script). */
@@ -64,6 +66,8 @@ export interface Endpoint {
 }
 
 export interface Config {
+  /** `--shard`, or JOB_COMPLETION_INDEX with SHARD_COUNT; a count alone only serves --plan. */
+  shard?: { index: number; count: number } | { count: number };
   tenantId?: string;
   appId?: string;
   /** Recipe's APP_SECRET. The implicit grant never receives it. */
@@ -161,6 +165,10 @@ export interface Classification {
   backoffMs?: number;
   /** The source or destination connection was lost (worth an automatic rerun). */
   lostConnection: boolean;
+  /** Killed by something other than a stop request (a shell, the kernel, a container limit). */
+  killedFromOutside?: boolean;
+  /** The log stops before any line imapsync prints at the end of a run. */
+  logEndsEarly?: boolean;
 }
 
 export type MailboxStatus = "pending" | "running" | "ok" | "failed" | "interrupted";
@@ -175,7 +183,59 @@ export interface Attempt {
   reason?: "stalled";
   messagesTransferred?: number;
   bytesTransferred?: number;
+  /** Messages the destination held when this copy started (its `Start difference`). */
+  destinationBefore?: number;
   logFile: string;
+}
+
+/** A folder by its IMAP name (modified UTF-7, what --f1f2 takes) and as people read it. */
+export interface FolderName {
+  name: string;
+  display: string;
+}
+
+export interface FolderCount {
+  messages: number;
+  bytes: number;
+}
+
+export type FolderVerdict = "match" | "missing" | "extra" | "destination_only";
+
+/** One destination folder after a verification: the source folders mapped to it, summed. */
+export interface VerifiedFolder {
+  destination: FolderName;
+  sources: (FolderName & FolderCount)[];
+  verdict: FolderVerdict;
+  sourceMessages: number;
+  sourceBytes: number;
+  /** Absent: the folder does not exist on the destination (or, destination-only, not sized). */
+  destinationMessages?: number;
+  destinationBytes?: number;
+}
+
+/**
+ * `verified`: every folder is `match` or `extra`; `missing`: source mail is not on the
+ * destination; `failed`: the verify run could not tell (its class says why).
+ */
+export type VerificationVerdict = "verified" | "missing" | "failed";
+
+/** The last verify run of a mailbox (imapsync --justfoldersizes after the copy). */
+export interface Verification {
+  at: string;
+  verdict: VerificationVerdict;
+  /** The verify run's class (ok, or quota_exceeded for a destination nearly full, when it counted). */
+  class: RunClass;
+  remedy?: string;
+  logFile: string;
+  /** The folder mapping it passed with --f1f2 (the one the first copy recorded). */
+  mapping: FolderPair[];
+  folders: VerifiedFolder[];
+  missingMessages: number;
+  extraMessages: number;
+  /** What the extra messages most likely are, when the first run's statistics tell. */
+  extraNote?: string;
+  /** The lines that made the run fail or its listing unreadable. */
+  evidence: string[];
 }
 
 export interface ReportEntry {
@@ -187,6 +247,8 @@ export interface ReportEntry {
   attempts: Attempt[];
   /** Folder mapping decided by the first run, passed explicitly on reruns. */
   folders?: FolderPair[];
+  /** `status` says how the last copy ended; this, what the last verify run found. */
+  verification?: Verification;
 }
 
 export interface Report {
@@ -194,5 +256,11 @@ export interface Report {
   startedAt: string;
   endedAt?: string;
   usersFile: string;
+  /** `sha256:` and the hex digest of the users file's bytes: which list, wherever it is mounted. */
+  usersDigest?: string;
+  /** The shard this report's work directory runs (`migrate --shard`); absent: every mailbox. */
+  shard?: { index: number; count: number };
+  /** Set by `report merge`: the shard reports this one was merged from. */
+  mergedFrom?: string[];
   mailboxes: ReportEntry[];
 }

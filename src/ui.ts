@@ -3,6 +3,7 @@ import { createLogUpdate } from "log-update";
 import { formatDuration } from "./duration.js";
 import type { ConcurrencyChange } from "./engine/concurrency.js";
 import type { Progress, ReportEntry } from "./types.js";
+import { countsAsOk } from "./report/summary.js";
 import { Totals, type TotalsSnapshot } from "./view/totals.js";
 
 /** What the migration tells the person watching. Every text here is already free of secrets. */
@@ -52,7 +53,11 @@ export function formatProgress(progress: Progress): string {
 
 function outcomeText(entry: ReportEntry): string {
   const klass = entry.class && entry.class !== entry.status ? ` (${entry.class})` : "";
-  return `${entry.status}${klass}${entry.status === "ok" || !entry.remedy ? "" : `: ${entry.remedy}`}`;
+  const v = entry.verification;
+  const verified = v
+    ? `, verification ${v.verdict === "failed" ? `failed (${v.class})` : v.verdict}`
+    : "";
+  return `${entry.status}${klass}${verified}${countsAsOk(entry) || !entry.remedy ? "" : `: ${entry.remedy}`}`;
 }
 
 /** `1234567` → `1,234,567`: counts an admin reads at a glance. */
@@ -153,7 +158,8 @@ export class PlainUi implements Ui {
   }
   attemptStarted(source: string, attempt: number): void {
     this.totals.attemptStarted(source, attempt);
-    // A first attempt is in the totals; a rerun is worth its own line.
+    // A first attempt is in the totals; a rerun is worth its own line. Attempt 0 is a verify
+    // run (counting, not copying): its outcome line says how it ended.
     if (attempt > 1) this.line(`${source}: attempt ${attempt} started`);
   }
   progress(source: string, progress: Progress): void {
@@ -240,7 +246,8 @@ export class JsonlUi extends PlainUi {
       attempts: entry.attempts.length,
       messages: last?.messagesTransferred ?? null,
       bytes: last?.bytesTransferred ?? null,
-      remedy: entry.status === "ok" ? null : (entry.remedy ?? null),
+      verification: entry.verification?.verdict ?? null,
+      remedy: countsAsOk(entry) ? null : (entry.remedy ?? null),
     });
   }
   override concurrency(change: ConcurrencyChange): void {
@@ -310,7 +317,8 @@ export class TerminalUi implements Ui {
     for (const r of running) {
       const amount =
         r.total === undefined ? "starting" : formatProgress({ done: r.done, total: r.total });
-      const attempt = r.attempt > 1 ? `, attempt ${r.attempt}` : "";
+      const attempt =
+        r.attempt === 0 ? ", verifying" : r.attempt > 1 ? `, attempt ${r.attempt}` : "";
       lines.push(
         `  ${r.source.padEnd(width)}  ${amount}  ${formatDuration(this.clock() - r.since)}${attempt}`,
       );
@@ -340,7 +348,7 @@ export class TerminalUi implements Ui {
   finished(entry: ReportEntry): void {
     this.totals.finished(entry);
     // The summary lists every outcome; the live view keeps only those that need a look.
-    if (entry.status !== "ok" && entry.status !== "pending") {
+    if (!countsAsOk(entry) && entry.status !== "pending") {
       const klass = entry.class ? ` (${entry.class})` : "";
       this.above(this.color.red(`${entry.source}: ${entry.status}${klass}`));
     }

@@ -35,6 +35,15 @@ export function seedPlan(bigCount: number): Record<string, MailboxSeed> {
     // Over the destination quota (see DESTINATION_USERS): about 90 KB for a 60 KB quota.
     "carol@contoso.test": { INBOX: 40, "Éléments envoyés": 5 },
     "big@contoso.test": { INBOX: bigCount, "Archive/2023": 100 },
+    // Accented folder names at every level (recorded verify fixtures, fixtures/imapsync-2.229-verify).
+    "dave@contoso.test": {
+      INBOX: 8,
+      "Éléments supprimés": 3,
+      "Archives/Réunions 2024": 6,
+      "Projets/Été/Équipe Zoë": 4,
+    },
+    // Two sent folders: automap sends both to the destination's \Sent folder once it has one.
+    "erin@contoso.test": { INBOX: 10, Sent: 7, "Éléments envoyés": 5 },
   };
 }
 

@@ -39,6 +39,8 @@ export const DELEGATIONS = [
   `${ADMIN}/alice@contoso.test`,
   `${ADMIN}/carol@contoso.test`,
   `${ADMIN}/big@contoso.test`,
+  `${ADMIN}/dave@contoso.test`,
+  `${ADMIN}/erin@contoso.test`,
   `${APP_CLIENT_ID}/alice@contoso.test`,
   `${APP_CLIENT_ID}/big@contoso.test`,
 ];

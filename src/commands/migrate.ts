@@ -5,6 +5,7 @@ import { ExitCode } from "../errors.js";
 import { runMigration } from "../engine/migration.js";
 import { maskArgs } from "../imapsync/args.js";
 import { notYetOk, planMailboxes, type MailboxPlan } from "../plan/plan.js";
+import { checkWorkDirShard, formatShard, selectShard, shardOf, shardToRun } from "../plan/shard.js";
 import { loadReport, newReport, reportPaths, ReportStore } from "../report/store.js";
 import type { Report } from "../types.js";
 import { selectMailboxes } from "../users/select.js";
@@ -24,6 +25,8 @@ export interface MigrateFlags extends Record<string, unknown> {
   json?: boolean;
   /** Every event as a JSON line on standard output. */
   events?: "jsonl";
+  /** Verify each mailbox once its copy ended ok. */
+  verify?: boolean;
 }
 
 /** --plan locates imapsync (its argv is printed as it will run) but needs no token. */
@@ -37,7 +40,10 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
     io,
     dryPlan ? PLAN_NEEDS : RUNS_IMAPSYNC,
   );
-  const selected = selectMailboxes(users.mailboxes, { only: flags.only, exclude: flags.exclude });
+  const chosen = selectMailboxes(users.mailboxes, { only: flags.only, exclude: flags.exclude });
+  // Before planning: only the shard's mailboxes are planned, and only their passwords read.
+  const index = config.shard && "index" in config.shard ? config.shard : undefined;
+  const selected = index ? selectShard(chosen, index) : chosen;
   const files = reportPaths(config.workDir);
   const previousReport = async (): Promise<Report | undefined> =>
     existsSync(files.json) ? loadReport(files.json) : undefined;
@@ -57,33 +63,53 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
     });
   };
   if (dryPlan) {
-    printPlans(plansFor(await previousReport()), io.stdout, Boolean(flags.json));
+    const shown = { json: Boolean(flags.json), shardCount: config.shard?.count };
+    printPlans(plansFor(await previousReport()), io.stdout, shown);
     return ExitCode.ok;
+  }
+  const shard = shardToRun(config.shard);
+  if (shard) {
+    io.stderr.write(
+      `Shard ${formatShard(shard)}: ${selected.length} of the ${chosen.length} selected mailboxes.\n`,
+    );
   }
   return withWorkDirLock(config.workDir, async () => {
     const previous = await previousReport();
-    const store = new ReportStore(newReport(users.path, selected, previous, new Date()), files);
+    checkWorkDirShard(files.json, previous, shard);
+    const identity = { usersDigest: users.digest, shard };
+    const report = newReport(users.path, selected, previous, new Date(), identity);
+    const store = new ReportStore(report, files);
     const options = { config, usersFile: users.path, store };
     const signIn = {
       openBrowser: flags.browser !== false,
       stopLeftovers: Boolean(flags.stopLeftovers),
       events: flags.events,
     };
-    return runMigration(plansFor(previous), { ...options, ...signIn }, io);
+    const verify = Boolean(flags.verify);
+    return runMigration(plansFor(previous), { ...options, ...signIn, verify }, io);
   });
 }
 
-function printPlans(plans: MailboxPlan[], out: NodeJS.WritableStream, json: boolean): void {
+/** With a shard count, each plan says which shard runs it. */
+function printPlans(
+  plans: MailboxPlan[],
+  out: NodeJS.WritableStream,
+  { json, shardCount }: { json: boolean; shardCount?: number },
+): void {
   for (const plan of plans) {
     const { source, destination } = plan.mailbox;
     const argv = maskArgs(plan.argv);
+    const shard =
+      shardCount === undefined
+        ? undefined
+        : { index: shardOf(source, shardCount), count: shardCount };
     if (json) {
       const shown = { source, destination, argv, mode: plan.mode, attempt: plan.attempt };
-      out.write(
-        `${JSON.stringify({ ...shown, logFile: plan.files.logFile, folders: plan.folders })}\n`,
-      );
+      const more = { logFile: plan.files.logFile, folders: plan.folders, ...(shard && { shard }) };
+      out.write(`${JSON.stringify({ ...shown, ...more })}\n`);
     } else {
-      out.write(`# ${source} -> ${destination}\n${argv.map(shellQuote).join(" ")}\n`);
+      const which = shard ? ` (shard ${formatShard(shard)})` : "";
+      out.write(`# ${source} -> ${destination}${which}\n${argv.map(shellQuote).join(" ")}\n`);
     }
   }
 }

@@ -5,6 +5,7 @@ import path from "node:path";
 import { parse as parseDotenv } from "dotenv";
 import { z } from "zod";
 import { InputError } from "../errors.js";
+import { resolveShard } from "../plan/shard.js";
 import { defaultAuthorityUrl } from "../token/entra.js";
 import type { Command, Config } from "../types.js";
 import { isAddress } from "../users/address.js";
@@ -54,7 +55,14 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
   const oauth2c = toCommand(ctx, "oauth2cBin", "oauth2c");
   const imapsync = toCommand(ctx, "imapsyncBin", "imapsync");
   if (problems.length > 0) throw configError(problems, dotenv.file);
+  const shard = resolveShard({
+    flag: typeof flags.shard === "string" ? flags.shard : undefined,
+    jobCompletionIndex: env.JOB_COMPLETION_INDEX,
+    count: values.shardCount,
+  });
   return {
+    // Only when given: a Config without shards is exactly what it was before shards existed.
+    ...(shard && { shard }),
     tenantId: values.tenantId,
     appId: values.appId,
     appSecret: values.appSecret,

@@ -5,6 +5,8 @@ import { RunClassifier } from "../imapsync/classify.js";
 import { startImapsync, stopOnInterrupt, type ExitStatus } from "../imapsync/run.js";
 import type { MailboxPlan } from "../plan/plan.js";
 import type { Attempt, Classification, Config, Progress } from "../types.js";
+import { destinationBefore } from "../verify/compare.js";
+import { FolderSizesParser, type FolderSizes } from "../verify/foldersizes.js";
 
 export interface AttemptIo {
   /** The destination password, read from the plan's source just before the run. */
@@ -28,6 +30,8 @@ export interface AttemptResult {
   exit: ExitStatus;
   /** Messages this attempt copied, from the statistics or, for a run that died, its copy lines. */
   copied: number;
+  /** A verify run's folder-size listing. */
+  folderSizes?: FolderSizes;
 }
 
 /** Runs one attempt; only the engine's tests replace it (with a fake that needs no imapsync). */
@@ -44,11 +48,13 @@ export function imapsyncRunner(
 async function classifyLines(
   lines: AsyncIterable<string>,
   classifier: RunClassifier,
+  sizes: FolderSizesParser | undefined,
   progress?: (progress: Progress) => void,
 ): Promise<void> {
   let lastDone = -1;
   for await (const line of lines) {
     classifier.push(line);
+    sizes?.push(line);
     const now = classifier.progress;
     if (now && now.done !== lastDone) {
       lastDone = now.done;
@@ -63,8 +69,8 @@ async function runAttempt(
   config: Pick<Config, "workDir" | "stallTimeoutMs" | "stopGraceMs">,
 ): Promise<AttemptResult> {
   const now = io.now ?? (() => new Date());
-  // A preflight's log is rewritten each time; a sync attempt has a log of its own.
-  if (plan.mode === "preflight") await rm(plan.files.logFile, { force: true });
+  // A preflight's or verification's log is rewritten each time; a sync attempt has its own.
+  if (plan.mode !== "sync") await rm(plan.files.logFile, { force: true });
   const attempt: Attempt = {
     start: now().toISOString(),
     exitCode: null,
@@ -83,9 +89,11 @@ async function runAttempt(
   });
   const untie = stopOnInterrupt(child, { ...io, graceMs: config.stopGraceMs });
   const classifier = new RunClassifier();
+  // A sync's listing says what the destination held before it (duplicates or older mail, later).
+  const sizes = plan.mode === "preflight" ? undefined : new FolderSizesParser();
   let exit: ExitStatus;
   try {
-    await classifyLines(child.lines, classifier, io.progress);
+    await classifyLines(child.lines, classifier, sizes, io.progress);
     exit = await child.exited;
   } finally {
     untie();
@@ -104,5 +112,9 @@ async function runAttempt(
     messagesTransferred: copied,
     bytesTransferred: classification.stats.bytesTransferred,
   });
-  return { attempt, classification, exit, copied };
+  const folderSizes = sizes?.finish();
+  if (plan.mode === "sync" && folderSizes) {
+    attempt.destinationBefore = destinationBefore(folderSizes);
+  }
+  return { attempt, classification, exit, copied, folderSizes };
 }

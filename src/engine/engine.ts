@@ -1,20 +1,24 @@
 // The engine: every planned mailbox to a final state. It receives all it works with (attempt
 // runner, token keeper, report store, clock, UI), so a test drives it without imapsync or time.
 import { TokenError } from "../errors.js";
-import type { MailboxPlan } from "../plan/plan.js";
+import type { MailboxPlan, PlanMode } from "../plan/plan.js";
 import type { ReportStore } from "../report/store.js";
 import type { StoredToken } from "../token/claims.js";
 import type { TokenKeeper } from "../token/keeper.js";
-import type { ReportEntry, RunClass } from "../types.js";
+import type { Classification, ReportEntry, RunClass } from "../types.js";
 import type { Ui } from "../ui.js";
 import type { Leftover } from "../workdir.js";
 import type { AttemptResult, AttemptRunner } from "./attempt.js";
 import { systemClock, type Clock } from "./clock.js";
+import { verificationOf } from "../verify/verification.js";
+import { parseFolderSizes } from "../verify/foldersizes.js";
 import {
   leftoverRemedy,
+  MISSING_REMEDY,
   remedyFor,
   STALLED_WAITING,
   stalledRemedy,
+  UNREADABLE_LISTING_REMEDY,
   WAITING_FOR_TOKEN,
 } from "./remedies.js";
 import { decideRetry, outcomeOf, type RetryDecision } from "./retry-policy.js";
@@ -27,8 +31,10 @@ export interface EngineDeps {
   store: ReportStore;
   ui: Ui;
   clock?: Clock;
-  /** The next attempt of a mailbox that runs again (numbered after the report's attempts). */
-  replan: (plan: MailboxPlan, entry: ReportEntry) => MailboxPlan;
+  /** The next run of a mailbox in `mode` (a sync numbered after the report's attempts). */
+  replan: (mode: PlanMode, plan: MailboxPlan, entry: ReportEntry) => MailboxPlan;
+  /** `migrate --verify`: a mailbox whose copy ended ok is verified at once. */
+  verifyAfterCopy?: boolean;
   /** Reads the plan's destination password (a file is read only now, for a mailbox that runs). */
   password: (plan: MailboxPlan) => Promise<string | undefined>;
   /** `concurrency`: a number, or a limit that changes while it runs (`--concurrency auto`). */
@@ -73,7 +79,8 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
   const histories = new Map<string, History>();
   for (const plan of plans) {
     histories.set(plan.mailbox.source, { total: 0, unproductive: 0, plan });
-    deps.store.entry(plan.mailbox.source).status = "pending";
+    // A verification leaves the status alone: it says how the last copy ended.
+    if (plan.mode !== "verify") deps.store.entry(plan.mailbox.source).status = "pending";
   }
   await deps.store.save();
 
@@ -114,7 +121,7 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
   deps.signal.removeEventListener("abort", stopStarting);
   for (const plan of unfinished) {
     const entry = deps.store.entry(plan.mailbox.source);
-    entry.status = "pending";
+    if (plan.mode !== "verify") entry.status = "pending";
     if (tokenFailure) entry.remedy = WAITING_FOR_TOKEN;
     deps.ui.finished(entry);
   }
@@ -176,8 +183,12 @@ async function attempt(
     forceSignal: deps.forceSignal,
     now: () => new Date((deps.clock ?? systemClock).now()),
     started: async (record) => {
-      entry.attempts.push(record);
-      entry.status = "running";
+      // A copy makes an earlier verification stale; a verification is not a copy attempt.
+      if (plan.mode !== "verify") {
+        entry.attempts.push(record);
+        entry.status = "running";
+        entry.verification = undefined;
+      }
       await deps.store.saveEntry(entry);
       limit.attemptStarted(source);
       deps.ui.attemptStarted(source, plan.attempt);
@@ -198,38 +209,116 @@ async function settle(
   result: AttemptResult,
   deps: EngineDeps,
 ): Promise<{ againInMs?: number }> {
+  if (history.plan.mode === "verify")
+    return settleVerification(history, entry, token, result, deps);
   const { classification, exit } = result;
-  history.total++;
-  if (result.copied === 0) history.unproductive++;
   entry.class = classification.class;
-  const decision: RetryDecision = decideRetry(
-    outcomeOf(classification, exit, result.copied),
+  const { decision, remedy } = decide(history, classification, result, deps);
+  entry.remedy = remedy;
+  entry.folders ??= classification.folders.length > 0 ? classification.folders : undefined;
+  if (decision.retry) {
+    entry.status = "pending";
+    await deps.store.saveEntry(entry);
+    return runAgain(history, entry, token, decision, exit, deps);
+  }
+  entry.status = statusOf(classification.class);
+  if (decision.reason) entry.remedy = `${entry.remedy} (${decision.reason})`;
+  await deps.store.saveEntry(entry);
+  if (entry.status === "ok" && deps.verifyAfterCopy && !deps.signal.aborted) {
+    // Its own retry count: the copy's attempts do not use up the verification's.
+    Object.assign(history, { total: 0, unproductive: 0 });
+    history.plan = deps.replan("verify", history.plan, entry);
+    return { againInMs: 0 };
+  }
+  deps.ui.finished(entry);
+  return {};
+}
+
+/**
+ * After a verify run: what it proves (or the class of a run that could not tell), retried like
+ * any run when a rerun can help; the copy's status stays as it was.
+ */
+async function settleVerification(
+  history: History,
+  entry: ReportEntry,
+  token: StoredToken,
+  result: AttemptResult,
+  deps: EngineDeps,
+): Promise<{ againInMs?: number }> {
+  const { exit } = result;
+  const plan = history.plan;
+  const { classification, verification } = verificationOf({
+    classification: result.classification,
+    sizes: result.folderSizes ?? parseFolderSizes([]),
+    at: result.attempt.end ?? result.attempt.start,
+    logFile: plan.files.logFile,
+    mapping: plan.folders,
+    destinationBefore: entry.attempts[0]?.destinationBefore,
+  });
+  const { decision, remedy } = decide(history, classification, { ...result, copied: 0 }, deps);
+  if (verification.verdict === "failed") {
+    // imapsync said EX_OK: only the listing shows the session died.
+    verification.remedy =
+      result.classification.class === "ok" && !exit.stalled ? UNREADABLE_LISTING_REMEDY : remedy;
+    if (!decision.retry && decision.reason) verification.remedy += ` (${decision.reason})`;
+  }
+  entry.verification = verification;
+  if (verification.verdict === "missing") {
+    // Copying the rest will not fit: the quota comes first.
+    entry.remedy =
+      verification.class === "quota_exceeded"
+        ? `${remedy} Then ${MISSING_REMEDY}.`
+        : MISSING_REMEDY;
+  }
+  await deps.store.saveEntry(entry);
+  if (decision.retry) return runAgain(history, entry, token, decision, exit, deps);
+  deps.ui.finished(entry);
+  return {};
+}
+
+/** Counts the attempt, decides whether it runs again, and says what the admin should know. */
+function decide(
+  history: History,
+  classification: Classification,
+  result: Pick<AttemptResult, "exit" | "copied">,
+  deps: EngineDeps,
+): { decision: RetryDecision; remedy: string } {
+  const { exit, copied } = result;
+  history.total++;
+  if (copied === 0) history.unproductive++;
+  const decision = decideRetry(
+    outcomeOf(classification, exit, copied),
     history,
     deps.limits,
     deps.signal.aborted,
   );
-  entry.remedy = exit.stalled
+  const remedy = exit.stalled
     ? stalledRemedy(deps.stallTimeoutMs)
     : remedyFor(classification.class, {
         // What the tool will really wait (capped by MAX_BACKOFF), not only what was suggested.
         backoffMs: decision.retry ? decision.delayMs : classification.backoffMs,
         mailbox: history.plan.mailbox.source,
         admin: deps.loginHint,
+        // Our own stop ends in SIGKILL when imapsync ignores SIGTERM: that kill is not from outside.
+        killedFromOutside: classification.killedFromOutside === true && !deps.signal.aborted,
+        logEndsEarly: classification.logEndsEarly,
       });
-  entry.folders ??= classification.folders.length > 0 ? classification.folders : undefined;
-  if (decision.retry) {
-    entry.status = "pending";
-    await deps.store.saveEntry(entry);
-    deps.ui.waiting(entry, exit.stalled ? STALLED_WAITING : decision.reason, decision.delayMs);
-    if (decision.renewToken) history.expiredToken = token;
-    history.plan = deps.replan(history.plan, entry);
-    return { againInMs: decision.delayMs };
-  }
-  entry.status = statusOf(classification.class);
-  if (decision.reason) entry.remedy = `${entry.remedy} (${decision.reason})`;
-  await deps.store.saveEntry(entry);
-  deps.ui.finished(entry);
-  return {};
+  return { decision, remedy };
+}
+
+/** The same mailbox again, in the same mode, after the decided wait (and a new token if due). */
+function runAgain(
+  history: History,
+  entry: ReportEntry,
+  token: StoredToken,
+  decision: Extract<RetryDecision, { retry: true }>,
+  exit: AttemptResult["exit"],
+  deps: EngineDeps,
+): { againInMs: number } {
+  deps.ui.waiting(entry, exit.stalled ? STALLED_WAITING : decision.reason, decision.delayMs);
+  if (decision.renewToken) history.expiredToken = token;
+  history.plan = deps.replan(history.plan.mode, history.plan, entry);
+  return { againInMs: decision.delayMs };
 }
 
 function statusOf(cls: RunClass): ReportEntry["status"] {

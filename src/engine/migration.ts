@@ -1,9 +1,11 @@
 // A migration with its real parts: leftovers of a crashed run, the token keeper, the live display,
 // the imapsync runner, then the engine, the summary and the exit code. Shared by migrate and retry.
+import path from "node:path";
 import { ExitCode, interruptedExit, TokenError } from "../errors.js";
 import { planAttempt, type MailboxPlan } from "../plan/plan.js";
 import type { ReportStore } from "../report/store.js";
-import { formatRemedies, formatSummary } from "../report/summary.js";
+import { countsAsOk, formatRemedies, formatSummary } from "../report/summary.js";
+import { writeHtmlReport } from "../report/write-html.js";
 import { createTokenKeeper } from "../token/grants.js";
 import type { TokenKeeper } from "../token/keeper.js";
 import type { Config } from "../types.js";
@@ -37,6 +39,8 @@ export interface MigrationOptions {
   stopLeftovers: boolean;
   /** `--events jsonl`: events as JSON lines on standard output, the summary on standard error. */
   events?: "jsonl";
+  /** `migrate --verify`: verify each mailbox once its copy ended ok. */
+  verify?: boolean;
 }
 
 /** Token, live display, runs, report, summary; returns the exit code. */
@@ -58,6 +62,31 @@ export async function runMigration(
     { out: say },
   );
   await store.save();
+  try {
+    await runPlans(plans, opts, io, tokens, leftovers, passwords, live);
+  } finally {
+    // Once per run, never per attempt: its cost grows with the list.
+    await writeHtmlReport(store.report, htmlPath(store.files.json));
+  }
+  const out = opts.events ? io.stderr : io.stdout;
+  return summarize(plans, store, out, io.signal, Boolean(opts.verify));
+}
+
+/** report.html beside the report.json it shows. */
+export function htmlPath(reportJson: string): string {
+  return path.join(path.dirname(reportJson), "report.html");
+}
+
+async function runPlans(
+  plans: MailboxPlan[],
+  opts: MigrationOptions,
+  io: MigrationIo,
+  tokens: TokenKeeper,
+  leftovers: Leftover[],
+  passwords: Map<string, string | undefined>,
+  live: { ui?: Ui },
+): Promise<void> {
+  const { config, store } = opts;
   // Sign in before the live display takes the terminal, so the instructions stay readable.
   if (plans.length > 0) await firstToken(tokens, plans, store);
   const ui = createUi(
@@ -76,7 +105,8 @@ export async function runMigration(
       tokens,
       store,
       ui,
-      replan: (plan, entry) => planAttempt("sync", plan.mailbox, opts.usersFile, config, entry),
+      replan: (mode, plan, entry) => planAttempt(mode, plan.mailbox, opts.usersFile, config, entry),
+      verifyAfterCopy: opts.verify,
       password: async (plan) => passwords.get(plan.mailbox.source),
       limits: { ...config, concurrency: limit },
       loginHint: config.loginHint,
@@ -92,7 +122,6 @@ export async function runMigration(
     await store.close();
     await ui.close();
   }
-  return summarize(plans, store, opts.events ? io.stderr : io.stdout, io.signal);
 }
 
 /** Password files are read now, for the selected mailboxes only, before any sign-in. */
@@ -107,17 +136,22 @@ function summarize(
   store: ReportStore,
   out: NodeJS.WritableStream,
   signal: AbortSignal,
+  verifyAfterCopy: boolean,
 ): number {
   for (const line of [...formatSummary(store.report), ...formatRemedies(store.report)]) {
     out.write(`${line}\n`);
   }
-  out.write(`Report: ${store.files.json}\n`);
+  out.write(`Report: ${store.files.json} (for people: ${htmlPath(store.files.json)})\n`);
   const interrupted = interruptedExit(signal);
   if (interrupted !== undefined) return interrupted;
-  // The mailboxes of this run decide; others kept in the report from earlier runs do not.
-  return plans.every((plan) => store.entry(plan.mailbox.source).status === "ok")
-    ? ExitCode.ok
-    : ExitCode.mailboxFailed;
+  // The mailboxes of this run decide; others kept in the report from earlier runs do not. When
+  // this run verifies, only proof counts: a verification that could not tell is not enough.
+  const done = (plan: MailboxPlan) => {
+    const entry = store.entry(plan.mailbox.source);
+    const verifying = verifyAfterCopy || plan.mode === "verify";
+    return countsAsOk(entry) && (!verifying || entry.verification?.verdict === "verified");
+  };
+  return plans.every(done) ? ExitCode.ok : ExitCode.mailboxFailed;
 }
 
 /** No token at all (refused sign-in, --non-interactive): every mailbox waits for one. */

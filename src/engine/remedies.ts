@@ -111,6 +111,16 @@ export function gaveUpReason(
     : `gave up after ${p.unproductive} attempts that copied nothing (--max-attempts ${p.maxAttempts})`;
 }
 
+/** A verification found source mail that is not on the destination. */
+export const MISSING_REMEDY = "rerun migrate for this mailbox (incremental), then verify again";
+
+/**
+ * imapsync ended EX_OK but could not read every folder: its session died mid-listing
+ * (fixtures/imapsync-2.229-verify, token_expired_*).
+ */
+export const UNREADABLE_LISTING_REMEDY =
+  "imapsync could not read every folder during the verification (its session ended, often because the token expired): verify again.";
+
 export const PREFLIGHT_OK = "Both logins work and every folder opens: the mailbox can be migrated.";
 
 export function quotaShortfallRemedy(

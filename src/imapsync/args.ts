@@ -28,10 +28,17 @@ export function safeFileName(address: string): string {
   return `${cleaned.replace(/^\.+/, "_")}-${hash}`;
 }
 
-/** `attempt` numbers a migration's runs from 1; "check" names the preflight's (rewritten each time). */
-export function runPaths(workDir: string, mailbox: string, attempt: number | "check"): RunPaths {
+/**
+ * `attempt` numbers a migration's runs from 1; "check" and "verify" name the preflight's and the
+ * verification's (each rewritten every time).
+ */
+export function runPaths(
+  workDir: string,
+  mailbox: string,
+  attempt: number | "check" | "verify",
+): RunPaths {
   const name = safeFileName(mailbox);
-  const label = attempt === "check" ? "check" : `attempt-${attempt}`;
+  const label = typeof attempt === "number" ? `attempt-${attempt}` : attempt;
   const dir = path.join(workDir, "run");
   const secretsDir = path.join(workDir, "secrets");
   return {
@@ -166,9 +173,9 @@ export function buildImapsyncArgs(p: {
   files: RunPaths;
   folders?: FolderPair[];
   /**
-   * Log in and open every folder, copy nothing: `--justlogin` is not enough, since Office 365
-   * lets an undelegated mailbox log in and fails only the commands after the login
-   * (fixtures/imapsync-2.229-standin).
+   * Log in, open and count every folder, copy nothing (check's preflight, verify): `--justlogin`
+   * is not enough, since Office 365 lets an undelegated mailbox log in and fails only the
+   * commands after the login (fixtures/imapsync-2.229-standin).
    */
   preflight?: boolean;
 }): string[] {

@@ -236,6 +236,8 @@ export class RunClassifier {
     const progress = this.progress;
     if (progress) classification.progress = progress;
     if (this.backoffMs !== undefined) classification.backoffMs = this.backoffMs;
+    if (killedFromOutside) classification.killedFromOutside = true;
+    if (logEndsEarly) classification.logEndsEarly = true;
     return classification;
   }
 

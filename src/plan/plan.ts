@@ -4,16 +4,20 @@
 import { buildImapsyncArgs, runPaths, type RunPaths } from "../imapsync/args.js";
 import { tokenPaths } from "../token/store.js";
 import type { Config, FolderPair, Mailbox, PasswordSource, Report, ReportEntry } from "../types.js";
+import { countsAsOk } from "../report/summary.js";
 import { passwordSourceOf } from "../users/passwords.js";
 
-/** sync: copy the mail (migrate, retry); preflight: log in and open every folder (check). */
-export type PlanMode = "sync" | "preflight";
+/**
+ * sync: copy the mail (migrate, retry); preflight: log in and open every folder (check);
+ * verify: count every folder on both sides after the copy, with the copy's folder mapping.
+ */
+export type PlanMode = "sync" | "preflight" | "verify";
 
 /** One imapsync run of one mailbox, decided before anything starts. */
 export interface MailboxPlan {
   mode: PlanMode;
   mailbox: Mailbox;
-  /** This attempt's number (after those the report already holds); 0 for a preflight. */
+  /** This attempt's number (after those the report already holds); 0 for a preflight or verify. */
   attempt: number;
   files: RunPaths;
   /** The mapping recorded by the first run, pinned with --f1f2 (automap could change its mind). */
@@ -46,8 +50,13 @@ export function planAttempt(
   config: Config,
   entry: Pick<ReportEntry, "attempts" | "folders"> | undefined,
 ): MailboxPlan {
-  const attempt = mode === "preflight" ? 0 : (entry?.attempts.length ?? 0) + 1;
-  const files = runPaths(config.workDir, mailbox.source, mode === "preflight" ? "check" : attempt);
+  const attempt = mode === "sync" ? (entry?.attempts.length ?? 0) + 1 : 0;
+  const files = runPaths(
+    config.workDir,
+    mailbox.source,
+    mode === "preflight" ? "check" : mode === "verify" ? "verify" : attempt,
+  );
+  // A verify run maps folders as the copy did (--f1f2), or it would compare other folders.
   const folders = mode === "preflight" ? [] : (entry?.folders ?? []);
   const args = buildImapsyncArgs({
     mailbox,
@@ -55,7 +64,7 @@ export function planAttempt(
     tokenFile: tokenPaths(config.workDir).token,
     files,
     folders,
-    preflight: mode === "preflight",
+    preflight: mode !== "sync",
   });
   return {
     mode,
@@ -76,8 +85,14 @@ export function planMailboxes(input: PlanInput): MailboxPlan[] {
   );
 }
 
-/** `--resume`: the mailboxes the previous report does not already hold as ok. */
+/**
+ * `--resume`: the mailboxes the previous report does not already hold as done (ok, and no
+ * verification found mail missing).
+ */
 export function notYetOk(mailboxes: Mailbox[], previous: Report | undefined): Mailbox[] {
   const entries = entriesOf(previous);
-  return mailboxes.filter((mailbox) => entries.get(mailbox.source)?.status !== "ok");
+  return mailboxes.filter((mailbox) => {
+    const entry = entries.get(mailbox.source);
+    return !entry || !countsAsOk(entry);
+  });
 }

@@ -1,4 +1,5 @@
-// report.csv: one row per mailbox, its latest attempt, and its remedy (for a spreadsheet).
+// report.csv: one row per mailbox, its latest attempt, its remedy and its verification (for a
+// spreadsheet).
 import { stringify } from "csv-stringify/sync";
 import type { Attempt, Report, ReportEntry } from "../types.js";
 
@@ -17,6 +18,8 @@ const CSV_COLUMNS = [
   "bytes_transferred",
   "log_file",
   "remedy",
+  "verification",
+  "missing_messages",
 ] as const;
 
 export function reportToCsv(report: Report): string {
@@ -33,6 +36,8 @@ export function reportToCsv(report: Report): string {
       last?.bytesTransferred ?? "",
       last?.logFile ?? "",
       entry.remedy ?? "",
+      entry.verification?.verdict ?? "",
+      entry.verification?.verdict === "missing" ? entry.verification.missingMessages : "",
     ];
   });
   return stringify([[...CSV_COLUMNS], ...rows]);

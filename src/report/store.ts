@@ -30,7 +30,33 @@ const attemptSchema = z.object({
   reason: z.literal("stalled").optional(),
   messagesTransferred: z.number().optional(),
   bytesTransferred: z.number().optional(),
+  destinationBefore: z.number().optional(),
   logFile: z.string(),
+});
+const folderPairSchema = z.object({ source: z.string(), destination: z.string() });
+const folderNameSchema = z.object({ name: z.string(), display: z.string() });
+const verificationSchema = z.object({
+  at: z.string(),
+  verdict: z.enum(["verified", "missing", "failed"]),
+  class: classSchema,
+  remedy: z.string().optional(),
+  logFile: z.string(),
+  mapping: z.array(folderPairSchema),
+  folders: z.array(
+    z.object({
+      destination: folderNameSchema,
+      sources: z.array(folderNameSchema.extend({ messages: z.number(), bytes: z.number() })),
+      verdict: z.enum(["match", "missing", "extra", "destination_only"]),
+      sourceMessages: z.number(),
+      sourceBytes: z.number(),
+      destinationMessages: z.number().optional(),
+      destinationBytes: z.number().optional(),
+    }),
+  ),
+  missingMessages: z.number(),
+  extraMessages: z.number(),
+  extraNote: z.string().optional(),
+  evidence: z.array(z.string()),
 });
 const entrySchema = z.object({
   source: z.string(),
@@ -39,13 +65,18 @@ const entrySchema = z.object({
   class: classSchema.optional(),
   remedy: z.string().optional(),
   attempts: z.array(attemptSchema),
-  folders: z.array(z.object({ source: z.string(), destination: z.string() })).optional(),
+  folders: z.array(folderPairSchema).optional(),
+  // Reports written before verification existed have none.
+  verification: verificationSchema.optional(),
 });
 const reportSchema = z.object({
   schemaVersion: z.literal(REPORT_SCHEMA_VERSION),
   startedAt: z.string(),
   endedAt: z.string().optional(),
   usersFile: z.string(),
+  usersDigest: z.string().optional(),
+  shard: z.object({ index: z.number().int().min(0), count: z.number().int().min(1) }).optional(),
+  mergedFrom: z.array(z.string()).optional(),
   mailboxes: z.array(entrySchema),
 });
 
@@ -178,6 +209,8 @@ export function newReport(
   mailboxes: Mailbox[],
   previous: Report | undefined,
   now: Date,
+  /** Which list (digest of the users file) and which shard this report is of. */
+  identity: Pick<Report, "usersDigest" | "shard"> = {},
 ): Report {
   const selected = new Map(mailboxes.map((mailbox) => [mailbox.source, mailbox]));
   const entry = (mailbox: Mailbox, before?: ReportEntry): ReportEntry => ({
@@ -188,6 +221,7 @@ export function newReport(
     remedy: before?.remedy,
     attempts: before?.attempts ?? [],
     folders: before?.folders,
+    verification: before?.verification,
   });
   const kept = (previous?.mailboxes ?? []).map((before) => {
     const mailbox = selected.get(before.source);
@@ -198,6 +232,8 @@ export function newReport(
     schemaVersion: REPORT_SCHEMA_VERSION,
     startedAt: now.toISOString(),
     usersFile: path.resolve(usersFile),
+    ...(identity.usersDigest && { usersDigest: identity.usersDigest }),
+    ...(identity.shard && { shard: identity.shard }),
     mailboxes: [...kept, ...[...selected.values()].map((mailbox) => entry(mailbox))],
   };
 }

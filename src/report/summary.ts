@@ -1,6 +1,19 @@
 // The end-of-run summary: a line per mailbox (only those not ok, for a long list) with totals,
 // then what to do for those not ok.
-import type { Report } from "../types.js";
+import type { Report, ReportEntry } from "../types.js";
+
+/**
+ * Done: the last copy ended ok, and no verification found mail missing since (not verified yet
+ * counts as done). The summary, the exit code, --resume and retry all ask this.
+ */
+export function countsAsOk(entry: Pick<ReportEntry, "status" | "verification">): boolean {
+  return entry.status === "ok" && entry.verification?.verdict !== "missing";
+}
+
+/** What the summary and report.csv show: the status, or why an ok copy is not done. */
+function shownStatus(entry: ReportEntry): string {
+  return entry.status === "ok" && !countsAsOk(entry) ? "ok, missing" : entry.status;
+}
 
 /** Above this many mailboxes the summary lists only those not ok: report.csv has them all. */
 export const SUMMARY_LIST_MAX = 50;
@@ -10,22 +23,27 @@ export function formatSummary(report: Report): string[] {
   const long = report.mailboxes.length > SUMMARY_LIST_MAX;
   // A long list shows what went wrong; those ok and those that have not run are counted.
   const listed = long
-    ? report.mailboxes.filter((e) => e.status !== "ok" && e.status !== "pending")
+    ? report.mailboxes.filter((e) => !countsAsOk(e) && e.status !== "pending")
     : report.mailboxes;
-  const width = Math.max(7, ...listed.map((entry) => entry.source.length));
+  const width = listed.reduce((w, entry) => Math.max(w, entry.source.length), 7);
+  // The verification column appears once some mailbox has been verified.
+  const verified = report.mailboxes.some((entry) => entry.verification);
   const lines = [
-    `${"MAILBOX".padEnd(width)}  ${"STATUS".padEnd(11)}  ${"CLASS".padEnd(26)}  ATTEMPTS  MESSAGES`,
+    `${"MAILBOX".padEnd(width)}  ${"STATUS".padEnd(11)}  ${"CLASS".padEnd(26)}  ATTEMPTS  MESSAGES${verified ? "  VERIFICATION" : ""}`,
   ];
   const counts = new Map<string, number>();
-  for (const entry of report.mailboxes)
-    counts.set(entry.status, (counts.get(entry.status) ?? 0) + 1);
+  for (const entry of report.mailboxes) {
+    const status = shownStatus(entry);
+    counts.set(status, (counts.get(status) ?? 0) + 1);
+  }
   for (const entry of listed) {
+    const status = shownStatus(entry);
     const copied = entry.attempts.reduce(
       (sum, attempt) => sum + (attempt.messagesTransferred ?? 0),
       0,
     );
     lines.push(
-      `${entry.source.padEnd(width)}  ${entry.status.padEnd(11)}  ${(entry.class ?? "-").padEnd(26)}  ${String(entry.attempts.length).padStart(8)}  ${String(copied).padStart(8)}`,
+      `${entry.source.padEnd(width)}  ${status.padEnd(11)}  ${(entry.class ?? "-").padEnd(26)}  ${String(entry.attempts.length).padStart(8)}  ${String(copied).padStart(8)}${verified ? `  ${verdictText(entry)}` : ""}`,
     );
   }
   const totals = [...counts].map(([status, count]) => `${count} ${status}`).join(", ");
@@ -37,17 +55,31 @@ export function formatSummary(report: Report): string[] {
   return lines;
 }
 
+function verdictText(entry: ReportEntry): string {
+  const v = entry.verification;
+  if (!v) return "-";
+  if (v.verdict === "missing") return `missing ${v.missingMessages}`;
+  return v.verdict === "failed" ? `failed (${v.class})` : v.verdict;
+}
+
 /**
- * What to do, for every mailbox that is not ok: the part of the summary an admin acts on. The
- * same advice for many mailboxes (thousands left waiting for a token) is said once, with them.
+ * What to do, for every mailbox not ok or whose verification failed: the part of the summary an
+ * admin acts on. The same advice for many mailboxes (thousands left waiting for a token) is said
+ * once, with them.
  */
 export function formatRemedies(report: Report): string[] {
   const byRemedy = new Map<string, string[]>();
   for (const entry of report.mailboxes) {
-    if (entry.status === "ok" || !entry.remedy) continue;
-    const sources = byRemedy.get(entry.remedy) ?? [];
+    const v = entry.verification;
+    const remedy = !countsAsOk(entry)
+      ? entry.remedy
+      : entry.status === "ok" && v?.verdict === "failed" && v.remedy
+        ? `verification failed: ${v.remedy}`
+        : undefined;
+    if (!remedy) continue;
+    const sources = byRemedy.get(remedy) ?? [];
     sources.push(entry.source);
-    byRemedy.set(entry.remedy, sources);
+    byRemedy.set(remedy, sources);
   }
   if (byRemedy.size === 0) return [];
   const lines = ["What to do:"];

@@ -1,6 +1,7 @@
 // The users file, in either format (CSV or imapsync's bulk lines) → mailboxes, every problem an
 // InputError naming the file and the line. Password files are only located here; they are read
 // after selection, for the mailboxes that run (passwords.ts).
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { InputError } from "../errors.js";
@@ -13,7 +14,10 @@ import { decodeUtf8, unreadableReason } from "./passwords.js";
 /** Reads a users file; a password_file is resolved against the users file's folder. */
 export async function readUsersFile(file: string): Promise<UsersFile> {
   const bytes = await readOrExplain(file);
-  const users = parseUsers(bytes, file);
+  const users: UsersFile = {
+    ...parseUsers(bytes, file),
+    digest: `sha256:${createHash("sha256").update(bytes).digest("hex")}`,
+  };
   const folder = path.dirname(path.resolve(file));
   for (const mailbox of users.mailboxes) {
     if (mailbox.passwordFile !== undefined) {

@@ -1,6 +1,7 @@
 // What the views show for a whole migration: counts by state, messages and bytes, the current
 // rate and an ETA. Pure, fed by the same events as the views; each event costs O(1) whatever the
 // length of the list, and memory is one small record per mailbox.
+import { countsAsOk } from "../report/summary.js";
 import type { Progress, ReportEntry } from "../types.js";
 
 export type ViewState = "pending" | "running" | "waiting" | "ok" | "failed";
@@ -120,8 +121,11 @@ export class Totals {
   finished(entry: ReportEntry): void {
     const view = this.view(entry.source);
     this.attemptEnded(view, entry);
-    const state: ViewState =
-      entry.status === "ok" ? "ok" : entry.status === "pending" ? "pending" : "failed";
+    const state: ViewState = countsAsOk(entry)
+      ? "ok"
+      : entry.status === "pending"
+        ? "pending"
+        : "failed";
     this.set(entry.source, view, state);
   }
 

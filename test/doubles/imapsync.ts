@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * A stand-in for imapsync 2.229 that replays REAL recorded logs (fixtures/imapsync-2.229-m365 and
- * fixtures/imapsync-2.229) and ends with their real exit codes. The outcome follows from the
+ * A stand-in for imapsync 2.229 that replays REAL recorded logs (fixtures/imapsync-2.229-m365,
+ * fixtures/imapsync-2.229, -standin and -verify) and ends with their real exit codes. The outcome follows from the
  * inputs, as with the real program: argv (parsed with imapsync's own option table), the token
  * file (a JWT: `upn` and `exp` are read, not verified), the destination password (--passfile2,
  * --password2 or IMAPSYNC_PASSWORD2) and a "world" JSON file named by IMAPSYNC_DOUBLE_WORLD that
@@ -10,7 +10,8 @@
  *   { fixturesDir?, stateDir, delegations: { "<admin upn>": ["<mailbox>", ...] },
  *     passwords: { "<user2 or authuser2>": "<password>" }, quota?: ["<mailbox>"],
  *     throttle?: { "<mailbox>": <first N sync attempts throttled> }, linesPerSecond?: number,
- *     stall?: { "<mailbox>": <lines printed before the run hangs> } }
+ *     stall?: { "<mailbox>": <lines printed before the run hangs> },
+ *     verify?: { "<mailbox>": "<fixtures/imapsync-2.229-verify file its folder sizes replay>" } }
  *
  * Like imapsync it writes `PID\nlogfile` to --pidfile, stops at the abort file `<pidfile>abort<PID>`
  * (exit 7), dies of SIGTERM after printing its statistics, reconnects on a single SIGINT, and
@@ -267,6 +268,7 @@ function previousCalls(): CallRecord[] {
 const M365 = "imapsync-2.229-m365";
 const PLAIN = "imapsync-2.229";
 const STANDIN = "imapsync-2.229-standin";
+const VERIFY = "imapsync-2.229-verify";
 
 class Fixture {
   readonly lines: string[];
@@ -374,11 +376,7 @@ function outcome(): Outcome {
     return pick("not_delegated", `${M365}/not_delegated_select.log`, 117);
   }
   if (has("justlogin")) return pick("ok", `${PLAIN}/d_justlogin.log`, 0);
-  if (has("justfoldersizes")) {
-    return world.quota?.some((m) => same(m, user2))
-      ? pick("ok", `${STANDIN}/quota_too_small_justfoldersizes.log`, 0)
-      : pick("ok", `${STANDIN}/ok_justfoldersizes.log`, 0);
-  }
+  if (has("justfoldersizes")) return folderSizesOutcome(pick);
   if (has("dry")) return pick("ok", `${PLAIN}/c_dry.log`, 0);
 
   if (world.quota?.some((m) => same(m, user2))) {
@@ -392,6 +390,25 @@ function outcome(): Outcome {
     : pick("ok", `${M365}/ok_xoauth2_delegated.log`, 0);
   const lineCount = new Fixture(ok.fixture).lines.length;
   return expMs < nowMs + (lineCount / pace(lineCount)) * 1000 ? expired : ok;
+}
+
+/**
+ * A folder-size listing shows what the destination holds: the recording named for this mailbox in
+ * `world.verify` (a migrated mailbox), else the preflight's (an empty destination, or one without
+ * room). The exit code is the recording's own.
+ */
+function folderSizesOutcome(
+  pick: (name: string, fixture: string, code: number) => Outcome,
+): Outcome {
+  const named = Object.entries(world.verify ?? {}).find(([m]) => same(m, user1))?.[1];
+  const fixture = named
+    ? `${VERIFY}/${named}`
+    : world.quota?.some((m) => same(m, user2))
+      ? `${STANDIN}/quota_too_small_justfoldersizes.log`
+      : `${STANDIN}/ok_justfoldersizes.log`;
+  const exiting = new Fixture(fixture).lines.find((l) => l.startsWith("Exiting with return value"));
+  const code = Number(/value (\d+)/.exec(exiting ?? "")?.[1] ?? 0);
+  return pick(code === 0 ? "ok" : "failed", fixture, code);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,8 +8,11 @@ import { before, describe, it } from "node:test";
 import { loadConfig } from "../../src/config/load.js";
 import { ExitCode, UserError } from "../../src/errors.js";
 import { checkUserOptions } from "../../src/imapsync/args.js";
+import { reportMergeCommand } from "../../src/commands/report-merge.js";
+import { checkWorkDirShard, parseShard, resolveShard, shardToRun } from "../../src/plan/shard.js";
+import { mergeReports, type ShardReport } from "../../src/report/merge.js";
 import { loadReport } from "../../src/report/store.js";
-import type { Mailbox } from "../../src/types.js";
+import type { Mailbox, Report } from "../../src/types.js";
 import { parseUsers, readUsersFile } from "../../src/users/read.js";
 import { readUsersAndPasswords } from "../helpers/users.js";
 import { selectMailboxes } from "../../src/users/select.js";
@@ -46,6 +49,25 @@ const report = (name: string, text: string) => async () => {
   await writeFile(file, text);
   return loadReport(file);
 };
+
+const shardReport = (file: string, more: Partial<ShardReport["report"]>): ShardReport => ({
+  file,
+  report: {
+    schemaVersion: 1,
+    startedAt: "2026-12-01T00:00:00.000Z",
+    usersFile: "/config/users.csv",
+    usersDigest: "sha256:aa",
+    mailboxes: [],
+    ...more,
+  },
+});
+const merge = (more: Partial<ShardReport["report"]>) => () =>
+  mergeReports([shardReport("a.json", {}), shardReport("b.json", more)]);
+const mergeTo = (out: string, reports: string[]) => () =>
+  reportMergeCommand({ reports, out }, { stdout: process.stdout, stderr: process.stderr });
+const SHARD_0: Report = {
+  ...shardReport("r.json", { shard: { index: 0, count: 3 } }).report,
+} as Report;
 
 /** [the message fragment docs/errors.md shows, how to get it, the exit code]. */
 const CASES: [string, () => unknown, number][] = [
@@ -210,6 +232,31 @@ const CASES: [string, () => unknown, number][] = [
   ],
   ["2 settings are missing or invalid", config({ CONCURRENCY: "0", TLS2: "tls" }), 2],
   ["cannot read the report (ENOENT)", () => loadReport(path.join(dir, "none.json")), 2],
+  ['"1-3" is not INDEX/COUNT', () => parseShard("1-3", "--shard"), 2],
+  ["shard index 3 is out of range for 3 shards", () => parseShard("3/3", "--shard"), 2],
+  ['"0" is not a shard count from 1 to 1000', () => parseShard("0/0", "--shard"), 2],
+  ['"x" is not a shard index', () => resolveShard({ jobCompletionIndex: "x", count: 3 }), 2],
+  [
+    "JOB_COMPLETION_INDEX is 1 (a pod of an Indexed Job) but no shard count is set",
+    () => resolveShard({ jobCompletionIndex: "1" }),
+    2,
+  ],
+  ["1/3 names 3 shards but SHARD_COUNT says 4", () => resolveShard({ flag: "1/3", count: 4 }), 2],
+  [
+    "SHARD_COUNT: a shard count (3) but no shard index",
+    () => shardToRun(config({ SHARD_COUNT: "3" })().shard),
+    2,
+  ],
+  [
+    "this report is shard 0/3's, but this run is shard 1/3",
+    () => checkWorkDirShard("r.json", SHARD_0, { index: 1, count: 3 }),
+    2,
+  ],
+  ["this report was written for another users file than", merge({ usersDigest: "sha256:bb" }), 2],
+  ["this report has schema version 2 but", merge({ schemaVersion: 2 }), 2],
+  ["does not record the digest of its users file", merge({ usersDigest: undefined }), 2],
+  ["does not end in .json", mergeTo("merged.csv", ["a.json"]), 2],
+  ["is one of the reports to merge", mergeTo("a.json", ["a.json"]), 2],
   ["not valid JSON", report("bad.json", "{"), 2],
   ["not a report of this tool (schemaVersion", report("other.json", '{"schemaVersion":9}'), 2],
   [

@@ -92,7 +92,9 @@ describe("secrets never leave the tool", { timeout: 300_000 }, () => {
       env,
     );
     assert.equal(resumed.exitCode, 0, resumed.stderr);
-    // 5. A users file broken right after a password, and diagnose on every log.
+    // 5. The verification (its report.html is scanned below like every file written).
+    assert.equal((await s.run(["verify", "--users", s.usersFile], env)).exitCode, 1);
+    // 6. A users file broken right after a password, and diagnose on every log.
     await writeFile(
       path.join(s.dir, "broken.csv"),
       `source,password\nbig@contoso.test,"${PASSWORDS.big}"x\n`,
@@ -127,6 +129,10 @@ describe("secrets never leave the tool", { timeout: 300_000 }, () => {
       `secrets scanned: ${secrets.length} secrets (each in every form) in ${scanned} texts (${written.length} files written, ${(await lines(doubleRecords[0]!)).length} imapsync runs, ${(await lines(doubleRecords[2]!)).length} oauth2c runs); hits: ${hits.length}`,
     );
     assert.ok(written.some((file) => file.endsWith("report.json")));
+    assert.ok(
+      written.some((file) => file.endsWith("report.html")),
+      "report.html scanned too",
+    );
     assert.ok((await lines(doubleRecords[2]!)).length >= 2, "oauth2c ran and was recorded");
     assert.deepEqual(hits, []);
 

@@ -5,13 +5,13 @@ import { chmod, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { execa } from "execa";
-import { ImapFlow } from "imapflow";
 import { openerDir } from "../../scripts/standin/browser.js";
 import { dovecotMissing } from "../../scripts/standin/dovecot.js";
 import { freePort } from "../../scripts/standin/ports.js";
 import { ADMIN, startStandin, type Standin } from "../../scripts/standin/standin.js";
 import type { Report } from "../../src/types.js";
 import { DOUBLES, runCli, tempDir } from "../helpers/env.js";
+import { folderCounts, withImap } from "../helpers/imap-counts.js";
 
 const missing = dovecotMissing();
 
@@ -21,38 +21,6 @@ async function realProgram(envName: string, name: string): Promise<string | unde
   if (configured) return configured;
   const found = await execa("sh", ["-c", `command -v ${name}`], { reject: false });
   return found.exitCode === 0 ? found.stdout.trim() : undefined;
-}
-
-async function folderCounts(imap: ImapFlow): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (const folder of await imap.list()) {
-    // A \Noselect parent ("Archive" above "Archive/2023") holds no mail on either side.
-    if (folder.flags.has("\\Noselect")) continue;
-    const status = await imap.status(folder.path, { messages: true });
-    counts[folder.path] = status ? (status.messages ?? 0) : -1;
-  }
-  return counts;
-}
-
-async function withImap<T>(
-  opts: { port: number; user: string; accessToken?: string; pass?: string },
-  use: (imap: ImapFlow) => Promise<T>,
-): Promise<T> {
-  const imap = new ImapFlow({
-    host: "127.0.0.1",
-    port: opts.port,
-    secure: false,
-    auth: opts.accessToken
-      ? { user: opts.user, accessToken: opts.accessToken }
-      : { user: opts.user, pass: opts.pass ?? "" },
-    logger: false,
-  });
-  await imap.connect();
-  try {
-    return await use(imap);
-  } finally {
-    await imap.logout();
-  }
 }
 
 describe("the CLI against the stand-in", { skip: missing }, () => {
@@ -152,6 +120,46 @@ describe("the CLI against the stand-in", { skip: missing }, () => {
       entry("big@contoso.test").attempts.some((a) => a.class === "token_expired"),
       `big's token expired during a run: ${JSON.stringify(entry("big@contoso.test").attempts)}`,
     );
+  });
+
+  it("verify with the real imapsync: what arrived whole, and carol, who hit her quota, did not", async (t) => {
+    const imapsync = await realProgram("IMAPSYNC_BIN", "imapsync");
+    if (!imapsync) {
+      t.skip(
+        "real imapsync not found (PATH, or IMAPSYNC_BIN): install it to verify against the stand-in",
+      );
+      return;
+    }
+    const oauth2c =
+      (await realProgram("OAUTH2C_BIN", "oauth2c")) ?? `node ${path.join(DOUBLES, "oauth2c.js")}`;
+    // Hour-long tokens: this is about the verification, not about expiries.
+    s.oauth.setTokenTtl(3600);
+    const workDir = path.join(dir, "work-verify");
+    const run = (args: string[]) =>
+      runCli(args, {
+        cwd: dir,
+        env: { ...env, WORK_DIR: workDir, IMAPSYNC_BIN: imapsync, OAUTH2C_BIN: oauth2c },
+        timeoutMs: 600_000,
+      });
+    const migrated = await run(["migrate", "--users", s.usersFile]);
+    assert.equal(migrated.exitCode, 1, `${migrated.stdout}\n${migrated.stderr}`);
+    const verify = await run(["verify", "--users", s.usersFile]);
+    const report = JSON.parse(await readFile(path.join(workDir, "report.json"), "utf8")) as Report;
+    const verification = (m: string) =>
+      report.mailboxes.find((e) => e.source === `${m}@contoso.test`)?.verification;
+    const context = `${verify.stdout}\n${verify.stderr}`;
+    assert.equal(verify.exitCode, 1, context);
+    for (const m of ["alice", "big", "dave", "erin"])
+      assert.equal(verification(m)?.verdict, "verified", `${m}\n${context}`);
+    // A first copy into an empty destination maps erin's two sent folders 1:1, accents kept.
+    assert.deepEqual(
+      verification("erin")
+        ?.folders.map((f) => `${f.destination.display} ${f.verdict}`)
+        .sort(),
+      ["Éléments envoyés match", "INBOX match", "Sent match"],
+    );
+    assert.equal(verification("carol")?.verdict, "missing", context);
+    assert.equal(verification("bob")?.class, "not_delegated", context);
   });
 });
 

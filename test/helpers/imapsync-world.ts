@@ -21,6 +21,8 @@ export interface World {
   linesPerSecond?: number;
   /** A big mailbox: any replay for it takes this many seconds, whatever the fixture's length. */
   seconds?: Record<string, number>;
+  /** What a folder-size listing of the mailbox shows: a file of fixtures/imapsync-2.229-verify. */
+  verify?: Record<string, string>;
 }
 
 export interface WorldFiles {

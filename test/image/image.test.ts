@@ -22,6 +22,7 @@ import {
 } from "../../scripts/standin/oauth-server.js";
 import { freePort } from "../../scripts/standin/ports.js";
 import { ADMIN, DELEGATIONS } from "../../scripts/standin/standin.js";
+import { shardOf } from "../../src/plan/shard.js";
 import { secretForms } from "../../src/secrets.js";
 import type { Report } from "../../src/types.js";
 import { filesBelow, ROOT, tempDir, waitFor } from "../helpers/env.js";
@@ -743,6 +744,140 @@ NODE_IMAGE=${TAGS.node}
       const doc = parseYaml(await readFile(path.join(ROOT, file), "utf8")) as unknown;
       assert.ok(validate(doc), `${file}: ${ajv.errorsText(validate.errors)}`);
     }
+  });
+
+  it("shards: 3 containers as an Indexed Job's pods, merged: every mailbox run once, classes of one machine", async () => {
+    // As in deploy/kubernetes: uid 10001, read-only root, /tmp tmpfs, no capabilities, the index
+    // from JOB_COMPLETION_INDEX, each shard its own work volume, `migrate --resume`; the
+    // password files readable by group 10001 (what a Secret with fsGroup 10001 and 0440 gives).
+    const count = 3;
+    const root = path.join(dir, "shards");
+    const config = path.join(root, "config");
+    await mkdir(config, { recursive: true, mode: 0o755 });
+    await writeConfig(config, "users.csv");
+    for (const file of [...(await filesBelow(path.join(config, "secrets")))]) {
+      await chown(file, 0, 10001);
+      await chmod(file, 0o440);
+    }
+    await chown(path.join(config, "secrets"), 0, 10001);
+    await chmod(path.join(config, "secrets"), 0o750);
+    await mkdir(path.join(root, "double"), { recursive: true });
+    await writeFile(
+      path.join(root, "double/world.json"),
+      JSON.stringify(await world({ stateDir: "/calls" })),
+    );
+    const pod = (name: string, work: string, extra: string[], args: string[]) => {
+      containers.add(name);
+      volumes.add(work);
+      return [
+        "run",
+        "--name",
+        name,
+        "--network",
+        "host",
+        "--read-only",
+        "--tmpfs",
+        "/tmp",
+        "--cap-drop",
+        "ALL",
+        "--user",
+        "10001:10001",
+        "--env-file",
+        envFile,
+        ...appOnly,
+        ...appSecretFile,
+        "-e",
+        "IMAPSYNC_DOUBLE_WORLD=/double/world.json",
+        "-v",
+        `${path.join(root, "double")}:/double:ro`,
+        "-v",
+        `${config}:/config:ro`,
+        "-v",
+        `${work}:/work`,
+        ...extra,
+        IMAGE,
+        ...args,
+      ];
+    };
+    const calls = async (name: string) => {
+      const folder = path.join(root, "calls", name);
+      await mkdir(folder, { recursive: true });
+      await chmod(folder, 0o777);
+      return ["-v", `${folder}:/calls`];
+    };
+    const single = await docker(
+      "shards: one machine",
+      pod(`${PREFIX}single`, `${PREFIX}single`, await calls("single"), MIGRATE),
+    );
+    assert.equal(single.exitCode, 1, single.stdout + single.stderr);
+
+    const shards = await Promise.all(
+      Array.from({ length: count }, async (_, index) =>
+        docker(
+          `shard ${index}`,
+          pod(
+            `${PREFIX}shard-${index}`,
+            `${PREFIX}shard-${index}`,
+            [
+              ...(await calls(`shard-${index}`)),
+              "-e",
+              `JOB_COMPLETION_INDEX=${index}`,
+              "-e",
+              `SHARD_COUNT=${count}`,
+            ],
+            [...MIGRATE, "--resume"],
+          ),
+        ),
+      ),
+    );
+    const failing = (index: number) =>
+      MAILBOXES.some(
+        (m) =>
+          shardOf(m, count) === index &&
+          APP_ONLY[m.split("@")[0] as keyof typeof APP_ONLY] !== "ok",
+      );
+    assert.deepEqual(
+      shards.map((r) => r.exitCode),
+      Array.from({ length: count }, (_, i) => (failing(i) ? 1 : 0)),
+      shards.map((r) => r.stderr).join("\n"),
+    );
+
+    // Every mailbox ran exactly once, in its own shard; the double recorded each call.
+    const ran: Record<string, number[]> = {};
+    for (let index = 0; index < count; index++) {
+      const text = await readFile(
+        path.join(root, "calls", `shard-${index}`, "calls.jsonl"),
+        "utf8",
+      ).catch(() => "");
+      for (const line of text.split("\n").filter(Boolean)) {
+        const call = JSON.parse(line) as { user1: string; mode: string };
+        if (call.mode === "sync") (ran[call.user1] ??= []).push(index);
+      }
+    }
+    assert.deepEqual(ran, Object.fromEntries(MAILBOXES.map((m) => [m, [shardOf(m, count)]])));
+
+    // The merge step, as the merge Job runs it: the shards' volumes read-only, the output apart.
+    const shardMounts = Array.from({ length: count }, (_, i) => [
+      "-v",
+      `${PREFIX}shard-${i}:/shards/shard-${i}:ro`,
+    ]).flat();
+    const merge = await docker(
+      "shards: merge",
+      pod(`${PREFIX}merge`, `${PREFIX}merged`, shardMounts, [
+        "report",
+        "merge",
+        ...Array.from({ length: count }, (_, i) => `/shards/shard-${i}/report.json`),
+        "--out",
+        "/work/merged.json",
+      ]),
+    );
+    assert.equal(merge.exitCode, 0, merge.stdout + merge.stderr);
+    const merged = await report(`${PREFIX}merged`, "merged.json");
+    assert.deepEqual(classes(merged), classes(await report(`${PREFIX}single`)));
+    assert.deepEqual(classes(merged), APP_ONLY);
+    assert.equal(merged.mergedFrom?.length, count);
+    for (let index = 0; index < count; index++)
+      assert.deepEqual((await report(`${PREFIX}shard-${index}`)).shard, { index, count });
   });
 
   it("no password, client secret or token in docker inspect, outputs, the volumes' files or any image layer", async () => {

@@ -213,6 +213,39 @@ describe("imapsync double: outcomes from its inputs", () => {
     assertReplayed(carol, "imapsync-2.229-standin/ok_justfoldersizes.log", 0);
   });
 
+  it("replays the folder sizes the world names for a migrated mailbox, with that run's exit code", async () => {
+    await world.update({
+      ...WORLD,
+      verify: {
+        "carol@contoso.test": "partly_copied_carol.log",
+        "frank@contoso.test": "token_expired_at_login_big.log",
+      },
+    });
+    try {
+      const carol = await run([...(await recipe("carol@contoso.test")), "--justfoldersizes"]);
+      assertReplayed(carol, "imapsync-2.229-verify/partly_copied_carol.log", 0);
+      assert.ok(
+        carol.lines.some((l) =>
+          /^Host2 folder +2\/2 \[INBOX\] +Size: +49457 Messages: +25 /.test(l),
+        ),
+      );
+      const frank = await run([...(await recipe("frank@contoso.test")), "--justfoldersizes"]);
+      assertReplayed(frank, "imapsync-2.229-verify/token_expired_at_login_big.log", 161);
+      assert.ok(
+        frank.lines.some((l) => l.includes("frank@contoso.test")),
+        "mailbox replaced",
+      );
+      // A sync is not a listing: the world's verify entry does not change it.
+      assertReplayed(
+        await run(await recipe("carol@contoso.test")),
+        "imapsync-2.229-m365/ok_xoauth2_delegated.log",
+        0,
+      );
+    } finally {
+      await world.update(WORLD);
+    }
+  });
+
   it("fails the source login when the token is not a JWT (a literal value is sent as is)", async () => {
     const out = await run(await recipe("carol@contoso.test", { token: "TOKEN-WRONG" }));
     assertReplayed(out, "imapsync-2.229/p3_oauth_token_bad.log", 161);

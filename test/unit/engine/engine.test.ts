@@ -9,7 +9,7 @@ import { describe, it } from "node:test";
 import type { AttemptIo, AttemptResult } from "../../../src/engine/attempt.js";
 import type { Clock } from "../../../src/engine/clock.js";
 import { runEngine, type EngineDeps } from "../../../src/engine/engine.js";
-import { remedyFor, WAITING_FOR_TOKEN } from "../../../src/engine/remedies.js";
+import { MISSING_REMEDY, remedyFor, WAITING_FOR_TOKEN } from "../../../src/engine/remedies.js";
 import { planAttempt, planMailboxes, type MailboxPlan } from "../../../src/plan/plan.js";
 import { newReport, ReportStore } from "../../../src/report/store.js";
 import { TokenError } from "../../../src/errors.js";
@@ -22,8 +22,10 @@ import {
   type RunClass,
 } from "../../../src/types.js";
 import type { Ui } from "../../../src/ui.js";
+import { parseFolderSizes } from "../../../src/verify/foldersizes.js";
 import { testConfig } from "../../helpers/config.js";
-import { tempDir } from "../../helpers/env.js";
+import { fixtureLines } from "../../helpers/fixture-index.js";
+import { tempDir, waitFor } from "../../helpers/env.js";
 
 /** Virtual time runs SPEED times faster than real time. */
 const SPEED = 10_000;
@@ -47,6 +49,10 @@ interface Scripted {
   stalled?: boolean;
   /** Runs until the engine is interrupted, then ends interrupted. */
   untilInterrupted?: boolean;
+  /** A verify run: the fixtures/imapsync-2.229-verify listing it prints. */
+  listing?: string;
+  /** The classifier saw a kill (SIGKILL, a shell's "Killed"): ours when we stopped the run. */
+  killed?: boolean;
 }
 
 interface FakeRun {
@@ -82,9 +88,13 @@ function fakeRunner(scripts: Record<string, Scripted[]>, onStart?: (plan: Mailbo
       class: cls,
       messagesTransferred: copied,
     });
+    const listing = step?.listing
+      ? parseFolderSizes(fixtureLines(`imapsync-2.229-verify/${step.listing}`))
+      : undefined;
     return {
       attempt,
       copied,
+      ...(listing ? { folderSizes: listing } : {}),
       exit: {
         code: cls === "ok" ? 0 : 11,
         signal: null,
@@ -98,6 +108,7 @@ function fakeRunner(scripts: Record<string, Scripted[]>, onStart?: (plan: Mailbo
         folders: plan.attempt === 1 ? [{ source: "INBOX", destination: "INBOX" }] : [],
         backoffMs: step?.backoffMs,
         lostConnection: step?.lostConnection ?? false,
+        ...(step?.killed ? { killedFromOutside: true } : {}),
       },
     };
   };
@@ -189,7 +200,7 @@ async function scene(
     store,
     ui,
     clock,
-    replan: (plan, entry) => planAttempt("sync", plan.mailbox, "users.csv", config, entry),
+    replan: (mode, plan, entry) => planAttempt(mode, plan.mailbox, "users.csv", config, entry),
     password: async (plan) =>
       plan.password.kind === "inline" ? plan.password.password : undefined,
     limits: { ...config, concurrency: 2 },
@@ -216,6 +227,63 @@ const RETRIED: Record<RunClass, boolean> = {
   interrupted: false,
   other: false,
 };
+
+describe("engine with a fake runner: verification after the copy", () => {
+  it("verifies a copy that ended ok; missing mail leaves the status ok, with its remedy", async () => {
+    const s = await scene(["a", "c"], {
+      a: [
+        { class: "ok", copied: 5 },
+        { class: "ok", listing: "complete_alice.log" },
+      ],
+      c: [
+        { class: "ok", copied: 5 },
+        { class: "ok", listing: "partly_copied_carol.log" },
+      ],
+    });
+    await runEngine(s.plans, { ...s.deps, verifyAfterCopy: true });
+    assert.deepEqual(s.runs.map((r) => `${r.plan.mailbox.source[0]}:${r.plan.mode}`).sort(), [
+      "a:sync",
+      "a:verify",
+      "c:sync",
+      "c:verify",
+    ]);
+    assert.equal(s.entry("a").verification?.verdict, "verified");
+    assert.equal(s.entry("a").attempts.length, 1, "a verify run is not a copy attempt");
+    assert.equal(s.entry("c").status, "ok");
+    assert.equal(s.entry("c").verification?.verdict, "missing");
+    assert.equal(s.entry("c").remedy, MISSING_REMEDY);
+    assert.match(
+      s.runs.find((r) => r.plan.mode === "verify")?.plan.files.logFile ?? "",
+      /verify\.log$/,
+    );
+  });
+
+  it("a verify run whose token expired gets a fresh token and runs again; it is never verified", async () => {
+    const s = await scene(["a", "b"], {
+      a: [
+        { class: "ok" },
+        { class: "token_expired" },
+        { class: "ok", listing: "complete_alice.log" },
+      ],
+      // EX_OK, but the listing broke: retried like a lost connection, up to MAX_ATTEMPTS.
+      b: [
+        { class: "ok" },
+        ...Array.from({ length: 3 }, () => ({
+          class: "ok" as const,
+          listing: "token_expired_during_sizing_big.log",
+        })),
+      ],
+    });
+    await runEngine(s.plans, { ...s.deps, verifyAfterCopy: true });
+    assert.deepEqual(s.tokens.renewedAfter, ["t1"]);
+    assert.equal(s.entry("a").verification?.verdict, "verified");
+    const b = s.entry("b").verification;
+    assert.equal(b?.verdict, "failed");
+    assert.equal(b?.class, "other");
+    assert.equal(s.runs.filter((r) => r.plan.mailbox.source.startsWith("b@")).length, 4);
+    assert.equal(s.entry("b").status, "ok", "the copy's status stays");
+  });
+});
 
 describe("engine with a fake runner", () => {
   it("each class: rerun when a rerun can help, final status otherwise", async () => {
@@ -331,6 +399,21 @@ describe("engine with a fake runner", () => {
       "b ran while a waited",
     );
     assert.equal(s.entry("a").status, "ok");
+  });
+
+  it("a run killed from outside says so; one killed by our own stop does not", async () => {
+    const outside = await scene(["a"], { a: [{ class: "interrupted", killed: true }] });
+    await runEngine(outside.plans, outside.deps);
+    assert.equal(outside.entry("a").status, "interrupted");
+    assert.match(outside.entry("a").remedy ?? "", /killed from outside, not stopped by this tool/);
+
+    const ours = await scene(["a"], { a: [{ class: "ok", untilInterrupted: true, killed: true }] });
+    const run = runEngine(ours.plans, ours.deps);
+    await waitFor(() => ours.runs.length > 0, 5_000, "the run's start");
+    ours.controller.abort("SIGTERM");
+    await run;
+    assert.equal(ours.entry("a").status, "interrupted");
+    assert.match(ours.entry("a").remedy ?? "", /stopped on purpose/);
   });
 
   it("an interruption stops the running mailbox (interrupted, not retried) and starts nothing else", async () => {

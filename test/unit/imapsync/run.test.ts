@@ -12,7 +12,7 @@ import {
 } from "../../../src/imapsync/args.js";
 import { startImapsync, type ImapsyncProcess } from "../../../src/imapsync/run.js";
 import type { Command, Config, Mailbox } from "../../../src/types.js";
-import { mode, tempDir } from "../../helpers/env.js";
+import { mode, tempDir, waitFor } from "../../helpers/env.js";
 import {
   doubleCalls,
   IMAPSYNC_DOUBLE,
@@ -24,6 +24,8 @@ import {
 } from "../../helpers/imapsync-world.js";
 import { testConfig } from "../../helpers/config.js";
 
+/** The fixture line at which the "hung" double stops printing and no longer sees its abort file. */
+const HUNG_STALLS_AT = 40;
 const PASSWORD = "S3cret-dest-Pa55";
 
 let workDir: string;
@@ -39,7 +41,7 @@ const WORLD: World = {
     "hung@contoso.test": PASSWORD,
   },
   // Stalls after the header: prints nothing more and never checks the abort file.
-  stall: { "hung@contoso.test": 40 },
+  stall: { "hung@contoso.test": HUNG_STALLS_AT },
 };
 
 before(async () => {
@@ -79,8 +81,8 @@ function start(
   return { child, files };
 }
 
-async function collect(lines: AsyncIterable<string>): Promise<string[]> {
-  const out: string[] = [];
+/** Every line until the end; `out` fills as they come, for tests that wait on a point in the run. */
+async function collect(lines: AsyncIterable<string>, out: string[] = []): Promise<string[]> {
   for await (const line of lines) out.push(line);
   return out;
 }
@@ -179,8 +181,12 @@ describe("startImapsync", () => {
 
   it("falls back to SIGTERM when the abort file is not seen", async () => {
     const { child, files } = start("hung@contoso.test");
-    const lines = collect(child.lines);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const seen: string[] = [];
+    const lines = collect(child.lines, seen);
+    // Only once "hung" has stalled does it miss the abort file (on a loaded machine its replay
+    // starts late; a fixed wait let it see the file and end before the grace). A few replayed
+    // lines are dropped (--nolog): near the stall is enough, it is milliseconds away.
+    await waitFor(() => seen.length >= HUNG_STALLS_AT - 10, 30_000, "the hung run's stall");
     const began = Date.now();
     await child.stop("abort", 400);
     assert.ok(Date.now() - began >= 400, "waited for the abort file first");

@@ -78,6 +78,9 @@ describe("report", () => {
       bytes_transferred: "408978",
       log_file: "/w/logs/alice/attempt-2.log",
       remedy: "",
+      // A report without a verification (one written before verify existed) loads, shows none.
+      verification: "",
+      missing_messages: "",
     });
     // Commas and quotes in a remedy survive the CSV round trip.
     assert.equal(rows[1]?.remedy, sample().mailboxes[1]?.remedy);
@@ -131,7 +134,7 @@ describe("report", () => {
     ]);
     assert.equal(
       reportToCsv(sample()).split("\n")[0],
-      "source,destination,status,class,attempts,exit_code,messages_transferred,bytes_transferred,log_file,remedy",
+      "source,destination,status,class,attempts,exit_code,messages_transferred,bytes_transferred,log_file,remedy,verification,missing_messages",
     );
   });
 });

@@ -1,0 +1,57 @@
+// `verify`: count every folder on both sides (imapsync --justfoldersizes, nothing copied) for the
+// selected mailboxes, with the folder mapping their copy recorded, and record what it proves.
+import { existsSync } from "node:fs";
+import { runMigration } from "../engine/migration.js";
+import { planMailboxes } from "../plan/plan.js";
+import { loadReport, newReport, reportPaths, ReportStore } from "../report/store.js";
+import type { Report } from "../types.js";
+import { selectMailboxes } from "../users/select.js";
+import { withWorkDirLock } from "../workdir.js";
+import { openSession, RUNS_IMAPSYNC, type CommandIo } from "./session.js";
+
+export interface VerifyFlags extends Record<string, unknown> {
+  users: string;
+  browser?: boolean;
+  only?: string[];
+  exclude?: string[];
+  stopLeftovers?: boolean;
+}
+
+export async function verifyCommand(flags: VerifyFlags, io: CommandIo): Promise<number> {
+  const { users, config } = await openSession(flags.users, flags, io, RUNS_IMAPSYNC);
+  const selected = selectMailboxes(users.mailboxes, { only: flags.only, exclude: flags.exclude });
+  const files = reportPaths(config.workDir);
+  return withWorkDirLock(config.workDir, async () => {
+    const previous = existsSync(files.json) ? await loadReport(files.json) : undefined;
+    if (!previous) {
+      io.stderr.write(
+        `No report in ${config.workDir}: no folder mapping was recorded, so imapsync's automap decides it (run verify with the work directory of the migration).\n`,
+      );
+    }
+    const store = new ReportStore(
+      keepStatuses(newReport(users.path, selected, previous, new Date()), previous),
+      files,
+    );
+    const plans = planMailboxes({
+      mode: "verify",
+      mailboxes: selected,
+      usersFile: users.path,
+      config,
+      previous,
+    });
+    const signIn = {
+      openBrowser: flags.browser !== false,
+      stopLeftovers: Boolean(flags.stopLeftovers),
+    };
+    return runMigration(plans, { config, usersFile: users.path, store, ...signIn }, io);
+  });
+}
+
+/** A verification does not change how the last copy ended. */
+function keepStatuses(report: Report, previous: Report | undefined): Report {
+  for (const entry of report.mailboxes) {
+    const before = previous?.mailboxes.find((b) => b.source === entry.source);
+    if (before) entry.status = before.status;
+  }
+  return report;
+}
