@@ -7,6 +7,7 @@
 //   SCALE_CONCURRENCY=8      --concurrency of those runs
 //   SCALE_PLAN=100000        mailboxes for --plan and the parser (0: skip)
 //   SCALE_KILL9=3            kill -9 trials at the largest size (0: skip)
+//   SCALE_NODE_FLAGS         node flags instead of those of the CLI's first line ("" for none)
 import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -25,6 +26,10 @@ const kill9Trials = Number(process.env.SCALE_KILL9 ?? 3);
 const TENANT = "11111111-2222-3333-4444-555555555555";
 const ADMIN = "admin@contoso.test";
 const CLOCK_TICK_MS = 10; // USER_HZ is 100 on Linux
+/** The node flags of the CLI's first line (`#!/usr/bin/env -S node …`): as `m365-imapsync` runs. */
+const shebangFlags =
+  process.env.SCALE_NODE_FLAGS?.split(" ").filter(Boolean) ??
+  readFileSync(cli, "utf8").split("\n", 1)[0]!.split(" ").slice(3);
 
 function usersCsv(count: number): string {
   const rows = Array.from(
@@ -92,7 +97,7 @@ async function scene(name: string, count: number) {
 
 /** The CLI with its output in `<dir>/stdout.log` and `<dir>/stderr.log`. */
 function start(args: string[], env: Record<string, string>, dir: string): ResultPromise {
-  return execa("node", [cli, ...args], {
+  return execa("node", [...shebangFlags, cli, ...args], {
     env,
     extendEnv: true,
     reject: false,

@@ -113,7 +113,11 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
         throttled: result.classification.class === "throttled",
       });
       const next = await settle(history, entry, token, result, deps);
-      if (next.againInMs === undefined) limit.mailboxDone(first.mailbox.source);
+      if (next.againInMs === undefined) {
+        limit.mailboxDone(first.mailbox.source);
+        // Its plan (argv, paths) is not needed again: memory stays with the mailboxes to come.
+        histories.delete(first.mailbox.source);
+      }
       return next;
     },
   );

@@ -5,7 +5,7 @@ import { ExitCode, interruptedExit, TokenError } from "../errors.js";
 import { planAttempt, type MailboxPlan } from "../plan/plan.js";
 import type { ReportStore } from "../report/store.js";
 import { countsAsOk, formatRemedies, formatSummary } from "../report/summary.js";
-import { writeHtmlReport } from "../report/write-html.js";
+import { writeHtmlReport } from "../report/write.js";
 import { createTokenKeeper } from "../token/grants.js";
 import type { TokenKeeper } from "../token/keeper.js";
 import type { Config } from "../types.js";

@@ -17,13 +17,24 @@ export interface Job<T> {
  * finished.
  */
 export async function schedule<T>(
-  items: T[],
+  items: readonly T[],
   opts: { concurrency: number | ConcurrencyLimit; signal: AbortSignal; clock?: Clock },
   work: (item: T) => Promise<{ againInMs?: number }>,
 ): Promise<T[]> {
   const clock = opts.clock ?? systemClock;
   const now = () => clock.now();
-  const queue: Job<T>[] = items.map((item) => ({ item, notBefore: 0 }));
+  // Items never started, from `next` on; and the few that asked to run again later. Taking the
+  // next item costs the same whatever the length of the list.
+  let next = 0;
+  const delayed: Job<T>[] = [];
+  const waiting = () => items.length - next + delayed.length;
+  /** A job whose wait is over first (it was in line before the others), then a new item. */
+  const take = (): T | undefined => {
+    const at = now();
+    const due = delayed.findIndex((job) => job.notBefore <= at);
+    if (due !== -1) return delayed.splice(due, 1)[0]!.item;
+    return next < items.length ? items[next++] : undefined;
+  };
   const wake = new Set<() => void>();
   const wakeAll = () => {
     for (const resolve of wake) resolve();
@@ -52,27 +63,28 @@ export async function schedule<T>(
   const worker = async () => {
     while (!opts.signal.aborted) {
       if (inFlight >= limit.current()) {
-        if (queue.length === 0 && inFlight === 0) return;
+        if (waiting() === 0 && inFlight === 0) return;
         await waitUntil(Number.POSITIVE_INFINITY);
         continue;
       }
-      const ready = queue.findIndex((job) => job.notBefore <= now());
-      if (ready === -1) {
-        if (queue.length === 0) {
+      const item = take();
+      if (item === undefined) {
+        if (delayed.length === 0) {
           if (inFlight === 0) return;
           // A running job may come back with a delay: wait for it rather than exit.
           await waitUntil(Number.POSITIVE_INFINITY);
           continue;
         }
-        await waitUntil(Math.min(...queue.map((job) => job.notBefore)));
+        await waitUntil(
+          delayed.reduce((soonest, job) => Math.min(soonest, job.notBefore), Infinity),
+        );
         continue;
       }
-      const [job] = queue.splice(ready, 1) as [Job<T>];
       inFlight++;
       try {
-        const { againInMs } = await work(job.item);
+        const { againInMs } = await work(item);
         // Kept even after an abort: the caller gets it back among the unfinished items.
-        if (againInMs !== undefined) queue.push({ item: job.item, notBefore: now() + againInMs });
+        if (againInMs !== undefined) delayed.push({ item, notBefore: now() + againInMs });
       } finally {
         inFlight--;
         wakeAll();
@@ -82,5 +94,5 @@ export async function schedule<T>(
   await Promise.all(Array.from({ length: limit.max }, worker));
   unsubscribe();
   opts.signal.removeEventListener("abort", wakeAll);
-  return queue.map((job) => job.item);
+  return [...delayed.map((job) => job.item), ...items.slice(next)];
 }

@@ -19,11 +19,11 @@ export interface MailboxPlan {
   mailbox: Mailbox;
   /** This attempt's number (after those the report already holds); 0 for a preflight or verify. */
   attempt: number;
-  files: RunPaths;
+  readonly files: RunPaths;
   /** The mapping recorded by the first run, pinned with --f1f2 (automap could change its mind). */
   folders: FolderPair[];
   /** Program and arguments, exactly as spawned. No secret: they travel in files. */
-  argv: string[];
+  readonly argv: string[];
   password: PasswordSource;
 }
 
@@ -51,28 +51,31 @@ export function planAttempt(
   entry: Pick<ReportEntry, "attempts" | "folders"> | undefined,
 ): MailboxPlan {
   const attempt = mode === "sync" ? (entry?.attempts.length ?? 0) + 1 : 0;
-  const files = runPaths(
-    config.workDir,
-    mailbox.source,
-    mode === "preflight" ? "check" : mode === "verify" ? "verify" : attempt,
-  );
+  const run = mode === "preflight" ? "check" : mode === "verify" ? "verify" : attempt;
   // A verify run maps folders as the copy did (--f1f2), or it would compare other folders.
   const folders = mode === "preflight" ? [] : (entry?.folders ?? []);
-  const args = buildImapsyncArgs({
-    mailbox,
-    config,
-    tokenFile: tokenPaths(config.workDir).token,
-    files,
-    folders,
-    preflight: mode !== "sync",
-  });
+  // The paths and the argv are derived when read (to spawn, to print --plan), never kept:
+  // 10,000 plans waiting to run would otherwise hold 10,000 argv arrays of some 70 words.
+  const files = () => runPaths(config.workDir, mailbox.source, run);
   return {
     mode,
     mailbox,
     attempt,
-    files,
+    get files() {
+      return files();
+    },
     folders,
-    argv: [config.imapsync.file, ...config.imapsync.args, ...args],
+    get argv() {
+      const args = buildImapsyncArgs({
+        mailbox,
+        config,
+        tokenFile: tokenPaths(config.workDir).token,
+        files: files(),
+        folders,
+        preflight: mode !== "sync",
+      });
+      return [config.imapsync.file, ...config.imapsync.args, ...args];
+    },
     password: passwordSourceOf(mailbox, usersFile, config),
   };
 }

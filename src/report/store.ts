@@ -1,13 +1,12 @@
 // report.json: its schema, reading it back (brought up to date from its journal), and keeping it
 // in step with a run through the journal (journal.ts).
-import { rm } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import path from "node:path";
-import writeFileAtomic from "write-file-atomic";
 import { z } from "zod";
 import { InputError, readNamedFile } from "../errors.js";
 import { RUN_CLASSES, type Mailbox, type Report, type ReportEntry } from "../types.js";
-import { reportToCsv } from "./csv.js";
 import { Journal, journalPath, readJournal } from "./journal.js";
+import { writeReportCsv, writeReportJson } from "./write.js";
 
 export const REPORT_SCHEMA_VERSION = 1;
 
@@ -173,12 +172,10 @@ export class ReportStore {
   }
 
   private async writeWhole(): Promise<void> {
-    const json = JSON.stringify(this.report, null, 2) + "\n";
-    const csv = reportToCsv(this.report);
-    this.reportBytes = Buffer.byteLength(json);
     const write = async () => {
-      await writeFileAtomic(this.files.json, json, { mode: 0o600 });
-      await writeFileAtomic(this.files.csv, csv, { mode: 0o600 });
+      await writeReportJson(this.report, this.files.json);
+      await writeReportCsv(this.report, this.files.csv);
+      this.reportBytes = (await stat(this.files.json)).size;
     };
     if (this.journal) await (await this.journal).compact(write);
     else {
