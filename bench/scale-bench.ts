@@ -9,9 +9,11 @@
 //   SCALE_KILL9=3            kill -9 trials at the largest size (0: skip)
 //   SCALE_NODE_FLAGS         node flags instead of those of the CLI's first line ("" for none)
 import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { execa, type ResultPromise } from "execa";
+import { execa } from "execa";
 import { mintAccessToken } from "../test/doubles/entra.js";
 import { loadReport } from "../src/report/store.js";
 
@@ -95,16 +97,19 @@ async function scene(name: string, count: number) {
   return { dir, workDir, usersFile, env };
 }
 
-/** The CLI with its output in `<dir>/stdout.log` and `<dir>/stderr.log`. */
-function start(args: string[], env: Record<string, string>, dir: string): ResultPromise {
-  return execa("node", [...shebangFlags, cli, ...args], {
-    env,
-    extendEnv: true,
-    reject: false,
-    stdin: "ignore",
-    stdout: { file: path.join(dir, "stdout.log") },
-    stderr: { file: path.join(dir, "stderr.log") },
+/**
+ * The CLI with its output in `<dir>/stdout.log` and `<dir>/stderr.log`, given as plain file
+ * descriptors: the CLI writes to the files itself, as with a shell redirect.
+ */
+function start(args: string[], env: Record<string, string>, dir: string) {
+  const fds = ["stdout.log", "stderr.log"].map((name) => openSync(path.join(dir, name), "w"));
+  const child = spawn("node", [...shebangFlags, cli, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", ...fds],
   });
+  for (const fd of fds) closeSync(fd);
+  const ended = once(child, "exit").then(([code]) => ({ exitCode: code as number | null }));
+  return { pid: child.pid, kill: (signal: NodeJS.Signals) => child.kill(signal), ended };
 }
 
 async function migrateRun(count: number) {
@@ -112,7 +117,7 @@ async function migrateRun(count: number) {
   const begin = performance.now();
   const child = start(["migrate", "--users", s.usersFile], s.env, s.dir);
   const meter = watch(child.pid!);
-  const result = await child;
+  const result = await child.ended;
   const wallMs = performance.now() - begin;
   const { cpuMs, peakRssMb } = meter.stop();
   const report = await loadReport(path.join(s.workDir, "report.json"));
@@ -127,7 +132,7 @@ async function planRun(count: number) {
   const begin = performance.now();
   const child = start(["migrate", "--users", s.usersFile, "--plan", "--json"], s.env, s.dir);
   const meter = watch(child.pid!);
-  const result = await child;
+  const result = await child.ended;
   const wallMs = performance.now() - begin;
   const { cpuMs, peakRssMb } = meter.stop();
   const lines = (await readFile(path.join(s.dir, "stdout.log"), "utf8")).split("\n").length - 1;
@@ -158,7 +163,7 @@ async function kill9Trial(count: number, afterMs: number) {
   const child = start(["migrate", "--users", s.usersFile], s.env, s.dir);
   await new Promise((resolve) => setTimeout(resolve, afterMs));
   child.kill("SIGKILL");
-  await child;
+  await child.ended;
   const announced = [
     ...(await readFile(stderrFile, "utf8")).matchAll(/^\S+ (m\d+@contoso\.test): ok\b/gm),
   ].map((m) => m[1]!);
