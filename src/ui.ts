@@ -1,6 +1,6 @@
 import { Chalk, type ChalkInstance } from "chalk";
 import { createLogUpdate } from "log-update";
-import { formatDuration } from "./duration.js";
+import { formatBytes, formatDuration } from "./format.js";
 import type { ConcurrencyChange } from "./engine/concurrency.js";
 import type { Progress, ReportEntry } from "./types.js";
 import { countsAsOk } from "./report/summary.js";
@@ -63,17 +63,6 @@ function outcomeText(entry: ReportEntry): string {
 /** `1234567` → `1,234,567`: counts an admin reads at a glance. */
 export function formatCount(n: number): string {
   return Math.round(n).toLocaleString("en-US");
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 || value >= 100 ? 0 : 1)} ${units[unit]}`;
 }
 
 /** The totals in one line: what the plain view prints at a steady interval. */

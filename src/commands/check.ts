@@ -48,6 +48,7 @@ export async function checkCommand(flags: CheckFlags, io: CommandIo): Promise<nu
       least: MIN_CHECK_CONCURRENCY,
       info: say,
       log: (change) => say(`concurrency ${change.from} -> ${change.to}: ${change.reason}`),
+      availableMemory: () => process.availableMemory(),
     });
     const atATime =
       config.concurrency === "auto" ? `auto, from ${limit.current()}` : limit.current();

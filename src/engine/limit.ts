@@ -148,6 +148,9 @@ export class AutoLimit implements ConcurrencyLimit {
  * The limit a command runs with: `--concurrency N` (at least `least`), or `auto` within
  * --max-concurrency, starting at `least` when given. Says once how `auto` starts.
  */
+/** What one imapsync run holds at its peak, measured on 2.229 (README, "Beyond one machine"). */
+const RUN_MEMORY_BYTES = 200 * 2 ** 20;
+
 export function limitFor(
   settings: { concurrency: number | "auto"; maxConcurrency: number },
   o: {
@@ -155,12 +158,16 @@ export function limitFor(
     least?: number;
     info: (line: string) => void;
     log: (change: ConcurrencyChange) => void;
+    /** Bytes of memory the tool may still use (its cgroup's limit in a container). */
+    availableMemory: () => number;
   },
 ): ConcurrencyLimit {
   const least = o.least ?? 1;
   if (settings.concurrency !== "auto") return fixedLimit(Math.max(settings.concurrency, least));
   const cpu = cpuReader();
-  const max = Math.max(settings.maxConcurrency, least);
+  // auto climbs while the rate grows, whatever memory each run takes: never past what fits.
+  const fits = Math.max(1, Math.floor(o.availableMemory() / RUN_MEMORY_BYTES));
+  const max = Math.max(Math.min(settings.maxConcurrency, fits), least);
   const limit = new AutoLimit({
     max,
     start: o.least,
@@ -168,8 +175,12 @@ export function limitFor(
     cpu,
     log: o.log,
   });
+  const bound =
+    fits < settings.maxConcurrency
+      ? `the ${Math.round(o.availableMemory() / 2 ** 20)} MB of memory available fit ${fits} imapsync runs of about ${RUN_MEMORY_BYTES / 2 ** 20} MB`
+      : "--max-concurrency";
   o.info(
-    `Concurrency auto: ${limit.current()} at first, at most ${max} (--max-concurrency); CPU available: ${cpu.source}.`,
+    `Concurrency auto: ${limit.current()} at first, at most ${max} (${bound}); CPU available: ${cpu.source}.`,
   );
   return limit;
 }

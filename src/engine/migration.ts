@@ -98,6 +98,7 @@ async function runPlans(
     mailboxes: plans.length,
     info: (line) => ui.info(line),
     log: (change) => ui.concurrency(change),
+    availableMemory: () => process.availableMemory(),
   });
   try {
     await runEngine(plans, {

@@ -2,7 +2,12 @@
 // samples from the engine's events, and that a throttled attempt lowers it at once.
 import assert from "node:assert/strict";
 import { describe, it, mock } from "node:test";
-import { AutoLimit, fixedLimit, type ConcurrencyLimit } from "../../../src/engine/limit.js";
+import {
+  AutoLimit,
+  fixedLimit,
+  limitFor,
+  type ConcurrencyLimit,
+} from "../../../src/engine/limit.js";
 import type { ConcurrencyChange } from "../../../src/engine/concurrency.js";
 import { schedule } from "../../../src/engine/scheduler.js";
 
@@ -110,5 +115,43 @@ describe("AutoLimit", () => {
     } finally {
       mock.timers.reset();
     }
+  });
+});
+
+describe("limitFor", () => {
+  const MB = 2 ** 20;
+  const auto = (availableMb: number, maxConcurrency = 16) => {
+    const lines: string[] = [];
+    const limit = limitFor(
+      { concurrency: "auto", maxConcurrency },
+      {
+        mailboxes: 100,
+        info: (line) => lines.push(line),
+        log: () => undefined,
+        availableMemory: () => availableMb * MB,
+      },
+    );
+    limit.stop();
+    return { max: limit.max, line: lines.join("\n") };
+  };
+
+  it("keeps auto within the memory available (about 200 MB per imapsync run), and says why", () => {
+    assert.deepEqual(auto(1000).max, 5);
+    assert.match(
+      auto(1000).line,
+      /at most 5 \(the 1000 MB of memory available fit 5 imapsync runs/,
+    );
+    assert.equal(auto(100).max, 1, "at least one run, however little memory");
+    const roomy = auto(64_000);
+    assert.equal(roomy.max, 16);
+    assert.match(roomy.line, /at most 16 \(--max-concurrency\)/);
+  });
+
+  it("leaves a fixed concurrency as given", () => {
+    const limit = limitFor(
+      { concurrency: 12, maxConcurrency: 16 },
+      { mailboxes: 100, info: () => undefined, log: () => undefined, availableMemory: () => MB },
+    );
+    assert.equal(limit.current(), 12);
   });
 });

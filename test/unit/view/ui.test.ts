@@ -98,7 +98,7 @@ describe("TerminalUi", () => {
       block[0]!,
       /10,000 mailboxes {2}5 ok {2}0 failed {2}15 running {2}0 waiting {2}9,980 pending/,
     );
-    assert.match(block[1]!, /65 messages, 15\.0 KB copied/);
+    assert.match(block[1]!, /65 messages, 14\.6 KiB copied/);
     assert.ok(block.some((l) => /user10@contoso\.com +50\/200 messages \(25%\)/.test(l)));
     assert.match(block.at(-1)!, /… and 3 more/);
     assert.ok(block.length <= 16, `${block.length} lines`);
