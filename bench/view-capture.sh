@@ -27,7 +27,7 @@ setup() { # $1: work directory
   " >"$1/token"
   chmod 600 "$1/token"
 }
-envs="TENANT_ID=11111111-2222-3333-4444-555555555555 APP_ID=app-ok LOGIN_HINT=admin@contoso.test HOST2=127.0.0.1 TLS2=none IMAPSYNC_BIN=$fake OAUTH2C_BIN=/bin/false TOKEN_MARGIN=0 CONCURRENCY=8"
+envs="TENANT_ID=11111111-2222-3333-4444-555555555555 APP_ID=app-ok LOGIN_HINT=admin@contoso.test HOST2=127.0.0.1 TLS2=none IMAPSYNC_BIN=$fake OAUTH2C_BIN=/bin/false TOKEN_MARGIN=0"
 
 setup "$out/work-plain"
 env $envs WORK_DIR="$out/work-plain" node dist/src/cli.js migrate --users "$out/users.csv" \

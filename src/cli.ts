@@ -1,6 +1,7 @@
 #!/usr/bin/env -S node --max-semi-space-size=4
 import yargs, { type Argv, type Options } from "yargs";
 import { hideBin } from "yargs/helpers";
+import { setMaxListeners } from "node:events";
 import { setFlagsFromString } from "node:v8";
 import { SETTINGS } from "./config/settings.js";
 import type { CheckFlags } from "./commands/check.js";
@@ -92,6 +93,9 @@ function settingsAndSignIn(): Record<string, Options> {
 function interruptions(): { signal: AbortSignal; forceSignal: AbortSignal } {
   const first = new AbortController();
   const second = new AbortController();
+  // Every running imapsync listens to both (up to 64 at once, with --max-concurrency): Node's
+  // warning at 11 listeners would be printed over the live view.
+  setMaxListeners(4 * 64, first.signal, second.signal);
   const onSignal = (name: NodeJS.Signals) => {
     if (!first.signal.aborted) {
       process.stderr.write(
