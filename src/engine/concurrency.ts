@@ -11,6 +11,8 @@
 // competes with itself for the CPUs it is given), and throttling lowers it by a quarter at once and caps the level
 // below where it happened for a while (Exchange Online throttles a tenant that asks too much).
 
+import { formatBytes } from "../format.js";
+
 export interface LoadSample {
   /** Milliseconds on the engine's clock. */
   at: number;
@@ -220,8 +222,7 @@ function grew(before: Rate, after: Rate, gain: number): boolean {
 }
 
 function describe(rate: Rate): string {
-  const mb = rate.bytes / 1_000_000;
-  return `${rate.messages.toFixed(1)} msg/s, ${mb.toFixed(mb < 10 ? 2 : 0)} MB/s`;
+  return `${rate.messages.toFixed(1)} msg/s, ${formatBytes(rate.bytes)}/s`;
 }
 
 function percent(share: number): string {
