@@ -5,7 +5,7 @@ import { loadavg } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
-import { writeHtmlReport } from "../src/report/write-html.js";
+import { writeHtmlReport } from "../src/report/write.js";
 import { chromiumMissing, launchChromium } from "../test/helpers/chromium.js";
 import { mixedReport } from "../test/helpers/mixed-report.js";
 

@@ -92,7 +92,9 @@ export interface Config {
   nonInteractive: boolean;
   /** Refresh the token when it expires within this many milliseconds. */
   tokenMarginMs: number;
-  concurrency: number;
+  concurrency: number | "auto";
+  /** The ceiling of `auto`. */
+  maxConcurrency: number;
   maxAttempts: number;
   maxBackoffMs: number;
   dryRun: boolean;

@@ -3,7 +3,8 @@
 // passed through unparsed) and acts at command boundaries; server→client bytes pass through raw
 // once a session is authenticated.
 //
-//   startFront({ port?, upstreamPort, verify, isDelegated, throttle? }) → { port, setThrottle(), stop() }
+//   startFront({ port?, upstreamPort, verify, isDelegated, throttle?, load?, commandDelayMs? })
+//     → { port, setThrottle(), setLoad(), setCommandDelay(), stop() }
 //
 // * greeting and pre-authentication capabilities like Exchange Online (AUTH=PLAIN AUTH=XOAUTH2);
 // * AUTHENTICATE XOAUTH2: invalid or expired token → `NO AUTHENTICATE failed.`; valid token whose
@@ -12,6 +13,9 @@
 // * the first command after the token's `exp` → `* BYE Session invalidated - AccessTokenExpired`;
 // * throttling on demand: after N matching commands, `NO Request is throttled. Suggested Backoff
 //   Time: N milliseconds`, and `* BYE Connection closed. 14` after repeated errors;
+// * throttling that depends on load, as Exchange Online's does: once the commands of all sessions
+//   together exceed a rate, FETCH/APPEND get the same `NO Request is throttled` until it drops;
+// * a delay before every command (a distant server: what makes parallel runs pay off);
 // * basic auth (LOGIN, AUTHENTICATE PLAIN) refused, as in a tenant with basic auth disabled.
 import { randomBytes } from "node:crypto";
 import { connect, createServer, type AddressInfo, type Socket } from "node:net";
@@ -29,6 +33,15 @@ export interface ThrottleSettings {
   mailboxes?: string[];
 }
 
+/** Exchange Online throttles a tenant whose clients ask too much at once, not one session. */
+export interface LoadThrottle {
+  /** Commands per second, all sessions together, above which matching commands are refused. */
+  commandsPerSecond: number;
+  backoffMs?: number;
+  /** Command names refused while over the rate. Default: FETCH, UID FETCH, APPEND. */
+  commands?: string[];
+}
+
 export interface FrontOptions {
   port?: number;
   upstreamPort: number;
@@ -36,6 +49,9 @@ export interface FrontOptions {
   /** May `tokenUser` (a upn, or an app's client id) open `mailbox`? */
   isDelegated(tokenUser: string, mailbox: string): Promise<boolean>;
   throttle?: ThrottleSettings;
+  load?: LoadThrottle;
+  /** Milliseconds the front waits before it handles each command (0: none). */
+  commandDelayMs?: number;
   /** One line per session event (never a token). */
   log?: (line: string) => void;
 }
@@ -43,6 +59,10 @@ export interface FrontOptions {
 export interface Front {
   port: number;
   setThrottle(t: ThrottleSettings | undefined): void;
+  setLoad(t: LoadThrottle | undefined): void;
+  setCommandDelay(ms: number): void;
+  /** Throttled replies sent so far, all sessions together. */
+  throttledReplies(): number;
   stop(): Promise<void>;
 }
 
@@ -53,6 +73,45 @@ export const NOT_CONNECTED = "BAD User is authenticated but not connected.";
 export const EXPIRED_BYE = "* BYE Session invalidated - AccessTokenExpired";
 export const THROTTLE_BYE = "* BYE Connection closed. 14";
 const DEFAULT_THROTTLED = ["FETCH", "UID FETCH", "APPEND"];
+const DEFAULT_BACKOFF_MS = 299609;
+
+/** Commands seen in the last second, in ten 100 ms buckets: constant memory at any rate. */
+export class RateMeter {
+  private readonly buckets = new Array<number>(10).fill(0);
+  private bucketStart = 0;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  private advance(): void {
+    const slot = Math.floor(this.now() / 100);
+    const gone = Math.min(10, slot - this.bucketStart);
+    for (let i = 1; i <= gone; i++) this.buckets[(this.bucketStart + i) % 10] = 0;
+    if (gone > 0) this.bucketStart = slot;
+  }
+
+  /** Counts one command; returns the commands of the last second, this one included. */
+  add(): number {
+    this.advance();
+    this.buckets[this.bucketStart % 10]!++;
+    return this.perSecond();
+  }
+
+  perSecond(): number {
+    this.advance();
+    return this.buckets.reduce((sum, n) => sum + n, 0);
+  }
+}
+
+/** What every session of one front shares: the settings that change at run time, the load. */
+interface Shared {
+  throttle?: ThrottleSettings;
+  load?: LoadThrottle;
+  commandDelayMs: number;
+  meter: RateMeter;
+  throttled: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A literal announced at the end of a line: its size, and whether the client waits for `+`. */
 export function literalAtEnd(line: string): { size: number; sync: boolean } | undefined {
@@ -97,7 +156,7 @@ class Session {
   constructor(
     private readonly client: Socket,
     private readonly opts: FrontOptions,
-    private readonly throttle: () => ThrottleSettings | undefined,
+    private readonly shared: Shared,
   ) {
     client.write(GREETING);
     client.on("data", (chunk: Buffer) => {
@@ -160,7 +219,10 @@ class Session {
     if (kind === "sasl") return this.authenticate(this.saslTag, line);
     if (kind === "forward" || kind === "idle") return this.forward(raw, literal);
     if (kind === "discard") return this.skipLiteral(literal);
+    if (this.shared.commandDelayMs > 0) await sleep(this.shared.commandDelayMs);
+    if (this.mode === "closed") return;
     const cmd = parseCommand(line);
+    const rate = this.shared.meter.add();
     if (this.mode === "preauth") return this.preauth(cmd, literal);
     if (Date.now() >= this.expiresAt) {
       this.log("token expired: BYE");
@@ -169,14 +231,15 @@ class Session {
       return;
     }
     if (this.mode === "not-connected") return this.notConnected(cmd, literal);
-    if (this.throttled(cmd.name)) {
+    const backoffMs = this.throttled(cmd.name, rate);
+    if (backoffMs !== undefined) {
       this.skipLiteral(literal);
       this.errors++;
-      const t = this.throttle()!;
+      this.shared.throttled++;
       this.say(
-        `${cmd.tag} NO Request is throttled. Suggested Backoff Time: ${t.backoffMs ?? 299609} milliseconds`,
+        `${cmd.tag} NO Request is throttled. Suggested Backoff Time: ${backoffMs} milliseconds`,
       );
-      if (this.errors >= (t.byeAfterErrors ?? 10)) {
+      if (this.errors >= (this.shared.throttle?.byeAfterErrors ?? 10)) {
         this.log("throttled too often: BYE");
         this.say(THROTTLE_BYE);
         this.close();
@@ -205,13 +268,21 @@ class Session {
     }
   }
 
-  private throttled(name: string): boolean {
-    const t = this.throttle();
-    if (!t) return false;
-    if (t.mailboxes && !t.mailboxes.includes(this.mailbox.toLowerCase())) return false;
-    if (!(t.commands ?? DEFAULT_THROTTLED).includes(name)) return false;
+  /** The backoff to suggest when this command is refused, undefined when it goes through. */
+  private throttled(name: string, rate: number): number | undefined {
+    const load = this.shared.load;
+    if (
+      load &&
+      rate > load.commandsPerSecond &&
+      (load.commands ?? DEFAULT_THROTTLED).includes(name)
+    )
+      return load.backoffMs ?? DEFAULT_BACKOFF_MS;
+    const t = this.shared.throttle;
+    if (!t) return undefined;
+    if (t.mailboxes && !t.mailboxes.includes(this.mailbox.toLowerCase())) return undefined;
+    if (!(t.commands ?? DEFAULT_THROTTLED).includes(name)) return undefined;
     this.counted++;
-    return this.counted > t.afterCommands;
+    return this.counted > t.afterCommands ? (t.backoffMs ?? DEFAULT_BACKOFF_MS) : undefined;
   }
 
   private notConnected(
@@ -336,12 +407,18 @@ class Session {
 }
 
 export async function startFront(opts: FrontOptions): Promise<Front> {
-  let throttle = opts.throttle;
+  const shared: Shared = {
+    throttle: opts.throttle,
+    load: opts.load,
+    commandDelayMs: opts.commandDelayMs ?? 0,
+    meter: new RateMeter(),
+    throttled: 0,
+  };
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
-    new Session(socket, opts, () => throttle);
+    new Session(socket, opts, shared);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -350,8 +427,15 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
   return {
     port: (server.address() as AddressInfo).port,
     setThrottle: (t) => {
-      throttle = t;
+      shared.throttle = t;
     },
+    setLoad: (t) => {
+      shared.load = t;
+    },
+    setCommandDelay: (ms) => {
+      shared.commandDelayMs = ms;
+    },
+    throttledReplies: () => shared.throttled,
     stop: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();

@@ -5,7 +5,11 @@
 //
 // Environment: STANDIN_DIR (default ./standin), STANDIN_TOKEN_TTL (seconds, default 3600),
 // STANDIN_BIG_COUNT (default 4000), STANDIN_THROTTLE_AFTER (FETCH/APPEND commands per session
-// before throttling; off by default) with STANDIN_THROTTLE_MAILBOXES (comma-separated), and the
+// before throttling; off by default) with STANDIN_THROTTLE_MAILBOXES (comma-separated),
+// STANDIN_LOAD_THROTTLE (commands per second, all sessions together, above which FETCH/APPEND are
+// throttled; off by default), STANDIN_THROTTLE_BACKOFF_MS (the suggested backoff, default 299609),
+// STANDIN_COMMAND_DELAY_MS (a delay before every IMAP command, default 0), STANDIN_EQUAL_MAILBOXES
+// (that many equal mailboxes, listed alone in <dir>/users-equal.csv; default 0), and the
 // ports STANDIN_OAUTH_PORT (11180), STANDIN_IMAP_PORT (13001, the front = the "Microsoft 365"
 // source), STANDIN_SOURCE_PORT (13002, Dovecot behind the front), STANDIN_DEST_PORT (13003).
 import { spawn } from "node:child_process";
@@ -41,6 +45,11 @@ async function runningPid(): Promise<number | undefined> {
 
 async function serve(): Promise<void> {
   const throttleAfter = process.env.STANDIN_THROTTLE_AFTER;
+  const backoffMs = process.env.STANDIN_THROTTLE_BACKOFF_MS
+    ? num("STANDIN_THROTTLE_BACKOFF_MS", 0)
+    : undefined;
+  const loadRate = num("STANDIN_LOAD_THROTTLE", 0);
+  const equalCount = num("STANDIN_EQUAL_MAILBOXES", 0);
   const standin = await startStandin({
     dir,
     ports: {
@@ -54,9 +63,13 @@ async function serve(): Promise<void> {
     throttle: throttleAfter
       ? {
           afterCommands: num("STANDIN_THROTTLE_AFTER", 100),
+          backoffMs,
           mailboxes: process.env.STANDIN_THROTTLE_MAILBOXES?.split(",").map((m) => m.trim()),
         }
       : undefined,
+    load: loadRate > 0 ? { commandsPerSecond: loadRate, backoffMs } : undefined,
+    commandDelayMs: num("STANDIN_COMMAND_DELAY_MS", 0),
+    equal: equalCount > 0 ? { count: equalCount } : undefined,
   });
   const stop = () => {
     void standin

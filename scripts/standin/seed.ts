@@ -47,6 +47,28 @@ export function seedPlan(bigCount: number): Record<string, MailboxSeed> {
   };
 }
 
+/** The folders of every `equal` mailbox unless told otherwise: about 600 KB, accents included. */
+export const EQUAL_SEED: MailboxSeed = {
+  INBOX: 200,
+  "Sent Items": 60,
+  "Éléments envoyés": 20,
+  Archive: 20,
+};
+
+/** `count` mailboxes with the same folders and sizes (`equal01@contoso.test`...): a fair load test. */
+export function equalMailboxes(
+  count: number,
+  seed: MailboxSeed = EQUAL_SEED,
+): Record<string, MailboxSeed> {
+  const width = String(count).length;
+  return Object.fromEntries(
+    Array.from({ length: count }, (_, i) => [
+      `equal${String(i + 1).padStart(Math.max(2, width), "0")}@contoso.test`,
+      seed,
+    ]),
+  );
+}
+
 /** Around 2 KB each, so that quotas are reached with few messages. */
 function message(mailbox: string, folder: string, n: number, date: Date): string {
   const body = `Message ${n} of ${folder} for ${mailbox}.\r\n${"Lorem ipsum dolor sit amet. ".repeat(60)}\r\n`;

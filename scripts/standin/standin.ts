@@ -1,9 +1,11 @@
 // The whole stand-in for Microsoft 365: OAuth server, Office-like IMAP front, source Dovecot
 // (XOAUTH2 + delegation), destination Dovecot (passwords, quota), seed data, settings for .env.
 //
-//   startStandin({ dir, ports?, tokenTtlSec?, bigCount?, throttle? }) → Standin
+//   startStandin({ dir, ports?, tokenTtlSec?, bigCount?, throttle?, load?, commandDelayMs?,
+//                  equal? }) → Standin
 //     env              the settings to put in .env (also written to <dir>/standin.env)
 //     usersFile        <dir>/users.csv, every seeded mailbox with its destination password file
+//     equalUsersFile   <dir>/users-equal.csv, only the `equal` mailboxes (for benchmarks)
 //     oauth, front     see oauth-server.ts / front.ts (setTokenTtl, mint, setThrottle...)
 //     grant(tokenUser, mailbox, allowed)   edits the delegations (FullAccess) of the source;
 //                      resolves once Dovecot sees the change (about a second)
@@ -20,7 +22,7 @@ import {
   writeDestinationConfig,
   writeSourceConfig,
 } from "./dovecot.js";
-import { startFront, type Front, type ThrottleSettings } from "./front.js";
+import { startFront, type Front, type LoadThrottle, type ThrottleSettings } from "./front.js";
 import {
   APP_CLIENT_ID,
   PUBLIC_CLIENT_ID,
@@ -28,7 +30,7 @@ import {
   type OAuthServer,
 } from "./oauth-server.js";
 import { freePort } from "./ports.js";
-import { seedMailbox, seedPlan } from "./seed.js";
+import { equalMailboxes, seedMailbox, seedPlan, type MailboxSeed } from "./seed.js";
 
 export const ADMIN = "admin@contoso.test";
 export const TENANT = "contoso.test";
@@ -63,6 +65,10 @@ export interface StandinOptions {
   /** Messages in big@contoso.test's INBOX (default 4000). */
   bigCount?: number;
   throttle?: ThrottleSettings;
+  load?: LoadThrottle;
+  commandDelayMs?: number;
+  /** `count` more mailboxes, all with the same folders and message counts, delegated to ADMIN. */
+  equal?: { count: number; seed?: MailboxSeed };
 }
 
 export interface Standin {
@@ -70,6 +76,8 @@ export interface Standin {
   ports: StandinPorts;
   env: Record<string, string>;
   usersFile: string;
+  /** Only the `equal` mailboxes; absent without them. */
+  equalUsersFile?: string;
   mailboxes: string[];
   oauth: OAuthServer;
   front: Front;
@@ -109,8 +117,14 @@ export async function startStandin(opts: StandinOptions): Promise<Standin> {
   await mkdir(dir, { recursive: true });
   await chmod(dir, 0o755);
   if (owner.uid !== process.getuid?.()) await assertSearchable(path.dirname(dir), owner.uid);
+  const equal = opts.equal ? equalMailboxes(opts.equal.count, opts.equal.seed) : {};
   const delegations = path.join(dir, "delegations.passwd");
-  await writeFile(delegations, DELEGATIONS.map(delegationLine).join(""));
+  await writeFile(
+    delegations,
+    [...DELEGATIONS, ...Object.keys(equal).map((m) => `${ADMIN}/${m}`)]
+      .map(delegationLine)
+      .join(""),
+  );
 
   const started: (() => Promise<void>)[] = [];
   const stop = async () => {
@@ -127,7 +141,7 @@ export async function startStandin(opts: StandinOptions): Promise<Standin> {
 
     const source = instanceDirs(dir, "source");
     const destination = instanceDirs(dir, "destination");
-    const plan = seedPlan(opts.bigCount ?? 4000);
+    const plan = { ...seedPlan(opts.bigCount ?? 4000), ...equal };
     const mailboxes = Object.keys(plan);
     await rm(path.join(dir, "mail"), { recursive: true, force: true });
     await Promise.all(mailboxes.map((m) => seedMailbox(source.mail, m, plan[m]!)));
@@ -178,6 +192,8 @@ export async function startStandin(opts: StandinOptions): Promise<Standin> {
           .split("\n")
           .some((l) => l.startsWith(`${tokenUser}/${mailbox}:`)),
       throttle: opts.throttle,
+      load: opts.load,
+      commandDelayMs: opts.commandDelayMs,
       log: (line) =>
         void writeFile(frontLog, `${new Date().toISOString()} ${line}\n`, { flag: "a" }),
     });
@@ -188,14 +204,12 @@ export async function startStandin(opts: StandinOptions): Promise<Standin> {
     await mkdir(secrets, { recursive: true, mode: 0o700 });
     for (const m of mailboxes)
       await writeFile(path.join(secrets, `${m}.pass`), `${passwordOf(m)}\n`, { mode: 0o600 });
+    const usersCsv = (list: string[]) =>
+      `source,destination,password,password_file\n${list.map((m) => `${m},,,secrets/${m}.pass\n`).join("")}`;
     const usersFile = path.join(dir, "users.csv");
-    await writeFile(
-      usersFile,
-      `source,destination,password,password_file\n${mailboxes
-        .filter((m) => m !== ADMIN)
-        .map((m) => `${m},,,secrets/${m}.pass`)
-        .join("\n")}\n`,
-    );
+    await writeFile(usersFile, usersCsv(mailboxes.filter((m) => m !== ADMIN)));
+    const equalUsersFile = opts.equal ? path.join(dir, "users-equal.csv") : undefined;
+    if (equalUsersFile) await writeFile(equalUsersFile, usersCsv(Object.keys(equal)));
     const env: Record<string, string> = {
       TENANT_ID: TENANT,
       AUTHORITY_URL: oauth.issuer,
@@ -214,6 +228,7 @@ export async function startStandin(opts: StandinOptions): Promise<Standin> {
       ports,
       env,
       usersFile,
+      equalUsersFile,
       mailboxes,
       oauth,
       front,

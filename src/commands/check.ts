@@ -5,6 +5,7 @@ import path from "node:path";
 import { ExitCode, interruptedExit } from "../errors.js";
 import { imapsyncRunner } from "../engine/attempt.js";
 import { preflightEntry } from "../engine/preflight.js";
+import { limitFor, type ConcurrencyLimit } from "../engine/limit.js";
 import { schedule } from "../engine/scheduler.js";
 import { grantLine, principalOf } from "../exchange-scripts.js";
 import { imapsyncVersion } from "../imapsync/run.js";
@@ -41,17 +42,24 @@ export async function checkCommand(flags: CheckFlags, io: CommandIo): Promise<nu
       out: (l) => io.stderr.write(`${l}\n`),
     });
     out(`Token  ${checkToken(await tokens.fresh(), expectationsOf(config)).summary}`);
-    const concurrency = Math.max(config.concurrency, MIN_CHECK_CONCURRENCY);
-    out(
-      `Mailboxes  imapsync --justfoldersizes (log in, open every folder), ${concurrency} at a time`,
-    );
+    const say = (line: string) => io.stderr.write(`${line}\n`);
+    const limit = limitFor(config, {
+      mailboxes: users.mailboxes.length,
+      least: MIN_CHECK_CONCURRENCY,
+      info: say,
+      log: (change) => say(`concurrency ${change.from} -> ${change.to}: ${change.reason}`),
+      availableMemory: () => process.availableMemory(),
+    });
+    const atATime =
+      config.concurrency === "auto" ? `auto, from ${limit.current()}` : limit.current();
+    out(`Mailboxes  imapsync --justfoldersizes (log in, open every folder), ${atATime} at a time`);
     const plans = planMailboxes({
       mode: "preflight",
       mailboxes: users.mailboxes,
       usersFile: users.path,
       config,
     });
-    const entries = await preflights(plans, { concurrency, config, tokens }, io);
+    const entries = await preflights(plans, { limit, config, tokens }, io);
     const results = users.mailboxes.flatMap((m) => entries.get(m.source) ?? []);
     await saveResults(results, users.path, config.workDir);
     for (const line of [...table(results), ...grantHelp(results, config)]) out(line);
@@ -70,20 +78,27 @@ export async function checkCommand(flags: CheckFlags, io: CommandIo): Promise<nu
 /** Every preflight at once (a token about to expire is renewed before each login). */
 async function preflights(
   plans: MailboxPlan[],
-  ctx: { concurrency: number; config: Config; tokens: Pick<TokenKeeper, "fresh"> },
+  ctx: { limit: ConcurrencyLimit; config: Config; tokens: Pick<TokenKeeper, "fresh"> },
   io: CommandIo,
 ): Promise<Map<string, ReportEntry>> {
   const run = imapsyncRunner(ctx.config);
   const entries = new Map<string, ReportEntry>();
-  await schedule(plans, { concurrency: ctx.concurrency, signal: io.signal }, async (plan) => {
+  const { limit } = ctx;
+  await schedule(plans, { concurrency: limit, signal: io.signal }, async (plan) => {
+    const source = plan.mailbox.source;
     const password = await readPassword(plan.password);
     await ctx.tokens.fresh();
     const spawnFailed = (reason: string) =>
-      io.stderr.write(`${plan.mailbox.source}: imapsync could not be started: ${reason}\n`);
+      io.stderr.write(`${source}: imapsync could not be started: ${reason}\n`);
+    limit.attemptStarted(source);
     const result = await run(plan, { ...io, password, spawnFailed });
-    entries.set(plan.mailbox.source, preflightEntry(plan, result, ctx.config.loginHint));
+    const entry = preflightEntry(plan, result, ctx.config.loginHint);
+    limit.attemptEnded(source, { copied: 0, bytes: 0, throttled: entry.class === "throttled" });
+    limit.mailboxDone(source);
+    entries.set(source, entry);
     return {};
   });
+  limit.stop();
   return entries;
 }
 

@@ -3,7 +3,7 @@ import { open, type FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { ExitCode, InputError } from "../errors.js";
 import { RunClassifier } from "../imapsync/classify.js";
-import { readLines } from "../lines.js";
+import { readLineBatches } from "../lines.js";
 import type { RunClass } from "../types.js";
 
 /** What `diagnose --json` prints for one input, one object per line. */
@@ -51,7 +51,9 @@ async function openLog(file: string): Promise<FileHandle> {
 
 async function classifyStream(file: string, stream: Readable): Promise<DiagnoseResult> {
   const classifier = new RunClassifier();
-  for await (const line of readLines(stream)) classifier.push(line);
+  for await (const lines of readLineBatches(stream)) {
+    for (const line of lines) classifier.push(line);
+  }
   const classification = classifier.finish();
   return {
     file,

@@ -1,4 +1,5 @@
 // `migrate`: plan every selected mailbox, then run the plans (or, with --plan, print them).
+import { once } from "node:events";
 import { existsSync } from "node:fs";
 import type { Requirement } from "../config/load.js";
 import { ExitCode } from "../errors.js";
@@ -23,6 +24,8 @@ export interface MigrateFlags extends Record<string, unknown> {
   /** Stop imapsync processes a crashed earlier run left behind, instead of waiting for them. */
   stopLeftovers?: boolean;
   json?: boolean;
+  /** Every event as a JSON line on standard output. */
+  events?: "jsonl";
   /** Verify each mailbox once its copy ended ok. */
   verify?: boolean;
 }
@@ -62,7 +65,7 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
   };
   if (dryPlan) {
     const shown = { json: Boolean(flags.json), shardCount: config.shard?.count };
-    printPlans(plansFor(await previousReport()), io.stdout, shown);
+    await printPlans(plansFor(await previousReport()), io.stdout, shown);
     return ExitCode.ok;
   }
   const shard = shardToRun(config.shard);
@@ -81,19 +84,34 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
     const signIn = {
       openBrowser: flags.browser !== false,
       stopLeftovers: Boolean(flags.stopLeftovers),
+      events: flags.events,
     };
     const verify = Boolean(flags.verify);
     return runMigration(plansFor(previous), { ...options, ...signIn, verify }, io);
   });
 }
 
-/** With a shard count, each plan says which shard runs it. */
-function printPlans(
+/**
+ * With a shard count, each plan says which shard runs it. Written as the reader takes it (100,000
+ * plans are never all queued in memory); a reader that stops early (`| head`) ends it quietly.
+ */
+async function printPlans(
   plans: MailboxPlan[],
   out: NodeJS.WritableStream,
   { json, shardCount }: { json: boolean; shardCount?: number },
-): void {
+): Promise<void> {
+  let closed = false;
+  let failure: Error | undefined;
+  const onError = (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") failure = error;
+    closed = true;
+  };
+  out.on("error", onError);
+  const write = async (text: string) => {
+    if (!out.write(text)) await Promise.race([once(out, "drain"), once(out, "close")]);
+  };
   for (const plan of plans) {
+    if (closed) break;
     const { source, destination } = plan.mailbox;
     const argv = maskArgs(plan.argv);
     const shard =
@@ -103,12 +121,14 @@ function printPlans(
     if (json) {
       const shown = { source, destination, argv, mode: plan.mode, attempt: plan.attempt };
       const more = { logFile: plan.files.logFile, folders: plan.folders, ...(shard && { shard }) };
-      out.write(`${JSON.stringify({ ...shown, ...more })}\n`);
+      await write(`${JSON.stringify({ ...shown, ...more })}\n`);
     } else {
       const which = shard ? ` (shard ${formatShard(shard)})` : "";
-      out.write(`# ${source} -> ${destination}${which}\n${argv.map(shellQuote).join(" ")}\n`);
+      await write(`# ${source} -> ${destination}${which}\n${argv.map(shellQuote).join(" ")}\n`);
     }
   }
+  out.off("error", onError);
+  if (failure) throw failure;
 }
 
 function shellQuote(word: string): string {

@@ -1,10 +1,8 @@
 import path from "node:path";
-import writeFileAtomic from "write-file-atomic";
 import { ExitCode, InputError, readNamedFile } from "../errors.js";
-import { reportToCsv } from "../report/csv.js";
 import { loadReport } from "../report/store.js";
 import { formatSummary } from "../report/summary.js";
-import { writeHtmlReport } from "../report/write-html.js";
+import { writeHtmlReport, writeReportCsv, writeReportJson } from "../report/write.js";
 import { checkSchemaVersions, mergeReports, type ShardReport } from "../report/merge.js";
 
 export interface ReportMergeFlags {
@@ -63,8 +61,8 @@ export async function reportMergeCommand(
   const stem = out.slice(0, -".json".length);
   const csv = `${stem}.csv`;
   const html = `${stem}.html`;
-  await writeFileAtomic(out, JSON.stringify(report, null, 2) + "\n", { mode: 0o600 });
-  await writeFileAtomic(csv, reportToCsv(report), { mode: 0o600 });
+  await writeReportJson(report, out);
+  await writeReportCsv(report, csv);
   await writeHtmlReport(report, html);
   for (const line of formatSummary(report)) io.stdout.write(`${line}\n`);
   io.stdout.write(`Merged ${inputs.length} reports: ${out}, ${csv} and ${html}\n`);

@@ -1,12 +1,10 @@
 // `report html`: rewrites report.html and report.csv from any report.json, e.g. one copied from
 // the migration machine, or one written before report.html existed.
 import path from "node:path";
-import writeFileAtomic from "write-file-atomic";
 import { loadConfig } from "../config/load.js";
 import { ExitCode } from "../errors.js";
-import { reportToCsv } from "../report/csv.js";
 import { loadReport, reportPaths } from "../report/store.js";
-import { writeHtmlReport } from "../report/write-html.js";
+import { writeHtmlReport, writeReportCsv } from "../report/write.js";
 
 export interface ReportHtmlFlags extends Record<string, unknown> {
   report?: string;
@@ -24,7 +22,7 @@ export async function reportHtmlCommand(
   const html = path.join(dir, "report.html");
   const csv = path.join(dir, "report.csv");
   await writeHtmlReport(report, html);
-  await writeFileAtomic(csv, reportToCsv(report), { mode: 0o600 });
+  await writeReportCsv(report, csv);
   io.stdout.write(`Wrote ${html} and ${csv} (${report.mailboxes.length} mailboxes).\n`);
   return ExitCode.ok;
 }

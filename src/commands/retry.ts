@@ -17,6 +17,7 @@ export interface RetryFlags extends Record<string, unknown> {
   report: string;
   browser?: boolean;
   stopLeftovers?: boolean;
+  events?: "jsonl";
   shard?: string;
 }
 
@@ -87,8 +88,9 @@ interface Todo {
 /** The mailboxes of these entries that are not ok and still in the users file. */
 function failedOf(entries: ReportEntry[], { users }: Session, all: string, io: CommandIo): Todo {
   const failed = entries.filter((entry) => !countsAsOk(entry));
+  const bySource = new Map(users.mailboxes.map((m) => [m.source, m]));
   const mailboxes = failed.flatMap((entry): Mailbox[] => {
-    const mailbox = users.mailboxes.find((m) => m.source === entry.source);
+    const mailbox = bySource.get(entry.source);
     if (!mailbox) {
       io.stderr.write(
         `${entry.source} is in the report but no longer in ${users.path}; it is left as it is.\n`,
@@ -125,6 +127,7 @@ async function rerun(
   const signIn = {
     openBrowser: flags.browser !== false,
     stopLeftovers: Boolean(flags.stopLeftovers),
+    events: flags.events,
   };
   return runMigration(plans, { config, usersFile: users.path, store, ...signIn }, io);
 }

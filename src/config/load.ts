@@ -83,6 +83,7 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
     nonInteractive: values.nonInteractive,
     tokenMarginMs: values.tokenMargin,
     concurrency: values.concurrency,
+    maxConcurrency: values.maxConcurrency,
     maxAttempts: values.maxAttempts,
     maxBackoffMs: values.maxBackoff,
     dryRun: flags.dryRun === true,
@@ -172,9 +173,11 @@ function schemaFor(setting: Setting): z.ZodType<unknown> {
         .int()
         .min(setting.min ?? 0)
         .max(setting.max ?? Number.MAX_SAFE_INTEGER);
-      return z
+      const number = z
         .union([z.number(), z.string().trim().regex(/^\d+$/).transform(Number)])
         .pipe(bounded);
+      if (!setting.auto) return number;
+      return z.union([z.string().trim().toLowerCase().pipe(z.literal("auto")), number]);
     }
     case "duration":
       return z.union([

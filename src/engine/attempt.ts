@@ -44,17 +44,19 @@ export function imapsyncRunner(
   return (plan, io) => runAttempt(plan, io, config);
 }
 
-/** Every line through the classifier; progress is told each time it moves. */
+/** Every line through the classifier; progress is told when it moved, once per chunk of lines. */
 async function classifyLines(
-  lines: AsyncIterable<string>,
+  batches: AsyncIterable<string[]>,
   classifier: RunClassifier,
   sizes: FolderSizesParser | undefined,
   progress?: (progress: Progress) => void,
 ): Promise<void> {
   let lastDone = -1;
-  for await (const line of lines) {
-    classifier.push(line);
-    sizes?.push(line);
+  for await (const lines of batches) {
+    for (const line of lines) {
+      classifier.push(line);
+      sizes?.push(line);
+    }
     const now = classifier.progress;
     if (now && now.done !== lastDone) {
       lastDone = now.done;

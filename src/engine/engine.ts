@@ -22,6 +22,7 @@ import {
   WAITING_FOR_TOKEN,
 } from "./remedies.js";
 import { decideRetry, outcomeOf, type RetryDecision } from "./retry-policy.js";
+import { fixedLimit, type ConcurrencyLimit } from "./limit.js";
 import { schedule } from "./scheduler.js";
 
 export interface EngineDeps {
@@ -36,7 +37,8 @@ export interface EngineDeps {
   verifyAfterCopy?: boolean;
   /** Reads the plan's destination password (a file is read only now, for a mailbox that runs). */
   password: (plan: MailboxPlan) => Promise<string | undefined>;
-  limits: { concurrency: number; maxAttempts: number; maxBackoffMs: number };
+  /** `concurrency`: a number, or a limit that changes while it runs (`--concurrency auto`). */
+  limits: { concurrency: number | ConcurrencyLimit; maxAttempts: number; maxBackoffMs: number };
   /** For remedies: the admin who signs in, and the stall limit. */
   loginHint?: string;
   stallTimeoutMs: number;
@@ -84,9 +86,11 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
 
   const inFlight = { count: 0 };
   const stopRefreshing = keepTokenFresh(deps, inFlight, stopOnTokenFailure);
+  const { concurrency } = deps.limits;
+  const limit = typeof concurrency === "number" ? fixedLimit(concurrency) : concurrency;
   const unfinished = await schedule(
     plans,
-    { concurrency: deps.limits.concurrency, signal: starting.signal, clock: deps.clock },
+    { concurrency: limit, signal: starting.signal, clock: deps.clock },
     async (first) => {
       const history = histories.get(first.mailbox.source)!;
       const entry = deps.store.entry(first.mailbox.source);
@@ -100,8 +104,21 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
         return { againInMs: 0 };
       }
       inFlight.count++;
-      const result = await attempt(history.plan, entry, deps).finally(() => inFlight.count--);
-      return settle(history, entry, token, result, deps);
+      const result = await attempt(history.plan, entry, deps, limit).finally(
+        () => inFlight.count--,
+      );
+      limit.attemptEnded(first.mailbox.source, {
+        copied: result.copied,
+        bytes: entry.attempts.at(-1)?.bytesTransferred ?? 0,
+        throttled: result.classification.class === "throttled",
+      });
+      const next = await settle(history, entry, token, result, deps);
+      if (next.againInMs === undefined) {
+        limit.mailboxDone(first.mailbox.source);
+        // Its plan (argv, paths) is not needed again: memory stays with the mailboxes to come.
+        histories.delete(first.mailbox.source);
+      }
+      return next;
     },
   );
   stopRefreshing();
@@ -112,7 +129,8 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
     if (tokenFailure) entry.remedy = WAITING_FOR_TOKEN;
     deps.ui.finished(entry);
   }
-  await deps.store.save();
+  // report.json and report.csv whole again; the journal is closed (a later change reopens it).
+  await deps.store.close();
   if (tokenFailure) throw tokenFailure;
 }
 
@@ -160,6 +178,7 @@ async function attempt(
   plan: MailboxPlan,
   entry: ReportEntry,
   deps: EngineDeps,
+  limit: ConcurrencyLimit,
 ): Promise<AttemptResult> {
   const source = plan.mailbox.source;
   return deps.runAttempt(plan, {
@@ -174,10 +193,14 @@ async function attempt(
         entry.status = "running";
         entry.verification = undefined;
       }
-      await deps.store.save();
+      await deps.store.saveEntry(entry);
+      limit.attemptStarted(source);
       deps.ui.attemptStarted(source, plan.attempt);
     },
-    progress: (progress) => deps.ui.progress(source, progress),
+    progress: (progress) => {
+      limit.progress(source, progress.done);
+      deps.ui.progress(source, progress);
+    },
     spawnFailed: (reason) => deps.ui.warn(`${source}: imapsync could not be started: ${reason}`),
   });
 }
@@ -199,12 +222,12 @@ async function settle(
   entry.folders ??= classification.folders.length > 0 ? classification.folders : undefined;
   if (decision.retry) {
     entry.status = "pending";
-    await deps.store.save();
+    await deps.store.saveEntry(entry);
     return runAgain(history, entry, token, decision, exit, deps);
   }
   entry.status = statusOf(classification.class);
   if (decision.reason) entry.remedy = `${entry.remedy} (${decision.reason})`;
-  await deps.store.save();
+  await deps.store.saveEntry(entry);
   if (entry.status === "ok" && deps.verifyAfterCopy && !deps.signal.aborted) {
     // Its own retry count: the copy's attempts do not use up the verification's.
     Object.assign(history, { total: 0, unproductive: 0 });
@@ -251,7 +274,7 @@ async function settleVerification(
         ? `${remedy} Then ${MISSING_REMEDY}.`
         : MISSING_REMEDY;
   }
-  await deps.store.save();
+  await deps.store.saveEntry(entry);
   if (decision.retry) return runAgain(history, entry, token, decision, exit, deps);
   deps.ui.finished(entry);
   return {};
@@ -296,8 +319,7 @@ function runAgain(
   exit: AttemptResult["exit"],
   deps: EngineDeps,
 ): { againInMs: number } {
-  const source = history.plan.mailbox.source;
-  deps.ui.waiting(source, exit.stalled ? STALLED_WAITING : decision.reason, decision.delayMs);
+  deps.ui.waiting(entry, exit.stalled ? STALLED_WAITING : decision.reason, decision.delayMs);
   if (decision.renewToken) history.expiredToken = token;
   history.plan = deps.replan(history.plan.mode, history.plan, entry);
   return { againInMs: decision.delayMs };

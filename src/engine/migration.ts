@@ -5,7 +5,7 @@ import { ExitCode, interruptedExit, TokenError } from "../errors.js";
 import { planAttempt, type MailboxPlan } from "../plan/plan.js";
 import type { ReportStore } from "../report/store.js";
 import { countsAsOk, formatRemedies, formatSummary } from "../report/summary.js";
-import { writeHtmlReport } from "../report/write-html.js";
+import { writeHtmlReport } from "../report/write.js";
 import { createTokenKeeper } from "../token/grants.js";
 import type { TokenKeeper } from "../token/keeper.js";
 import type { Config } from "../types.js";
@@ -19,6 +19,7 @@ import {
   type Leftover,
 } from "../workdir.js";
 import { imapsyncRunner } from "./attempt.js";
+import { limitFor } from "./limit.js";
 import { runEngine } from "./engine.js";
 import { WAITING_FOR_TOKEN } from "./remedies.js";
 
@@ -36,6 +37,8 @@ export interface MigrationOptions {
   store: ReportStore;
   openBrowser: boolean;
   stopLeftovers: boolean;
+  /** `--events jsonl`: events as JSON lines on standard output, the summary on standard error. */
+  events?: "jsonl";
   /** `migrate --verify`: verify each mailbox once its copy ended ok. */
   verify?: boolean;
 }
@@ -65,7 +68,8 @@ export async function runMigration(
     // Once per run, never per attempt: its cost grows with the list.
     await writeHtmlReport(store.report, htmlPath(store.files.json));
   }
-  return summarize(plans, store, io, Boolean(opts.verify));
+  const out = opts.events ? io.stderr : io.stdout;
+  return summarize(plans, store, out, io.signal, Boolean(opts.verify));
 }
 
 /** report.html beside the report.json it shows. */
@@ -87,9 +91,15 @@ async function runPlans(
   if (plans.length > 0) await firstToken(tokens, plans, store);
   const ui = createUi(
     plans.map((plan) => plan.mailbox.source),
-    { stream: io.stderr, env: io.env },
+    { stream: io.stderr, env: io.env, events: opts.events ? io.stdout : undefined },
   );
   live.ui = ui;
+  const limit = limitFor(config, {
+    mailboxes: plans.length,
+    info: (line) => ui.info(line),
+    log: (change) => ui.concurrency(change),
+    availableMemory: () => process.availableMemory(),
+  });
   try {
     await runEngine(plans, {
       runAttempt: imapsyncRunner(config),
@@ -99,7 +109,7 @@ async function runPlans(
       replan: (mode, plan, entry) => planAttempt(mode, plan.mailbox, opts.usersFile, config, entry),
       verifyAfterCopy: opts.verify,
       password: async (plan) => passwords.get(plan.mailbox.source),
-      limits: config,
+      limits: { ...config, concurrency: limit },
       loginHint: config.loginHint,
       stallTimeoutMs: config.stallTimeoutMs,
       signal: io.signal,
@@ -108,8 +118,9 @@ async function runPlans(
       isRunning,
     });
   } finally {
+    limit.stop();
     store.report.endedAt = new Date().toISOString();
-    await store.save();
+    await store.close();
     await ui.close();
   }
 }
@@ -124,14 +135,15 @@ async function readPasswords(plans: MailboxPlan[]): Promise<Map<string, string |
 function summarize(
   plans: MailboxPlan[],
   store: ReportStore,
-  io: MigrationIo,
+  out: NodeJS.WritableStream,
+  signal: AbortSignal,
   verifyAfterCopy: boolean,
 ): number {
   for (const line of [...formatSummary(store.report), ...formatRemedies(store.report)]) {
-    io.stdout.write(`${line}\n`);
+    out.write(`${line}\n`);
   }
-  io.stdout.write(`Report: ${store.files.json} (for people: ${htmlPath(store.files.json)})\n`);
-  const interrupted = interruptedExit(io.signal);
+  out.write(`Report: ${store.files.json} (for people: ${htmlPath(store.files.json)})\n`);
+  const interrupted = interruptedExit(signal);
   if (interrupted !== undefined) return interrupted;
   // The mailboxes of this run decide; others kept in the report from earlier runs do not. When
   // this run verifies, only proof counts: a verification that could not tell is not enough.

@@ -3,7 +3,7 @@
 import type { RunClass } from "../types.js";
 
 import { DEFAULT_BACKOFF_MS } from "./retry-policy.js";
-import { formatDuration } from "../duration.js";
+import { formatDuration } from "../format.js";
 
 function duration(ms: number): string {
   const minutes = Math.ceil(ms / 60_000);

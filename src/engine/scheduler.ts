@@ -1,5 +1,7 @@
-// When each mailbox runs: a fixed number of slots, delayed items giving their slot to others.
+// When each mailbox runs: a number of slots (fixed, or a limit that changes while it runs),
+// delayed items giving their slot to others.
 import { systemClock, type Clock } from "./clock.js";
+import { fixedLimit, type ConcurrencyLimit } from "./limit.js";
 
 export interface Job<T> {
   item: T;
@@ -8,24 +10,40 @@ export interface Job<T> {
 }
 
 /**
- * Runs `work` for every item, `concurrency` at a time. `work` returns a delay when the item must
- * run again later; the slot is then given to another item instead of waiting. Stops starting new
- * work once `signal` is aborted and returns the items that never finished.
+ * Runs `work` for every item, `concurrency` at a time (a number, or a limit that changes while it
+ * runs: a lower limit lets running work finish and starts nothing until below it). `work` returns
+ * a delay when the item must run again later; the slot is then given to another item instead of
+ * waiting. Stops starting new work once `signal` is aborted and returns the items that never
+ * finished.
  */
 export async function schedule<T>(
-  items: T[],
-  opts: { concurrency: number; signal: AbortSignal; clock?: Clock },
+  items: readonly T[],
+  opts: { concurrency: number | ConcurrencyLimit; signal: AbortSignal; clock?: Clock },
   work: (item: T) => Promise<{ againInMs?: number }>,
 ): Promise<T[]> {
   const clock = opts.clock ?? systemClock;
   const now = () => clock.now();
-  const queue: Job<T>[] = items.map((item) => ({ item, notBefore: 0 }));
+  // Items never started, from `next` on; and the few that asked to run again later. Taking the
+  // next item costs the same whatever the length of the list.
+  let next = 0;
+  const delayed: Job<T>[] = [];
+  const waiting = () => items.length - next + delayed.length;
+  /** A job whose wait is over first (it was in line before the others), then a new item. */
+  const take = (): T | undefined => {
+    const at = now();
+    const due = delayed.findIndex((job) => job.notBefore <= at);
+    if (due !== -1) return delayed.splice(due, 1)[0]!.item;
+    return next < items.length ? items[next++] : undefined;
+  };
   const wake = new Set<() => void>();
   const wakeAll = () => {
     for (const resolve of wake) resolve();
     wake.clear();
   };
   opts.signal.addEventListener("abort", wakeAll, { once: true });
+  const limit =
+    typeof opts.concurrency === "number" ? fixedLimit(opts.concurrency) : opts.concurrency;
+  const unsubscribe = limit.subscribe(wakeAll);
 
   const waitUntil = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -44,30 +62,37 @@ export async function schedule<T>(
   let inFlight = 0;
   const worker = async () => {
     while (!opts.signal.aborted) {
-      const ready = queue.findIndex((job) => job.notBefore <= now());
-      if (ready === -1) {
-        if (queue.length === 0) {
+      if (inFlight >= limit.current()) {
+        if (waiting() === 0 && inFlight === 0) return;
+        await waitUntil(Number.POSITIVE_INFINITY);
+        continue;
+      }
+      const item = take();
+      if (item === undefined) {
+        if (delayed.length === 0) {
           if (inFlight === 0) return;
           // A running job may come back with a delay: wait for it rather than exit.
           await waitUntil(Number.POSITIVE_INFINITY);
           continue;
         }
-        await waitUntil(Math.min(...queue.map((job) => job.notBefore)));
+        await waitUntil(
+          delayed.reduce((soonest, job) => Math.min(soonest, job.notBefore), Infinity),
+        );
         continue;
       }
-      const [job] = queue.splice(ready, 1) as [Job<T>];
       inFlight++;
       try {
-        const { againInMs } = await work(job.item);
+        const { againInMs } = await work(item);
         // Kept even after an abort: the caller gets it back among the unfinished items.
-        if (againInMs !== undefined) queue.push({ item: job.item, notBefore: now() + againInMs });
+        if (againInMs !== undefined) delayed.push({ item, notBefore: now() + againInMs });
       } finally {
         inFlight--;
         wakeAll();
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency) }, worker));
+  await Promise.all(Array.from({ length: limit.max }, worker));
+  unsubscribe();
   opts.signal.removeEventListener("abort", wakeAll);
-  return queue.map((job) => job.item);
+  return [...delayed.map((job) => job.item), ...items.slice(next)];
 }

@@ -11,7 +11,7 @@ import path from "node:path";
 import { Transform, pipeline, type Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
-import { readLines } from "../lines.js";
+import { readLineBatches } from "../lines.js";
 import { childEnv } from "../secrets.js";
 import type { Command } from "../types.js";
 import { abortFilePath, buildEnv, type RunPaths } from "./args.js";
@@ -27,8 +27,8 @@ export interface ExitStatus extends ProcessExit {
 
 export interface ImapsyncProcess {
   pid: number | undefined;
-  /** stdout and stderr merged, line by line. Must be consumed, or imapsync blocks on a full pipe. */
-  lines: AsyncIterable<string>;
+  /** stdout and stderr merged, in lines a chunk at a time. Must be consumed, or imapsync blocks on a full pipe. */
+  lines: AsyncIterable<string[]>;
   /** Settles once the process has ended and its passfile is gone. */
   exited: Promise<ExitStatus>;
   /**
@@ -239,7 +239,7 @@ export function startImapsync(p: StartOptions): ImapsyncProcess {
   if (p.stallTimeoutMs) {
     watchForStall(p.stallTimeoutMs, state, exited, () => void stop("abort", p.graceMs));
   }
-  return { pid, lines: readLines(output), exited, stop };
+  return { pid, lines: readLineBatches(output), exited, stop };
 }
 
 /**

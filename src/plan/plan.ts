@@ -19,11 +19,11 @@ export interface MailboxPlan {
   mailbox: Mailbox;
   /** This attempt's number (after those the report already holds); 0 for a preflight or verify. */
   attempt: number;
-  files: RunPaths;
+  readonly files: RunPaths;
   /** The mapping recorded by the first run, pinned with --f1f2 (automap could change its mind). */
   folders: FolderPair[];
   /** Program and arguments, exactly as spawned. No secret: they travel in files. */
-  argv: string[];
+  readonly argv: string[];
   password: PasswordSource;
 }
 
@@ -37,8 +37,9 @@ export interface PlanInput {
   previous?: Report;
 }
 
-function entryOf(report: Report | undefined, source: string): ReportEntry | undefined {
-  return report?.mailboxes.find((entry) => entry.source === source);
+/** The report's entries by address: one pass, so that planning a long list stays linear. */
+function entriesOf(report: Report | undefined): Map<string, ReportEntry> {
+  return new Map(report?.mailboxes.map((entry) => [entry.source, entry]));
 }
 
 /** The next attempt of one mailbox, after the attempts and with the mapping `entry` records. */
@@ -50,42 +51,40 @@ export function planAttempt(
   entry: Pick<ReportEntry, "attempts" | "folders"> | undefined,
 ): MailboxPlan {
   const attempt = mode === "sync" ? (entry?.attempts.length ?? 0) + 1 : 0;
-  const files = runPaths(
-    config.workDir,
-    mailbox.source,
-    mode === "preflight" ? "check" : mode === "verify" ? "verify" : attempt,
-  );
+  const run = mode === "preflight" ? "check" : mode === "verify" ? "verify" : attempt;
   // A verify run maps folders as the copy did (--f1f2), or it would compare other folders.
   const folders = mode === "preflight" ? [] : (entry?.folders ?? []);
-  const args = buildImapsyncArgs({
-    mailbox,
-    config,
-    tokenFile: tokenPaths(config.workDir).token,
-    files,
-    folders,
-    preflight: mode !== "sync",
-  });
+  // The paths and the argv are derived when read (to spawn, to print --plan), never kept:
+  // 10,000 plans waiting to run would otherwise hold 10,000 argv arrays of some 70 words.
+  const files = () => runPaths(config.workDir, mailbox.source, run);
   return {
     mode,
     mailbox,
     attempt,
-    files,
+    get files() {
+      return files();
+    },
     folders,
-    argv: [config.imapsync.file, ...config.imapsync.args, ...args],
+    get argv() {
+      const args = buildImapsyncArgs({
+        mailbox,
+        config,
+        tokenFile: tokenPaths(config.workDir).token,
+        files: files(),
+        folders,
+        preflight: mode !== "sync",
+      });
+      return [config.imapsync.file, ...config.imapsync.args, ...args];
+    },
     password: passwordSourceOf(mailbox, usersFile, config),
   };
 }
 
 /** One plan per selected mailbox, in order. */
 export function planMailboxes(input: PlanInput): MailboxPlan[] {
+  const previous = entriesOf(input.previous);
   return input.mailboxes.map((mailbox) =>
-    planAttempt(
-      input.mode,
-      mailbox,
-      input.usersFile,
-      input.config,
-      entryOf(input.previous, mailbox.source),
-    ),
+    planAttempt(input.mode, mailbox, input.usersFile, input.config, previous.get(mailbox.source)),
   );
 }
 
@@ -94,8 +93,9 @@ export function planMailboxes(input: PlanInput): MailboxPlan[] {
  * verification found mail missing).
  */
 export function notYetOk(mailboxes: Mailbox[], previous: Report | undefined): Mailbox[] {
+  const entries = entriesOf(previous);
   return mailboxes.filter((mailbox) => {
-    const entry = entryOf(previous, mailbox.source);
+    const entry = entries.get(mailbox.source);
     return !entry || !countsAsOk(entry);
   });
 }

@@ -22,23 +22,26 @@ const CSV_COLUMNS = [
   "missing_messages",
 ] as const;
 
-export function reportToCsv(report: Report): string {
-  const rows = report.mailboxes.map((entry) => {
-    const last = latestAttempt(entry);
-    return [
-      entry.source,
-      entry.destination,
-      entry.status,
-      entry.class ?? "",
-      entry.attempts.length,
-      last?.exitCode ?? "",
-      last?.messagesTransferred ?? "",
-      last?.bytesTransferred ?? "",
-      last?.logFile ?? "",
-      entry.remedy ?? "",
-      entry.verification?.verdict ?? "",
-      entry.verification?.verdict === "missing" ? entry.verification.missingMessages : "",
-    ];
-  });
-  return stringify([[...CSV_COLUMNS], ...rows]);
+function row(entry: ReportEntry): (string | number)[] {
+  const last = latestAttempt(entry);
+  return [
+    entry.source,
+    entry.destination,
+    entry.status,
+    entry.class ?? "",
+    entry.attempts.length,
+    last?.exitCode ?? "",
+    last?.messagesTransferred ?? "",
+    last?.bytesTransferred ?? "",
+    last?.logFile ?? "",
+    entry.remedy ?? "",
+    entry.verification?.verdict ?? "",
+    entry.verification?.verdict === "missing" ? entry.verification.missingMessages : "",
+  ];
+}
+
+/** report.csv a row at a time, so that a long list is never one string. */
+export function* reportCsvPieces(report: Report): Generator<string> {
+  yield stringify([[...CSV_COLUMNS]]);
+  for (const entry of report.mailboxes) yield stringify([row(entry)]);
 }

@@ -11,6 +11,7 @@ import type {
   VerifiedFolder,
 } from "../types.js";
 import { RUN_CLASSES } from "../types.js";
+import { formatBytes } from "../format.js";
 
 const ESCAPES: Record<string, string> = {
   "&": "&amp;",
@@ -42,17 +43,6 @@ const CLASS_COLOURS: Record<RunClass, string> = {
 };
 
 const time = (iso: string | undefined) => (iso ? Date.parse(iso) : Number.NaN);
-
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${Math.round(bytes)} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
 
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return "–";

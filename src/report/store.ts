@@ -1,10 +1,12 @@
-// report.json: its schema, reading it back, and writing it atomically after every change.
+// report.json: its schema, reading it back (brought up to date from its journal), and keeping it
+// in step with a run through the journal (journal.ts).
+import { rm, stat } from "node:fs/promises";
 import path from "node:path";
-import writeFileAtomic from "write-file-atomic";
 import { z } from "zod";
 import { InputError, readNamedFile } from "../errors.js";
 import { RUN_CLASSES, type Mailbox, type Report, type ReportEntry } from "../types.js";
-import { reportToCsv } from "./csv.js";
+import { Journal, journalPath, readJournal } from "./journal.js";
+import { writeReportCsv, writeReportJson } from "./write.js";
 
 export const REPORT_SCHEMA_VERSION = 1;
 
@@ -55,6 +57,17 @@ const verificationSchema = z.object({
   extraNote: z.string().optional(),
   evidence: z.array(z.string()),
 });
+const entrySchema = z.object({
+  source: z.string(),
+  destination: z.string(),
+  status: z.enum(["pending", "running", "ok", "failed", "interrupted"]),
+  class: classSchema.optional(),
+  remedy: z.string().optional(),
+  attempts: z.array(attemptSchema),
+  folders: z.array(folderPairSchema).optional(),
+  // Reports written before verification existed have none.
+  verification: verificationSchema.optional(),
+});
 const reportSchema = z.object({
   schemaVersion: z.literal(REPORT_SCHEMA_VERSION),
   startedAt: z.string(),
@@ -63,22 +76,13 @@ const reportSchema = z.object({
   usersDigest: z.string().optional(),
   shard: z.object({ index: z.number().int().min(0), count: z.number().int().min(1) }).optional(),
   mergedFrom: z.array(z.string()).optional(),
-  mailboxes: z.array(
-    z.object({
-      source: z.string(),
-      destination: z.string(),
-      status: z.enum(["pending", "running", "ok", "failed", "interrupted"]),
-      class: classSchema.optional(),
-      remedy: z.string().optional(),
-      attempts: z.array(attemptSchema),
-      folders: z.array(folderPairSchema).optional(),
-      // Reports written before verification existed have none.
-      verification: verificationSchema.optional(),
-    }),
-  ),
+  mailboxes: z.array(entrySchema),
 });
 
-/** Reads and checks a report; a damaged one is an input error that names the file. */
+/**
+ * Reads and checks a report, brought up to date from its journal (report.journal, written by a
+ * run that is going on or was killed); a damaged one is an input error that names the file.
+ */
 export async function loadReport(file: string): Promise<Report> {
   const text = await readNamedFile(
     file,
@@ -104,39 +108,93 @@ export async function loadReport(file: string): Promise<Report> {
       "Give the report.json that `migrate` wrote in its work directory.",
     );
   }
-  return parsed.data;
+  const report = parsed.data;
+  const bySource = new Map(report.mailboxes.map((entry, i) => [entry.source, i]));
+  for await (const entry of readJournal(journalPath(file), checkEntry)) {
+    const at = bySource.get(entry.source);
+    if (at === undefined) bySource.set(entry.source, report.mailboxes.push(entry) - 1);
+    else report.mailboxes[at] = entry;
+  }
+  return report;
+}
+
+function checkEntry(data: unknown): ReportEntry | string {
+  const parsed = entrySchema.safeParse(data);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  return `not a report entry (${issue?.path.join(".") || "top level"}: ${issue?.message})`;
 }
 
 /**
- * Keeps the report on disk in step with the migration: every save rewrites report.json and
- * report.csv atomically (a crash leaves the previous complete version, never half a file), and
- * saves are serialized so an older state never overwrites a newer one.
+ * Keeps the report on disk in step with the migration. `saveEntry` appends the one mailbox that
+ * changed to the journal and resolves once it is on disk: the cost of a change does not grow with
+ * the list, and a crash loses no change that was saved. `save` writes report.json and report.csv
+ * whole, atomically (a crash leaves the previous complete version, never half a file), and empties
+ * the journal: at the start and end of a run, and whenever the journal outgrows the report, so
+ * that replaying it stays cheap. Saves are serialized so an older state never overwrites a newer.
  */
 export class ReportStore {
   private queue: Promise<void> = Promise.resolve();
+  private readonly bySource = new Map<string, ReportEntry>();
+  /** Opened by the first saveEntry, after the saves queued before it (which remove an old one). */
+  private journal?: Promise<Journal>;
+  /** Size of report.json when last written: the journal may grow to about twice that. */
+  private reportBytes = 0;
 
   constructor(
     readonly report: Report,
     readonly files: { json: string; csv: string },
-  ) {}
+  ) {
+    for (const entry of report.mailboxes) this.bySource.set(entry.source, entry);
+  }
 
   entry(source: string): ReportEntry {
-    const found = this.report.mailboxes.find((entry) => entry.source === source);
+    const found = this.bySource.get(source);
     if (!found) throw new Error(`No report entry for ${source}`);
     return found;
   }
 
   save(): Promise<void> {
-    const json = JSON.stringify(this.report, null, 2) + "\n";
-    const csv = reportToCsv(this.report);
-    const write = async () => {
-      await writeFileAtomic(this.files.json, json, { mode: 0o600 });
-      await writeFileAtomic(this.files.csv, csv, { mode: 0o600 });
-    };
+    const write = () => this.writeWhole();
     this.queue = this.queue.then(write, write);
     return this.queue;
   }
+
+  async saveEntry(entry: ReportEntry): Promise<void> {
+    const open = () => Journal.open(journalPath(this.files.json));
+    this.journal ??= this.queue.then(open, open);
+    const journal = await this.journal;
+    const appended = journal.append(entry);
+    // A compaction that fails leaves the journal whole; the last save at exit reports the error.
+    if (journal.bytes > Math.max(JOURNAL_MIN_BYTES, 2 * this.reportBytes))
+      void this.save().catch(() => undefined);
+    await appended;
+  }
+
+  private async writeWhole(): Promise<void> {
+    const write = async () => {
+      await writeReportJson(this.report, this.files.json);
+      await writeReportCsv(this.report, this.files.csv);
+      this.reportBytes = (await stat(this.files.json)).size;
+    };
+    if (this.journal) await (await this.journal).compact(write);
+    else {
+      await write();
+      // A journal left by a run that was killed is in report.json now.
+      await rm(journalPath(this.files.json), { force: true });
+    }
+  }
+
+  /** The last save: report.json and report.csv complete, the journal empty and closed. */
+  async close(): Promise<void> {
+    await this.save();
+    await (await this.journal)?.close();
+    this.journal = undefined;
+  }
 }
+
+/** Below this the journal is never compacted during a run (a few hundred changes). */
+const JOURNAL_MIN_BYTES = 1 << 20;
 
 /**
  * The report of this run. Earlier runs in the same work directory are kept: the entries of

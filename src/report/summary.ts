@@ -1,4 +1,5 @@
-// The end-of-run summary: a line per mailbox with totals, then what to do for those not ok.
+// The end-of-run summary: a line per mailbox (only those not ok, for a long list) with totals,
+// then what to do for those not ok.
 import type { Report, ReportEntry } from "../types.js";
 
 /**
@@ -14,9 +15,17 @@ function shownStatus(entry: ReportEntry): string {
   return entry.status === "ok" && !countsAsOk(entry) ? "ok, missing" : entry.status;
 }
 
-/** One line per mailbox plus totals, for the end of a run. */
+/** Above this many mailboxes the summary lists only those not ok: report.csv has them all. */
+export const SUMMARY_LIST_MAX = 50;
+
+/** One line per mailbox (per failed or interrupted one, for a long list) plus totals. */
 export function formatSummary(report: Report): string[] {
-  const width = Math.max(7, ...report.mailboxes.map((entry) => entry.source.length));
+  const long = report.mailboxes.length > SUMMARY_LIST_MAX;
+  // A long list shows what went wrong; those ok and those that have not run are counted.
+  const listed = long
+    ? report.mailboxes.filter((e) => !countsAsOk(e) && e.status !== "pending")
+    : report.mailboxes;
+  const width = listed.reduce((w, entry) => Math.max(w, entry.source.length), 7);
   // The verification column appears once some mailbox has been verified.
   const verified = report.mailboxes.some((entry) => entry.verification);
   const lines = [
@@ -26,6 +35,9 @@ export function formatSummary(report: Report): string[] {
   for (const entry of report.mailboxes) {
     const status = shownStatus(entry);
     counts.set(status, (counts.get(status) ?? 0) + 1);
+  }
+  for (const entry of listed) {
+    const status = shownStatus(entry);
     const copied = entry.attempts.reduce(
       (sum, attempt) => sum + (attempt.messagesTransferred ?? 0),
       0,
@@ -35,6 +47,10 @@ export function formatSummary(report: Report): string[] {
     );
   }
   const totals = [...counts].map(([status, count]) => `${count} ${status}`).join(", ");
+  if (long)
+    lines.push(
+      `(${counts.get("ok") ?? 0} mailboxes ok${counts.get("pending") ? ` and ${counts.get("pending")} pending` : ""} not listed: every mailbox is in the report)`,
+    );
   lines.push(`${report.mailboxes.length} mailboxes: ${totals}`);
   return lines;
 }
@@ -46,14 +62,37 @@ function verdictText(entry: ReportEntry): string {
   return v.verdict === "failed" ? `failed (${v.class})` : v.verdict;
 }
 
-/** What to do, for every mailbox not ok or whose verification failed: what an admin acts on. */
+/**
+ * What to do, for every mailbox not ok or whose verification failed: the part of the summary an
+ * admin acts on. The same advice for many mailboxes (thousands left waiting for a token) is said
+ * once, with them.
+ */
 export function formatRemedies(report: Report): string[] {
-  const todo = report.mailboxes.flatMap((entry) => {
-    if (!countsAsOk(entry) && entry.remedy) return [`- ${entry.source}: ${entry.remedy}`];
+  const byRemedy = new Map<string, string[]>();
+  for (const entry of report.mailboxes) {
     const v = entry.verification;
-    if (entry.status === "ok" && v?.verdict === "failed" && v.remedy)
-      return [`- ${entry.source}: verification failed: ${v.remedy}`];
-    return [];
-  });
-  return todo.length === 0 ? [] : ["What to do:", ...todo];
+    const remedy = !countsAsOk(entry)
+      ? entry.remedy
+      : entry.status === "ok" && v?.verdict === "failed" && v.remedy
+        ? `verification failed: ${v.remedy}`
+        : undefined;
+    if (!remedy) continue;
+    const sources = byRemedy.get(remedy) ?? [];
+    sources.push(entry.source);
+    byRemedy.set(remedy, sources);
+  }
+  if (byRemedy.size === 0) return [];
+  const lines = ["What to do:"];
+  for (const [remedy, sources] of byRemedy) {
+    if (sources.length <= REMEDY_NAMES_MAX) {
+      for (const source of sources) lines.push(`- ${source}: ${remedy}`);
+      continue;
+    }
+    const named = sources.slice(0, REMEDY_NAMES_MAX).join(", ");
+    lines.push(`- ${sources.length} mailboxes (${named}, … see the report): ${remedy}`);
+  }
+  return lines;
 }
+
+/** The same remedy for more mailboxes than this is said once for all of them. */
+const REMEDY_NAMES_MAX = 5;

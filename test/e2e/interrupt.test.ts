@@ -65,7 +65,7 @@ describe("stopping a run", () => {
       files,
       cwd: dir,
     });
-    for await (const line of child.lines) if (line === "started") break;
+    for await (const lines of child.lines) if (lines.includes("started")) break;
     const began = Date.now();
     await child.stop("abort", 300);
     const took = Date.now() - began;

@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { parse as parseCsv } from "csv-parse/sync";
 import { WAITING_FOR_TOKEN } from "../../src/engine/remedies.js";
 import type { Report, ReportEntry } from "../../src/types.js";
-import { ADMIN, makeScene, type Scene } from "../helpers/cli-scene.js";
+import { ADMIN, makeScene, runSpans, usersAndWorld, type Scene } from "../helpers/cli-scene.js";
 import { CLI, filesBelow, mode, readTexts, scanForSecrets, waitFor } from "../helpers/env.js";
 import { doubleCalls, type World } from "../helpers/imapsync-world.js";
 
@@ -361,5 +361,27 @@ describe("interruption", { timeout: 60_000 }, () => {
     assert.equal(entries.big?.attempts[0]?.exitCode, 7, "stopped through the abort file");
     assert.equal(entries.bob?.status, "pending");
     assert.equal(entries.bob?.attempts.length, 0, "nothing new starts after the signal");
+  });
+});
+
+describe("many mailboxes at once", { timeout: 120_000 }, () => {
+  it("runs 16 side by side with nothing but its own lines on standard error", async () => {
+    const passwords = Object.fromEntries(
+      Array.from({ length: 16 }, (_, i) => [`many${i}`, `pw-many-${i}`]),
+    );
+    const seconds = Object.fromEntries(Object.keys(passwords).map((n) => [`${n}@contoso.test`, 2]));
+    const { users, world } = usersAndWorld(passwords, { seconds });
+    const s = await makeScene({ users, world, env: { CONCURRENCY: "16" } });
+    const run = await s.run(["migrate", "--users", s.usersFile]);
+    assert.equal(run.exitCode, 0, run.stderr);
+    const runs = await runSpans(s.stateDir);
+    assert.equal(runs.length, 16);
+    const atOnce = Math.max(
+      ...runs.map((a) => runs.filter((b) => b.start <= a.start && a.start < (b.end ?? 0)).length),
+    );
+    assert.ok(atOnce > 10, `at most ${atOnce} at once`);
+    // Node prints its own warnings (one abort listener per running imapsync passed 10) over the
+    // live view; none may appear.
+    assert.doesNotMatch(run.stderr, /Warning|\(node:\d+\)/);
   });
 });

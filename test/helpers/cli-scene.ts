@@ -5,6 +5,7 @@ import path from "node:path";
 import { readFileSync } from "node:fs";
 import { after } from "node:test";
 import { execa, type ResultPromise } from "execa";
+import { loadReport } from "../../src/report/store.js";
 import type { Report } from "../../src/types.js";
 import { CLI, DOUBLES, fakeBrowserPath, runCli, tempDir, type CliResult } from "./env.js";
 import { mintAccessToken } from "../doubles/entra.js";
@@ -178,8 +179,9 @@ export async function makeScene(p: {
       backgrounds.push({ pid: child.pid, stateDir: doubles.stateDir });
       return { child, stderr: () => stderr };
     },
-    async report() {
-      return JSON.parse(await readFile(path.join(workDir, "report.json"), "utf8")) as Report;
+    /** The report as the tool reads it: report.json brought up to date from its journal. */
+    report() {
+      return loadReport(path.join(workDir, "report.json"));
     },
   };
 }

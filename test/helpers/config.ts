@@ -14,6 +14,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     callbackPort: 9876,
     tokenMarginMs: 0,
     concurrency: 1,
+    maxConcurrency: 16,
     maxAttempts: 3,
     maxBackoffMs: 600_000,
     dryRun: false,

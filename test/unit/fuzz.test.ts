@@ -12,7 +12,7 @@ import { SETTINGS } from "../../src/config/settings.js";
 import { InputError, TokenError, UserError } from "../../src/errors.js";
 import { RunClassifier } from "../../src/imapsync/classify.js";
 import { checkUserOptions } from "../../src/imapsync/args.js";
-import { MAX_LINE_LENGTH, readLines } from "../../src/lines.js";
+import { MAX_LINE_LENGTH, readLineBatches } from "../../src/lines.js";
 import {
   interpretOauth2cRun,
   Oauth2cStderrScanner,
@@ -343,7 +343,7 @@ describe("line reader", () => {
           }
           chunks.push(bytes.subarray(at));
           const lines: string[] = [];
-          for await (const line of readLines(Readable.from(chunks))) lines.push(line);
+          for await (const batch of readLineBatches(Readable.from(chunks))) lines.push(...batch);
           // A final newline ends the last line; it does not start an empty one. A lone "\r"
           // after it is a line of its own (empty once its CR is stripped).
           const raw = text.split("\n");
@@ -366,7 +366,7 @@ describe("line reader", () => {
     }
     const before = process.memoryUsage().rss;
     const lines: string[] = [];
-    for await (const line of readLines(Readable.from(source()))) lines.push(line);
+    for await (const batch of readLineBatches(Readable.from(source()))) lines.push(...batch);
     assert.deepEqual(
       lines.map((l) => l.length),
       [MAX_LINE_LENGTH, 9],

@@ -85,7 +85,8 @@ describe("loadConfig", () => {
       grant: "implicit",
       nonInteractive: false,
       tokenMarginMs: 15 * 60_000,
-      concurrency: 2,
+      concurrency: "auto",
+      maxConcurrency: 16,
       maxAttempts: 3,
       maxBackoffMs: 10 * 60_000,
       dryRun: false,
@@ -196,7 +197,7 @@ describe("loadConfig", () => {
     test("an empty value counts as not set", () => {
       const config = load({ host2: "" }, { envFile, env: { HOST2: "", CONCURRENCY: "" } });
       assert.equal(config.destination.host, "from-dotenv");
-      assert.equal(config.concurrency, 2);
+      assert.equal(config.concurrency, "auto");
     });
 
     test("<cwd>/.env is read by default, and never copied into process.env", () => {

@@ -8,7 +8,7 @@ import path from "node:path";
 import { before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa, type Options } from "execa";
-import { readLines } from "../../../src/lines.js";
+import { readLineBatches } from "../../../src/lines.js";
 import { FIXTURES, tempDir } from "../../helpers/env.js";
 import {
   doubleCalls,
@@ -273,8 +273,10 @@ describe("imapsync double: token expiry", () => {
       reject: false,
     });
     let at = NaN;
-    for await (const line of readLines(child.stdout)) {
-      if (Number.isNaN(at) && line.includes("AccessTokenExpired")) at = Date.now();
+    for await (const lines of readLineBatches(child.stdout)) {
+      if (Number.isNaN(at) && lines.some((line) => line.includes("AccessTokenExpired"))) {
+        at = Date.now();
+      }
     }
     return { at, exitCode: (await child).exitCode };
   }

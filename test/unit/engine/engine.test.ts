@@ -157,8 +157,9 @@ function recordingUi() {
     warn: (m) => void events.push(`warn ${m}`),
     attemptStarted: (s, n) => void events.push(`start ${s} ${n}`),
     progress: (s, p: Progress) => void events.push(`progress ${s} ${p.done}/${p.total}`),
-    waiting: (source, reason, delayMs) => void waits.push({ source, reason, delayMs }),
+    waiting: (entry, reason, delayMs) => void waits.push({ source: entry.source, reason, delayMs }),
     finished: (e: ReportEntry) => void events.push(`finished ${e.source} ${e.status}`),
+    concurrency: (c) => void events.push(`concurrency ${c.from} ${c.to}`),
     close: async () => {},
   };
   return { ui, events, waits };
@@ -202,7 +203,7 @@ async function scene(
     replan: (mode, plan, entry) => planAttempt(mode, plan.mailbox, "users.csv", config, entry),
     password: async (plan) =>
       plan.password.kind === "inline" ? plan.password.password : undefined,
-    limits: config,
+    limits: { ...config, concurrency: 2 },
     loginHint: "admin@contoso.test",
     stallTimeoutMs: 600_000,
     signal: controller.signal,
@@ -355,11 +356,12 @@ describe("engine with a fake runner", () => {
     });
     const started = Date.now();
     let aRemedy = "";
-    s.deps.store.save = ((save) => () => {
+    // The remedy as saved with the mailbox's wait (each change is saved through the journal).
+    s.deps.store.saveEntry = ((saveEntry) => (entry: ReportEntry) => {
       if (s.entry("a").status === "pending" && s.entry("a").attempts.length === 1)
         aRemedy = s.entry("a").remedy ?? "";
-      return save();
-    })(s.deps.store.save.bind(s.deps.store));
+      return saveEntry(entry);
+    })(s.deps.store.saveEntry.bind(s.deps.store));
     await runEngine(s.plans, { ...s.deps, limits: { ...s.deps.limits, maxAttempts: 2 } });
     assert.deepEqual(
       s.waits.map((w) => [w.source, w.delayMs]),

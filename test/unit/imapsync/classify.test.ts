@@ -4,7 +4,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { describe, test } from "node:test";
 import { classifyLines, RunClassifier, type ExitStatus } from "../../../src/imapsync/classify.js";
-import { readLines } from "../../../src/lines.js";
+import { readLineBatches } from "../../../src/lines.js";
 import { remedyFor } from "../../../src/engine/remedies.js";
 import { RUN_CLASSES, type Classification } from "../../../src/types.js";
 import {
@@ -284,9 +284,11 @@ test("a UTF-8 character split across chunks survives the line reader", async () 
   );
   const classifier = new RunClassifier();
   const lines: string[] = [];
-  for await (const line of readLines(oneBytePerChunk)) {
-    lines.push(line);
-    classifier.push(line);
+  for await (const batch of readLineBatches(oneBytePerChunk)) {
+    for (const line of batch) {
+      lines.push(line);
+      classifier.push(line);
+    }
   }
   const whole = fixtureLines("imapsync-2.229/a_first_sync.log");
   assert.equal(

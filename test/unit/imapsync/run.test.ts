@@ -82,8 +82,8 @@ function start(
 }
 
 /** Every line until the end; `out` fills as they come, for tests that wait on a point in the run. */
-async function collect(lines: AsyncIterable<string>, out: string[] = []): Promise<string[]> {
-  for await (const line of lines) out.push(line);
+async function collect(batches: AsyncIterable<string[]>, out: string[] = []): Promise<string[]> {
+  for await (const lines of batches) out.push(...lines);
   return out;
 }
 
@@ -145,7 +145,7 @@ describe("startImapsync", () => {
     const first = await iterator.next();
     let ended = false;
     void child.exited.then(() => (ended = true));
-    assert.match(String(first.value), /^Here is imapsync 2\.229/);
+    assert.match(String(first.value?.[0]), /^Here is imapsync 2\.229/);
     assert.equal(ended, false, "the first line arrived before the end");
 
     // While it runs, nobody can read the password from its command line or environment.
@@ -161,7 +161,7 @@ describe("startImapsync", () => {
     const rest: string[] = [];
     const reading = (async () => {
       for (let next = await iterator.next(); !next.done; next = await iterator.next())
-        rest.push(next.value);
+        rest.push(...next.value);
     })();
     await child.stop("abort", 5000);
     await reading;

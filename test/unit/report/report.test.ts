@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { parse as parseCsv } from "csv-parse/sync";
 import { InputError } from "../../../src/errors.js";
 import { formatRemedies, formatSummary } from "../../../src/report/summary.js";
 import { loadReport, reportPaths, ReportStore } from "../../../src/report/store.js";
-import { reportToCsv } from "../../../src/report/csv.js";
+import { reportCsvPieces } from "../../../src/report/csv.js";
+import { reportJsonPieces, writeInPieces } from "../../../src/report/write.js";
 import type { Report } from "../../../src/types.js";
 import { tempDir } from "../../helpers/env.js";
 
@@ -133,8 +134,39 @@ describe("report", () => {
       `- bob@contoso.com: ${sample().mailboxes[1]?.remedy}`,
     ]);
     assert.equal(
-      reportToCsv(sample()).split("\n")[0],
+      [...reportCsvPieces(sample())].join("").split("\n")[0],
       "source,destination,status,class,attempts,exit_code,messages_transferred,bytes_transferred,log_file,remedy,verification,missing_messages",
     );
+  });
+});
+
+describe("report files written in pieces", () => {
+  it("report.json in pieces is the text JSON.stringify gives, accents included", () => {
+    const { mailboxes, ...fields } = sample();
+    mailboxes[0]!.folders = [{ source: "Éléments envoyés", destination: "Sent" }];
+    const accented: Report = { ...fields, shard: { index: 1, count: 3 }, mailboxes };
+    const empty = { ...sample(), mailboxes: [] };
+    for (const report of [sample(), accented, empty]) {
+      assert.equal([...reportJsonPieces(report)].join(""), `${JSON.stringify(report, null, 2)}\n`);
+    }
+    // A field set after the mailboxes (endedAt, at the end of a run) is written before them.
+    const ended = { ...sample(), endedAt: "2026-11-29T06:00:00.000Z" };
+    assert.deepEqual(JSON.parse([...reportJsonPieces(ended)].join("")), ended);
+  });
+
+  it("replaces the file whole, 0600, and leaves no temporary file when a piece throws", async () => {
+    const dir = await tempDir("pieces-");
+    const file = path.join(dir, "report.json");
+    await writeInPieces(file, ["old\n"]);
+    await writeInPieces(file, ["new ", "text\n"]);
+    assert.equal(await readFile(file, "utf8"), "new text\n");
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    function* failing(): Generator<string> {
+      yield "half of a ";
+      throw new Error("renderer failed");
+    }
+    await assert.rejects(writeInPieces(file, failing()), /renderer failed/);
+    assert.equal(await readFile(file, "utf8"), "new text\n", "the previous file is intact");
+    assert.deepEqual(await readdir(dir), ["report.json"]);
   });
 });

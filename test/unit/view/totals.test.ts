@@ -1,0 +1,86 @@
+// The totals every view shows: counts by state, messages and bytes of this run, rate, ETA.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { ReportEntry } from "../../../src/types.js";
+import { Totals } from "../../../src/view/totals.js";
+
+function ended(
+  source: string,
+  status: ReportEntry["status"],
+  messages: number,
+  bytes: number,
+): ReportEntry {
+  return {
+    source,
+    destination: source,
+    status,
+    attempts: [
+      {
+        start: "",
+        exitCode: 0,
+        logFile: "",
+        messagesTransferred: messages,
+        bytesTransferred: bytes,
+      },
+    ],
+  };
+}
+
+describe("Totals", () => {
+  it("moves mailboxes between states and counts each attempt's messages and bytes once", () => {
+    let now = 0;
+    const t = new Totals(["a", "b", "c"], () => now);
+    assert.deepEqual(t.snapshot().counts, { pending: 3, running: 0, waiting: 0, ok: 0, failed: 0 });
+    t.attemptStarted("a", 1);
+    t.progress("a", { done: 5, total: 10 });
+    t.waiting(ended("a", "pending", 5, 5000));
+    assert.deepEqual(t.snapshot().counts, { pending: 2, running: 0, waiting: 1, ok: 0, failed: 0 });
+    t.attemptStarted("a", 2);
+    t.progress("a", { done: 10, total: 10 });
+    t.finished(ended("a", "ok", 5, 5000));
+    t.finished(ended("a", "ok", 5, 5000)); // said twice: counted once
+    t.attemptStarted("b", 1);
+    t.finished(ended("b", "failed", 0, 0));
+    now = 1000;
+    const s = t.snapshot();
+    assert.deepEqual(s.counts, { pending: 1, running: 0, waiting: 0, ok: 1, failed: 1 });
+    assert.equal(s.messages, 15, "5 + 10 handled, as their progress said");
+    assert.equal(s.bytes, 10_000);
+  });
+
+  it("a run that printed no progress still counts what it copied", () => {
+    const t = new Totals(["a"], () => 0);
+    t.attemptStarted("a", 1);
+    t.finished(ended("a", "ok", 7, 700));
+    assert.equal(t.snapshot().messages, 7);
+  });
+
+  it("rate over the last minute, ETA from the sizes seen so far", () => {
+    let now = 0;
+    const t = new Totals(["a", "b", "c", "d"], () => now);
+    t.attemptStarted("a", 1);
+    t.attemptStarted("b", 1);
+    assert.equal(t.snapshot().etaSeconds, undefined, "no rate, no sizes: unknown");
+    now = 10_000;
+    t.progress("a", { done: 60, total: 100 });
+    t.progress("b", { done: 40, total: 100 });
+    const s = t.snapshot();
+    assert.equal(s.messagesPerSecond, 10);
+    // Left: 40 + 60 for the running ones, 2 × 100 (the average size) for the two pending.
+    assert.equal(s.etaSeconds, 30);
+  });
+
+  it("lists the running mailboxes, longest-running first, at most the limit", () => {
+    let now = 0;
+    const t = new Totals([], () => now);
+    for (const source of ["x", "y", "z"]) {
+      t.attemptStarted(source, 1);
+      now += 1000;
+    }
+    assert.deepEqual(
+      t.running(2).map((r) => r.source),
+      ["x", "y"],
+    );
+    assert.equal(t.snapshot().counts.running, 3);
+  });
+});
