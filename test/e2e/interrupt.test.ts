@@ -85,7 +85,8 @@ describe("interruptions of migrate", { timeout: 120_000 }, () => {
   });
 
   it("Ctrl-C on a terminal reaches only the tool; imapsync stops through its abort file, all within docker stop's 10 s", async () => {
-    const s = await makeScene({ ...world, env: { STALL_TIMEOUT: "0" } });
+    // Two slots: "later" waits for one, so the signal finds it never started.
+    const s = await makeScene({ ...world, env: { STALL_TIMEOUT: "0", CONCURRENCY: "2" } });
     const bg = s.start(["migrate", "--users", s.usersFile]);
     await until(s, running(2));
     // Only once "hung" has stalled is the abort file lost on it (on a loaded machine its replay
@@ -118,7 +119,10 @@ describe("interruptions of migrate", { timeout: 120_000 }, () => {
   });
 
   it("a second signal ends everything at once, without waiting for the grace", async () => {
-    const s = await makeScene({ ...world, env: { STALL_TIMEOUT: "0", STOP_GRACE: "30s" } });
+    const s = await makeScene({
+      ...world,
+      env: { STALL_TIMEOUT: "0", STOP_GRACE: "30s", CONCURRENCY: "2" },
+    });
     const bg = s.start(["migrate", "--users", s.usersFile]);
     await until(s, running(2));
     const began = Date.now();

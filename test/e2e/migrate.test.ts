@@ -340,10 +340,12 @@ describe("exit codes", () => {
 
 describe("interruption", { timeout: 60_000 }, () => {
   it("SIGTERM stops running mailboxes through imapsync's abort file, marks them interrupted, exits 143", async () => {
-    const s = await scene(USERS, {
-      ...WORLD,
-      seconds: { "big@contoso.test": 30, "alice@contoso.test": 30 },
-    });
+    // Two slots, both taken by the slow mailboxes: the others have not started at the signal.
+    const s = await scene(
+      USERS,
+      { ...WORLD, seconds: { "big@contoso.test": 30, "alice@contoso.test": 30 } },
+      { CONCURRENCY: "2" },
+    );
     const { child } = s.start(["migrate", "--users", s.usersFile]);
     await waitFor(
       async () =>
