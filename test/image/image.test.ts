@@ -592,7 +592,14 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
       runArgs(
         name,
         volume,
-        appMigrate(["-d", "-e", "IMAPSYNC_DOUBLE_WORLD=/double/world-slow.json"]),
+        // Two slots (the default is auto): two mailboxes copying, the others not started.
+        appMigrate([
+          "-d",
+          "-e",
+          "IMAPSYNC_DOUBLE_WORLD=/double/world-slow.json",
+          "-e",
+          "CONCURRENCY=2",
+        ]),
       ),
     );
     assert.equal(start.exitCode, 0, start.stderr);
