@@ -23,6 +23,7 @@ import {
 import { freePort } from "../../scripts/standin/ports.js";
 import { ADMIN, DELEGATIONS } from "../../scripts/standin/standin.js";
 import { shardOf } from "../../src/plan/shard.js";
+import { loadReport } from "../../src/report/store.js";
 import { secretForms } from "../../src/secrets.js";
 import type { Report } from "../../src/types.js";
 import { filesBelow, ROOT, tempDir, waitFor } from "../helpers/env.js";
@@ -117,8 +118,9 @@ async function mountpoint(volume: string): Promise<string> {
   return r.stdout.trim();
 }
 
+/** A report on a volume as the tool reads it: report.json brought up to date from its journal. */
 async function report(volume: string, file = "report.json"): Promise<Report> {
-  return JSON.parse(await readFile(path.join(await mountpoint(volume), file), "utf8")) as Report;
+  return loadReport(path.join(await mountpoint(volume), file));
 }
 
 function classes(r: Report): Record<string, string> {
