@@ -1,5 +1,4 @@
 // `migrate`: plan every selected mailbox, then run the plans (or, with --plan, print them).
-import { once } from "node:events";
 import { existsSync } from "node:fs";
 import type { Requirement } from "../config/load.js";
 import { ExitCode } from "../errors.js";
@@ -108,7 +107,17 @@ async function printPlans(
   };
   out.on("error", onError);
   const write = async (text: string) => {
-    if (!out.write(text)) await Promise.race([once(out, "drain"), once(out, "close")]);
+    if (out.write(text)) return;
+    // Until it drains, or closes (an error, recorded by onError, closes it too).
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        out.off("drain", done);
+        out.off("close", done);
+        resolve();
+      };
+      out.on("drain", done);
+      out.on("close", done);
+    });
   };
   for (const plan of plans) {
     if (closed) break;

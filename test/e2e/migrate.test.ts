@@ -1,5 +1,7 @@
 // The built CLI against the oauth2c and imapsync doubles, as an admin would run it.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
@@ -287,6 +289,27 @@ describe("migrate --plan", () => {
     const text = await s.run(["migrate", "--users", s.usersFile, "--plan"]);
     assert.equal(text.exitCode, 0);
     assert.match(text.stdout, /^# alice@contoso\.test -> alice@contoso\.test$/m);
+  });
+
+  it("ends quietly when its reader stops early (`--plan | head`)", async () => {
+    // Far more than a pipe holds, so that the CLI is still writing when the reader goes.
+    const rows = Array.from({ length: 3000 }, (_, i) => `m${i}@contoso.test,,pw-${i},`);
+    const s = await scene(
+      ["source,destination,password,password_file", ...rows, ""].join("\n"),
+      WORLD,
+    );
+    const child = spawn(process.execPath, [CLI, "migrate", "--users", s.usersFile, "--plan"], {
+      env: { ...process.env, ...s.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const [first] = (await once(child.stdout, "data")) as [Buffer];
+    assert.match(first.toString(), /^# m0@contoso\.test -> /);
+    child.stdout.destroy();
+    const [code] = (await once(child, "exit")) as [number];
+    assert.equal(code, 0, stderr);
+    assert.equal(stderr, "");
   });
 });
 
