@@ -32,11 +32,7 @@ export interface AuthCodeParams extends Omit<ImplicitParams, "scope"> {
  */
 export function authCodeArgs(p: AuthCodeParams): string[] {
   return [
-    p.authorityUrl,
-    "--client-id",
-    p.appId,
-    "--scopes",
-    OFFLINE_SCOPES.join(","),
+    ...clientArgs(p, OFFLINE_SCOPES.join(",")),
     "--login-hint",
     p.loginHint,
     "--grant-type",
@@ -51,6 +47,11 @@ export function authCodeArgs(p: AuthCodeParams): string[] {
     "code",
     ...callbackArgs(p),
   ];
+}
+
+/** Every grant starts alike: the issuer, the app and the scopes it asks for. */
+function clientArgs(p: { authorityUrl: string; appId: string }, scopes: string): string[] {
+  return [p.authorityUrl, "--client-id", p.appId, "--scopes", scopes];
 }
 
 /** Where the browser's form post arrives and how long oauth2c waits for it. */
@@ -80,11 +81,7 @@ export interface DeviceCodeParams {
  */
 export function deviceCodeArgs(p: DeviceCodeParams): string[] {
   return [
-    p.authorityUrl,
-    "--client-id",
-    p.appId,
-    "--scopes",
-    OFFLINE_SCOPES.join(","),
+    ...clientArgs(p, OFFLINE_SCOPES.join(",")),
     "--grant-type",
     DEVICE_GRANT_TYPE,
     "--auth-method",
@@ -103,11 +100,7 @@ export function deviceCodeArgs(p: DeviceCodeParams): string[] {
  */
 export function implicitArgs(p: ImplicitParams): string[] {
   return [
-    p.authorityUrl,
-    "--client-id",
-    p.appId,
-    "--scopes",
-    p.scope ?? EXCHANGE_DEFAULT_SCOPE,
+    ...clientArgs(p, p.scope ?? EXCHANGE_DEFAULT_SCOPE),
     "--login-hint",
     p.loginHint,
     "--grant-type",
