@@ -166,7 +166,8 @@ export function limitFor(
   if (settings.concurrency !== "auto") return fixedLimit(Math.max(settings.concurrency, least));
   const cpu = cpuReader();
   // auto climbs while the rate grows, whatever memory each run takes: never past what fits.
-  const fits = Math.max(1, Math.floor(o.availableMemory() / RUN_MEMORY_BYTES));
+  const memory = o.availableMemory();
+  const fits = Math.max(1, Math.floor(memory / RUN_MEMORY_BYTES));
   const max = Math.max(Math.min(settings.maxConcurrency, fits), least);
   const limit = new AutoLimit({
     max,
@@ -177,7 +178,7 @@ export function limitFor(
   });
   const bound =
     fits < settings.maxConcurrency
-      ? `the ${Math.round(o.availableMemory() / 2 ** 20)} MB of memory available fit ${fits} imapsync runs of about ${RUN_MEMORY_BYTES / 2 ** 20} MB`
+      ? `the ${Math.round(memory / 2 ** 20)} MB of memory available fit ${fits} imapsync runs of about ${RUN_MEMORY_BYTES / 2 ** 20} MB`
       : "--max-concurrency";
   o.info(
     `Concurrency auto: ${limit.current()} at first, at most ${max} (${bound}); CPU available: ${cpu.source}.`,

@@ -101,7 +101,10 @@ function runArgs(name: string, volume: string, extra: string[] = []): string[] {
 const asOwner = () => ["--user", `${owner.uid}:${owner.gid}`];
 const appOnly = ["-e", "GRANT=client-credentials", "-e", `APP_ID=${APP_CLIENT_ID}`];
 const appSecretFile = ["-e", "APP_SECRET_FILE=/config/secrets/app-secret.txt"];
-const MIGRATE = ["migrate", "--users", "/config/users.csv"];
+const USERS = ["--users", "/config/users.csv"];
+const MIGRATE = ["migrate", ...USERS];
+/** The image's command as the admin's account (the owner of the mounted files). */
+const asAdmin = (...command: string[]) => [...asOwner(), IMAGE, ...command];
 /** docker run flags and command of a client-credentials migrate as the admin's account. */
 const appMigrate = (flags: string[] = [], args: string[] = []) => [
   ...flags,
@@ -463,15 +466,7 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
   it("migrate --plan", async () => {
     const plan = await docker(
       "plan",
-      runArgs(`${PREFIX}plan`, `${PREFIX}main`, [
-        ...asOwner(),
-        IMAGE,
-        "migrate",
-        "--users",
-        "/config/users.csv",
-        "--plan",
-        "--json",
-      ]),
+      runArgs(`${PREFIX}plan`, `${PREFIX}main`, asAdmin(...MIGRATE, "--plan", "--json")),
     );
     assert.equal(plan.exitCode, 0, plan.stderr);
     assert.match(plan.stdout, /alice@contoso\.test/);
@@ -480,12 +475,7 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
   it("as 10001, a 0600 password file of the admin's account is unreadable: exit 2, the message names the uid", async () => {
     const denied = await docker(
       "denied",
-      runArgs(`${PREFIX}denied`, `${PREFIX}denied`, [
-        IMAGE,
-        "migrate",
-        "--users",
-        "/config/users.csv",
-      ]),
+      runArgs(`${PREFIX}denied`, `${PREFIX}denied`, [IMAGE, ...MIGRATE]),
     );
     assert.equal(denied.exitCode, 2, denied.stdout + denied.stderr);
     assert.match(
@@ -498,7 +488,7 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
     const name = `${PREFIX}token`;
     const start = await docker(
       "token start",
-      runArgs(name, `${PREFIX}main`, ["-d", ...asOwner(), IMAGE, "token"]),
+      runArgs(name, `${PREFIX}main`, ["-d", ...asAdmin("token")]),
     );
     assert.equal(start.exitCode, 0, start.stderr);
     let url = "";
@@ -546,13 +536,7 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
   it("check: bob not delegated, carol over quota", async () => {
     const check = await docker(
       "check",
-      runArgs(`${PREFIX}check`, `${PREFIX}main`, [
-        ...asOwner(),
-        IMAGE,
-        "check",
-        "--users",
-        "/config/users.csv",
-      ]),
+      runArgs(`${PREFIX}check`, `${PREFIX}main`, asAdmin("check", ...USERS)),
     );
     assert.equal(check.exitCode, 1, check.stdout + check.stderr);
     assert.deepEqual(classes(await report(`${PREFIX}main`, "check.json")), DELEGATED);
@@ -561,13 +545,7 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
   it("migrate: work on a named volume, 0600 password files of a non-root account; report.json from the host", async () => {
     const migrate = await docker(
       "migrate",
-      runArgs(`${PREFIX}migrate`, `${PREFIX}main`, [
-        ...asOwner(),
-        IMAGE,
-        "migrate",
-        "--users",
-        "/config/users.csv",
-      ]),
+      runArgs(`${PREFIX}migrate`, `${PREFIX}main`, asAdmin(...MIGRATE)),
     );
     assert.equal(migrate.exitCode, 1, migrate.stdout + migrate.stderr);
     assert.deepEqual(classes(await report(`${PREFIX}main`)), DELEGATED);
