@@ -112,7 +112,7 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
         bytes: entry.attempts.at(-1)?.bytesTransferred ?? 0,
         throttled: result.classification.class === "throttled",
       });
-      const next = await settle(history, entry, token, result, deps);
+      const next = await settle({ history, entry, token, result }, deps);
       if (next.againInMs === undefined) {
         limit.mailboxDone(first.mailbox.source);
         // Its plan (argv, paths) is not needed again: memory stays with the mailboxes to come.
@@ -205,17 +205,19 @@ async function attempt(
   });
 }
 
+/** A mailbox's attempt that has just ended, with what it ran on. */
+interface Ended {
+  history: History;
+  entry: ReportEntry;
+  token: StoredToken;
+  result: AttemptResult;
+}
+
 /** After an attempt: the remedy, then either the next attempt's wait or the final status. */
-async function settle(
-  history: History,
-  entry: ReportEntry,
-  token: StoredToken,
-  result: AttemptResult,
-  deps: EngineDeps,
-): Promise<{ againInMs?: number }> {
-  if (history.plan.mode === "verify")
-    return settleVerification(history, entry, token, result, deps);
-  const { classification, exit } = result;
+async function settle(ended: Ended, deps: EngineDeps): Promise<{ againInMs?: number }> {
+  const { history, entry, result } = ended;
+  if (history.plan.mode === "verify") return settleVerification(ended, deps);
+  const { classification } = result;
   entry.class = classification.class;
   const { decision, remedy } = decide(history, classification, result, deps);
   entry.remedy = remedy;
@@ -223,7 +225,7 @@ async function settle(
   if (decision.retry) {
     entry.status = "pending";
     await deps.store.saveEntry(entry);
-    return runAgain(history, entry, token, decision, exit, deps);
+    return runAgain(ended, decision, deps);
   }
   entry.status = statusOf(classification.class);
   if (decision.reason) entry.remedy = `${entry.remedy} (${decision.reason})`;
@@ -242,13 +244,8 @@ async function settle(
  * After a verify run: what it proves (or the class of a run that could not tell), retried like
  * any run when a rerun can help; the copy's status stays as it was.
  */
-async function settleVerification(
-  history: History,
-  entry: ReportEntry,
-  token: StoredToken,
-  result: AttemptResult,
-  deps: EngineDeps,
-): Promise<{ againInMs?: number }> {
+async function settleVerification(ended: Ended, deps: EngineDeps): Promise<{ againInMs?: number }> {
+  const { history, entry, result } = ended;
   const { exit } = result;
   const plan = history.plan;
   const { classification, verification } = verificationOf({
@@ -275,7 +272,7 @@ async function settleVerification(
         : MISSING_REMEDY;
   }
   await deps.store.saveEntry(entry);
-  if (decision.retry) return runAgain(history, entry, token, decision, exit, deps);
+  if (decision.retry) return runAgain(ended, decision, deps);
   deps.ui.finished(entry);
   return {};
 }
@@ -312,14 +309,12 @@ function decide(
 
 /** The same mailbox again, in the same mode, after the decided wait (and a new token if due). */
 function runAgain(
-  history: History,
-  entry: ReportEntry,
-  token: StoredToken,
+  { history, entry, token, result }: Ended,
   decision: Extract<RetryDecision, { retry: true }>,
-  exit: AttemptResult["exit"],
   deps: EngineDeps,
 ): { againInMs: number } {
-  deps.ui.waiting(entry, exit.stalled ? STALLED_WAITING : decision.reason, decision.delayMs);
+  const stalled = result.exit.stalled;
+  deps.ui.waiting(entry, stalled ? STALLED_WAITING : decision.reason, decision.delayMs);
   if (decision.renewToken) history.expiredToken = token;
   history.plan = deps.replan(history.plan.mode, history.plan, entry);
   return { againInMs: decision.delayMs };
