@@ -74,16 +74,17 @@ function note(r: Run, what: string): Run {
 const docker = async (what: string, args: string[], timeoutMs?: number) =>
   note(await run("docker", args, { timeoutMs }), what);
 
-/** Settings and mounts every run gets: the stand-in, the users file, the double's world. */
-function runArgs(name: string, volume: string, extra: string[] = []): string[] {
+/** `docker run` of a named container on the host network, both removed after the tests. */
+function hostRun(name: string, volume: string): string[] {
   containers.add(name);
   volumes.add(volume);
+  return ["run", "--name", name, "--network", "host"];
+}
+
+/** Settings and mounts every run gets: the stand-in, the users file, the double's world. */
+function runArgs(name: string, volume: string, extra: string[] = []): string[] {
   return [
-    "run",
-    "--name",
-    name,
-    "--network",
-    "host",
+    ...hostRun(name, volume),
     "--env-file",
     envFile,
     "-e",
@@ -754,14 +755,8 @@ NODE_IMAGE=${TAGS.node}
       JSON.stringify(await world({ stateDir: "/calls" })),
     );
     const pod = (name: string, work: string, extra: string[], args: string[]) => {
-      containers.add(name);
-      volumes.add(work);
       return [
-        "run",
-        "--name",
-        name,
-        "--network",
-        "host",
+        ...hostRun(name, work),
         "--read-only",
         "--tmpfs",
         "/tmp",
