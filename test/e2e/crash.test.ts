@@ -59,7 +59,11 @@ async function trial(delayMs: number): Promise<void> {
   assert.deepEqual(await readdir(path.join(s.workDir, "secrets")).catch(() => []), [], where);
 
   // Orphans of the killed run die at their next line; then every run has ended, none overlapped.
-  await waitFor(async () => (await runSpans(s.stateDir)).every((r) => r.end !== undefined), 5000);
+  await waitFor(
+    async () => (await runSpans(s.stateDir)).every((r) => r.end !== undefined),
+    60_000,
+    "every run's end",
+  );
   const spans = await runSpans(s.stateDir);
   assert.deepEqual(overlaps(spans), [], `${where}: two runs of one mailbox at the same time`);
 }
@@ -142,7 +146,7 @@ describe("what a crashed run leaves behind", { timeout: 120_000 }, () => {
       [path.join(DOUBLES, "imapsync.js"), "--user1", mailbox, "--pidfile", files.pidFile],
       { env: s.env, reject: false, detached: true, stdout: "ignore", stderr: "ignore" },
     );
-    await waitFor(async () => existsSync(files.pidFile), 5000);
+    await waitFor(async () => existsSync(files.pidFile), 60_000, "the leftover's pidfile");
     return { child, files };
   }
 
@@ -166,7 +170,7 @@ describe("what a crashed run leaves behind", { timeout: 120_000 }, () => {
     // The world no longer stalls: the next run of hung would finish at once.
     await s.setWorld({ ...world, stall: {} });
     const bg = s.start(["migrate", "--users", s.usersFile]);
-    await waitFor(async () => /free@contoso\.test: ok/.test(bg.stderr()), 20_000);
+    await waitFor(async () => /free@contoso\.test: ok/.test(bg.stderr()), 120_000, "free's end");
     assert.match(bg.stderr(), /imapsync PID \d+, left by an earlier run, is still copying hung/);
     assert.match(bg.stderr(), /Removed 1 password file/);
     await sleep(1500);
