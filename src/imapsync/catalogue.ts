@@ -84,6 +84,14 @@ const issue = (n: number, date: string): CatalogueSource => ({
   url: `https://github.com/imapsync/imapsync/issues/${n}`,
   date,
 });
+/** A public log of another program (an issue thread of its own project), quoted by a fixture. */
+const publicLog = (url: string, date: string): CatalogueSource => ({ kind: "public", url, date });
+/**
+ * A network or TLS failure quoted inside one of imapsync's own per-message or per-folder lines
+ * (or its lost-connection line) happened after a login: those lines decide the class.
+ */
+const INSIDE_RUN_LINE =
+  /could not (?:append|be fetched|add flags|delete)|couldn't append|Could not (?:select|examine|create folder|fetch_hash)|failure with fetch_hash|^Failure: lost connection /;
 const MS_IMAP_OAUTH =
   "https://learn.microsoft.com/en-us/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth";
 const FAQ_OFFICE365 = "https://imapsync.lamiral.info/FAQ.d/FAQ.Office365.txt";
@@ -169,12 +177,45 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
   // ---- Killed from outside: nothing of imapsync's own is printed, the shell or kernel says it
   {
     id: "shell-killed",
-    // bash/sh job report: "Killed", "line 13: 36766 Killed: 9" (macOS prints the signal number).
-    re: /^(?:\S+: )?(?:line \d+: )?(?:\d+ )?Killed(?:: 9)?(?:\s|$)/,
+    // bash/sh job report: "Killed", "line 13: 36766 Killed: 9" (macOS prints the signal number);
+    // bash pads the PID to five columns ("line 3:  4242 Killed").
+    re: /^(?:\S+: )?(?:line \d+: +)?(?:\d+ +)?Killed(?:: 9)?(?:\s|$)/,
     class: "interrupted",
     external: true,
     releases: {},
     source: issue(456, "2024-05-16"),
+  },
+  {
+    id: "prompt-killed",
+    // An interactive program's prompt, then the shell's word for its death ("mailpile> Killed").
+    re: /^\S+[>$#] +[Kk]illed(?:: 9)?\s*$/,
+    class: "interrupted",
+    external: true,
+    releases: {},
+    source: publicLog("https://github.com/mailpile/Mailpile/issues/1232", "2015-01-28"),
+  },
+  {
+    id: "job-killed",
+    // Job control of bash ("[1]+  Killed                  imapsync ...") and zsh
+    // ("[1]  + 4242 killed     imapsync ..."), printed when a background job dies of a signal.
+    re: /^\[\d+\]\s*[+-]?\s+(?:\d+\s+)?(?:[Kk]illed(?:: 9)?|Terminated|terminated)(?:\s|$)/,
+    class: "interrupted",
+    external: true,
+    releases: {},
+    source: {
+      kind: "system",
+      url: "https://www.gnu.org/software/bash/manual/html_node/Job-Control-Basics.html",
+      date: "2025-01-01",
+    },
+  },
+  {
+    id: "perl-out-of-memory",
+    // Perl's own last words when an allocation fails: the process ends at once, no statistics.
+    re: /^Out of memory(?:!|(?: during| in perl))/,
+    class: "interrupted",
+    external: true,
+    releases: {},
+    source: issue(113, "2017-12-02"),
   },
   {
     id: "zsh-killed",
@@ -186,7 +227,7 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
   },
   {
     id: "shell-terminated",
-    re: /^(?:\S+: )?(?:line \d+: )?(?:\d+ )?Terminated(?:\s|$)/,
+    re: /^(?:\S+: )?(?:line \d+: +)?(?:\d+ +)?Terminated(?:\s|$)/,
     class: "interrupted",
     external: true,
     releases: {},
@@ -259,6 +300,15 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
       url: "https://github.com/imapsync/imapsync/issues/198",
       date: "2019-11-12",
     },
+  },
+  {
+    id: "rate-limit-bandwidth",
+    // A provider's rate limit under the OVERQUOTA code (Gmail: "[OVERQUOTA] Account exceeded
+    // command or bandwidth limits."): the account is throttled, its mailbox is not full.
+    re: /\bexceeded command or bandwidth limits?\b|\bexceeded (?:the |its |your )?(?:\w+ )?bandwidth limits?\b|\bbandwidth limits? (?:exceeded|reached)\b/i,
+    class: "throttled",
+    releases: {},
+    source: publicLog("https://github.com/ljmerza/ha-email-sensor/issues/16", "2019-10-26"),
   },
   {
     id: "exo-authenticate-failed",
@@ -503,6 +553,31 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     source: at("1.200", "login_imap", 597),
   },
   {
+    id: "dns-unresolved",
+    // The host name does not resolve, in the words of the resolver (glibc, musl, macOS, Windows)
+    // or of the program around it (PHP, Node.js, Perl's IO::Socket::INET, imapsync's resolv).
+    re: /\bgetaddrinfo\b.*\b(?:failed|ENOTFOUND|EAI_AGAIN|EAI_NONAME)\b|\bCannot getaddrinfo of |\bName or service not known\b|\bnodename nor servname provided\b|\bName does not resolve\b|\bTemporary failure in name resolution\b|\bNo address associated with (?:host)?name\b|\bNo such host is known\b|\bCould not resolve host\b|\bBad hostname\b|\bENOTFOUND\b/i,
+    class: "connect_failed_source",
+    host2: "connect_failed_destination",
+    afterLogin: "partial",
+    unless: INSIDE_RUN_LINE,
+    lost: true,
+    releases: {},
+    source: publicLog("https://github.com/PHPMailer/PHPMailer/issues/659", "2016-03-18"),
+  },
+  {
+    id: "connect-timeout",
+    // No answer to the connection itself: a timeout while connecting, or no route to the host.
+    re: /\btimed out while connecting\b|\bconnect(?:ion|ing)? timed out\b|\bconnect timeout\b|\bfailed to connect to \S+.* after \d+ ?ms\b|\bNo route to host\b|\bNetwork is unreachable\b|\b(?:EHOSTUNREACH|ENETUNREACH|ETIMEDOUT)\b/i,
+    class: "connect_failed_source",
+    host2: "connect_failed_destination",
+    afterLogin: "partial",
+    unless: INSIDE_RUN_LINE,
+    lost: true,
+    releases: {},
+    source: publicLog("https://github.com/mscdex/node-imap/issues/742", "2019-01-13"),
+  },
+  {
     id: "tls-starttls-failure",
     // login_imap ("HostN failure: Can not go to tls ...") and connect_imap ("HostN: Can not go ...").
     re: /Can not go to tls encryption/,
@@ -533,6 +608,17 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     lost: true,
     releases: {},
     source: sslModule(1186),
+  },
+  {
+    id: "tls-openssl-error",
+    // OpenSSL's own reasons as other layers quote them ("error:14077102:SSL routines:...:unsupported
+    // protocol", Python's "[SSL: UNSUPPORTED_PROTOCOL]", Node's ERR_SSL_*), without imapsync's
+    // "SSL connect attempt failed" around them.
+    re: /\bSSL routines\b|\[SSL: [A-Z_]+\]|\bERR_SSL_[A-Z_]+\b|\bunsupported protocol\b|\balert protocol version\b|\bno protocols available\b|\bNo appropriate protocol\b|\bwrong version number\b/i,
+    class: "tls_failed",
+    lost: true,
+    releases: {},
+    source: publicLog("https://github.com/lefcha/imapfilter/issues/140", "2016-11-10"),
   },
   {
     id: "lost-connection",
@@ -586,6 +672,8 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     id: "quota-server-overquota",
     re: /OVERQUOTA/,
     class: "quota_exceeded",
+    // The same code for a rate limit: rate-limit-bandwidth decides those.
+    unless: /bandwidth limit/i,
     releases: SINCE("1.945"),
     source: at229("error_type", 6456),
   },
@@ -794,7 +882,8 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     id: "just-mode-ending",
     // --justlogin (check and a verify pass rely on it), --justfolderlists, --justautomap,
     // --justfoldersizes, --justbanner: exit 0 without statistics.
-    re: /^Exiting because of --just(?:login|folderlists|automap|foldersizes|banner)$/,
+    // Quoted excerpts keep markdown around it (a backtick, "> "), so neither end is anchored hard.
+    re: /^\W{0,4}Exiting because of --just(?:login|folderlists|automap|foldersizes|banner)\b/,
     class: "ok",
     ended: true,
     releases: SINCE("1.945"),

@@ -42,6 +42,9 @@ const EXAMPLES: Record<string, Example> = {
     line: "Maximum bytes transferred reached, 5000123 >= 5000000, ending sync",
   },
   "shell-killed": { line: "./run.sh: line 3: 4242 Killed                  imapsync --host1 h" },
+  "prompt-killed": { line: "imap-backup> Killed" },
+  "job-killed": { line: "[2]+  Killed                  imapsync --host1 imap.example.org" },
+  "perl-out-of-memory": { line: "Out of memory!" },
   "zsh-killed": { line: "zsh: killed     imapsync --host1 imap.example.org --user1 a" },
   "shell-terminated": { line: "Terminated" },
   "kernel-oom-kill": {
@@ -55,6 +58,9 @@ const EXAMPLES: Record<string, Example> = {
   "exo-not-connected": { line: "Read:   4 BAD User is authenticated but not connected." },
   "exo-throttled": {
     line: "Read:   19 NO Request is throttled. Suggested Backoff Time: 120000 milliseconds",
+  },
+  "rate-limit-bandwidth": {
+    line: "Read:   12 NO [OVERQUOTA] Account exceeded command or bandwidth limits. (Failure)",
   },
   "exo-authenticate-failed": { line: "Read:   2 NO AUTHENTICATE failed." },
   "imap-authenticationfailed": {
@@ -131,10 +137,10 @@ const EXAMPLES: Record<string, Example> = {
     line: "Host2 failure: can not open imap connection on host2 [mx.example.net] with user [ann]: Unable to connect to mx.example.net:  Connection refused",
   },
   "connect-imap-host1": {
-    line: "Host1: Can not open imap connection on [imap.example.org]: Unable to connect to imap.example.org: Name or service not known",
+    line: "Host1: Can not open imap connection on [imap.example.org]: Unable to connect to imap.example.org: Connection refused",
   },
   "connect-imap-host2": {
-    line: "Host2: Can not open imap connection on [mx.example.net]: Unable to connect to mx.example.net: Connection timed out",
+    line: "Host2: Can not open imap connection on [mx.example.net]: Unable to connect to mx.example.net: Connection refused",
   },
   "connect-failure-1607": {
     line: "Failure: can not open imap connection on host2 [mx.example.net] with user [ann]: Connection refused",
@@ -146,6 +152,12 @@ const EXAMPLES: Record<string, Example> = {
   "connect-failure-1200": {
     line: "Error connecting to imap.example.org:993: IO::Socket::SSL: connect: Connection refused",
   },
+  "dns-unresolved": {
+    line: "Unable to connect to imap.example.org: getaddrinfo(imap.example.org) failed: Temporary failure in name resolution",
+  },
+  "connect-timeout": {
+    line: "IO::Socket::IP: connect: Connection timed out",
+  },
   "tls-starttls-failure": {
     line: "Host1 failure: Can not go to tls encryption on host1 [imap.example.org]: 2 BAD TLS support isn't enabled.",
   },
@@ -156,6 +168,9 @@ const EXAMPLES: Record<string, Example> = {
     line: "DEBUG: .../IO/Socket/SSL.pm:850: local error: SSL connect attempt failed error:0A00010B:SSL routines::wrong version number",
   },
   "tls-ssl-read-error": { line: "DEBUG: IO/Socket/SSL.pm:1043: local error: SSL read error" },
+  "tls-openssl-error": {
+    line: "SSL connect error: error:0A000102:SSL routines::unsupported protocol",
+  },
   "lost-connection": {
     line: "Failure: lost connection for host1 [imap.example.org]: (len=42) Error sending '466 NOOP': NO not connected",
   },

@@ -6,7 +6,7 @@ import { describe, test } from "node:test";
 import { classifyLines, RunClassifier, type ExitStatus } from "../../../src/imapsync/classify.js";
 import { readLineBatches } from "../../../src/lines.js";
 import { remedyFor } from "../../../src/engine/remedies.js";
-import { RUN_CLASSES, type Classification } from "../../../src/types.js";
+import { RUN_CLASSES, type Classification, type RunClass } from "../../../src/types.js";
 import {
   excerpts,
   FIXTURES,
@@ -298,4 +298,227 @@ test("a UTF-8 character split across chunks survives the line reader", async () 
   assert.ok(lines.some((l) => l.includes("[Éléments envoyés]")));
   assert.ok(!lines.some((l) => l.includes("\uFFFD")), "no replacement character");
   assert.deepEqual(classifier.finish(), classifyLines(whole));
+});
+
+describe("wordings no fixture has, of the kinds the public corpus was missing", () => {
+  const LOGINS = [
+    "Host1: success login on [outlook.office365.com] with user [ann@contoso.com] auth [XOAUTH2 accesstoken] or [LOGIN]",
+    "Host2: success login on [mx.example.net] with user [ann@example.net] auth [PLAIN] or [LOGIN]",
+  ];
+  /** Written by hand from each program's documented message format; made-up hosts and users. */
+  const CASES: { name: string; lines: string[]; expected: RunClass; fromOutside?: boolean }[] = [
+    // A provider's rate limit under the OVERQUOTA code is throttling, not a full mailbox.
+    {
+      name: "Gmail's limit as an untagged BYE",
+      lines: ["* BYE [OVERQUOTA] Account exceeded command or bandwidth limits."],
+      expected: "throttled",
+    },
+    {
+      name: "Python's imaplib quoting it",
+      lines: [
+        "imaplib.IMAP4.abort: command: EXAMINE => [OVERQUOTA] Account exceeded command or bandwidth limits.",
+      ],
+      expected: "throttled",
+    },
+    {
+      name: "the admin console's sentence",
+      lines: ["Account has exceeded the Gmail bandwidth limit for downloads via IMAP"],
+      expected: "throttled",
+    },
+    {
+      name: "a full mailbox under the same code stays a full mailbox",
+      lines: [
+        "- msg INBOX/7 {1093} could not append ( Subject:[x], Size:[1093], Flags:[] ) to folder INBOX: Error sending '97 APPEND INBOX () {1093}': 97 NO [OVERQUOTA] Mailbox is full",
+      ],
+      expected: "quota_exceeded",
+    },
+    // The source host does not resolve.
+    {
+      name: "glibc's EAI_NODATA, quoted",
+      lines: [
+        "> Unable to connect to imap.example.org: getaddrinfo(imap.example.org) failed: No address associated with hostname",
+      ],
+      expected: "connect_failed_source",
+    },
+    {
+      name: "Windows' resolver",
+      lines: ["Unable to connect to outlook.office365.com: No such host is known."],
+      expected: "connect_failed_source",
+    },
+    {
+      name: "IO::Socket::INET",
+      lines: ["IO::Socket::INET: Bad hostname 'imap.example.org'"],
+      expected: "connect_failed_source",
+    },
+    {
+      name: "imapsync's own resolver line",
+      lines: ["Cannot getaddrinfo of imap.example.org: Name or service not known"],
+      expected: "connect_failed_source",
+    },
+    {
+      name: "the destination's name, the side taken from the line before",
+      lines: [
+        "Host2: connecting and login on host2 [mx.example.invalid] port [993] with user [ann]",
+        "Unable to connect to mx.example.invalid: Temporary failure in name resolution",
+      ],
+      expected: "connect_failed_destination",
+    },
+    {
+      name: "a reconnection failing after a successful login: messages are missing",
+      lines: [LOGINS[0]!, "Unable to connect to outlook.office365.com: Name or service not known"],
+      expected: "partial",
+    },
+    {
+      name: "inside a message's error: the message's line decides",
+      lines: [
+        "- msg INBOX/9 {0} S[2054] F[] I[23-Feb-2011 20:04:38 +0100] could not be fetched: Unable to connect to imap.example.org: Name or service not known",
+      ],
+      expected: "partial",
+    },
+    // No answer to the connection.
+    {
+      name: "Node's ETIMEDOUT",
+      lines: ["Error: connect ETIMEDOUT 40.101.83.18:993"],
+      expected: "connect_failed_source",
+    },
+    {
+      name: "Python's errno 110",
+      lines: ["TimeoutError: [Errno 110] Connection timed out"],
+      expected: "connect_failed_source",
+    },
+    {
+      name: "no route",
+      lines: ["Unable to connect to 203.0.113.7: No route to host"],
+      expected: "connect_failed_source",
+    },
+    {
+      name: "the destination, side from context",
+      lines: [
+        "Host2: connecting on host2 [mx.example.net] port [993]",
+        "connect to mx.example.net port 993 failed: Network is unreachable",
+      ],
+      expected: "connect_failed_destination",
+    },
+    {
+      name: "imapsync's timeout setting is no timeout",
+      lines: [
+        "Host1: imap connection timeout is 120 seconds",
+        ...LOGINS,
+        "Exiting because of --justlogin",
+      ],
+      expected: "ok",
+    },
+    // A --justlogin run that ends, and one whose excerpt is cut.
+    {
+      name: "--justlogin ending quoted in backticks",
+      lines: [...LOGINS, "`Exiting because of --justlogin`"],
+      expected: "ok",
+    },
+    {
+      name: "--justlogin ending with its exit line",
+      lines: [
+        ...LOGINS,
+        "Exiting because of --justlogin ",
+        "Exiting with return value 0 (EX_OK: successful termination) 0/50 nb_errors/max_errors PID 4242",
+      ],
+      expected: "ok",
+    },
+    {
+      name: "--justlogin of 1.727: only the exit line",
+      lines: [
+        "$RCSfile: imapsync,v $ $Revision: 1.727 $",
+        ...LOGINS,
+        "Exiting with return value 0",
+      ],
+      expected: "ok",
+    },
+    {
+      name: "--justlogin cut after the logins",
+      lines: [...LOGINS, "Host1: state Authenticated", "Host2: state Authenticated"],
+      expected: "other",
+    },
+    // Killed from outside, as shells and Perl say it.
+    {
+      name: "bash job control",
+      lines: ["[1]+  Killed                  imapsync --host1 imap.example.org --user1 ann"],
+      expected: "interrupted",
+      fromOutside: true,
+    },
+    {
+      name: "zsh job control",
+      lines: ["[1]  + 4242 killed     imapsync --host1 imap.example.org --user1 ann"],
+      expected: "interrupted",
+      fromOutside: true,
+    },
+    {
+      name: "a script's shell, PID padded",
+      lines: ["./migrate.sh: line 12:  4242 Killed                  imapsync --host1 h"],
+      expected: "interrupted",
+      fromOutside: true,
+    },
+    {
+      name: "a script's shell, SIGTERM",
+      lines: ["bash: line 1:  4242 Terminated              imapsync --host1 h"],
+      expected: "interrupted",
+      fromOutside: true,
+    },
+    {
+      name: "a prompt, then Killed",
+      lines: ["sync> Killed"],
+      expected: "interrupted",
+      fromOutside: true,
+    },
+    {
+      name: "Perl's large-request form",
+      lines: [
+        'Out of memory during "large" request for 134221824 bytes, total sbrk() is 402784256 bytes',
+      ],
+      expected: "interrupted",
+      fromOutside: true,
+    },
+    // TLS protocol mismatches, in other layers' words.
+    {
+      name: "Python's ssl module",
+      lines: ["ssl.SSLError: [SSL: UNSUPPORTED_PROTOCOL] unsupported protocol (_ssl.c:1000)"],
+      expected: "tls_failed",
+    },
+    {
+      name: "OpenSSL 3 through Node",
+      lines: [
+        "Error: C0D7B1E8F67F0000:error:0A000102:SSL routines:ssl_choose_client_version:unsupported protocol",
+      ],
+      expected: "tls_failed",
+    },
+    {
+      name: "Go's crypto/tls",
+      lines: ["tls: server selected unsupported protocol version 301"],
+      expected: "tls_failed",
+    },
+    {
+      name: "Java",
+      lines: [
+        "javax.net.ssl.SSLHandshakeException: No appropriate protocol (protocol is disabled or cipher suites are inappropriate)",
+      ],
+      expected: "tls_failed",
+    },
+    {
+      name: "an old server's alert",
+      lines: [
+        "SSL_connect: error:1409442E:SSL routines:ssl3_read_bytes:tlsv1 alert protocol version",
+      ],
+      expected: "tls_failed",
+    },
+  ];
+
+  for (const { name, lines, expected, fromOutside } of CASES) {
+    test(`${name}: ${expected}`, () => {
+      const c = classifyLines(lines);
+      assert.equal(c.class, expected);
+      assertEvidenceFrom(c, lines);
+      if (expected !== "ok") assert.ok(c.evidence.length > 0, "backed by one of its lines");
+      if (fromOutside !== undefined) assert.equal(c.killedFromOutside ?? false, fromOutside);
+      if (expected === "other")
+        assert.equal(c.logEndsEarly, true, "the log ends before the run did");
+    });
+  }
 });
