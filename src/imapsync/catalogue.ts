@@ -92,6 +92,18 @@ const publicLog = (url: string, date: string): CatalogueSource => ({ kind: "publ
  */
 const INSIDE_RUN_LINE =
   /could not (?:append|be fetched|add flags|delete)|couldn't append|Could not (?:select|examine|create folder|fetch_hash)|failure with fetch_hash|^Failure: lost connection /;
+/**
+ * A connection that never came up: on the side in context; once that side had logged in, a
+ * reconnection that failed, so messages are missing.
+ */
+const NO_CONNECTION = {
+  class: "connect_failed_source",
+  host2: "connect_failed_destination",
+  afterLogin: "partial",
+  unless: INSIDE_RUN_LINE,
+  lost: true,
+  releases: {},
+} as const satisfies Partial<CatalogueEntry>;
 const MS_IMAP_OAUTH =
   "https://learn.microsoft.com/en-us/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth";
 const FAQ_OFFICE365 = "https://imapsync.lamiral.info/FAQ.d/FAQ.Office365.txt";
@@ -557,24 +569,14 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     // The host name does not resolve, in the words of the resolver (glibc, musl, macOS, Windows)
     // or of the program around it (PHP, Node.js, Perl's IO::Socket::INET, imapsync's resolv).
     re: /\bgetaddrinfo\b.*\b(?:failed|ENOTFOUND|EAI_AGAIN|EAI_NONAME)\b|\bCannot getaddrinfo of |\bName or service not known\b|\bnodename nor servname provided\b|\bName does not resolve\b|\bTemporary failure in name resolution\b|\bNo address associated with (?:host)?name\b|\bNo such host is known\b|\bCould not resolve host\b|\bBad hostname\b|\bENOTFOUND\b/i,
-    class: "connect_failed_source",
-    host2: "connect_failed_destination",
-    afterLogin: "partial",
-    unless: INSIDE_RUN_LINE,
-    lost: true,
-    releases: {},
+    ...NO_CONNECTION,
     source: publicLog("https://github.com/PHPMailer/PHPMailer/issues/659", "2016-03-18"),
   },
   {
     id: "connect-timeout",
     // No answer to the connection itself: a timeout while connecting, or no route to the host.
     re: /\btimed out while connecting\b|\bconnect(?:ion|ing)? timed out\b|\bconnect timeout\b|\bfailed to connect to \S+.* after \d+ ?ms\b|\bNo route to host\b|\bNetwork is unreachable\b|\b(?:EHOSTUNREACH|ENETUNREACH|ETIMEDOUT)\b/i,
-    class: "connect_failed_source",
-    host2: "connect_failed_destination",
-    afterLogin: "partial",
-    unless: INSIDE_RUN_LINE,
-    lost: true,
-    releases: {},
+    ...NO_CONNECTION,
     source: publicLog("https://github.com/mscdex/node-imap/issues/742", "2019-01-13"),
   },
   {
