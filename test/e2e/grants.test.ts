@@ -27,8 +27,11 @@ import {
 } from "../helpers/env.js";
 import { doubleCalls, makeWorld } from "../helpers/imapsync-world.js";
 import { ADMIN, doublesEnv } from "../helpers/cli-scene.js";
-const TTL_SEC = 4;
-const MARGIN_SEC = 2;
+// Long enough that a sign-in on a loaded machine (oauth2c and a browser started, several seconds)
+// still leaves the token time for runs; short enough that it expires while they go on. With 4 s
+// a loaded machine signed in again and again and no run ever finished.
+const TTL_SEC = 16;
+const MARGIN_SEC = 6;
 const MAILBOXES = Array.from({ length: 6 }, (_, i) => `user${i + 1}@contoso.test`);
 
 /** A token request as the OAuth server saw it. */
@@ -121,8 +124,11 @@ interface Scene {
   outputs: Record<string, string>;
 }
 
-/** `seconds`: how long each mailbox takes to copy (1.5 s: shorter than the margin). */
-async function scene(env: Record<string, string>, seconds = 1.5): Promise<Scene> {
+/**
+ * `seconds`: how long each mailbox takes to copy (4 s: shorter than the margin, and three rounds
+ * of two mailboxes outlast a token's due time, so it is renewed while they go on).
+ */
+async function scene(env: Record<string, string>, seconds = 4): Promise<Scene> {
   const dir = await tempDir();
   const workDir = path.join(dir, "work");
   const usersFile = path.join(dir, "users.csv");
@@ -180,7 +186,7 @@ async function mintTimes(file: string): Promise<{ start: number; end: number }[]
     .map((at) => ({ start: at, end: at }));
 }
 
-describe("grants through the built CLI, tokens living 4 s", { timeout: 240_000 }, () => {
+describe("grants through the built CLI, tokens living 16 s", { timeout: 900_000 }, () => {
   let oauth: OAuthServer;
   let proxy: Awaited<ReturnType<typeof countingProxy>>;
   before(async () => {
@@ -274,7 +280,7 @@ describe("grants through the built CLI, tokens living 4 s", { timeout: 240_000 }
 
 describe(
   "tokens refused before any run, device code shown, import and forget",
-  { timeout: 120_000 },
+  { timeout: 600_000 },
   () => {
     it("a Microsoft Graph token stops migrate before any imapsync run, with the fix", async () => {
       const s = await scene({ TENANT_ID: TENANT, APP_ID: "app-ok" });
@@ -304,13 +310,14 @@ describe(
     });
 
     it("--non-interactive: when the token needs a person, running mailboxes finish, the rest wait for a token", async () => {
-      // 4 s per mailbox, two at a time, a token due 10 s after its import: the first pair
-      // finishes with it, the last pair could only start once it is due.
-      const s = await scene({ TENANT_ID: TENANT, APP_ID: "app-ok" }, 4);
+      // 12 s per mailbox, two at a time, a token living 34 s from now: the first pair finishes
+      // with it even when the import and migrate's start take 15 s (a loaded machine); the last
+      // pair either waits for it to be due or sees it expire, and then waits for a new one.
+      const s = await scene({ TENANT_ID: TENANT, APP_ID: "app-ok" }, 12);
       const file = path.join(s.dir, "short.txt");
       await writeFile(
         file,
-        mintAccessToken({ tid: TENANT, appId: "app-ok", ttlSec: 12, upn: ADMIN }),
+        mintAccessToken({ tid: TENANT, appId: "app-ok", ttlSec: 34, upn: ADMIN }),
       );
       assert.equal((await s.run(["token", "--import", file])).exitCode, 0);
       const minted = path.join(s.dir, "minted.jsonl");
