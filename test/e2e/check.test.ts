@@ -142,7 +142,7 @@ describe("check", { timeout: 120_000 }, () => {
   });
 });
 
-describe("check, interrupted", { timeout: 60_000 }, () => {
+describe("check, interrupted", { timeout: 180_000 }, () => {
   it("stops its imapsync runs through their abort file on SIGTERM, at once, exit 143", async () => {
     const { users, world } = usersAndWorld(
       { slow: "pw-slow-1" },
@@ -153,7 +153,7 @@ describe("check, interrupted", { timeout: 60_000 }, () => {
     // `check` also asks imapsync its version: only the mailbox's run counts here.
     const preflights = async () =>
       (await runSpans(s.stateDir)).filter((span) => span.user1 === "slow@contoso.test");
-    await waitFor(async () => (await preflights()).length === 1, 20_000, "the preflight run");
+    await waitFor(async () => (await preflights()).length === 1, 60_000, "the preflight run");
     const began = Date.now();
     bg.child.kill("SIGTERM");
     const result = await bg.child;
@@ -164,17 +164,17 @@ describe("check, interrupted", { timeout: 60_000 }, () => {
   });
 });
 
-describe("check runs its preflights like migrate runs its attempts", { timeout: 60_000 }, () => {
+describe("check runs its preflights like migrate runs its attempts", { timeout: 180_000 }, () => {
   it("a preflight silent beyond STALL_TIMEOUT is stopped and recorded stalled", async () => {
     const { users, world } = usersAndWorld(
       { hung: "pw-hung-2", fine: "pw-fine-1" },
       { stall: { "hung@contoso.test": 40 } },
     );
-    const s = await makeScene({ users, world, env: { STALL_TIMEOUT: "1s", STOP_GRACE: "1s" } });
-    const began = Date.now();
+    // 5 s, not 1 s: STALL_TIMEOUT counts from imapsync's start, slow on a loaded machine. The
+    // hung double never ends by itself: the check ending at all, with the reason below, is the proof.
+    const s = await makeScene({ users, world, env: { STALL_TIMEOUT: "5s", STOP_GRACE: "1s" } });
     const result = await s.run(["check", "--users", s.usersFile]);
     assert.equal(result.exitCode, 1, result.stderr);
-    assert.ok(Date.now() - began < 30_000, "the stalled preflight did not run its 40 s");
     const checked = JSON.parse(
       await readFile(path.join(s.workDir, "check.json"), "utf8"),
     ) as Report;

@@ -361,7 +361,7 @@ describe("exit codes", () => {
   });
 });
 
-describe("interruption", { timeout: 60_000 }, () => {
+describe("interruption", { timeout: 180_000 }, () => {
   it("SIGTERM stops running mailboxes through imapsync's abort file, marks them interrupted, exits 143", async () => {
     // Two slots, both taken by the slow mailboxes: the others have not started at the signal.
     const s = await scene(
@@ -374,7 +374,7 @@ describe("interruption", { timeout: 60_000 }, () => {
       async () =>
         (await s.report().catch(() => undefined))?.mailboxes.filter((e) => e.status === "running")
           .length === 2,
-      20_000,
+      60_000,
       "both slow mailboxes copying",
     );
     child.kill("SIGTERM");
