@@ -9,7 +9,7 @@ import { limitFor, type ConcurrencyLimit } from "../engine/limit.js";
 import { schedule } from "../engine/scheduler.js";
 import { grantLine, principalOf } from "../exchange-scripts.js";
 import { imapsyncVersion } from "../imapsync/run.js";
-import { oauth2cVersion } from "../oauth2c/run.js";
+import { oauth2cVersion } from "../token/oauth2c/run.js";
 import { planMailboxes, type MailboxPlan } from "../plan/plan.js";
 import type { TokenKeeper } from "../token/keeper.js";
 import { checkPaths, REPORT_SCHEMA_VERSION, ReportStore } from "../report/store.js";

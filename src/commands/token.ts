@@ -1,6 +1,6 @@
 // `token`: get an access token by the configured grant, import one obtained elsewhere, or forget it.
 import { InputError, readNamedFile, TokenError } from "../errors.js";
-import { parseOauth2cStdout } from "../oauth2c/output.js";
+import { parseOauth2cStdout } from "../token/oauth2c/output.js";
 import { type TokenResponse } from "../token/entra.js";
 import { checkToken, refusalMessage } from "../token/checks.js";
 import { expectationsOf, obtainToken, type SignInOptions, type TokenIo } from "../token/grants.js";

@@ -2,10 +2,10 @@
 // auth-code, device-code sign-ins), openid-client in-process for those that need nobody (refresh
 // token, client credentials). Every token is checked before it is saved or used.
 import { InputError, TokenError } from "../errors.js";
-import { assertCallbackPortFree, oauth2cVersion, runOauth2c } from "../oauth2c/run.js";
-import { authCodeArgs, deviceCodeArgs, implicitArgs } from "../oauth2c/args.js";
+import { assertCallbackPortFree, oauth2cVersion, runOauth2c } from "./oauth2c/run.js";
+import { authCodeArgs, deviceCodeArgs, implicitArgs } from "./oauth2c/args.js";
 import { callbackUrl, defaultAuthorityUrl, type TokenResponse } from "./entra.js";
-import { oauth2cFeatures, type Oauth2cFeatures } from "../oauth2c/output.js";
+import { oauth2cFeatures, type Oauth2cFeatures } from "./oauth2c/output.js";
 import { clientCredentialsGrant, refreshGrant } from "./oauth-client.js";
 import { checkToken, refusalMessage, type TokenExpectations } from "./checks.js";
 import { DEFAULT_RETRY_DELAYS_MS, TokenKeeper } from "./keeper.js";

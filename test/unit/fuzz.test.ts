@@ -17,7 +17,7 @@ import {
   interpretOauth2cRun,
   Oauth2cStderrScanner,
   parseOauth2cStdout,
-} from "../../src/oauth2c/output.js";
+} from "../../src/token/oauth2c/output.js";
 import { loadReport } from "../../src/report/store.js";
 import { loadToken } from "../../src/token/store.js";
 import { RUN_CLASSES } from "../../src/types.js";

@@ -4,7 +4,7 @@ import {
   DEVICE_GRANT_TYPE,
   EXCHANGE_DEFAULT_SCOPE,
   OFFLINE_SCOPES,
-} from "../token/entra.js";
+} from "../entra.js";
 
 export interface ImplicitParams {
   authorityUrl: string;
