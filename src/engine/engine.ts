@@ -20,8 +20,8 @@ import {
   stalledRemedy,
   UNREADABLE_LISTING_REMEDY,
   WAITING_FOR_TOKEN,
-} from "./remedies.js";
-import { decideRetry, outcomeOf, type RetryDecision } from "./retry-policy.js";
+} from "../outcomes/remedies.js";
+import { decideRetry, outcomeOf, type RetryDecision } from "../outcomes/retry-policy.js";
 import { fixedLimit, type ConcurrencyLimit } from "./limit.js";
 import { schedule } from "./scheduler.js";
 

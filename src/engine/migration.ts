@@ -21,7 +21,7 @@ import {
 import { imapsyncRunner } from "./attempt.js";
 import { limitFor } from "./limit.js";
 import { runEngine } from "./engine.js";
-import { WAITING_FOR_TOKEN } from "./remedies.js";
+import { WAITING_FOR_TOKEN } from "../outcomes/remedies.js";
 
 export interface MigrationIo {
   stdout: NodeJS.WriteStream;

@@ -3,7 +3,7 @@
 import type { MailboxPlan } from "../plan/plan.js";
 import type { ReportEntry, RunStats } from "../types.js";
 import type { AttemptResult } from "./attempt.js";
-import { PREFLIGHT_OK, quotaShortfallRemedy, remedyFor } from "./remedies.js";
+import { PREFLIGHT_OK, quotaShortfallRemedy, remedyFor } from "../outcomes/remedies.js";
 
 /**
  * Whether the mail still missing on the destination fits in its quota, from the sizes and the

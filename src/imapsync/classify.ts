@@ -1,4 +1,4 @@
-import { remedyFor } from "../engine/remedies.js";
+import { remedyFor } from "../outcomes/remedies.js";
 import type { Classification, FolderPair, Progress, RunClass, RunStats } from "../types.js";
 import { appliesTo, CATALOGUE, VERSION_BANNERS, type CatalogueEntry } from "./catalogue.js";
 

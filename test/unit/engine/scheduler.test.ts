@@ -4,7 +4,7 @@ import {
   decideRetry,
   MAX_TOTAL_ATTEMPTS,
   type AttemptOutcome,
-} from "../../../src/engine/retry-policy.js";
+} from "../../../src/outcomes/retry-policy.js";
 import { schedule } from "../../../src/engine/scheduler.js";
 import type { RunClass } from "../../../src/types.js";
 

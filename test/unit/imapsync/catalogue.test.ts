@@ -11,7 +11,7 @@ import {
   type CatalogueEntry,
 } from "../../../src/imapsync/catalogue.js";
 import { classifyLines, RunClassifier } from "../../../src/imapsync/classify.js";
-import { remedyFor } from "../../../src/engine/remedies.js";
+import { remedyFor } from "../../../src/outcomes/remedies.js";
 import type { RunClass } from "../../../src/types.js";
 
 interface Example {

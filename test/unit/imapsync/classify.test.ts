@@ -5,7 +5,7 @@ import { Readable } from "node:stream";
 import { describe, test } from "node:test";
 import { classifyLines, RunClassifier, type ExitStatus } from "../../../src/imapsync/classify.js";
 import { readLineBatches } from "../../../src/lines.js";
-import { remedyFor } from "../../../src/engine/remedies.js";
+import { remedyFor } from "../../../src/outcomes/remedies.js";
 import { RUN_CLASSES, type Classification } from "../../../src/types.js";
 import {
   excerpts,
