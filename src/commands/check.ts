@@ -7,7 +7,7 @@ import { imapsyncRunner } from "../engine/attempt.js";
 import { preflightEntry } from "../engine/preflight.js";
 import { limitFor, type ConcurrencyLimit } from "../engine/limit.js";
 import { schedule } from "../engine/scheduler.js";
-import { grantLine, principalOf } from "../exchange-scripts.js";
+import { grantLine, principalOf } from "../exchange/scripts.js";
 import { imapsyncVersion } from "../imapsync/run.js";
 import { oauth2cVersion } from "../token/oauth2c/run.js";
 import { planMailboxes, type MailboxPlan } from "../plan/plan.js";
@@ -17,7 +17,7 @@ import { checkToken } from "../token/checks.js";
 import { createTokenKeeper, expectationsOf } from "../token/grants.js";
 import type { Command, Config, Report, ReportEntry } from "../types.js";
 import { readPassword } from "../users/passwords.js";
-import { withWorkDirLock } from "../workdir.js";
+import { withWorkDirLock } from "../workdir/lock.js";
 import { openSession, RUNS_IMAPSYNC, type CommandIo } from "./session.js";
 
 export interface CheckFlags extends Record<string, unknown> {

@@ -9,7 +9,7 @@ import { checkWorkDirShard, formatShard, selectShard, shardOf, shardToRun } from
 import { loadReport, newReport, reportPaths, ReportStore } from "../report/store.js";
 import type { Report } from "../types.js";
 import { selectMailboxes } from "../users/select.js";
-import { withWorkDirLock } from "../workdir.js";
+import { withWorkDirLock } from "../workdir/lock.js";
 import { openSession, RUNS_IMAPSYNC, type CommandIo } from "./session.js";
 
 export interface MigrateFlags extends Record<string, unknown> {

@@ -10,7 +10,7 @@ import { checkWorkDirShard, formatShard, shardOf, shardToRun, type Shard } from 
 import { loadReport, newReport, reportPaths, ReportStore } from "../report/store.js";
 import { countsAsOk } from "../report/summary.js";
 import type { Mailbox, Report, ReportEntry } from "../types.js";
-import { withWorkDirLock } from "../workdir.js";
+import { withWorkDirLock } from "../workdir/lock.js";
 import { openSession, RUNS_IMAPSYNC, type CommandIo, type Session } from "./session.js";
 
 export interface RetryFlags extends Record<string, unknown> {

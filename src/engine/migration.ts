@@ -9,7 +9,7 @@ import { writeHtmlReport } from "../report/write.js";
 import { createTokenKeeper } from "../token/grants.js";
 import type { TokenKeeper } from "../token/keeper.js";
 import type { Config } from "../types.js";
-import { createUi, type Ui } from "../ui.js";
+import { createUi, type Ui } from "../view/ui.js";
 import { readPassword } from "../users/passwords.js";
 import {
   findLeftovers,
@@ -17,7 +17,7 @@ import {
   removeLeftoverSecrets,
   stopLeftover,
   type Leftover,
-} from "../workdir.js";
+} from "../workdir/lock.js";
 import { imapsyncRunner } from "./attempt.js";
 import { limitFor } from "./limit.js";
 import { runEngine } from "./engine.js";

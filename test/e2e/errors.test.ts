@@ -16,7 +16,7 @@ import type { Mailbox, Report } from "../../src/types.js";
 import { parseUsers, readUsersFile } from "../../src/users/read.js";
 import { readUsersAndPasswords } from "../helpers/users.js";
 import { selectMailboxes } from "../../src/users/select.js";
-import { withWorkDirLock } from "../../src/workdir.js";
+import { withWorkDirLock } from "../../src/workdir/lock.js";
 import { ROOT, runCli, tempDir } from "../helpers/env.js";
 
 let dir: string;

@@ -21,7 +21,7 @@ import {
   type ReportEntry,
   type RunClass,
 } from "../../../src/types.js";
-import type { Ui } from "../../../src/ui.js";
+import type { Ui } from "../../../src/view/ui.js";
 import { parseFolderSizes } from "../../../src/verify/foldersizes.js";
 import { testConfig } from "../../helpers/config.js";
 import { fixtureLines } from "../../helpers/fixture-index.js";
