@@ -4,7 +4,7 @@ import type { Readable } from "node:stream";
 import { ExitCode, InputError } from "../errors.js";
 import { RunClassifier } from "../imapsync/classify.js";
 import { readLineBatches } from "../lines.js";
-import type { RunClass } from "../types.js";
+import type { RunClass } from "../outcomes/classes.js";
 
 /** What `diagnose --json` prints for one input, one object per line. */
 export interface DiagnoseResult {

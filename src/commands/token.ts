@@ -6,7 +6,7 @@ import { checkToken, refusalMessage } from "../token/checks.js";
 import { expectationsOf, obtainToken, type SignInOptions, type TokenIo } from "../token/grants.js";
 import { describeExpiry, toStoredToken, type StoredToken } from "../token/claims.js";
 import { forgetToken, saveToken, tokenPaths } from "../token/store.js";
-import type { Config } from "../types.js";
+import type { Config } from "../config/types.js";
 
 export type { TokenIo } from "../token/grants.js";
 

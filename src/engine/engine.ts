@@ -1,11 +1,14 @@
 // The engine: every planned mailbox to a final state. It receives all it works with (attempt
 // runner, token keeper, report store, clock, UI), so a test drives it without imapsync or time.
 import { TokenError } from "../errors.js";
-import type { MailboxPlan, PlanMode } from "../plan/plan.js";
+import type { MailboxPlan } from "../plan/plan.js";
+import type { PlanMode } from "../plan/schema.js";
 import type { ReportStore } from "../report/store.js";
 import type { StoredToken } from "../token/claims.js";
 import type { TokenKeeper } from "../token/keeper.js";
-import type { Classification, ReportEntry, RunClass } from "../types.js";
+import type { Classification } from "../imapsync/classification.js";
+import type { ReportEntry } from "../report/schema.js";
+import type { RunClass } from "../outcomes/classes.js";
 import type { Ui } from "../view/ui.js";
 import type { Leftover } from "../workdir/lock.js";
 import type { AttemptResult, AttemptRunner } from "./attempt.js";

@@ -8,7 +8,7 @@ import { countsAsOk, formatRemedies, formatSummary } from "../report/summary.js"
 import { writeHtmlReport } from "../report/write.js";
 import { createTokenKeeper } from "../token/grants.js";
 import type { TokenKeeper } from "../token/keeper.js";
-import type { Config } from "../types.js";
+import type { Config } from "../config/types.js";
 import { createUi, type Ui } from "../view/ui.js";
 import { readPassword } from "../users/passwords.js";
 import {

@@ -1,5 +1,7 @@
 import { remedyFor } from "../outcomes/remedies.js";
-import type { Classification, FolderPair, Progress, RunClass, RunStats } from "../types.js";
+import type { Classification, Progress, RunStats } from "./classification.js";
+import type { FolderPair } from "../report/schema.js";
+import type { RunClass } from "../outcomes/classes.js";
 import { appliesTo, CATALOGUE, VERSION_BANNERS, type CatalogueEntry } from "./catalogue.js";
 
 /** How the imapsync process ended; unknown (`undefined`) for a log file or an excerpt. */

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
 import { readLineBatches } from "../lines.js";
 import { childEnv } from "../secrets.js";
-import type { Command } from "../types.js";
+import type { Command } from "../config/types.js";
 import { abortFilePath, buildEnv, type RunPaths } from "./args.js";
 import type { ExitStatus as ProcessExit } from "./classify.js";
 

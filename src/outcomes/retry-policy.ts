@@ -1,5 +1,6 @@
 // Whether, when and why a mailbox runs again after an attempt: the one place retries are decided.
-import type { Classification, RunClass } from "../types.js";
+import type { Classification } from "../imapsync/classification.js";
+import type { RunClass } from "./classes.js";
 import { gaveUpReason, RETRY_REASONS } from "./remedies.js";
 
 /** How the scheduler may run a mailbox again after an attempt of a given class. */

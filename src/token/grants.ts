@@ -17,7 +17,7 @@ import {
   saveToken,
 } from "./store.js";
 import { toStoredToken, type StoredToken } from "./claims.js";
-import type { Command, Config } from "../types.js";
+import type { Command, Config } from "../config/types.js";
 
 export interface SignInOptions {
   /** Let oauth2c start a browser on this machine (off: we print the URL, e.g. in a container). */

@@ -2,7 +2,8 @@ import { Chalk, type ChalkInstance } from "chalk";
 import { createLogUpdate } from "log-update";
 import { formatBytes, formatDuration } from "../format.js";
 import type { ConcurrencyChange } from "../engine/concurrency.js";
-import type { Progress, ReportEntry } from "../types.js";
+import type { Progress } from "../imapsync/classification.js";
+import type { ReportEntry } from "../report/schema.js";
 import { countsAsOk } from "../report/summary.js";
 import { Totals, type TotalsSnapshot } from "./totals.js";
 

@@ -7,7 +7,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { parse as parseCsv } from "csv-parse/sync";
 import { WAITING_FOR_TOKEN } from "../../src/outcomes/remedies.js";
-import type { Report, ReportEntry } from "../../src/types.js";
+import type { Report, ReportEntry } from "../../src/report/schema.js";
 import { ADMIN, makeScene, runSpans, usersAndWorld, type Scene } from "../helpers/cli-scene.js";
 import { CLI, filesBelow, mode, readTexts, scanForSecrets, waitFor } from "../helpers/env.js";
 import { doubleCalls, type World } from "../helpers/imapsync-world.js";

@@ -5,7 +5,7 @@ import { execa } from "execa";
 import { TokenError } from "../../errors.js";
 import { childEnv } from "../../secrets.js";
 import type { FailureContext, TokenResponse } from "../entra.js";
-import type { Command } from "../../types.js";
+import type { Command } from "../../config/types.js";
 import {
   interpretOauth2cRun,
   Oauth2cStderrScanner,

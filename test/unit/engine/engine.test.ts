@@ -14,13 +14,10 @@ import { planAttempt, planMailboxes, type MailboxPlan } from "../../../src/plan/
 import { newReport, ReportStore } from "../../../src/report/store.js";
 import { TokenError } from "../../../src/errors.js";
 import type { StoredToken } from "../../../src/token/claims.js";
-import {
-  RUN_CLASSES,
-  type Mailbox,
-  type Progress,
-  type ReportEntry,
-  type RunClass,
-} from "../../../src/types.js";
+import { RUN_CLASSES, type RunClass } from "../../../src/outcomes/classes.js";
+import type { Mailbox } from "../../../src/users/types.js";
+import type { Progress } from "../../../src/imapsync/classification.js";
+import type { ReportEntry } from "../../../src/report/schema.js";
 import type { Ui } from "../../../src/view/ui.js";
 import { parseFolderSizes } from "../../../src/verify/foldersizes.js";
 import { testConfig } from "../../helpers/config.js";

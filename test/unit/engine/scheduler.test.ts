@@ -6,7 +6,7 @@ import {
   type AttemptOutcome,
 } from "../../../src/outcomes/retry-policy.js";
 import { schedule } from "../../../src/engine/scheduler.js";
-import type { RunClass } from "../../../src/types.js";
+import type { RunClass } from "../../../src/outcomes/classes.js";
 
 const LIMITS = { maxAttempts: 3, maxBackoffMs: 600_000 };
 const outcome = (cls: RunClass, more: Partial<AttemptOutcome> = {}): AttemptOutcome => ({

@@ -12,7 +12,7 @@ import {
 } from "../../../src/imapsync/catalogue.js";
 import { classifyLines, RunClassifier } from "../../../src/imapsync/classify.js";
 import { remedyFor } from "../../../src/outcomes/remedies.js";
-import type { RunClass } from "../../../src/types.js";
+import type { RunClass } from "../../../src/outcomes/classes.js";
 
 interface Example {
   line: string;

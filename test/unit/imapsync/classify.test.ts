@@ -6,7 +6,8 @@ import { describe, test } from "node:test";
 import { classifyLines, RunClassifier, type ExitStatus } from "../../../src/imapsync/classify.js";
 import { readLineBatches } from "../../../src/lines.js";
 import { remedyFor } from "../../../src/outcomes/remedies.js";
-import { RUN_CLASSES, type Classification } from "../../../src/types.js";
+import { RUN_CLASSES } from "../../../src/outcomes/classes.js";
+import type { Classification } from "../../../src/imapsync/classification.js";
 import {
   excerpts,
   FIXTURES,

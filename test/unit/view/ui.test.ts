@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { describe, it, mock } from "node:test";
-import type { ReportEntry } from "../../../src/types.js";
+import type { ReportEntry } from "../../../src/report/schema.js";
 import { JsonlUi, PlainUi, TerminalUi } from "../../../src/view/ui.js";
 
 function sink(tty = false): NodeJS.WriteStream & { text: () => string } {
