@@ -36,7 +36,6 @@ export interface RunStats {
 
 export interface Classification {
   class: RunClass;
-  remedy: string;
   /** The lines that decided the class, in log order, at most a handful. */
   evidence: string[];
   stats: RunStats;

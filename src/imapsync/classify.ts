@@ -1,4 +1,3 @@
-import { remedyFor } from "../outcomes/remedies.js";
 import type { Classification, Progress, RunStats } from "./classification.js";
 import type { FolderPair } from "../report/schema.js";
 import type { RunClass } from "../outcomes/classes.js";
@@ -226,7 +225,6 @@ export class RunClassifier {
     const { cls, killedFromOutside, logEndsEarly } = this.decide(exit);
     const classification: Classification = {
       class: cls,
-      remedy: remedyFor(cls, { backoffMs: this.backoffMs, killedFromOutside, logEndsEarly }),
       evidence: this.evidenceFor(cls, logEndsEarly),
       stats: { ...this.stats, messagesCopied: this.copyLines },
       folders: [...this.folders].map(([source, destination]): FolderPair => ({

@@ -9,7 +9,7 @@ import { describe, it } from "node:test";
 import type { AttemptIo, AttemptResult } from "../../../src/engine/attempt.js";
 import type { Clock } from "../../../src/engine/clock.js";
 import { runEngine, type EngineDeps } from "../../../src/engine/engine.js";
-import { MISSING_REMEDY, remedyFor, WAITING_FOR_TOKEN } from "../../../src/outcomes/remedies.js";
+import { MISSING_REMEDY, WAITING_FOR_TOKEN } from "../../../src/outcomes/remedies.js";
 import { planAttempt, planMailboxes, type MailboxPlan } from "../../../src/plan/plan.js";
 import { newReport, ReportStore } from "../../../src/report/store.js";
 import { TokenError } from "../../../src/errors.js";
@@ -99,7 +99,6 @@ function fakeRunner(scripts: Record<string, Scripted[]>, onStart?: (plan: Mailbo
       },
       classification: {
         class: cls,
-        remedy: remedyFor(cls),
         evidence: [],
         stats: { messagesTransferred: copied },
         folders: plan.attempt === 1 ? [{ source: "INBOX", destination: "INBOX" }] : [],
