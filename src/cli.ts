@@ -154,11 +154,11 @@ function defineToken(y: Argv, _result: Result): Argv {
         .options(settingsAndSignIn()),
     async (flags) => {
       const { loadConfig } = await import("./config/load.js");
-      const { forgetCommand, importToken, tokenCommand } = await import("./commands/token.js");
+      const { forgetCommand, importCommand, tokenCommand } = await import("./commands/token.js");
       const out = { out: (line: string) => io.stdout.write(`${line}\n`) };
       if (flags.forget || flags.import !== undefined) {
         const config = loadConfig(flags, { env: io.env, require: [] });
-        if (flags.import !== undefined) await importToken(config, String(flags.import), out);
+        if (flags.import !== undefined) await importCommand(config, String(flags.import), out);
         else await forgetCommand(config, out);
         return;
       }

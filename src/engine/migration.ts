@@ -6,8 +6,7 @@ import { planAttempt, type MailboxPlan } from "../plan/plan.js";
 import type { ReportStore } from "../report/store.js";
 import { countsAsOk, formatRemedies, formatSummary } from "../report/summary.js";
 import { writeHtmlReport } from "../report/write.js";
-import { createTokenKeeper } from "../token/grants.js";
-import type { TokenKeeper } from "../token/keeper.js";
+import { createTokenKeeper, type TokenKeeper } from "../token/index.js";
 import type { Config } from "../config/types.js";
 import { createUi, type Ui } from "../view/ui.js";
 import { readPassword } from "../users/passwords.js";
@@ -60,6 +59,7 @@ export async function runMigration(
     config,
     { openBrowser: opts.openBrowser, signal: io.signal },
     { out: say },
+    "imap",
   );
   await store.save();
   try {

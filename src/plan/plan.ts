@@ -2,7 +2,7 @@
 // previous report, what the next attempt of each mailbox will run. Pure: nothing is read or
 // spawned here, so `migrate --plan` prints exactly what `migrate` then executes.
 import { buildImapsyncArgs, runPaths, type RunPaths } from "../imapsync/args.js";
-import { tokenPaths } from "../token/store.js";
+import { tokenPaths } from "../token/index.js";
 import type { Config } from "../config/types.js";
 import type { FolderPair, Report, ReportEntry } from "../report/schema.js";
 import type { Mailbox, PasswordSource } from "../users/types.js";
