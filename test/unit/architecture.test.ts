@@ -8,7 +8,7 @@ import { execa } from "execa";
 import { ROOT, tempDir } from "../helpers/env.js";
 
 const DEPCRUISE = path.join(ROOT, "node_modules/.bin/depcruise");
-const CONFIG = path.join(ROOT, ".dependency-cruiser.js");
+const CONFIG = path.join(ROOT, ".dependency-cruiser.json");
 
 /** Each file of the broken tree and what it imports. */
 const BROKEN: Record<string, string[]> = {
