@@ -317,7 +317,7 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     id: "rate-limit-bandwidth",
     // A provider's rate limit under the OVERQUOTA code (Gmail: "[OVERQUOTA] Account exceeded
     // command or bandwidth limits."): the account is throttled, its mailbox is not full.
-    re: /\bexceeded command or bandwidth limits?\b|\bexceeded (?:the |its |your )?(?:\w+ )?bandwidth limits?\b|\bbandwidth limits? (?:exceeded|reached)\b/i,
+    re: /\bexceeded command or bandwidth limits?\b|\bexceeded (?:the |its |your )?(?:\w+ )?bandwidth limits?\b|\b[Bb]andwidth limits? (?:exceeded|reached)\b/,
     class: "throttled",
     releases: {},
     source: publicLog("https://github.com/ljmerza/ha-email-sensor/issues/16", "2019-10-26"),
@@ -568,14 +568,14 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     id: "dns-unresolved",
     // The host name does not resolve, in the words of the resolver (glibc, musl, macOS, Windows)
     // or of the program around it (PHP, Node.js, Perl's IO::Socket::INET, imapsync's resolv).
-    re: /\bgetaddrinfo\b.*\b(?:failed|ENOTFOUND|EAI_AGAIN|EAI_NONAME)\b|\bCannot getaddrinfo of |\bName or service not known\b|\bnodename nor servname provided\b|\bName does not resolve\b|\bTemporary failure in name resolution\b|\bNo address associated with (?:host)?name\b|\bNo such host is known\b|\bCould not resolve host\b|\bBad hostname\b|\bENOTFOUND\b/i,
+    re: /\bgetaddrinfo\b.*\b(?:failed|ENOTFOUND|EAI_AGAIN|EAI_NONAME)\b|\bCannot getaddrinfo of |\b[Nn]ame or service not known\b|\bnodename nor servname provided\b|\b[Nn]ame does not resolve\b|\b[Tt]emporary failure in name resolution\b|\b[Nn]o address associated with (?:host)?name\b|\b[Nn]o such host is known\b|\b[Cc]ould not resolve host\b|\bBad hostname\b|\bENOTFOUND\b/,
     ...NO_CONNECTION,
     source: publicLog("https://github.com/PHPMailer/PHPMailer/issues/659", "2016-03-18"),
   },
   {
     id: "connect-timeout",
     // No answer to the connection itself: a timeout while connecting, or no route to the host.
-    re: /\btimed out while connecting\b|\bconnect(?:ion|ing)? timed out\b|\bconnect timeout\b|\bfailed to connect to \S+.* after \d+ ?ms\b|\bNo route to host\b|\bNetwork is unreachable\b|\b(?:EHOSTUNREACH|ENETUNREACH|ETIMEDOUT)\b/i,
+    re: /\b[Tt]imed out while connecting\b|\b[Cc]onnect(?:ion|ing)? timed out\b|\b[Cc]onnect timeout\b|\b[Ff]ailed to connect to \S+.* after \d+ ?ms\b|\b[Nn]o route to host\b|\b[Nn]etwork is unreachable\b|\b(?:EHOSTUNREACH|ENETUNREACH|ETIMEDOUT)\b/,
     ...NO_CONNECTION,
     source: publicLog("https://github.com/mscdex/node-imap/issues/742", "2019-01-13"),
   },
@@ -616,7 +616,7 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
     // OpenSSL's own reasons as other layers quote them ("error:14077102:SSL routines:...:unsupported
     // protocol", Python's "[SSL: UNSUPPORTED_PROTOCOL]", Node's ERR_SSL_*), without imapsync's
     // "SSL connect attempt failed" around them.
-    re: /\bSSL routines\b|\[SSL: [A-Z_]+\]|\bERR_SSL_[A-Z_]+\b|\bunsupported protocol\b|\balert protocol version\b|\bno protocols available\b|\bNo appropriate protocol\b|\bwrong version number\b/i,
+    re: /\bSSL routines\b|\[SSL: [A-Z_]+\]|\bERR_SSL_[A-Z_]+\b|\b[Uu]nsupported protocol\b|\balert protocol version\b|\b[Nn]o protocols available\b|\bNo appropriate protocol\b|\bwrong version number\b/,
     class: "tls_failed",
     lost: true,
     releases: {},

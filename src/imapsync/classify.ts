@@ -32,11 +32,8 @@ const PRIORITY: readonly RunClass[] = [
 /** The rule table is the catalogue: every entry is tried, in its order, on every non-copy line. */
 const RULES: readonly CatalogueEntry[] = CATALOGUE;
 
-/**
- * One cheap test per line decides whether the rule table is worth running at all. Case-blind, so
- * that it lets through every line a case-blind rule matches; each rule then applies its own flags.
- */
-const ANY_RULE = new RegExp(RULES.map((rule) => `(?:${rule.re.source})`).join("|"), "i");
+/** One cheap test per line decides whether the rule table is worth running at all. */
+const ANY_RULE = new RegExp(RULES.map((rule) => `(?:${rule.re.source})`).join("|"));
 const BACKOFF = /Suggested Backoff Time: (\d+) milliseconds/g;
 /** Every release's exit line starts so (catalogue exit-line-*); the code ends at a blank or the line end. */
 const EXITING = /^Exiting with return value (\d+)\b/;
