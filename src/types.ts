@@ -97,6 +97,8 @@ export interface Config {
   maxConcurrency: number;
   maxAttempts: number;
   maxBackoffMs: number;
+  /** A throttled mailbox is given up once this long passes without a copied message; 0: never. */
+  throttleGiveUpMs: number;
   dryRun: boolean;
   /** Extra imapsync options given after `--`. */
   passthrough: string[];
@@ -247,6 +249,8 @@ export interface ReportEntry {
   attempts: Attempt[];
   /** Folder mapping decided by the first run, passed explicitly on reruns. */
   folders?: FolderPair[];
+  /** While it waits to run again (throttled, backing off): when its next attempt starts. */
+  nextAttemptAt?: string;
   /** `status` says how the last copy ended; this, what the last verify run found. */
   verification?: Verification;
 }

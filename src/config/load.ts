@@ -86,6 +86,7 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
     maxConcurrency: values.maxConcurrency,
     maxAttempts: values.maxAttempts,
     maxBackoffMs: values.maxBackoff,
+    throttleGiveUpMs: values.throttleGiveUp,
     dryRun: flags.dryRun === true,
     passthrough: passthrough(flags),
     includeNonMailFolders: values.includeNonMailFolders,

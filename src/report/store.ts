@@ -65,6 +65,7 @@ const entrySchema = z.object({
   remedy: z.string().optional(),
   attempts: z.array(attemptSchema),
   folders: z.array(folderPairSchema).optional(),
+  nextAttemptAt: z.string().optional(),
   // Reports written before verification existed have none.
   verification: verificationSchema.optional(),
 });

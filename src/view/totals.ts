@@ -12,9 +12,21 @@ interface MailboxView {
   /** When the current attempt started (ms). */
   since: number;
   done: number;
+  /**
+   * Messages of this mailbox counted in this run, the most any of its attempts reached: a rerun's
+   * progress starts again from the top of the mailbox (imapsync's `left/total` spans all of it,
+   * fixtures/imapsync-2.229-m365/ok_rerun_after_expiry.log), so what an earlier attempt counted
+   * is not counted again.
+   */
+  handled: number;
+  /** What the current attempt added to `handled`. */
+  gained: number;
   total?: number;
   /** The attempt whose messages and bytes are already counted. */
   counted: number;
+  /** While waiting: when its next attempt starts (ms), and why it waits (the last class). */
+  nextAt?: number;
+  waitingFor?: string;
 }
 
 export interface TotalsSnapshot {
@@ -40,6 +52,14 @@ export interface RunningMailbox {
   total?: number;
 }
 
+export interface WaitingMailbox {
+  source: string;
+  /** The class of the attempt that made it wait (throttled...). */
+  cls?: string;
+  /** When its next attempt starts (ms); undefined: at once. */
+  nextAt?: number;
+}
+
 /** Rate over this long a window: long enough to smooth runs starting and ending. */
 const RATE_WINDOW_MS = 60_000;
 
@@ -47,6 +67,7 @@ export class Totals {
   private readonly byMailbox = new Map<string, MailboxView>();
   /** Kept apart so that listing them never walks the whole list. */
   private readonly runningNow = new Set<string>();
+  private readonly waitingNow = new Set<string>();
   private readonly counts: Record<ViewState, number> = {
     pending: 0,
     running: 0,
@@ -69,8 +90,7 @@ export class Totals {
   ) {
     this.startedAt = now();
     this.samples.push({ at: this.startedAt, messages: 0, bytes: 0 });
-    for (const source of sources)
-      this.byMailbox.set(source, { state: "pending", attempt: 0, since: 0, done: 0, counted: 0 });
+    for (const source of sources) this.byMailbox.set(source, newView());
     this.counts.pending = sources.length;
   }
 
@@ -80,12 +100,14 @@ export class Totals {
     view.state = state;
     if (state === "running") this.runningNow.add(source);
     else this.runningNow.delete(source);
+    if (state === "waiting") this.waitingNow.add(source);
+    else this.waitingNow.delete(source);
   }
 
   private view(source: string): MailboxView {
     let view = this.byMailbox.get(source);
     if (!view) {
-      view = { state: "pending", attempt: 0, since: 0, done: 0, counted: 0 };
+      view = newView();
       this.byMailbox.set(source, view);
       this.counts.pending++;
     }
@@ -98,6 +120,7 @@ export class Totals {
     view.attempt = attempt;
     view.since = this.now();
     view.done = 0;
+    view.gained = 0;
   }
 
   progress(source: string, progress: Progress): void {
@@ -107,14 +130,23 @@ export class Totals {
       this.totalCount++;
     }
     if (progress.total > 0) view.total = progress.total;
-    this.messages += Math.max(0, progress.done - view.done);
+    this.count(view, progress.done - view.handled);
     view.done = progress.done;
+  }
+
+  private count(view: MailboxView, messages: number): void {
+    if (messages <= 0) return;
+    this.messages += messages;
+    view.handled += messages;
+    view.gained += messages;
   }
 
   /** The attempt ended and the mailbox waits for its next one. */
   waiting(entry: ReportEntry): void {
     const view = this.view(entry.source);
     this.attemptEnded(view, entry);
+    view.nextAt = entry.nextAttemptAt === undefined ? undefined : Date.parse(entry.nextAttemptAt);
+    view.waitingFor = entry.class;
     this.set(entry.source, view, "waiting");
   }
 
@@ -136,9 +168,9 @@ export class Totals {
     const last = entry.attempts.at(-1);
     this.bytes += last?.bytesTransferred ?? 0;
     // A run that printed no progress (a quick rerun) still handled what it copied.
-    const copied = last?.messagesTransferred ?? 0;
-    if (copied > view.done) this.messages += copied - view.done;
+    this.count(view, (last?.messagesTransferred ?? 0) - view.gained);
     view.done = 0;
+    view.gained = 0;
   }
 
   /** Whether the mailbox had an attempt in this run. */
@@ -160,6 +192,17 @@ export class Totals {
       });
     }
     out.sort((a, b) => a.since - b.since);
+    return out.slice(0, limit);
+  }
+
+  /** The mailboxes waiting for their next attempt, the soonest first, at most `limit`. */
+  waitingList(limit: number): WaitingMailbox[] {
+    const out: WaitingMailbox[] = [];
+    for (const source of this.waitingNow) {
+      const view = this.byMailbox.get(source)!;
+      out.push({ source, cls: view.waitingFor, nextAt: view.nextAt });
+    }
+    out.sort((a, b) => (a.nextAt ?? 0) - (b.nextAt ?? 0));
     return out.slice(0, limit);
   }
 
@@ -200,4 +243,8 @@ export class Totals {
       left += Math.max(0, (running.total ?? average) - running.done);
     return left / rate;
   }
+}
+
+function newView(): MailboxView {
+  return { state: "pending", attempt: 0, since: 0, done: 0, handled: 0, gained: 0, counted: 0 };
 }

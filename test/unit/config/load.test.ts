@@ -89,6 +89,7 @@ describe("loadConfig", () => {
       maxConcurrency: 16,
       maxAttempts: 3,
       maxBackoffMs: 10 * 60_000,
+      throttleGiveUpMs: 12 * 3_600_000,
       dryRun: false,
       passthrough: [],
       includeNonMailFolders: false,

@@ -44,8 +44,50 @@ describe("Totals", () => {
     now = 1000;
     const s = t.snapshot();
     assert.deepEqual(s.counts, { pending: 1, running: 0, waiting: 0, ok: 1, failed: 1 });
-    assert.equal(s.messages, 15, "5 + 10 handled, as their progress said");
+    // The rerun's progress counts again the 5 the first attempt handled (imapsync's left/total
+    // spans the whole mailbox on a rerun): 5 handled by attempt 1, 5 more by attempt 2.
+    assert.equal(s.messages, 10, "what a rerun found already there is not counted twice");
     assert.equal(s.bytes, 10_000);
+  });
+
+  it("reruns after throttling: progress from the top of the mailbox each time, each message counted once", () => {
+    const t = new Totals(["a"], () => 0);
+    // 300 messages; each attempt first skips what is there, then copies 90 (or nothing).
+    const attempts = [90, 0, 90, 0, 90, 30];
+    let there = 0;
+    for (const [i, copied] of attempts.entries()) {
+      t.attemptStarted("a", i + 1);
+      t.progress("a", { done: there, total: 300 });
+      there += copied;
+      t.progress("a", { done: there, total: 300 });
+      const entry = ended("a", there === 300 ? "ok" : "pending", copied, copied * 1000);
+      if (there === 300) t.finished(entry);
+      else t.waiting(entry);
+    }
+    assert.equal(t.snapshot().messages, 300);
+    assert.equal(t.snapshot().bytes, 300_000);
+  });
+
+  it("lists the waiting mailboxes, the soonest next try first, with why they wait", () => {
+    const t = new Totals(["a", "b", "c"], () => 0);
+    const waits: [string, string | undefined][] = [
+      ["a", "1970-01-01T00:05:00.000Z"],
+      ["b", "1970-01-01T00:01:00.000Z"],
+      ["c", undefined],
+    ];
+    for (const [source, nextAttemptAt] of waits) {
+      t.attemptStarted(source, 1);
+      t.waiting({ ...ended(source, "pending", 0, 0), class: "throttled", nextAttemptAt });
+    }
+    assert.deepEqual(t.waitingList(2), [
+      { source: "c", cls: "throttled", nextAt: undefined },
+      { source: "b", cls: "throttled", nextAt: 60_000 },
+    ]);
+    t.attemptStarted("c", 2);
+    assert.deepEqual(
+      t.waitingList(5).map((w) => w.source),
+      ["b", "a"],
+    );
   });
 
   it("a run that printed no progress still counts what it copied", () => {

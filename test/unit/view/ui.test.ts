@@ -1,22 +1,10 @@
 // The views: plain lines off a terminal (totals at an interval, one line per finished mailbox,
 // progress rate-limited), JSON lines for scripts, and the terminal block at 10,000 mailboxes.
 import assert from "node:assert/strict";
-import { Writable } from "node:stream";
 import { describe, it, mock } from "node:test";
 import type { ReportEntry } from "../../../src/types.js";
 import { JsonlUi, PlainUi, TerminalUi } from "../../../src/ui.js";
-
-function sink(tty = false): NodeJS.WriteStream & { text: () => string } {
-  let text = "";
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      text += chunk.toString();
-      done();
-    },
-  }) as unknown as NodeJS.WriteStream & { text: () => string };
-  Object.assign(stream, { isTTY: tty, columns: 80, rows: 40, text: () => text });
-  return stream;
-}
+import { sink } from "../../helpers/sink.js";
 
 const ok = (source: string): ReportEntry => ({
   source,
