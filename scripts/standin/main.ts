@@ -5,7 +5,8 @@
 //
 // Environment: STANDIN_DIR (default ./standin), STANDIN_TOKEN_TTL (seconds, default 3600),
 // STANDIN_BIG_COUNT (default 4000), STANDIN_THROTTLE_AFTER (FETCH/APPEND commands per session
-// before throttling; off by default) with STANDIN_THROTTLE_MAILBOXES (comma-separated),
+// before throttling; off by default) with STANDIN_THROTTLE_MAILBOXES (comma-separated) and
+// STANDIN_THROTTLE_WINDOW_MS (count per mailbox across connections, then refuse it that long),
 // STANDIN_LOAD_THROTTLE (commands per second, all sessions together, above which FETCH/APPEND are
 // throttled; off by default), STANDIN_THROTTLE_BACKOFF_MS (the suggested backoff, default 299609),
 // STANDIN_COMMAND_DELAY_MS (a delay before every IMAP command, default 0), STANDIN_EQUAL_MAILBOXES
@@ -65,6 +66,9 @@ async function serve(): Promise<void> {
           afterCommands: num("STANDIN_THROTTLE_AFTER", 100),
           backoffMs,
           mailboxes: process.env.STANDIN_THROTTLE_MAILBOXES?.split(",").map((m) => m.trim()),
+          windowMs: process.env.STANDIN_THROTTLE_WINDOW_MS
+            ? num("STANDIN_THROTTLE_WINDOW_MS", 0)
+            : undefined,
         }
       : undefined,
     load: loadRate > 0 ? { commandsPerSecond: loadRate, backoffMs } : undefined,
