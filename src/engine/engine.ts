@@ -5,7 +5,7 @@ import type { MailboxPlan, PlanMode } from "../plan/plan.js";
 import type { ReportStore } from "../report/store.js";
 import type { StoredToken } from "../token/claims.js";
 import type { TokenKeeper } from "../token/keeper.js";
-import type { Classification, ReportEntry, RunClass } from "../types.js";
+import type { Classification, FolderPair, ReportEntry, RunClass } from "../types.js";
 import type { Ui } from "../ui.js";
 import type { Leftover } from "../workdir.js";
 import type { AttemptResult, AttemptRunner } from "./attempt.js";
@@ -233,7 +233,7 @@ async function settle(ended: Ended, deps: EngineDeps): Promise<{ againInMs?: num
   entry.class = classification.class;
   const { decision, remedy } = decide(history, classification, result, deps);
   entry.remedy = remedy;
-  entry.folders ??= classification.folders.length > 0 ? classification.folders : undefined;
+  entry.folders ??= firstMapping(result);
   if (decision.retry) {
     entry.status = "pending";
     setNextAttempt(entry, decision, deps);
@@ -348,6 +348,20 @@ function runAgain(
   if (decision.renewToken) history.expiredToken = token;
   history.plan = deps.replan(history.plan.mode, history.plan, entry);
   return { againInMs: decision.delayMs };
+}
+
+/**
+ * The folder mapping a first run decided, pinned on every rerun: its `Folder i/n` lines and, for
+ * the folders it never reached (a run cut short by throttling), the destination its folder-size
+ * listing names for them. imapsync decides the whole mapping before it copies; left to automap
+ * on a rerun, an unreached `Sent Items` would follow the `Éléments envoyés` the first run created.
+ */
+function firstMapping(result: AttemptResult): FolderPair[] | undefined {
+  const pairs = new Map(result.classification.folders.map((p) => [p.source, p.destination]));
+  for (const row of result.folderSizes?.rows ?? [])
+    if (!pairs.has(row.source.name)) pairs.set(row.source.name, row.destination.name);
+  if (pairs.size === 0) return undefined;
+  return [...pairs].map(([source, destination]) => ({ source, destination }));
 }
 
 function clockOf(deps: EngineDeps): Clock {
