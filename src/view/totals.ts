@@ -13,14 +13,16 @@ interface MailboxView {
   since: number;
   done: number;
   /**
-   * Messages of this mailbox counted in this run, the most any of its attempts reached: a rerun's
-   * progress starts again from the top of the mailbox (imapsync's `left/total` spans all of it,
-   * fixtures/imapsync-2.229-m365/ok_rerun_after_expiry.log), so what an earlier attempt counted
-   * is not counted again.
+   * Messages of this mailbox counted in this run. A rerun's progress starts again from the top of
+   * the mailbox (imapsync's `left/total` spans all of it, fixtures/imapsync-2.229-m365/
+   * ok_rerun_after_expiry.log): only what goes past this is new. Progress also counts messages
+   * that failed (a throttled run even ends below 0 left), so when an attempt ends, this is set
+   * to what it is known to hold: what was there before it and what it copied, or all of the
+   * mailbox once a copy ended ok.
    */
   handled: number;
-  /** What the current attempt added to `handled`. */
-  gained: number;
+  /** `handled` when the current attempt started. */
+  before: number;
   total?: number;
   /** The attempt whose messages and bytes are already counted. */
   counted: number;
@@ -120,7 +122,7 @@ export class Totals {
     view.attempt = attempt;
     view.since = this.now();
     view.done = 0;
-    view.gained = 0;
+    view.before = view.handled;
   }
 
   progress(source: string, progress: Progress): void {
@@ -130,21 +132,20 @@ export class Totals {
       this.totalCount++;
     }
     if (progress.total > 0) view.total = progress.total;
-    this.count(view, progress.done - view.handled);
+    const done = progress.total > 0 ? Math.min(progress.done, progress.total) : progress.done;
+    if (done > view.handled) this.setHandled(view, done);
     view.done = progress.done;
   }
 
-  private count(view: MailboxView, messages: number): void {
-    if (messages <= 0) return;
-    this.messages += messages;
-    view.handled += messages;
-    view.gained += messages;
+  private setHandled(view: MailboxView, handled: number): void {
+    this.messages += handled - view.handled;
+    view.handled = handled;
   }
 
   /** The attempt ended and the mailbox waits for its next one. */
   waiting(entry: ReportEntry): void {
     const view = this.view(entry.source);
-    this.attemptEnded(view, entry);
+    this.attemptEnded(view, entry, false);
     view.nextAt = entry.nextAttemptAt === undefined ? undefined : Date.parse(entry.nextAttemptAt);
     view.waitingFor = entry.class;
     this.set(entry.source, view, "waiting");
@@ -152,7 +153,7 @@ export class Totals {
 
   finished(entry: ReportEntry): void {
     const view = this.view(entry.source);
-    this.attemptEnded(view, entry);
+    this.attemptEnded(view, entry, entry.status === "ok");
     const state: ViewState = countsAsOk(entry)
       ? "ok"
       : entry.status === "pending"
@@ -161,16 +162,16 @@ export class Totals {
     this.set(entry.source, view, state);
   }
 
-  /** Counts the bytes of this run's attempt once; the messages came with its progress. */
-  private attemptEnded(view: MailboxView, entry: ReportEntry): void {
+  /** Counts the bytes of this run's attempt once, and settles its messages (see `handled`). */
+  private attemptEnded(view: MailboxView, entry: ReportEntry, copyOk: boolean): void {
     if (view.attempt === 0 || view.counted === view.attempt) return;
     view.counted = view.attempt;
     const last = entry.attempts.at(-1);
     this.bytes += last?.bytesTransferred ?? 0;
     // A run that printed no progress (a quick rerun) still handled what it copied.
-    this.count(view, (last?.messagesTransferred ?? 0) - view.gained);
+    const known = view.before + (last?.messagesTransferred ?? 0);
+    this.setHandled(view, copyOk ? Math.max(known, view.total ?? 0) : known);
     view.done = 0;
-    view.gained = 0;
   }
 
   /** Whether the mailbox had an attempt in this run. */
@@ -246,5 +247,5 @@ export class Totals {
 }
 
 function newView(): MailboxView {
-  return { state: "pending", attempt: 0, since: 0, done: 0, handled: 0, gained: 0, counted: 0 };
+  return { state: "pending", attempt: 0, since: 0, done: 0, handled: 0, before: 0, counted: 0 };
 }

@@ -50,22 +50,32 @@ describe("Totals", () => {
     assert.equal(s.bytes, 10_000);
   });
 
-  it("reruns after throttling: progress from the top of the mailbox each time, each message counted once", () => {
+  it("reruns after throttling, as the real imapsync printed them: each message counted once", () => {
+    // fixtures/imapsync-2.229-throttle: a 300-message mailbox, each attempt's copies and its last
+    // `left/total`. A rerun counts from the top of the mailbox, refused messages too: attempt 5
+    // ends at -32 left, though it copied only 88.
+    const attempts = [
+      { copied: 90, left: 210, total: 300 },
+      { copied: 0, left: 0, total: 0 },
+      { copied: 90, left: 120, total: 300 },
+      { copied: 0, left: 0, total: 0 },
+      { copied: 88, left: -32, total: 300 },
+      { copied: 0, left: 0, total: 0 },
+      { copied: 32, left: 0, total: 300 },
+    ];
     const t = new Totals(["a"], () => 0);
-    // 300 messages; each attempt first skips what is there, then copies 90 (or nothing).
-    const attempts = [90, 0, 90, 0, 90, 30];
-    let there = 0;
-    for (const [i, copied] of attempts.entries()) {
+    const seen: number[] = [];
+    for (const [i, { copied, left, total }] of attempts.entries()) {
       t.attemptStarted("a", i + 1);
-      t.progress("a", { done: there, total: 300 });
-      there += copied;
-      t.progress("a", { done: there, total: 300 });
-      const entry = ended("a", there === 300 ? "ok" : "pending", copied, copied * 1000);
-      if (there === 300) t.finished(entry);
+      t.progress("a", { done: total - left, total });
+      seen.push(t.snapshot().messages);
+      const last = i === attempts.length - 1;
+      const entry = ended("a", last ? "ok" : "pending", copied, copied * 1000);
+      if (last) t.finished(entry);
       else t.waiting(entry);
+      seen.push(t.snapshot().messages);
     }
-    assert.equal(t.snapshot().messages, 300);
-    assert.equal(t.snapshot().bytes, 300_000);
+    assert.deepEqual(seen, [90, 90, 90, 90, 180, 180, 180, 180, 300, 268, 268, 268, 300, 300]);
   });
 
   it("lists the waiting mailboxes, the soonest next try first, with why they wait", () => {
