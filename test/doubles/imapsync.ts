@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * A stand-in for imapsync 2.229 that replays REAL recorded logs (fixtures/imapsync-2.229-m365,
- * fixtures/imapsync-2.229, -standin and -verify) and ends with their real exit codes. The outcome follows from the
+ * fixtures/imapsync-2.229, -standin, -throttle and -verify) and ends with their real exit codes. The outcome follows from the
  * inputs, as with the real program: argv (parsed with imapsync's own option table), the token
  * file (a JWT: `upn` and `exp` are read, not verified), the destination password (--passfile2,
  * --password2 or IMAPSYNC_PASSWORD2) and a "world" JSON file named by IMAPSYNC_DOUBLE_WORLD that
@@ -10,6 +10,7 @@
  *   { fixturesDir?, stateDir, delegations: { "<admin upn>": ["<mailbox>", ...] },
  *     passwords: { "<user2 or authuser2>": "<password>" }, quota?: ["<mailbox>"],
  *     throttle?: { "<mailbox>": <first N sync attempts throttled> }, linesPerSecond?: number,
+ *     throttleWindow?: { "<mailbox>": { windowMs, productive, fromStart? } } (see windowOutcome),
  *     stall?: { "<mailbox>": <lines printed before the run hangs> },
  *     verify?: { "<mailbox>": "<fixtures/imapsync-2.229-verify file its folder sizes replay>" } }
  *
@@ -251,6 +252,8 @@ interface CallRecord {
   user1: string;
   mode: string;
   outcome: string;
+  start: string;
+  end: string;
 }
 
 function previousCalls(): CallRecord[] {
@@ -269,6 +272,7 @@ const M365 = "imapsync-2.229-m365";
 const PLAIN = "imapsync-2.229";
 const STANDIN = "imapsync-2.229-standin";
 const VERIFY = "imapsync-2.229-verify";
+const THROTTLE = "imapsync-2.229-throttle";
 
 class Fixture {
   readonly lines: string[];
@@ -383,6 +387,8 @@ function outcome(): Outcome {
     return pick("quota_exceeded", `${M365}/quota_exceeded.log`, 113);
   }
   const history = previousCalls().filter((call) => call.mode === "sync");
+  const windowed = Object.entries(world.throttleWindow ?? {}).find(([m]) => same(m, user1))?.[1];
+  if (windowed) return windowOutcome(windowed, history, pick);
   const throttled = Object.entries(world.throttle ?? {}).find(([m]) => same(m, user1))?.[1] ?? 0;
   if (history.length < throttled) return pick("throttled", `${M365}/throttled_fetch.log`, 115);
   const ok = history.some((call) => call.outcome === "token_expired")
@@ -390,6 +396,32 @@ function outcome(): Outcome {
     : pick("ok", `${M365}/ok_xoauth2_delegated.log`, 0);
   const lineCount = new Fixture(ok.fixture).lines.length;
   return expMs < nowMs + (lineCount / pace(lineCount)) * 1000 ? expired : ok;
+}
+
+/**
+ * A mailbox whose budget Exchange Online keeps spending (`world.throttleWindow`), replayed from the
+ * runs of fixtures/imapsync-2.229-throttle: a run copies 90 messages and is throttled, which
+ * refuses the mailbox for `windowMs` from its end (longer than the 3 s its replies suggest); a run
+ * that starts inside that window copies nothing; after `productive` runs that copied, the next
+ * one outside a window copies the rest and ends ok. `fromStart`: refused from the first run on.
+ */
+function windowOutcome(
+  w: NonNullable<World["throttleWindow"]>[string],
+  history: CallRecord[],
+  pick: (name: string, fixture: string, code: number) => Outcome,
+): Outcome {
+  const copied = history.filter((call) => call.outcome === "throttled");
+  const anchor =
+    copied.length > 0
+      ? Date.parse(copied.at(-1)!.end)
+      : w.fromStart
+        ? Date.parse(history[0]?.start ?? startedAt.toISOString())
+        : undefined;
+  if (anchor !== undefined && startedAt.getTime() < anchor + w.windowMs)
+    return pick("throttled_at_once", `${THROTTLE}/throttled_at_once.log`, 111);
+  if (copied.length < w.productive)
+    return pick("throttled", `${THROTTLE}/throttled_cut_short_first_run.log`, 115);
+  return pick("ok", `${THROTTLE}/ok_after_throttling.log`, 0);
 }
 
 /**

@@ -25,13 +25,22 @@ const PASSWORD = "Dest-Pa55word!";
 
 const WORLD: World = {
   delegations: {
-    [ADMIN]: ["carol@contoso.test", "dave@contoso.test", "erin@contoso.test", "frank@contoso.test"],
+    [ADMIN]: [
+      "carol@contoso.test",
+      "dave@contoso.test",
+      "erin@contoso.test",
+      "frank@contoso.test",
+      "gina@contoso.test",
+      "hugo@contoso.test",
+    ],
   },
   passwords: {
     "carol@contoso.test": PASSWORD,
     "dave@contoso.test": PASSWORD,
     "erin@contoso.test": PASSWORD,
     "frank@contoso.test": PASSWORD,
+    "gina@contoso.test": PASSWORD,
+    "hugo@contoso.test": PASSWORD,
     "admin@example.net": "admin-pass",
     "bob@contoso.test": PASSWORD,
   },
@@ -186,6 +195,35 @@ describe("imapsync double: outcomes from its inputs", () => {
     assertReplayed(first, "imapsync-2.229-m365/throttled_fetch.log", 115);
     assert.ok(first.lines.some((l) => l.includes("Request is throttled. Suggested Backoff Time")));
     assert.equal((await run(args)).result.exitCode, 0);
+  });
+
+  it("throttles like Exchange Online: a run that copied opens a window, runs inside it copy nothing", async () => {
+    const windowed = (windowMs: number) =>
+      world.update({
+        ...WORLD,
+        throttleWindow: {
+          "gina@contoso.test": { windowMs, productive: 1 },
+          "hugo@contoso.test": { windowMs, productive: 0, fromStart: true },
+        },
+      });
+    try {
+      await windowed(3_600_000);
+      const args = await recipe("gina@contoso.test");
+      const first = await run(args);
+      assertReplayed(first, "imapsync-2.229-throttle/throttled_cut_short_first_run.log", 115);
+      assert.equal(first.lines.filter((l) => / copied to /.test(l)).length, 90);
+      const inside = await run(args);
+      assertReplayed(inside, "imapsync-2.229-throttle/throttled_at_once.log", 111);
+      assert.equal(inside.call?.outcome, "throttled_at_once");
+      // Refused from the first run on, a mailbox copies nothing at all.
+      const hugo = await run(await recipe("hugo@contoso.test"));
+      assertReplayed(hugo, "imapsync-2.229-throttle/throttled_at_once.log", 111);
+      // Once the window is over, the rest is copied.
+      await windowed(0);
+      assertReplayed(await run(args), "imapsync-2.229-throttle/ok_after_throttling.log", 0);
+    } finally {
+      await world.update(WORLD);
+    }
   });
 
   it("replays a dry run and a login check from the plain fixtures", async () => {
