@@ -18,6 +18,7 @@ import { TokenError } from "../../../src/errors.js";
 import type { StoredToken } from "../../../src/token/claims.js";
 import {
   RUN_CLASSES,
+  type FolderPair,
   type Mailbox,
   type Progress,
   type ReportEntry,
@@ -54,8 +55,10 @@ interface Scripted {
   stalled?: boolean;
   /** Runs until the engine is interrupted, then ends interrupted. */
   untilInterrupted?: boolean;
-  /** A verify run: the fixtures/imapsync-2.229-verify listing it prints. */
+  /** The folder-size listing it prints: a file below fixtures/. */
   listing?: string;
+  /** Its `Folder i/n [f1] -> [f2]` lines (default: INBOX in a first attempt). */
+  folders?: FolderPair[];
   /** The classifier saw a kill (SIGKILL, a shell's "Killed"): ours when we stopped the run. */
   killed?: boolean;
   /** The progress it reports (default: 1 of 2). */
@@ -101,9 +104,7 @@ function fakeRunner(scripts: Record<string, Script>, onStart?: (plan: MailboxPla
       class: cls,
       messagesTransferred: copied,
     });
-    const listing = step?.listing
-      ? parseFolderSizes(fixtureLines(`imapsync-2.229-verify/${step.listing}`))
-      : undefined;
+    const listing = step?.listing ? parseFolderSizes(fixtureLines(step.listing)) : undefined;
     return {
       attempt,
       copied,
@@ -118,7 +119,8 @@ function fakeRunner(scripts: Record<string, Script>, onStart?: (plan: MailboxPla
         remedy: remedyFor(cls),
         evidence: [],
         stats: { messagesTransferred: copied },
-        folders: plan.attempt === 1 ? [{ source: "INBOX", destination: "INBOX" }] : [],
+        folders:
+          step?.folders ?? (plan.attempt === 1 ? [{ source: "INBOX", destination: "INBOX" }] : []),
         backoffMs: step?.backoffMs,
         lostConnection: step?.lostConnection ?? false,
         ...(step?.killed ? { killedFromOutside: true } : {}),
@@ -265,11 +267,11 @@ describe("engine with a fake runner: verification after the copy", () => {
     const s = await scene(["a", "c"], {
       a: [
         { class: "ok", copied: 5 },
-        { class: "ok", listing: "complete_alice.log" },
+        { class: "ok", listing: "imapsync-2.229-verify/complete_alice.log" },
       ],
       c: [
         { class: "ok", copied: 5 },
-        { class: "ok", listing: "partly_copied_carol.log" },
+        { class: "ok", listing: "imapsync-2.229-verify/partly_copied_carol.log" },
       ],
     });
     await runEngine(s.plans, { ...s.deps, verifyAfterCopy: true });
@@ -295,14 +297,14 @@ describe("engine with a fake runner: verification after the copy", () => {
       a: [
         { class: "ok" },
         { class: "token_expired" },
-        { class: "ok", listing: "complete_alice.log" },
+        { class: "ok", listing: "imapsync-2.229-verify/complete_alice.log" },
       ],
       // EX_OK, but the listing broke: retried like a lost connection, up to MAX_ATTEMPTS.
       b: [
         { class: "ok" },
         ...Array.from({ length: 3 }, () => ({
           class: "ok" as const,
-          listing: "token_expired_during_sizing_big.log",
+          listing: "imapsync-2.229-verify/token_expired_during_sizing_big.log",
         })),
       ],
     });
@@ -361,6 +363,36 @@ describe("engine with a fake runner", () => {
     assert.deepEqual(second?.folders, [{ source: "INBOX", destination: "INBOX" }]);
     assert.ok(second?.argv.includes("INBOX=INBOX"), second?.argv.join(" "));
     assert.equal(s.runs[1]?.password, "a-pass");
+  });
+
+  it("a first run cut short pins every folder on the reruns, those it never reached as its listing mapped them", async () => {
+    // Throttled in the third folder: no `Folder 4/4` line, but the listing before the copy names
+    // Sent Items and where it goes (fixtures/imapsync-2.229-throttle).
+    const reached = [
+      { source: "&AMk-l&AOk-ments envoy&AOk-s", destination: "&AMk-l&AOk-ments envoy&AOk-s" },
+      { source: "Archive", destination: "Archive" },
+      { source: "INBOX", destination: "INBOX" },
+    ];
+    const s = await scene(["a"], {
+      a: [
+        {
+          class: "throttled",
+          copied: 90,
+          backoffMs: 3000,
+          folders: reached,
+          listing: "imapsync-2.229-throttle/throttled_cut_short_first_run.log",
+        },
+        { class: "ok", copied: 210 },
+      ],
+    });
+    await runEngine(s.plans, s.deps);
+    assert.deepEqual(s.entry("a").folders, [
+      ...reached,
+      { source: "Sent Items", destination: "Sent Items" },
+    ]);
+    const rerun = s.runs[1]?.plan.argv ?? [];
+    assert.ok(rerun.includes("Sent Items=Sent Items"), rerun.join(" "));
+    assert.ok(rerun.includes("INBOX=INBOX"), rerun.join(" "));
   });
 
   it("token expiry mid-run: the expired token is renewed (not a fresh() of the same) and the mailbox reruns at once", async () => {
