@@ -364,7 +364,7 @@ export class TerminalUi implements Ui {
   progress(source: string, progress: Progress): void {
     this.totals.progress(source, progress);
   }
-  waiting(entry: ReportEntry, reason: string): void {
+  waiting(entry: ReportEntry, reason: string, _delayMs: number): void {
     this.totals.waiting(entry);
     this.above(this.color.dim(`${entry.source}: ${entryNextTry(entry, this.clock())}: ${reason}`));
   }

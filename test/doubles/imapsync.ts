@@ -10,7 +10,8 @@
  *   { fixturesDir?, stateDir, delegations: { "<admin upn>": ["<mailbox>", ...] },
  *     passwords: { "<user2 or authuser2>": "<password>" }, quota?: ["<mailbox>"],
  *     throttle?: { "<mailbox>": <first N sync attempts throttled> }, linesPerSecond?: number,
- *     throttleWindow?: { "<mailbox>": { windowMs, productive, fromStart? } } (see windowOutcome),
+ *     throttleWindow?: { "<mailbox>": { productive, windowMs?, refusedRuns?, fromStart? } }
+ *       (see windowOutcome),
  *     stall?: { "<mailbox>": <lines printed before the run hangs> },
  *     verify?: { "<mailbox>": "<fixtures/imapsync-2.229-verify file its folder sizes replay>" } }
  *
@@ -401,25 +402,29 @@ function outcome(): Outcome {
 /**
  * A mailbox whose budget Exchange Online keeps spending (`world.throttleWindow`), replayed from the
  * runs of fixtures/imapsync-2.229-throttle: a run copies 90 messages and is throttled, which
- * refuses the mailbox for `windowMs` from its end (longer than the 3 s its replies suggest); a run
- * that starts inside that window copies nothing; after `productive` runs that copied, the next
- * one outside a window copies the rest and ends ok. `fromStart`: refused from the first run on.
+ * refuses the mailbox for a while (longer than the 3 s its replies suggest): for `windowMs` from
+ * that run's end, or for the next `refusedRuns` runs (the same whatever the machine's speed). A
+ * run inside the refusal copies nothing; after `productive` runs that copied, the next one outside
+ * a refusal copies the rest and ends ok. `fromStart`: refused from the first run on.
  */
 function windowOutcome(
   w: NonNullable<World["throttleWindow"]>[string],
   history: CallRecord[],
   pick: (name: string, fixture: string, code: number) => Outcome,
 ): Outcome {
-  const copied = history.filter((call) => call.outcome === "throttled");
-  const anchor =
-    copied.length > 0
-      ? Date.parse(copied.at(-1)!.end)
-      : w.fromStart
-        ? Date.parse(history[0]?.start ?? startedAt.toISOString())
-        : undefined;
-  if (anchor !== undefined && startedAt.getTime() < anchor + w.windowMs)
-    return pick("throttled_at_once", `${THROTTLE}/throttled_at_once.log`, 111);
-  if (copied.length < w.productive)
+  const last = history.map((call) => call.outcome).lastIndexOf("throttled");
+  const opened = last !== -1 || w.fromStart === true;
+  const since =
+    last !== -1
+      ? Date.parse(history[last]!.end)
+      : Date.parse(history[0]?.start ?? startedAt.toISOString());
+  const runsSince = history.length - 1 - last;
+  const refused =
+    opened &&
+    ((w.windowMs !== undefined && startedAt.getTime() < since + w.windowMs) ||
+      (w.refusedRuns !== undefined && runsSince < w.refusedRuns));
+  if (refused) return pick("throttled_at_once", `${THROTTLE}/throttled_at_once.log`, 111);
+  if (history.filter((call) => call.outcome === "throttled").length < w.productive)
     return pick("throttled", `${THROTTLE}/throttled_cut_short_first_run.log`, 115);
   return pick("ok", `${THROTTLE}/ok_after_throttling.log`, 0);
 }

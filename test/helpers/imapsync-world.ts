@@ -17,11 +17,14 @@ export interface World {
   quota?: string[];
   throttle?: Record<string, number>;
   /**
-   * Throttled like Exchange Online, per mailbox: a run that copied is followed by a refusal
-   * window of `windowMs`; runs inside it copy nothing; `productive` runs copy before the one
-   * that ends ok; `fromStart`: the window is open from the first run on.
+   * Throttled like Exchange Online, per mailbox: a run that copied is followed by a refusal, for
+   * `windowMs` or for the next `refusedRuns` runs, in which runs copy nothing; `productive` runs
+   * copy before the one that ends ok; `fromStart`: refused from the first run on.
    */
-  throttleWindow?: Record<string, { windowMs: number; productive: number; fromStart?: boolean }>;
+  throttleWindow?: Record<
+    string,
+    { productive: number; windowMs?: number; refusedRuns?: number; fromStart?: boolean }
+  >;
   stall?: Record<string, number>;
   /** Replay pace (default 20000 lines a second). */
   linesPerSecond?: number;
