@@ -168,6 +168,10 @@ describe("loadConfig", () => {
     ] as const) {
       assert.equal(load({ maxBackoff: given }).maxBackoffMs, ms, String(given));
     }
+    // THROTTLE_GIVE_UP: hours by default (a night), 0 for never.
+    assert.equal(load({}).throttleGiveUpMs, 12 * 3_600_000);
+    assert.equal(load({ throttleGiveUp: "36h" }).throttleGiveUpMs, 36 * 3_600_000);
+    assert.equal(load({ "throttle-give-up": "0" }).throttleGiveUpMs, 0);
   });
 
   test("passthrough given ready is copied", () => {
@@ -262,6 +266,10 @@ describe("loadConfig", () => {
     for (const [flags, pattern] of [
       [{ tokenMargin: "-1" }, /TOKEN_MARGIN .* a number of minutes, or a duration/],
       [{ maxBackoff: "10x" }, /MAX_BACKOFF .* not "10x"/],
+      [
+        { throttleGiveUp: "forever" },
+        /THROTTLE_GIVE_UP \(flag --throttle-give-up\) must be a number of minutes, or a duration .* not "forever"/,
+      ],
       [{ includeNonMailFolders: "maybe" }, /INCLUDE_NON_MAIL_FOLDERS .* true or false/],
       [{ loginHint: "admin" }, /LOGIN_HINT .* an email address/],
       [{ authorityUrl: "ftp://x" }, /AUTHORITY_URL .* an http\(s\) URL/],
