@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { chmod, readFile, rm } from "node:fs/promises";
 import path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it, type TestContext } from "node:test";
 import { execa } from "execa";
 import { openerDir } from "../../scripts/standin/browser.js";
 import { dovecotMissing } from "../../scripts/standin/dovecot.js";
@@ -21,6 +21,13 @@ async function realProgram(envName: string, name: string): Promise<string | unde
   if (configured) return configured;
   const found = await execa("sh", ["-c", `command -v ${name}`], { reject: false });
   return found.exitCode === 0 ? found.stdout.trim() : undefined;
+}
+
+/** The real imapsync; without one, the test says it skips and why. */
+async function realImapsync(t: TestContext, toDo: string): Promise<string | undefined> {
+  const imapsync = await realProgram("IMAPSYNC_BIN", "imapsync");
+  if (!imapsync) t.skip(`real imapsync not found (PATH, or IMAPSYNC_BIN): install it to ${toDo}`);
+  return imapsync;
 }
 
 describe("the CLI against the stand-in", { skip: missing }, () => {
@@ -64,13 +71,8 @@ describe("the CLI against the stand-in", { skip: missing }, () => {
   });
 
   it("migrate with the real imapsync: truthful report, copies equal the source", async (t) => {
-    const imapsync = await realProgram("IMAPSYNC_BIN", "imapsync");
-    if (!imapsync) {
-      t.skip(
-        "real imapsync not found (PATH, or IMAPSYNC_BIN): install it to run whole migrations against the stand-in",
-      );
-      return;
-    }
+    const imapsync = await realImapsync(t, "run whole migrations against the stand-in");
+    if (!imapsync) return;
     // The real oauth2c when installed; otherwise its double, which signs in through the same
     // stand-in page. The sign-ins are real either way: the stand-in issues every token.
     const oauth2c =
@@ -123,13 +125,8 @@ describe("the CLI against the stand-in", { skip: missing }, () => {
   });
 
   it("verify with the real imapsync: what arrived whole, and carol, who hit her quota, did not", async (t) => {
-    const imapsync = await realProgram("IMAPSYNC_BIN", "imapsync");
-    if (!imapsync) {
-      t.skip(
-        "real imapsync not found (PATH, or IMAPSYNC_BIN): install it to verify against the stand-in",
-      );
-      return;
-    }
+    const imapsync = await realImapsync(t, "verify against the stand-in");
+    if (!imapsync) return;
     const oauth2c =
       (await realProgram("OAUTH2C_BIN", "oauth2c")) ?? `node ${path.join(DOUBLES, "oauth2c.js")}`;
     // Hour-long tokens: this is about the verification, not about expiries.
@@ -168,13 +165,8 @@ const THROTTLED_SEED = { INBOX: 180, "Sent Items": 70, "Éléments envoyés": 30
 
 describe("the CLI against a throttling stand-in, with the real imapsync", { skip: missing }, () => {
   it("a 300-message mailbox throttled again and again ends ok, every folder equal on both sides", async (t) => {
-    const imapsync = await realProgram("IMAPSYNC_BIN", "imapsync");
-    if (!imapsync) {
-      t.skip(
-        "real imapsync not found (PATH, or IMAPSYNC_BIN): install it to run a throttled migration against the stand-in",
-      );
-      return;
-    }
+    const imapsync = await realImapsync(t, "run a throttled migration against the stand-in");
+    if (!imapsync) return;
     const dir = await tempDir("standin-throttle-");
     await chmod(dir, 0o755);
     // Like Exchange Online, but in seconds: after 100 FETCHes the mailbox is refused for 8 s,

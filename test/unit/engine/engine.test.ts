@@ -543,7 +543,9 @@ describe("engine with a fake runner", () => {
  * loop, and the clock then reads its due time. Hours of waits take no real time, and every time
  * the engine reads is exact however busy the machine is (an attempt itself takes no time).
  */
-function virtualClock(start = Date.parse("2026-11-29T22:00:00.000Z")): TestClock {
+const VIRTUAL_START = Date.parse("2026-11-29T22:00:00.000Z");
+
+function virtualClock(start = VIRTUAL_START): TestClock {
   let now = start;
   const timers = new Map<object, { at: number; callback: () => void }>();
   const fireEarliest = () => {
@@ -574,16 +576,15 @@ function virtualClock(start = Date.parse("2026-11-29T22:00:00.000Z")): TestClock
  * Refusals may also begin before the first attempt (`refusedUntil`). Its progress is imapsync's:
  * from the top of the mailbox, what is there already counted first.
  */
-function throttlingServer(
-  clock: Clock,
-  o: {
-    messages: number;
-    perAttempt: number;
-    windowMs: number;
-    suggestMs: number;
-    refusedUntil?: number;
-  },
-) {
+interface ServerOptions {
+  messages: number;
+  perAttempt: number;
+  windowMs: number;
+  suggestMs: number;
+  refusedUntil?: number;
+}
+
+function throttlingServer(clock: Clock, o: ServerOptions) {
   let there = 0;
   let refusedUntil = o.refusedUntil ?? Number.NEGATIVE_INFINITY;
   const copies: number[] = [];
@@ -605,16 +606,16 @@ function throttlingServer(
 }
 
 const HOUR = 3_600_000;
+/** 300 messages copied in one go once it gets through, suggesting Exchange Online's 5 minutes. */
+const ALL_AT_ONCE = { messages: 300, perAttempt: 300, windowMs: 0, suggestMs: 300_000 };
 
-/** A scene of one mailbox `a` on a virtual clock, its live view the plain one. */
-async function throttledScene(
-  server: (clock: Clock) => () => Scripted,
-  limits: Partial<EngineDeps["limits"]> = {},
-) {
+/** A scene of one mailbox `a` behind a throttling server, on a virtual clock, its live view the plain one. */
+async function throttledScene(server: ServerOptions, limits: Partial<EngineDeps["limits"]> = {}) {
   const clock = virtualClock();
   const stream = sink();
   const ui = new PlainUi(["a@contoso.test"], { stream, env: {}, now: () => new Date(clock.now()) });
-  const s = await scene(["a"], { a: server(clock) }, fakeTokens(), { clock, ui });
+  const { script, copies } = throttlingServer(clock, server);
+  const s = await scene(["a"], { a: script }, fakeTokens(), { clock, ui });
   const saved = savedWhileWaiting(s.deps.store);
   const run = async () => {
     await runEngine(s.plans, {
@@ -627,26 +628,22 @@ async function throttledScene(
   };
   const waits = () =>
     [...stream.text().matchAll(/next try at \S+ \(in (\S+)\)/g)].map((m) => m[1] ?? "");
-  return { ...s, clock, stream, saved, run, waits };
+  return { ...s, clock, stream, saved, run, waits, copies };
 }
 
 describe("engine: throttling is a wait, never a failure (virtual clock)", () => {
   it("throttled and productive attempts alternating end ok; --max-attempts 3 does not give it up", async () => {
     // The case of the issue: 90 messages, then refused for 4 s with a suggestion of 3 s.
-    let server: ReturnType<typeof throttlingServer> | undefined;
-    const s = await throttledScene((clock) => {
-      server = throttlingServer(clock, {
-        messages: 300,
-        perAttempt: 90,
-        windowMs: 4000,
-        suggestMs: 3000,
-      });
-      return server.script;
+    const s = await throttledScene({
+      messages: 300,
+      perAttempt: 90,
+      windowMs: 4000,
+      suggestMs: 3000,
     });
     await s.run();
     const a = s.entry("a");
     assert.equal(a.status, "ok");
-    assert.deepEqual(server?.copies, [90, 0, 90, 0, 90, 0, 30]);
+    assert.deepEqual(s.copies, [90, 0, 90, 0, 90, 0, 30]);
     assert.deepEqual(
       a.attempts.map((t) => t.messagesTransferred),
       [90, 0, 90, 0, 90, 0, 30],
@@ -674,14 +671,7 @@ describe("engine: throttling is a wait, never a failure (virtual clock)", () => 
   it("throttled for longer than every suggested figure: the waits grow, and it ends ok", async () => {
     // Refused from the start for 70 minutes, suggesting 5 minutes each time.
     const s = await throttledScene(
-      (clock) =>
-        throttlingServer(clock, {
-          messages: 300,
-          perAttempt: 300,
-          windowMs: 0,
-          suggestMs: 300_000,
-          refusedUntil: clock.now() + 70 * 60_000,
-        }).script,
+      { ...ALL_AT_ONCE, refusedUntil: VIRTUAL_START + 70 * 60_000 },
       { maxBackoffMs: HOUR },
     );
     await s.run();
@@ -695,15 +685,11 @@ describe("engine: throttling is a wait, never a failure (virtual clock)", () => 
   });
 
   it("more than 50 throttled attempts still end ok, each message counted once", async () => {
-    let server: ReturnType<typeof throttlingServer> | undefined;
-    const s = await throttledScene((clock) => {
-      server = throttlingServer(clock, {
-        messages: 300,
-        perAttempt: 10,
-        windowMs: 4000,
-        suggestMs: 3000,
-      });
-      return server.script;
+    const s = await throttledScene({
+      messages: 300,
+      perAttempt: 10,
+      windowMs: 4000,
+      suggestMs: 3000,
     });
     await s.run();
     const a = s.entry("a");
@@ -722,14 +708,7 @@ describe("engine: throttling is a wait, never a failure (virtual clock)", () => 
 
   it("gives up only once THROTTLE_GIVE_UP passes without a copied message, and says so", async () => {
     const s = await throttledScene(
-      (clock) =>
-        throttlingServer(clock, {
-          messages: 300,
-          perAttempt: 300,
-          windowMs: 0,
-          suggestMs: 300_000,
-          refusedUntil: Number.POSITIVE_INFINITY,
-        }).script,
+      { ...ALL_AT_ONCE, refusedUntil: Number.POSITIVE_INFINITY },
       { throttleGiveUpMs: 2 * HOUR },
     );
     await s.run();
@@ -761,13 +740,7 @@ describe("engine: throttling is a wait, never a failure (virtual clock)", () => 
     // 10 messages an attempt, then refused for an hour: copies at 0, 75 and 150 minutes, never
     // 2 h apart, though the mailbox is throttled for more than 2 h in all.
     const s = await throttledScene(
-      (clock) =>
-        throttlingServer(clock, {
-          messages: 30,
-          perAttempt: 10,
-          windowMs: HOUR,
-          suggestMs: 300_000,
-        }).script,
+      { messages: 30, perAttempt: 10, windowMs: HOUR, suggestMs: 300_000 },
       { throttleGiveUpMs: 2 * HOUR, maxBackoffMs: HOUR },
     );
     await s.run();
