@@ -5,9 +5,9 @@ import {
   MAX_TOTAL_ATTEMPTS,
   type AttemptOutcome,
   type RetryHistory,
-} from "../../../src/engine/retry-policy.js";
+} from "../../../src/outcomes/retry-policy.js";
 import { schedule } from "../../../src/engine/scheduler.js";
-import type { RunClass } from "../../../src/types.js";
+import type { RunClass } from "../../../src/outcomes/classes.js";
 
 const LIMITS = { maxAttempts: 3, maxBackoffMs: 600_000, throttleGiveUpMs: 12 * 3_600_000 };
 const outcome = (cls: RunClass, more: Partial<AttemptOutcome> = {}): AttemptOutcome => ({

@@ -2,8 +2,8 @@
 // progress rate-limited), JSON lines for scripts, and the terminal block at 10,000 mailboxes.
 import assert from "node:assert/strict";
 import { describe, it, mock } from "node:test";
-import type { ReportEntry } from "../../../src/types.js";
-import { JsonlUi, PlainUi, TerminalUi } from "../../../src/ui.js";
+import type { ReportEntry } from "../../../src/report/schema.js";
+import { JsonlUi, PlainUi, TerminalUi } from "../../../src/view/ui.js";
 import { sink } from "../../helpers/sink.js";
 
 const ok = (source: string): ReportEntry => ({

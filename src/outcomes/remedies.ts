@@ -1,8 +1,6 @@
 // Every sentence shown to an admin about how a mailbox's run ended and what to do next: the
 // classes, the retry reasons, waiting states, and the preflight's verdicts.
-import type { RunClass } from "../types.js";
-
-import type { ThrottleWait } from "./retry-policy.js";
+import type { RunClass, ThrottleWait } from "./classes.js";
 import { formatDuration } from "../format.js";
 
 /** A wait as a sentence says it: seconds under a minute, minutes under two hours, then hours. */

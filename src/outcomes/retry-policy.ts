@@ -1,12 +1,6 @@
 // Whether, when and why a mailbox runs again after an attempt: the one place retries are decided.
-import type { Classification, RunClass } from "../types.js";
+import { DEFAULT_BACKOFF_MS, RETRY_POLICY, type RunClass, type ThrottleWait } from "./classes.js";
 import { gaveUpReason, RETRY_REASONS } from "./remedies.js";
-
-/** How the scheduler may run a mailbox again after an attempt of a given class. */
-export type RetryPolicy = "refresh_token" | "backoff" | "exponential" | "never";
-
-/** Office 365's published suggestion (≈ 300 s) when a throttled reply gave no figure. */
-export const DEFAULT_BACKOFF_MS = 300_000;
 
 /** What the scheduler needs to know about one finished attempt; it never sees log lines. */
 export interface AttemptOutcome {
@@ -19,7 +13,7 @@ export interface AttemptOutcome {
 
 /** What the policy reads of a finished attempt. A run that hung is a connection that died without saying so. */
 export function outcomeOf(
-  c: Pick<Classification, "class" | "backoffMs" | "lostConnection">,
+  c: { class: RunClass; backoffMs?: number; lostConnection: boolean },
   exit: { stalled?: boolean },
   copied: number,
 ): AttemptOutcome {
@@ -54,15 +48,6 @@ export interface RetryHistory {
   quietMs: number;
 }
 
-/** How a throttling wait was chosen, for the remedy that states it. */
-export interface ThrottleWait {
-  /** What Office 365 suggested (300 s when it named no figure). */
-  suggestedMs: number;
-  doublings: number;
-  /** --max-backoff cut the wait short. */
-  capped: boolean;
-}
-
 export type RetryDecision =
   | { retry: false; reason?: string }
   | {
@@ -94,7 +79,7 @@ export function decideRetry(
   random: () => number = Math.random,
 ): RetryDecision {
   if (stopping) return { retry: false };
-  const policy = retryPolicy(outcome.class);
+  const policy = RETRY_POLICY[outcome.class];
   if (policy === "never") return { retry: false };
   if (outcome.class === "other" && !outcome.lostConnection) return { retry: false };
   if (policy === "backoff") return throttledRetry(outcome, history, limits, random);
@@ -158,30 +143,4 @@ function throttledRetry(
     reason: RETRY_REASONS.throttled,
     throttle: { suggestedMs, doublings, capped },
   };
-}
-
-/**
- * The retry rule for each class. `other` is worth an exponential rerun only when its text shows a
- * lost connection (Classification.lostConnection); the caller checks that flag.
- */
-export function retryPolicy(cls: RunClass): RetryPolicy {
-  switch (cls) {
-    case "token_expired":
-      return "refresh_token";
-    case "throttled":
-      return "backoff";
-    case "connect_failed_source":
-    case "connect_failed_destination":
-    case "partial":
-    case "other":
-      return "exponential";
-    case "ok":
-    case "interrupted":
-    case "not_delegated":
-    case "auth_failed_source":
-    case "auth_failed_destination":
-    case "tls_failed":
-    case "quota_exceeded":
-      return "never";
-  }
 }
