@@ -2,7 +2,7 @@
 // (XOAUTH2 + delegation), destination Dovecot (passwords, quota), seed data, settings for .env.
 //
 //   startStandin({ dir, ports?, tokenTtlSec?, bigCount?, throttle?, load?, commandDelayMs?,
-//                  equal? }) → Standin
+//                  equal?, approveDeviceCodes? }) → Standin
 //     env              the settings to put in .env (also written to <dir>/standin.env)
 //     usersFile        <dir>/users.csv, every seeded mailbox with its destination password file
 //     equalUsersFile   <dir>/users-equal.csv, only the `equal` mailboxes (for benchmarks)
@@ -69,6 +69,8 @@ export interface StandinOptions {
   commandDelayMs?: number;
   /** `count` more mailboxes, all with the same folders and message counts, delegated to ADMIN. */
   equal?: { count: number; seed?: MailboxSeed };
+  /** ADMIN signs every device code in by itself: a device-code token needs nobody. */
+  approveDeviceCodes?: boolean;
 }
 
 export interface Standin {
@@ -136,6 +138,7 @@ export async function startStandin(opts: StandinOptions): Promise<Standin> {
       tenant: TENANT,
       tokenTtlSec: opts.tokenTtlSec,
       defaultAccount: ADMIN,
+      approveDeviceCodes: opts.approveDeviceCodes,
     });
     started.push(() => oauth.stop());
 
