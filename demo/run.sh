@@ -24,5 +24,6 @@ set +a
 export GRANT=device-code WORK_DIR=/demo/output
 cd "$config"
 setpriv --reuid="$owner" --regid="$group" --clear-groups m365-imapsync token
+echo "The report goes to demo/output/ of your clone: open demo/output/report.html."
 exec setpriv --reuid="$owner" --regid="$group" --clear-groups \
   m365-imapsync migrate --users "$config/users.csv"
