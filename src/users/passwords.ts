@@ -53,7 +53,7 @@ export function readPasswordFile(file: string, where: string, fix: string): stri
     throw new InputError(
       where,
       `the password file ${file} ${unreadableReason(error)}`,
-      missing ? `${howToCreate(file)} ${fix}` : fix,
+      missing ? `${howToCreate(file)} Or ${fix.charAt(0).toLowerCase()}${fix.slice(1)}` : fix,
     );
   }
   const newline = bytes.indexOf(0x0a);
