@@ -5,7 +5,7 @@ import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { once } from "node:events";
 import path from "node:path";
 import { execa } from "execa";
-import type { RunClass } from "../src/types.js";
+import type { RunClass } from "../src/outcomes/classes.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const outDir = path.join(root, "bench", "out");

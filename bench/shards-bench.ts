@@ -9,7 +9,7 @@ import { execa } from "execa";
 import { openerDir } from "../scripts/standin/browser.js";
 import { freePort } from "../scripts/standin/ports.js";
 import { ADMIN, startStandin, type Standin } from "../scripts/standin/standin.js";
-import type { Report } from "../src/types.js";
+import type { Report } from "../src/report/schema.js";
 import { CLI, DOUBLES, tempDir } from "../test/helpers/env.js";
 import { folderCounts, withImap } from "../test/helpers/imap-counts.js";
 

@@ -4,13 +4,7 @@ import { hideBin } from "yargs/helpers";
 import { setMaxListeners } from "node:events";
 import { setFlagsFromString } from "node:v8";
 import { SETTINGS } from "./config/settings.js";
-import type { CheckFlags } from "./commands/check.js";
-import type { GrantsFlags } from "./commands/grants.js";
-import type { ReportHtmlFlags } from "./commands/report.js";
-import type { MigrateFlags } from "./commands/migrate.js";
 import type { CommandIo } from "./commands/session.js";
-import type { RetryFlags } from "./commands/retry.js";
-import type { VerifyFlags } from "./commands/verify.js";
 import { ExitCode, UserError } from "./errors.js";
 
 /**
@@ -27,37 +21,44 @@ function boundHeapGrowth(): void {
   setFlagsFromString("--heap-growing-percent=30");
 }
 
-const EVENTS: Options = {
-  choices: ["jsonl"],
+// The option tables keep their literal types (`satisfies`, not a type annotation): yargs infers
+// each command's flags from them, so the handlers pass typed flags to the commands, uncast.
+
+const EVENTS = {
+  choices: ["jsonl"] as const,
   describe:
     "print every event (attempts, progress, outcomes, totals, concurrency changes) as JSON lines on standard output, for scripts; the summary goes to standard error",
-};
+} satisfies Options;
 
 /** A bug, not a situation the admin can fix: ask for a report with the output. */
 const INTERNAL_ERROR = 70;
 
-const STOP_LEFTOVERS: Options = {
+const STOP_LEFTOVERS = {
   type: "boolean",
   default: false,
   describe:
     "stop imapsync processes a crashed earlier run left running (otherwise their mailboxes wait for them)",
-};
+} satisfies Options;
 
-const USERS: Options = {
+const USERS = {
   type: "string",
   demandOption: true,
   requiresArg: true,
   describe: "users file (CSV or imapsync bulk format; users.csv.example shows the CSV)",
-};
+} satisfies Options;
 
-const SHARD: Options = {
+const SHARD = {
   type: "string",
   describe:
     "run only shard INDEX of COUNT (from 0, like 1/3); default from JOB_COMPLETION_INDEX and SHARD_COUNT",
-};
+} satisfies Options;
 
 const SETTINGS_GROUP = "Settings (flag, or variable in .env or the environment):";
 
+/**
+ * Built from the settings table, so typed only as options: their values are checked by
+ * loadConfig. Given to yargs before a command's own options, which it would otherwise untype.
+ */
 function settingOptions(): Record<string, Options> {
   // A secret never becomes a flag: every local user can read a process's command line.
   return Object.fromEntries(
@@ -78,18 +79,15 @@ function settingOptions(): Record<string, Options> {
   );
 }
 
-/** The settings and sign-in options, for the commands that need a configuration. */
-function settingsAndSignIn(): Record<string, Options> {
-  return {
-    ...settingOptions(),
-    browser: {
-      type: "boolean",
-      default: true,
-      describe: "let oauth2c open a browser for the sign-in (--no-browser: only print the URL)",
-      group: SETTINGS_GROUP,
-    },
-  };
-}
+/** The sign-in option, after the settings, for the commands that need a configuration. */
+const SIGN_IN = {
+  browser: {
+    type: "boolean",
+    default: true,
+    describe: "let oauth2c open a browser for the sign-in (--no-browser: only print the URL)",
+    group: SETTINGS_GROUP,
+  },
+} satisfies Record<string, Options>;
 
 function interruptions(): { signal: AbortSignal; forceSignal: AbortSignal } {
   const first = new AbortController();
@@ -130,6 +128,11 @@ function diagnoseInputs(argv: string[], afterDashes: string[]): string[] {
   return [...words.filter((word) => word === "-" || !word.startsWith("-")), ...afterDashes];
 }
 
+/** The words after "--", which yargs (populate--) keeps as they were typed. */
+function wordsAfterDashes(words: unknown): string[] {
+  return Array.isArray(words) ? words.map(String) : [];
+}
+
 /** What the chosen command's handler leaves for the process to exit with. */
 interface Result {
   exitCode: number;
@@ -141,25 +144,28 @@ function defineToken(y: Argv, _result: Result): Argv {
     "Get an access token by the configured grant (sign-in, or refresh) and save it in the work directory; or --import one obtained elsewhere, or --forget it",
     (y) =>
       y
-        .option("import", {
-          type: "string",
-          describe:
-            "check and save the access token in this file (its first line, or oauth2c's JSON output)",
-        })
-        .option("forget", {
-          type: "boolean",
-          describe: "remove the saved access token, its metadata and any refresh token",
-        })
-        .conflicts("import", "forget")
         .group(["import", "forget"], "Token:")
-        .options(settingsAndSignIn()),
+        .options(settingOptions())
+        .options({
+          ...SIGN_IN,
+          import: {
+            type: "string",
+            describe:
+              "check and save the access token in this file (its first line, or oauth2c's JSON output)",
+          },
+          forget: {
+            type: "boolean",
+            describe: "remove the saved access token, its metadata and any refresh token",
+          },
+        })
+        .conflicts("import", "forget"),
     async (flags) => {
       const { loadConfig } = await import("./config/load.js");
-      const { forgetCommand, importToken, tokenCommand } = await import("./commands/token.js");
+      const { forgetCommand, importCommand, tokenCommand } = await import("./commands/token.js");
       const out = { out: (line: string) => io.stdout.write(`${line}\n`) };
       if (flags.forget || flags.import !== undefined) {
         const config = loadConfig(flags, { env: io.env, require: [] });
-        if (flags.import !== undefined) await importToken(config, String(flags.import), out);
+        if (flags.import !== undefined) await importCommand(config, String(flags.import), out);
         else await forgetCommand(config, out);
         return;
       }
@@ -177,14 +183,16 @@ function defineCheck(y: Argv, result: Result): Argv {
   return y.command(
     "check",
     "Preflight: programs, configuration, token, then imapsync --justfoldersizes (log in, open every folder) for every mailbox at once; lists what to fix before migrating",
-    (y) => y.option("users", USERS).group(["users"], "Check:").options(settingsAndSignIn()),
+    (y) =>
+      y
+        .group(["users"], "Check:")
+        .options(settingOptions())
+        .options({ ...SIGN_IN, users: USERS }),
     async (flags) => {
       boundHeapGrowth();
       const { checkCommand } = await import("./commands/check.js");
-      result.exitCode = await checkCommand(
-        { ...flags, users: String(flags.users) } satisfies CheckFlags,
-        migrationIo(),
-      );
+      // A repeated --users arrives as an array, whatever its type says: one path, as always.
+      result.exitCode = await checkCommand({ ...flags, users: String(flags.users) }, migrationIo());
     },
   );
 }
@@ -195,24 +203,20 @@ function defineGrants(y: Argv, result: Result): Argv {
     "Write the Exchange Online PowerShell scripts that enable IMAP and grant FullAccess on the mailboxes of a users file, and the one that removes it",
     (y) =>
       y
-        .option("users", USERS)
-        .option("out", {
-          type: "string",
-          describe: "folder for the two scripts (default: WORK_DIR)",
-        })
         .group(["users", "out"], "Grants:")
-        .options(settingOptions()),
+        .options(settingOptions())
+        .options({
+          users: USERS,
+          out: { type: "string", describe: "folder for the two scripts (default: WORK_DIR)" },
+        }),
     async (flags) => {
       const { grantsCommand } = await import("./commands/grants.js");
-      result.exitCode = await grantsCommand(
-        { ...flags, users: String(flags.users) } satisfies GrantsFlags,
-        io,
-      );
+      result.exitCode = await grantsCommand({ ...flags, users: String(flags.users) }, io);
     },
   );
 }
 
-const MIGRATE_OPTIONS: Record<string, Options> = {
+const MIGRATE_OPTIONS = {
   users: USERS,
   only: {
     type: "string",
@@ -245,14 +249,14 @@ const MIGRATE_OPTIONS: Record<string, Options> = {
     default: false,
     describe: "verify each mailbox once its copy ended ok (as the verify command does)",
   },
-};
+} satisfies Record<string, Options>;
 
-const VERIFY_OPTIONS: Record<string, Options> = {
+const VERIFY_OPTIONS = {
   users: USERS,
-  only: MIGRATE_OPTIONS.only!,
-  exclude: MIGRATE_OPTIONS.exclude!,
+  only: MIGRATE_OPTIONS.only,
+  exclude: MIGRATE_OPTIONS.exclude,
   "stop-leftovers": STOP_LEFTOVERS,
-};
+} satisfies Record<string, Options>;
 
 function defineVerify(y: Argv, result: Result): Argv {
   return y.command(
@@ -260,16 +264,13 @@ function defineVerify(y: Argv, result: Result): Argv {
     "Count every folder on both sides (nothing is copied) and record whether each mailbox arrived whole",
     (y) =>
       y
-        .options(VERIFY_OPTIONS)
         .group(Object.keys(VERIFY_OPTIONS), "Verify:")
         .epilogue("Options after -- are passed to imapsync (those the tool manages are refused).")
-        .options(settingsAndSignIn()),
+        .options(settingOptions())
+        .options({ ...SIGN_IN, ...VERIFY_OPTIONS }),
     async (flags) => {
       const { verifyCommand } = await import("./commands/verify.js");
-      result.exitCode = await verifyCommand(
-        flags as Record<string, unknown> as VerifyFlags,
-        migrationIo(),
-      );
+      result.exitCode = await verifyCommand(flags, migrationIo());
     },
   );
 }
@@ -280,17 +281,14 @@ function defineMigrate(y: Argv, result: Result): Argv {
     "Run imapsync for every mailbox of the users file, with retries and a report",
     (y) =>
       y
-        .options(MIGRATE_OPTIONS)
         .group(Object.keys(MIGRATE_OPTIONS), "Migrate:")
         .epilogue("Options after -- are passed to imapsync (those the tool manages are refused).")
-        .options(settingsAndSignIn()),
+        .options(settingOptions())
+        .options({ ...SIGN_IN, ...MIGRATE_OPTIONS }),
     async (flags) => {
       boundHeapGrowth();
       const { migrateCommand } = await import("./commands/migrate.js");
-      result.exitCode = await migrateCommand(
-        flags as Record<string, unknown> as MigrateFlags,
-        migrationIo(),
-      );
+      result.exitCode = await migrateCommand(flags, migrationIo());
     },
   );
 }
@@ -301,28 +299,28 @@ function defineRetry(y: Argv, result: Result): Argv {
     "Rerun the mailboxes of a report that are not ok, and update that report",
     (y) =>
       y
-        .option("report", {
-          type: "string",
-          demandOption: true,
-          requiresArg: true,
-          describe: "report.json written by migrate",
-        })
-        .option("stop-leftovers", STOP_LEFTOVERS)
-        .option("shard", {
-          ...SHARD,
-          describe:
-            "rerun only shard INDEX/COUNT's mailboxes of the report, in that shard's WORK_DIR (the report is not written)",
-        })
-        .option("events", EVENTS)
         .group(["report", "shard", "stop-leftovers", "events"], "Retry:")
-        .options(settingsAndSignIn()),
+        .options(settingOptions())
+        .options({
+          ...SIGN_IN,
+          report: {
+            type: "string",
+            demandOption: true,
+            requiresArg: true,
+            describe: "report.json written by migrate",
+          },
+          "stop-leftovers": STOP_LEFTOVERS,
+          shard: {
+            ...SHARD,
+            describe:
+              "rerun only shard INDEX/COUNT's mailboxes of the report, in that shard's WORK_DIR (the report is not written)",
+          },
+          events: EVENTS,
+        }),
     async (flags) => {
       boundHeapGrowth();
       const { retryCommand } = await import("./commands/retry.js");
-      result.exitCode = await retryCommand(
-        flags as Record<string, unknown> as RetryFlags,
-        migrationIo(),
-      );
+      result.exitCode = await retryCommand(flags, migrationIo());
     },
   );
 }
@@ -346,7 +344,7 @@ function defineDiagnose(y: Argv, result: Result): Argv {
     async (flags) => {
       const { diagnose } = await import("./commands/diagnose.js");
       result.exitCode = await diagnose(
-        diagnoseInputs(hideBin(process.argv), (flags["--"] as string[] | undefined) ?? []),
+        diagnoseInputs(hideBin(process.argv), wordsAfterDashes(flags["--"])),
         { json: flags.json },
         { stdout: io.stdout, stdin: process.stdin },
       );
@@ -370,10 +368,7 @@ function defineReport(y: Argv, result: Result): Argv {
             .option("work-dir", { type: "string", describe: "work directory [env WORK_DIR]" }),
         async (flags) => {
           const { reportHtmlCommand } = await import("./commands/report.js");
-          result.exitCode = await reportHtmlCommand(
-            flags as Record<string, unknown> as ReportHtmlFlags,
-            io,
-          );
+          result.exitCode = await reportHtmlCommand(flags, io);
         },
       )
       .command(
@@ -396,7 +391,7 @@ function defineReport(y: Argv, result: Result): Argv {
         async (flags) => {
           const { reportMergeCommand } = await import("./commands/report-merge.js");
           result.exitCode = await reportMergeCommand(
-            { reports: (flags.reports as string[] | undefined) ?? [], out: String(flags.out) },
+            { reports: flags.reports ?? [], out: String(flags.out) },
             io,
           );
         },

@@ -7,17 +7,21 @@ import { imapsyncRunner } from "../engine/attempt.js";
 import { preflightEntry } from "../engine/preflight.js";
 import { limitFor, type ConcurrencyLimit } from "../engine/limit.js";
 import { schedule } from "../engine/scheduler.js";
-import { grantLine, principalOf } from "../exchange-scripts.js";
+import { grantLine, principalOf } from "../exchange/scripts.js";
 import { imapsyncVersion } from "../imapsync/run.js";
-import { oauth2cVersion } from "../oauth2c/run.js";
 import { planMailboxes, type MailboxPlan } from "../plan/plan.js";
-import type { TokenKeeper } from "../token/keeper.js";
-import { checkPaths, REPORT_SCHEMA_VERSION, ReportStore } from "../report/store.js";
-import { checkToken } from "../token/checks.js";
-import { createTokenKeeper, expectationsOf } from "../token/grants.js";
-import type { Command, Config, Report, ReportEntry } from "../types.js";
+import { checkPaths, ReportStore } from "../report/store.js";
+import { REPORT_SCHEMA_VERSION, type Report, type ReportEntry } from "../report/schema.js";
+import {
+  checkToken,
+  createTokenKeeper,
+  expectationsOf,
+  oauth2cVersion,
+  type TokenKeeper,
+} from "../token/index.js";
+import type { Command, Config } from "../config/types.js";
 import { readPassword } from "../users/passwords.js";
-import { withWorkDirLock } from "../workdir.js";
+import { withWorkDirLock } from "../workdir/lock.js";
 import { openSession, RUNS_IMAPSYNC, type CommandIo } from "./session.js";
 
 export interface CheckFlags extends Record<string, unknown> {
@@ -38,9 +42,12 @@ export async function checkCommand(flags: CheckFlags, io: CommandIo): Promise<nu
   );
   return withWorkDirLock(config.workDir, async () => {
     const signIn = { openBrowser: flags.browser !== false, signal: io.signal };
-    const tokens = await createTokenKeeper(config, signIn, {
-      out: (l) => io.stderr.write(`${l}\n`),
-    });
+    const tokens = await createTokenKeeper(
+      config,
+      signIn,
+      { out: (l) => io.stderr.write(`${l}\n`) },
+      "imap",
+    );
     out(`Token  ${checkToken(await tokens.fresh(), expectationsOf(config)).summary}`);
     const say = (line: string) => io.stderr.write(`${line}\n`);
     const limit = limitFor(config, {

@@ -4,7 +4,8 @@ import type { Readable } from "node:stream";
 import { ExitCode, InputError } from "../errors.js";
 import { RunClassifier } from "../imapsync/classify.js";
 import { readLineBatches } from "../lines.js";
-import type { RunClass } from "../types.js";
+import { remedyFor } from "../outcomes/remedies.js";
+import type { RunClass } from "../outcomes/classes.js";
 
 /** What `diagnose --json` prints for one input, one object per line. */
 export interface DiagnoseResult {
@@ -58,7 +59,7 @@ async function classifyStream(file: string, stream: Readable): Promise<DiagnoseR
   return {
     file,
     class: classification.class,
-    remedy: classification.remedy,
+    remedy: remedyFor(classification.class, classification),
     evidence: classification.evidence,
     exitCode: classifier.loggedExitCode ?? null,
   };

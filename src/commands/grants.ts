@@ -5,7 +5,7 @@ import path from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import { loadConfig } from "../config/load.js";
 import { InputError } from "../errors.js";
-import { exchangeScripts, principalOf } from "../exchange-scripts.js";
+import { exchangeScripts, principalOf } from "../exchange/scripts.js";
 import { readUsersFile } from "../users/read.js";
 
 export interface GrantsFlags extends Record<string, unknown> {

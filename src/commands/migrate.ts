@@ -6,11 +6,13 @@ import { ExitCode } from "../errors.js";
 import { runMigration } from "../engine/migration.js";
 import { maskArgs } from "../imapsync/args.js";
 import { notYetOk, planMailboxes, type MailboxPlan } from "../plan/plan.js";
+import type { PrintedPlan } from "../plan/schema.js";
 import { checkWorkDirShard, formatShard, selectShard, shardOf, shardToRun } from "../plan/shard.js";
 import { loadReport, newReport, reportPaths, ReportStore } from "../report/store.js";
-import type { Config, Report } from "../types.js";
+import type { Config } from "../config/types.js";
+import type { Report } from "../report/schema.js";
 import { selectMailboxes } from "../users/select.js";
-import { withWorkDirLock } from "../workdir.js";
+import { withWorkDirLock } from "../workdir/lock.js";
 import { openSession, RUNS_IMAPSYNC, type CommandIo } from "./session.js";
 
 export interface MigrateFlags extends Record<string, unknown> {
@@ -144,9 +146,17 @@ async function printPlans(
         ? undefined
         : { index: shardOf(source, shardCount), count: shardCount };
     if (json) {
-      const shown = { source, destination, argv, mode: plan.mode, attempt: plan.attempt };
-      const more = { logFile: plan.files.logFile, folders: plan.folders, ...(shard && { shard }) };
-      await write(`${JSON.stringify({ ...shown, ...more })}\n`);
+      const shown: PrintedPlan = {
+        source,
+        destination,
+        argv,
+        mode: plan.mode,
+        attempt: plan.attempt,
+        logFile: plan.files.logFile,
+        folders: plan.folders,
+        ...(shard && { shard }),
+      };
+      await write(`${JSON.stringify(shown)}\n`);
     } else {
       const which = shard ? ` (shard ${formatShard(shard)})` : "";
       await write(`# ${source} -> ${destination}${which}\n${argv.map(shellQuote).join(" ")}\n`);

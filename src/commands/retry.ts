@@ -9,8 +9,9 @@ import { planMailboxes } from "../plan/plan.js";
 import { checkWorkDirShard, formatShard, shardOf, shardToRun, type Shard } from "../plan/shard.js";
 import { loadReport, newReport, reportPaths, ReportStore } from "../report/store.js";
 import { countsAsOk } from "../report/summary.js";
-import type { Mailbox, Report, ReportEntry } from "../types.js";
-import { withWorkDirLock } from "../workdir.js";
+import type { Mailbox } from "../users/types.js";
+import type { Report, ReportEntry } from "../report/schema.js";
+import { withWorkDirLock } from "../workdir/lock.js";
 import { openSession, RUNS_IMAPSYNC, type CommandIo, type Session } from "./session.js";
 
 export interface RetryFlags extends Record<string, unknown> {

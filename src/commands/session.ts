@@ -3,7 +3,8 @@
 // notices. And the signal-to-exit-code rule they share. Not a command itself.
 import { loadConfig, type Requirement } from "../config/load.js";
 import { checkUserOptions } from "../imapsync/args.js";
-import type { Config, Mailbox, UsersFile } from "../types.js";
+import type { Config } from "../config/types.js";
+import type { Mailbox, UsersFile } from "../users/types.js";
 import { readUsersFile } from "../users/read.js";
 
 export interface CommandIo {

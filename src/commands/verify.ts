@@ -4,9 +4,9 @@ import { existsSync } from "node:fs";
 import { runMigration } from "../engine/migration.js";
 import { planMailboxes } from "../plan/plan.js";
 import { loadReport, newReport, reportPaths, ReportStore } from "../report/store.js";
-import type { Report } from "../types.js";
+import type { Report } from "../report/schema.js";
 import { selectMailboxes } from "../users/select.js";
-import { withWorkDirLock } from "../workdir.js";
+import { withWorkDirLock } from "../workdir/lock.js";
 import { openSession, RUNS_IMAPSYNC, type CommandIo } from "./session.js";
 
 export interface VerifyFlags extends Record<string, unknown> {

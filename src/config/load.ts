@@ -7,7 +7,7 @@ import { z } from "zod";
 import { InputError } from "../errors.js";
 import { resolveShard } from "../plan/shard.js";
 import { defaultAuthorityUrl } from "../token/entra.js";
-import type { Command, Config } from "../types.js";
+import type { Command, Config } from "./types.js";
 import { isAddress } from "../users/address.js";
 import { readPasswordFile } from "../users/passwords.js";
 import { fileProblem, locateProgram, parseCommand } from "./programs.js";

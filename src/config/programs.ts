@@ -5,7 +5,7 @@ import { accessSync, constants, statSync } from "node:fs";
 import path from "node:path";
 import which from "which";
 import { splitWords } from "../shell-words.js";
-import type { Command } from "../types.js";
+import type { Command } from "./types.js";
 
 /** Why `file` cannot be read (or run, for X_OK); undefined when it can. */
 export function fileProblem(file: string, mode: number): string | undefined {

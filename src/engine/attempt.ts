@@ -4,7 +4,9 @@ import { rm } from "node:fs/promises";
 import { RunClassifier } from "../imapsync/classify.js";
 import { startImapsync, stopOnInterrupt, type ExitStatus } from "../imapsync/run.js";
 import type { MailboxPlan } from "../plan/plan.js";
-import type { Attempt, Classification, Config, Progress } from "../types.js";
+import type { Attempt } from "../report/schema.js";
+import type { Classification, Progress } from "../imapsync/classification.js";
+import type { Config } from "../config/types.js";
 import { destinationBefore } from "../verify/compare.js";
 import { FolderSizesParser, type FolderSizes } from "../verify/foldersizes.js";
 

@@ -1,13 +1,15 @@
 // The engine: every planned mailbox to a final state. It receives all it works with (attempt
 // runner, token keeper, report store, clock, UI), so a test drives it without imapsync or time.
 import { TokenError } from "../errors.js";
-import type { MailboxPlan, PlanMode } from "../plan/plan.js";
+import type { MailboxPlan } from "../plan/plan.js";
+import type { PlanMode } from "../plan/schema.js";
 import type { ReportStore } from "../report/store.js";
-import type { StoredToken } from "../token/claims.js";
-import type { TokenKeeper } from "../token/keeper.js";
-import type { Classification, ReportEntry, RunClass } from "../types.js";
-import type { Ui } from "../ui.js";
-import type { Leftover } from "../workdir.js";
+import type { StoredToken, TokenKeeper } from "../token/index.js";
+import type { Classification } from "../imapsync/classification.js";
+import type { ReportEntry } from "../report/schema.js";
+import type { RunClass } from "../outcomes/classes.js";
+import type { Ui } from "../view/ui.js";
+import type { Leftover } from "../workdir/lock.js";
 import type { AttemptResult, AttemptRunner } from "./attempt.js";
 import { systemClock, type Clock } from "./clock.js";
 import { verificationOf } from "../verify/verification.js";
@@ -20,8 +22,8 @@ import {
   stalledRemedy,
   UNREADABLE_LISTING_REMEDY,
   WAITING_FOR_TOKEN,
-} from "./remedies.js";
-import { decideRetry, outcomeOf, type RetryDecision } from "./retry-policy.js";
+} from "../outcomes/remedies.js";
+import { decideRetry, outcomeOf, type RetryDecision } from "../outcomes/retry-policy.js";
 import { fixedLimit, type ConcurrencyLimit } from "./limit.js";
 import { schedule } from "./scheduler.js";
 

@@ -6,10 +6,9 @@ import { planAttempt, type MailboxPlan } from "../plan/plan.js";
 import type { ReportStore } from "../report/store.js";
 import { countsAsOk, formatRemedies, formatSummary } from "../report/summary.js";
 import { writeHtmlReport } from "../report/write.js";
-import { createTokenKeeper } from "../token/grants.js";
-import type { TokenKeeper } from "../token/keeper.js";
-import type { Config } from "../types.js";
-import { createUi, type Ui } from "../ui.js";
+import { createTokenKeeper, type TokenKeeper } from "../token/index.js";
+import type { Config } from "../config/types.js";
+import { createUi, type Ui } from "../view/ui.js";
 import { readPassword } from "../users/passwords.js";
 import {
   findLeftovers,
@@ -17,11 +16,11 @@ import {
   removeLeftoverSecrets,
   stopLeftover,
   type Leftover,
-} from "../workdir.js";
+} from "../workdir/lock.js";
 import { imapsyncRunner } from "./attempt.js";
 import { limitFor } from "./limit.js";
 import { runEngine } from "./engine.js";
-import { WAITING_FOR_TOKEN } from "./remedies.js";
+import { WAITING_FOR_TOKEN } from "../outcomes/remedies.js";
 
 export interface MigrationIo {
   stdout: NodeJS.WriteStream;
@@ -60,6 +59,7 @@ export async function runMigration(
     config,
     { openBrowser: opts.openBrowser, signal: io.signal },
     { out: say },
+    "imap",
   );
   await store.save();
   try {

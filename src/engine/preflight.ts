@@ -1,9 +1,10 @@
 // What a preflight attempt (`check`) says about a mailbox: its class, or quota_exceeded when the
 // mail still missing on the destination does not fit in its quota.
 import type { MailboxPlan } from "../plan/plan.js";
-import type { ReportEntry, RunStats } from "../types.js";
+import type { ReportEntry } from "../report/schema.js";
+import type { RunStats } from "../imapsync/classification.js";
 import type { AttemptResult } from "./attempt.js";
-import { PREFLIGHT_OK, quotaShortfallRemedy, remedyFor } from "./remedies.js";
+import { PREFLIGHT_OK, quotaShortfallRemedy, remedyFor } from "../outcomes/remedies.js";
 
 /**
  * Whether the mail still missing on the destination fits in its quota, from the sizes and the

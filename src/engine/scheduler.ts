@@ -1,5 +1,7 @@
 // When each mailbox runs: a number of slots (fixed, or a limit that changes while it runs),
-// delayed items giving their slot to others.
+// delayed items giving their slot to others. Ours rather than p-queue's: a limit that moves while
+// it runs, items that hand back their slot with a delay, and soon per-mailbox caps and largest or
+// delayed items first (big mailboxes split across runs) are not what p-queue offers.
 import { systemClock, type Clock } from "./clock.js";
 import { fixedLimit, type ConcurrencyLimit } from "./limit.js";
 

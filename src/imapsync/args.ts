@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { InputError } from "../errors.js";
-import type { CertificateCheck, Config, FolderPair, Mailbox, TlsMode } from "../types.js";
+import type { CertificateCheck, Config, TlsMode } from "../config/types.js";
+import type { FolderPair } from "../report/schema.js";
+import type { Mailbox } from "../users/types.js";
 
 /** Where one imapsync run of one mailbox keeps its files. Every attempt gets its own set. */
 export interface RunPaths {

@@ -3,7 +3,7 @@
 // classify.ts is built from this list and nothing else. Patterns and references only: each source
 // names a sub and line of imapsync's own code (git tag imapsync-<release> of
 // https://github.com/imapsync/imapsync), of the Perl module it embeds, or a dated public log.
-import type { RunClass } from "../types.js";
+import type { RunClass } from "../outcomes/classes.js";
 
 /** Where the form of a message is taken from. */
 export type CatalogueSource =

@@ -1,5 +1,6 @@
-import { remedyFor } from "../engine/remedies.js";
-import type { Classification, FolderPair, Progress, RunClass, RunStats } from "../types.js";
+import type { Classification, Progress, RunStats } from "./classification.js";
+import type { FolderPair } from "../report/schema.js";
+import type { RunClass } from "../outcomes/classes.js";
 import { appliesTo, CATALOGUE, VERSION_BANNERS, type CatalogueEntry } from "./catalogue.js";
 
 /** How the imapsync process ended; unknown (`undefined`) for a log file or an excerpt. */
@@ -224,7 +225,6 @@ export class RunClassifier {
     const { cls, killedFromOutside, logEndsEarly } = this.decide(exit);
     const classification: Classification = {
       class: cls,
-      remedy: remedyFor(cls, { backoffMs: this.backoffMs, killedFromOutside, logEndsEarly }),
       evidence: this.evidenceFor(cls, logEndsEarly),
       stats: { ...this.stats, messagesCopied: this.copyLines },
       folders: [...this.folders].map(([source, destination]): FolderPair => ({

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
 import { readLineBatches } from "../lines.js";
 import { childEnv } from "../secrets.js";
-import type { Command } from "../types.js";
+import type { Command } from "../config/types.js";
 import { abortFilePath, buildEnv, type RunPaths } from "./args.js";
 import type { ExitStatus as ProcessExit } from "./classify.js";
 
@@ -53,7 +53,7 @@ export function stopBudgetMs(graceMs = DEFAULT_GRACE_MS): number {
  * Runs that have not ended. imapsync runs in its own process group (so a terminal's Ctrl-C
  * reaches only us), which also means nothing kills it when we die: on any exit we can still
  * run code at, they get SIGTERM and their password files go. After a `kill -9`, the next start
- * finds them through their pidfiles (workdir.ts).
+ * finds them through their pidfiles (workdir/lock.ts).
  */
 const live = new Map<number, { kill: () => void; secret?: string }>();
 process.once("exit", () => {

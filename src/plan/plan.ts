@@ -2,16 +2,13 @@
 // previous report, what the next attempt of each mailbox will run. Pure: nothing is read or
 // spawned here, so `migrate --plan` prints exactly what `migrate` then executes.
 import { buildImapsyncArgs, runPaths, type RunPaths } from "../imapsync/args.js";
-import { tokenPaths } from "../token/store.js";
-import type { Config, FolderPair, Mailbox, PasswordSource, Report, ReportEntry } from "../types.js";
+import { tokenPaths } from "../token/index.js";
+import type { Config } from "../config/types.js";
+import type { FolderPair, Report, ReportEntry } from "../report/schema.js";
+import type { Mailbox, PasswordSource } from "../users/types.js";
 import { countsAsOk } from "../report/summary.js";
 import { passwordSourceOf } from "../users/passwords.js";
-
-/**
- * sync: copy the mail (migrate, retry); preflight: log in and open every folder (check);
- * verify: count every folder on both sides after the copy, with the copy's folder mapping.
- */
-export type PlanMode = "sync" | "preflight" | "verify";
+import type { PlanMode } from "./schema.js";
 
 /** One imapsync run of one mailbox, decided before anything starts. */
 export interface MailboxPlan {

@@ -1,7 +1,7 @@
 // report.csv: one row per mailbox, its latest attempt, its remedy and its verification (for a
 // spreadsheet).
 import { stringify } from "csv-stringify/sync";
-import type { Attempt, Report, ReportEntry } from "../types.js";
+import type { Attempt, Report, ReportEntry } from "./schema.js";
 
 export function latestAttempt(entry: ReportEntry): Attempt | undefined {
   return entry.attempts.at(-1);

@@ -2,15 +2,8 @@
 // to. No network at all (a Content-Security-Policy forbids every fetch; no CDN, no web font), every
 // server-given text escaped, readable as a plain table without JavaScript (the script only adds
 // sorting and filters). Written in pieces so that 10,000 mailboxes never build one giant string.
-import type {
-  Attempt,
-  Report,
-  ReportEntry,
-  RunClass,
-  Verification,
-  VerifiedFolder,
-} from "../types.js";
-import { RUN_CLASSES } from "../types.js";
+import type { Attempt, Report, ReportEntry, Verification, VerifiedFolder } from "./schema.js";
+import { RUN_CLASSES, type RunClass } from "../outcomes/classes.js";
 import { formatBytes } from "../format.js";
 
 const ESCAPES: Record<string, string> = {

@@ -9,7 +9,7 @@ import { createReadStream } from "node:fs";
 import { open, stat, type FileHandle } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { InputError } from "../errors.js";
-import type { ReportEntry } from "../types.js";
+import type { JournalLine, ReportEntry } from "./schema.js";
 
 /** `…/report.json` → `…/report.journal`. */
 export function journalPath(reportJson: string): string {
@@ -52,7 +52,8 @@ export class Journal {
 
   /** Resolves once the entry, as it is now, is on disk. */
   append(entry: ReportEntry): Promise<void> {
-    const line = `${JSON.stringify({ entry })}\n`;
+    const written: JournalLine = { entry };
+    const line = `${JSON.stringify(written)}\n`;
     this.size += Buffer.byteLength(line);
     return new Promise((resolve, reject) => {
       this.pending.push({ line, resolve, reject });

@@ -3,8 +3,7 @@
 // compared by content digest, not by path (every pod or machine mounts it somewhere else).
 import { InputError } from "../errors.js";
 import { formatShard } from "../plan/shard.js";
-import { REPORT_SCHEMA_VERSION } from "./store.js";
-import type { Report, ReportEntry } from "../types.js";
+import { REPORT_SCHEMA_VERSION, type Report, type ReportEntry } from "./schema.js";
 
 /** A shard's report as read from `file`; its schema version is checked here, so any number. */
 export interface ShardReport {

@@ -1,14 +1,13 @@
-// report.json: its schema, reading it back (brought up to date from its journal), and keeping it
-// in step with a run through the journal (journal.ts).
+// report.json: reading it back (through the step of its version, brought up to date from its
+// journal), and keeping it in step with a run through the journal (journal.ts).
 import { rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { z } from "zod";
 import { InputError, readNamedFile } from "../errors.js";
-import { RUN_CLASSES, type Mailbox, type Report, type ReportEntry } from "../types.js";
+import type { Mailbox } from "../users/types.js";
+import { REPORT_SCHEMA_VERSION, type Report, type ReportEntry } from "./schema.js";
+import { versionStep } from "./versions.js";
 import { Journal, journalPath, readJournal } from "./journal.js";
 import { writeReportCsv, writeReportJson } from "./write.js";
-
-export const REPORT_SCHEMA_VERSION = 1;
 
 export function reportPaths(workDir: string): { json: string; csv: string } {
   return { json: path.join(workDir, "report.json"), csv: path.join(workDir, "report.csv") };
@@ -18,66 +17,6 @@ export function reportPaths(workDir: string): { json: string; csv: string } {
 export function checkPaths(workDir: string): { json: string; csv: string } {
   return { json: path.join(workDir, "check.json"), csv: path.join(workDir, "check.csv") };
 }
-
-const classSchema = z.enum(RUN_CLASSES);
-const attemptSchema = z.object({
-  start: z.string(),
-  end: z.string().optional(),
-  exitCode: z.number().nullable(),
-  signal: z.string().nullable().optional(),
-  class: classSchema.optional(),
-  reason: z.literal("stalled").optional(),
-  messagesTransferred: z.number().optional(),
-  bytesTransferred: z.number().optional(),
-  destinationBefore: z.number().optional(),
-  logFile: z.string(),
-});
-const folderPairSchema = z.object({ source: z.string(), destination: z.string() });
-const folderNameSchema = z.object({ name: z.string(), display: z.string() });
-const verificationSchema = z.object({
-  at: z.string(),
-  verdict: z.enum(["verified", "missing", "failed"]),
-  class: classSchema,
-  remedy: z.string().optional(),
-  logFile: z.string(),
-  mapping: z.array(folderPairSchema),
-  folders: z.array(
-    z.object({
-      destination: folderNameSchema,
-      sources: z.array(folderNameSchema.extend({ messages: z.number(), bytes: z.number() })),
-      verdict: z.enum(["match", "missing", "extra", "destination_only"]),
-      sourceMessages: z.number(),
-      sourceBytes: z.number(),
-      destinationMessages: z.number().optional(),
-      destinationBytes: z.number().optional(),
-    }),
-  ),
-  missingMessages: z.number(),
-  extraMessages: z.number(),
-  extraNote: z.string().optional(),
-  evidence: z.array(z.string()),
-});
-const entrySchema = z.object({
-  source: z.string(),
-  destination: z.string(),
-  status: z.enum(["pending", "running", "ok", "failed", "interrupted"]),
-  class: classSchema.optional(),
-  remedy: z.string().optional(),
-  attempts: z.array(attemptSchema),
-  folders: z.array(folderPairSchema).optional(),
-  // Reports written before verification existed have none.
-  verification: verificationSchema.optional(),
-});
-const reportSchema = z.object({
-  schemaVersion: z.literal(REPORT_SCHEMA_VERSION),
-  startedAt: z.string(),
-  endedAt: z.string().optional(),
-  usersFile: z.string(),
-  usersDigest: z.string().optional(),
-  shard: z.object({ index: z.number().int().min(0), count: z.number().int().min(1) }).optional(),
-  mergedFrom: z.array(z.string()).optional(),
-  mailboxes: z.array(entrySchema),
-});
 
 /**
  * Reads and checks a report, brought up to date from its journal (report.journal, written by a
@@ -99,30 +38,21 @@ export async function loadReport(file: string): Promise<Report> {
       "Restore it or rerun `migrate`.",
     );
   }
-  const parsed = reportSchema.safeParse(data);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
+  const step = versionStep(data);
+  const report = step.report(data);
+  if (typeof report === "string")
     throw new InputError(
       file,
-      `not a report of this tool (${issue?.path.join(".") || "top level"}: ${issue?.message})`,
+      report,
       "Give the report.json that `migrate` wrote in its work directory.",
     );
-  }
-  const report = parsed.data;
   const bySource = new Map(report.mailboxes.map((entry, i) => [entry.source, i]));
-  for await (const entry of readJournal(journalPath(file), checkEntry)) {
+  for await (const entry of readJournal(journalPath(file), step.entry)) {
     const at = bySource.get(entry.source);
     if (at === undefined) bySource.set(entry.source, report.mailboxes.push(entry) - 1);
     else report.mailboxes[at] = entry;
   }
   return report;
-}
-
-function checkEntry(data: unknown): ReportEntry | string {
-  const parsed = entrySchema.safeParse(data);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  return `not a report entry (${issue?.path.join(".") || "top level"}: ${issue?.message})`;
 }
 
 /**

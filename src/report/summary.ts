@@ -1,6 +1,6 @@
 // The end-of-run summary: a line per mailbox (only those not ok, for a long list) with totals,
 // then what to do for those not ok.
-import type { Report, ReportEntry } from "../types.js";
+import type { Report, ReportEntry } from "./schema.js";
 
 /**
  * Done: the last copy ended ok, and no verification found mail missing since (not verified yet

@@ -5,7 +5,7 @@
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { open, rename, rm } from "node:fs/promises";
-import type { Report } from "../types.js";
+import type { Report } from "./schema.js";
 import { reportCsvPieces } from "./csv.js";
 import { renderHtmlReport } from "./html.js";
 

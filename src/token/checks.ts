@@ -124,7 +124,7 @@ export function checkToken(t: StoredToken, expect: TokenExpectations): TokenVerd
 }
 
 /** The message of a refused token: every reason with its fix, one per line. */
-export function refusalMessage(verdict: TokenVerdict, origin: string): string {
+export function refusalMessage(verdict: TokenVerdict, origin: string, api = "IMAP"): string {
   const reasons = verdict.refusals.map((r) => `  - ${r}`).join("\n");
-  return `The access token ${origin} cannot work for IMAP (${verdict.summary}):\n${reasons}`;
+  return `The access token ${origin} cannot work for ${api} (${verdict.summary}):\n${reasons}`;
 }

@@ -14,10 +14,13 @@ export interface TokenResponse {
 /** `.default` asks for every Exchange Online permission the app was granted (microsoft-365.md §3). */
 export const EXCHANGE_DEFAULT_SCOPE = "https://outlook.office365.com/.default";
 /**
- * Grants with a refresh token: `offline_access` brings it; `openid` is what a standard OpenID
- * provider demands on its authorization endpoint (Entra accepts it; fixture authcode_pkce_*).
+ * Grants with a refresh token ask for `scope` and these: `offline_access` brings the refresh
+ * token; `openid` is what a standard OpenID provider demands on its authorization endpoint (Entra
+ * accepts it; fixture authcode_pkce_*).
  */
-export const OFFLINE_SCOPES = ["openid", "offline_access", EXCHANGE_DEFAULT_SCOPE] as const;
+export function offlineScopes(scope: string): string[] {
+  return ["openid", "offline_access", scope];
+}
 export const DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code";
 
 export function callbackUrl(port: number): string {

@@ -1,13 +1,15 @@
 // Where access tokens come from, per grant: oauth2c for the grants that need a person (implicit,
 // auth-code, device-code sign-ins), openid-client in-process for those that need nobody (refresh
-// token, client credentials). Every token is checked before it is saved or used.
+// token, client credentials). Every token is for one audience (audiences.ts), and checked as that
+// audience says before it is saved or used.
 import { InputError, TokenError } from "../errors.js";
-import { assertCallbackPortFree, oauth2cVersion, runOauth2c } from "../oauth2c/run.js";
-import { authCodeArgs, deviceCodeArgs, implicitArgs } from "../oauth2c/args.js";
+import { assertCallbackPortFree, oauth2cVersion, runOauth2c } from "./oauth2c/run.js";
+import { authCodeArgs, deviceCodeArgs, implicitArgs } from "./oauth2c/args.js";
 import { callbackUrl, defaultAuthorityUrl, type TokenResponse } from "./entra.js";
-import { oauth2cFeatures, type Oauth2cFeatures } from "../oauth2c/output.js";
+import { oauth2cFeatures, type Oauth2cFeatures } from "./oauth2c/output.js";
 import { clientCredentialsGrant, refreshGrant } from "./oauth-client.js";
-import { checkToken, refusalMessage, type TokenExpectations } from "./checks.js";
+import { AUDIENCES, type AudienceName } from "./audiences.js";
+import { refusalMessage, type TokenExpectations } from "./checks.js";
 import { DEFAULT_RETRY_DELAYS_MS, TokenKeeper } from "./keeper.js";
 import {
   dropRefreshToken,
@@ -17,7 +19,7 @@ import {
   saveToken,
 } from "./store.js";
 import { toStoredToken, type StoredToken } from "./claims.js";
-import type { Command, Config } from "../types.js";
+import type { Command, Config } from "../config/types.js";
 
 export interface SignInOptions {
   /** Let oauth2c start a browser on this machine (off: we print the URL, e.g. in a container). */
@@ -111,6 +113,7 @@ async function browserSignIn(
   config: Config,
   opts: SignInOptions,
   io: TokenIo,
+  scope: string,
 ): Promise<TokenResponse> {
   needsPerson(config);
   const grant = config.grant;
@@ -131,6 +134,7 @@ async function browserSignIn(
   io.out(`Starting the sign-in for ${loginHint} with oauth2c (${grant} grant)...`);
   const params = {
     ...a,
+    scope,
     loginHint,
     callbackPort: port,
     callbackAddr,
@@ -166,6 +170,7 @@ async function deviceSignIn(
   config: Config,
   opts: SignInOptions,
   io: TokenIo,
+  scope: string,
 ): Promise<TokenResponse> {
   needsPerson(config);
   const a = authority(config);
@@ -173,7 +178,12 @@ async function deviceSignIn(
   io.out("Starting the device code sign-in with oauth2c...");
   return runOauth2c(
     config.oauth2c,
-    deviceCodeArgs({ ...a, noOrigin: features.noOrigin, openBrowser: opts.openBrowser ?? false }),
+    deviceCodeArgs({
+      ...a,
+      scope,
+      noOrigin: features.noOrigin,
+      openBrowser: opts.openBrowser ?? false,
+    }),
     {
       timeoutMs: DEVICE_TIMEOUT_SEC * 1000 + KILL_GRACE_MS,
       timeoutSec: DEVICE_TIMEOUT_SEC,
@@ -201,34 +211,42 @@ async function offlineGrant(
   config: Config,
   opts: SignInOptions,
   io: TokenIo,
+  audience: AudienceName,
   signIn: typeof deviceSignIn,
 ): Promise<TokenResponse> {
-  const refreshToken = await loadRefreshToken(config.workDir);
+  const { scope } = AUDIENCES[audience];
+  const refreshToken = await loadRefreshToken(config.workDir, audience);
   if (refreshToken) {
     try {
-      return await refreshGrant(authority(config), refreshToken);
+      return await refreshGrant(authority(config), refreshToken, scope);
     } catch (error) {
       if (!(error instanceof TokenError) || error.transient) throw error;
-      await dropRefreshToken(config.workDir);
+      await dropRefreshToken(config.workDir, audience);
       if (config.nonInteractive) throw error;
       io.out(`${error.message} Signing in again.`);
     }
   }
-  return signIn(config, opts, io);
+  return signIn(config, opts, io, scope);
 }
 
-function responseFor(config: Config, opts: SignInOptions, io: TokenIo): Promise<TokenResponse> {
+function responseFor(
+  config: Config,
+  opts: SignInOptions,
+  io: TokenIo,
+  audience: AudienceName,
+): Promise<TokenResponse> {
   switch (config.grant) {
     case "implicit":
-      return browserSignIn(config, opts, io);
+      return browserSignIn(config, opts, io, AUDIENCES[audience].scope);
     case "auth-code":
-      return offlineGrant(config, opts, io, browserSignIn);
+      return offlineGrant(config, opts, io, audience, browserSignIn);
     case "device-code":
-      return offlineGrant(config, opts, io, deviceSignIn);
+      return offlineGrant(config, opts, io, audience, deviceSignIn);
     case "client-credentials":
       return clientCredentialsGrant(
         authority(config),
         required(config.appSecret, "APP_SECRET", "client secret"),
+        AUDIENCES[audience].scope,
       );
   }
 }
@@ -242,15 +260,18 @@ export async function obtainToken(
   config: Config,
   opts: SignInOptions,
   io: TokenIo,
+  audience: AudienceName,
 ): Promise<StoredToken> {
   const grant = config.grant;
-  const response = await responseFor(config, opts, io);
-  if (response.refresh_token) await saveRefreshToken(config.workDir, response.refresh_token);
+  const { check, name } = AUDIENCES[audience];
+  const response = await responseFor(config, opts, io, audience);
+  if (response.refresh_token)
+    await saveRefreshToken(config.workDir, response.refresh_token, audience);
   const now = new Date();
-  const verdict = checkToken(toStoredToken(response, now), expectationsOf(config, now));
+  const verdict = check(toStoredToken(response, now), expectationsOf(config, now));
   if (verdict.refusals.length > 0)
-    throw new TokenError(refusalMessage(verdict, `obtained with the ${grant} grant`));
-  const token = await saveToken(config.workDir, response, now, grant);
+    throw new TokenError(refusalMessage(verdict, `obtained with the ${grant} grant`, name));
+  const token = await saveToken(config.workDir, response, now, grant, audience);
   io.out(`New access token: ${verdict.summary}.`);
   for (const warning of verdict.warnings) io.out(`Warning: ${warning}`);
   return token;
@@ -264,12 +285,14 @@ export async function obtainToken(
 export async function usableSavedToken(
   config: Config,
   io: TokenIo,
+  audience: AudienceName,
 ): Promise<StoredToken | undefined> {
-  const saved = await loadToken(config.workDir);
+  const { check, name } = AUDIENCES[audience];
+  const saved = await loadToken(config.workDir, audience);
   if (!saved || saved.expiresAt.getTime() <= Date.now()) return undefined;
-  const verdict = checkToken(saved, expectationsOf(config));
+  const verdict = check(saved, expectationsOf(config));
   if (verdict.refusals.length > 0)
-    throw new TokenError(refusalMessage(verdict, `saved in ${config.workDir}`));
+    throw new TokenError(refusalMessage(verdict, `saved in ${config.workDir}`, name));
   for (const warning of verdict.warnings) io.out(`Warning: ${warning}`);
   return saved;
 }
@@ -283,10 +306,11 @@ export async function createTokenKeeper(
   config: Config,
   opts: SignInOptions,
   io: TokenIo,
+  audience: AudienceName,
 ): Promise<TokenKeeper> {
-  return new TokenKeeper(() => obtainToken(config, opts, io), {
+  return new TokenKeeper(() => obtainToken(config, opts, io, audience), {
     marginMs: config.tokenMarginMs,
-    initial: await usableSavedToken(config, io),
+    initial: await usableSavedToken(config, io, audience),
     retryDelaysMs: DEFAULT_RETRY_DELAYS_MS,
     signal: opts.signal,
     onRetry: (error, delayMs) =>

@@ -123,6 +123,10 @@ export class TokenKeeper {
     return renewal;
   }
 
+  /**
+   * A dozen lines rather than p-retry: the waits are an explicit list (not a factor), only a
+   * transient TokenError is retried, and an interruption ends the wait with the failure itself.
+   */
   private async obtainWithRetries(): Promise<StoredToken> {
     const delays = this.opts.retryDelaysMs ?? [];
     for (let attempt = 0; ; attempt++) {

@@ -6,7 +6,7 @@ import {
   EXCHANGE_DEFAULT_SCOPE,
   fixForRefusal,
   isTransient,
-  OFFLINE_SCOPES,
+  offlineScopes,
   type TokenResponse,
 } from "./entra.js";
 
@@ -80,11 +80,14 @@ function toResponse(t: client.TokenEndpointResponse): TokenResponse {
 export async function refreshGrant(
   a: AuthorityClient,
   refreshToken: string,
+  scope = EXCHANGE_DEFAULT_SCOPE,
 ): Promise<TokenResponse> {
   try {
     const config = await configuration(a, client.None());
     return toResponse(
-      await client.refreshTokenGrant(config, refreshToken, { scope: OFFLINE_SCOPES.join(" ") }),
+      await client.refreshTokenGrant(config, refreshToken, {
+        scope: offlineScopes(scope).join(" "),
+      }),
     );
   } catch (error) {
     throw grantError(error, "Refreshing the access token");
@@ -95,12 +98,11 @@ export async function refreshGrant(
 export async function clientCredentialsGrant(
   a: AuthorityClient,
   secret: string,
+  scope = EXCHANGE_DEFAULT_SCOPE,
 ): Promise<TokenResponse> {
   try {
     const config = await configuration(a, client.ClientSecretPost(secret));
-    return toResponse(
-      await client.clientCredentialsGrant(config, { scope: EXCHANGE_DEFAULT_SCOPE }),
-    );
+    return toResponse(await client.clientCredentialsGrant(config, { scope }));
   } catch (error) {
     throw grantError(error, "Getting an app-only token (client credentials)");
   }

@@ -1,21 +1,27 @@
-// The token files in the work directory: the access token (0600), what a person may see of it,
-// and the refresh token.
+// The token files in the work directory, for each audience: the access token (0600), what a
+// person may see of it, and the refresh token.
 import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import { z } from "zod";
+import { AUDIENCES, type AudienceName } from "./audiences.js";
 import type { TokenResponse } from "./entra.js";
 import { readJwt, toStoredToken, type StoredToken } from "./claims.js";
 
 /**
- * imapsync reads the first line of `token`; `token.json` holds what a person may see; the
- * refresh token (auth-code, device-code) lives beside them, private like the access token.
+ * The token's consumer reads the first line of `token` (imapsync, for `imap`); `meta` holds what
+ * a person may see; the refresh token (auth-code, device-code) lives beside them, private like
+ * the access token.
  */
-export function tokenPaths(workDir: string): { token: string; meta: string; refresh: string } {
+export function tokenPaths(
+  workDir: string,
+  audience: AudienceName = "imap",
+): { token: string; meta: string; refresh: string } {
+  const files = AUDIENCES[audience].files;
   return {
-    token: path.join(workDir, "token"),
-    meta: path.join(workDir, "token.json"),
-    refresh: path.join(workDir, "token.refresh"),
+    token: path.join(workDir, files.token),
+    meta: path.join(workDir, files.meta),
+    refresh: path.join(workDir, files.refresh),
   };
 }
 
@@ -46,9 +52,10 @@ export async function saveToken(
   response: TokenResponse,
   now = new Date(),
   source = "implicit",
+  audience: AudienceName = "imap",
 ): Promise<StoredToken> {
   const token = toStoredToken(response, now);
-  const paths = tokenPaths(workDir);
+  const paths = tokenPaths(workDir, audience);
   await mkdir(workDir, { recursive: true, mode: 0o700 });
   await writeFileAtomic(paths.token, `${token.accessToken}\n`, { mode: 0o600 });
   const meta: z.infer<typeof metaSchema> = {
@@ -84,8 +91,11 @@ function parseMeta(text: string | undefined): z.infer<typeof metaSchema> | undef
  * The saved token, or undefined when there is none or its expiry cannot be known. A JWT's own
  * claims win over `token.json`, so a token file replaced by hand is still judged correctly.
  */
-export async function loadToken(workDir: string): Promise<StoredToken | undefined> {
-  const paths = tokenPaths(workDir);
+export async function loadToken(
+  workDir: string,
+  audience: AudienceName = "imap",
+): Promise<StoredToken | undefined> {
+  const paths = tokenPaths(workDir, audience);
   const text = await readIfExists(paths.token);
   const accessToken = text?.split("\n", 1)[0]?.trim();
   if (!accessToken) return undefined;
@@ -109,26 +119,41 @@ export async function loadToken(workDir: string): Promise<StoredToken | undefine
  * old one). Called as soon as a token response arrives: the server has already invalidated the
  * refresh token it rotated, so the new one must be on disk before anything else can fail.
  */
-export async function saveRefreshToken(workDir: string, refreshToken: string): Promise<void> {
+export async function saveRefreshToken(
+  workDir: string,
+  refreshToken: string,
+  audience: AudienceName = "imap",
+): Promise<void> {
   await mkdir(workDir, { recursive: true, mode: 0o700 });
-  await writeFileAtomic(tokenPaths(workDir).refresh, `${refreshToken}\n`, { mode: 0o600 });
+  await writeFileAtomic(tokenPaths(workDir, audience).refresh, `${refreshToken}\n`, {
+    mode: 0o600,
+  });
 }
 
 /** The newest refresh token saved by an auth-code or device-code sign-in, if any. */
-export async function loadRefreshToken(workDir: string): Promise<string | undefined> {
-  const text = await readIfExists(tokenPaths(workDir).refresh);
+export async function loadRefreshToken(
+  workDir: string,
+  audience: AudienceName = "imap",
+): Promise<string | undefined> {
+  const text = await readIfExists(tokenPaths(workDir, audience).refresh);
   return text?.split("\n", 1)[0]?.trim() || undefined;
 }
 
 /** A refresh token the server refused (used, revoked, expired) is worth nothing: drop it. */
-export async function dropRefreshToken(workDir: string): Promise<void> {
-  await rm(tokenPaths(workDir).refresh, { force: true });
+export async function dropRefreshToken(
+  workDir: string,
+  audience: AudienceName = "imap",
+): Promise<void> {
+  await rm(tokenPaths(workDir, audience).refresh, { force: true });
 }
 
 /** Removes the access token, its metadata and the refresh token; returns the files that existed. */
-export async function forgetToken(workDir: string): Promise<string[]> {
+export async function forgetToken(
+  workDir: string,
+  audience: AudienceName = "imap",
+): Promise<string[]> {
   const removed: string[] = [];
-  for (const file of Object.values(tokenPaths(workDir))) {
+  for (const file of Object.values(tokenPaths(workDir, audience))) {
     if ((await readIfExists(file)) === undefined) continue;
     await rm(file, { force: true });
     removed.push(file);

@@ -1,7 +1,7 @@
 // imapsync's own bulk format (host1;user1;password1;host2;user2;password2;extra options;).
 import { InputError } from "../errors.js";
 import { splitWords } from "../shell-words.js";
-import type { Mailbox } from "../types.js";
+import type { Mailbox } from "./types.js";
 import { checkAddress, checkPassword, isSkipped, lineOf, type Parsed } from "./fields.js";
 
 export const BULK_LINE = "host1;user1;password1;host2;user2;password2;extra options;";

@@ -2,7 +2,7 @@
 import { CsvError } from "csv-parse";
 import { parse as parseCsv } from "csv-parse/sync";
 import { InputError } from "../errors.js";
-import type { Mailbox } from "../types.js";
+import type { Mailbox } from "./types.js";
 import { checkAddress, checkPassword, lineOf, printable, type Parsed } from "./fields.js";
 
 /** The columns of the CSV users file; only `source` is required. */

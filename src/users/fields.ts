@@ -1,6 +1,6 @@
 // Checks shared by both users-file formats: addresses, passwords, where a line is.
 import { InputError } from "../errors.js";
-import type { UsersFile } from "../types.js";
+import type { UsersFile } from "./types.js";
 import { isAddress } from "./address.js";
 
 export function lineOf(file: string, line: number): string {

@@ -3,7 +3,8 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import path from "node:path";
 import { InputError } from "../errors.js";
-import type { Config, Mailbox, PasswordSource } from "../types.js";
+import type { Config } from "../config/types.js";
+import type { Mailbox, PasswordSource } from "./types.js";
 import { lineOf } from "./fields.js";
 
 /** A password file is read up to its first line; anything longer is not a password. */

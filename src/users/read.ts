@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { InputError } from "../errors.js";
-import type { Mailbox, UsersFile } from "../types.js";
+import type { Mailbox, UsersFile } from "./types.js";
 import { parseBulkUsers, BULK_LINE, BULK_MIN_FIELDS } from "./bulk.js";
 import { CSV_HEADER, isCsvColumn, normalizeColumn, parseCsvUsers } from "./csv.js";
 import { isSkipped, lineOf } from "./fields.js";

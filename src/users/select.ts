@@ -2,7 +2,7 @@
 // globs matched by picomatch, with the meaning they always had here (see globMatcher).
 import picomatch from "picomatch";
 import { InputError } from "../errors.js";
-import type { Mailbox } from "../types.js";
+import type { Mailbox } from "./types.js";
 
 export interface Selection {
   only?: string[];

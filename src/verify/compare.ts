@@ -2,7 +2,7 @@
 // messages of every source folder mapped to it (automap can send `Sent` and `Éléments envoyés` to
 // one folder) against what the destination holds. Message counts decide; byte sizes are shown but
 // never decide, since --addheader grows copied messages and servers count sizes differently.
-import type { VerifiedFolder } from "../types.js";
+import type { VerifiedFolder } from "../report/schema.js";
 import type { FolderSizes } from "./foldersizes.js";
 
 export interface FolderComparison {

@@ -3,7 +3,7 @@
 // the destination folder it maps to. Format of imapsync 2.229 (`foldersize_diff_present`), recorded
 // in fixtures/imapsync-2.229-verify; later releases are unverified.
 import { encodeModifiedUtf7 } from "../imapsync/args.js";
-import type { FolderCount, FolderName } from "../types.js";
+import type { FolderCount, FolderName } from "../report/schema.js";
 
 export interface FolderSizeRow {
   source: FolderName & { count?: FolderCount };

@@ -1,7 +1,8 @@
 // What one verify run (imapsync --justfoldersizes after a migration) proves, as the report keeps
 // it. A run that did not end ok proves nothing and is classified like any run; so is an ok run
 // whose listing was broken (imapsync ends EX_OK when its session dies mid-listing).
-import type { Classification, FolderPair, Verification } from "../types.js";
+import type { Classification } from "../imapsync/classification.js";
+import type { FolderPair, Verification } from "../report/schema.js";
 import { compareFolderSizes } from "./compare.js";
 import type { FolderSizes } from "./foldersizes.js";
 

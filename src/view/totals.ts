@@ -2,7 +2,8 @@
 // rate and an ETA. Pure, fed by the same events as the views; each event costs O(1) whatever the
 // length of the list, and memory is one small record per mailbox.
 import { countsAsOk } from "../report/summary.js";
-import type { Progress, ReportEntry } from "../types.js";
+import type { Progress } from "../imapsync/classification.js";
+import type { ReportEntry } from "../report/schema.js";
 
 export type ViewState = "pending" | "running" | "waiting" | "ok" | "failed";
 

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
 import { loadReport } from "../../src/report/store.js";
 import { runPaths } from "../../src/imapsync/args.js";
-import { findLeftovers, withWorkDirLock } from "../../src/workdir.js";
+import { findLeftovers, withWorkDirLock } from "../../src/workdir/lock.js";
 import { DOUBLES, tempDir, waitFor } from "../helpers/env.js";
 import { makeScene, overlaps, runSpans, usersAndWorld } from "../helpers/cli-scene.js";
 
@@ -100,7 +100,7 @@ describe("work-directory lock", () => {
       [
         "--input-type=module",
         "-e",
-        `const { withWorkDirLock } = await import(${JSON.stringify(path.resolve(DOUBLES, "../../src/workdir.js"))});
+        `const { withWorkDirLock } = await import(${JSON.stringify(path.resolve(DOUBLES, "../../src/workdir/lock.js"))});
          await withWorkDirLock(process.argv[1], () => new Promise(() => { console.log("locked"); setInterval(() => {}, 1000); }));`,
         workDir,
       ],

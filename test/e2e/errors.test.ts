@@ -12,11 +12,12 @@ import { reportMergeCommand } from "../../src/commands/report-merge.js";
 import { checkWorkDirShard, parseShard, resolveShard, shardToRun } from "../../src/plan/shard.js";
 import { mergeReports, type ShardReport } from "../../src/report/merge.js";
 import { loadReport } from "../../src/report/store.js";
-import type { Mailbox, Report } from "../../src/types.js";
+import type { Mailbox } from "../../src/users/types.js";
+import type { Report } from "../../src/report/schema.js";
 import { parseUsers, readUsersFile } from "../../src/users/read.js";
 import { readUsersAndPasswords } from "../helpers/users.js";
 import { selectMailboxes } from "../../src/users/select.js";
-import { withWorkDirLock } from "../../src/workdir.js";
+import { withWorkDirLock } from "../../src/workdir/lock.js";
 import { ROOT, runCli, tempDir } from "../helpers/env.js";
 
 let dir: string;

@@ -15,7 +15,7 @@ import {
   startOAuthServer,
   type OAuthServer,
 } from "../../scripts/standin/oauth-server.js";
-import type { Report } from "../../src/types.js";
+import type { Report } from "../../src/report/schema.js";
 import { mintAccessToken } from "../doubles/entra.js";
 import {
   filesBelow,

@@ -13,7 +13,7 @@ import {
   TERM_GRACE_MS,
 } from "../../src/imapsync/run.js";
 import { runPaths } from "../../src/imapsync/args.js";
-import type { Report } from "../../src/types.js";
+import type { Report } from "../../src/report/schema.js";
 import { tempDir, waitFor } from "../helpers/env.js";
 import { makeScene, runSpans, usersAndWorld, type Scene } from "../helpers/cli-scene.js";
 

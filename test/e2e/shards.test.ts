@@ -6,7 +6,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { parse as parseCsv } from "csv-parse/sync";
-import type { Report } from "../../src/types.js";
+import type { Report } from "../../src/report/schema.js";
 import { ADMIN, makeScene, type Scene } from "../helpers/cli-scene.js";
 import { doubleCalls, type World } from "../helpers/imapsync-world.js";
 

@@ -9,7 +9,7 @@ import { openerDir } from "../../scripts/standin/browser.js";
 import { dovecotMissing } from "../../scripts/standin/dovecot.js";
 import { freePort } from "../../scripts/standin/ports.js";
 import { ADMIN, startStandin, type Standin } from "../../scripts/standin/standin.js";
-import type { Report } from "../../src/types.js";
+import type { Report } from "../../src/report/schema.js";
 import { DOUBLES, runCli, tempDir } from "../helpers/env.js";
 import { folderCounts, withImap } from "../helpers/imap-counts.js";
 

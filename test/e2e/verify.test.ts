@@ -5,8 +5,8 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "csv-parse/sync";
-import { MISSING_REMEDY } from "../../src/engine/remedies.js";
-import type { ReportEntry } from "../../src/types.js";
+import { MISSING_REMEDY } from "../../src/outcomes/remedies.js";
+import type { ReportEntry } from "../../src/report/schema.js";
 import { makeScene, usersAndWorld } from "../helpers/cli-scene.js";
 import { doubleCalls } from "../helpers/imapsync-world.js";
 

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { after } from "node:test";
 import { execa, type ResultPromise } from "execa";
 import { loadReport } from "../../src/report/store.js";
-import type { Report } from "../../src/types.js";
+import type { Report } from "../../src/report/schema.js";
 import { CLI, DOUBLES, fakeBrowserPath, runCli, tempDir, type CliResult } from "./env.js";
 import { mintAccessToken } from "../doubles/entra.js";
 import { doubleCalls, makeWorld, type World } from "./imapsync-world.js";

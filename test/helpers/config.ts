@@ -1,4 +1,4 @@
-import type { Config } from "../../src/types.js";
+import type { Config } from "../../src/config/types.js";
 
 /**
  * A complete Config as loadConfig would give it, for tests of the modules below the CLI: the

@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { ExitStatus } from "../../src/imapsync/classify.js";
-import { RUN_CLASSES, type RunClass } from "../../src/types.js";
+import { RUN_CLASSES, type RunClass } from "../../src/outcomes/classes.js";
 
 /** From dist/test/helpers/. */
 import { FIXTURES } from "./env.js";

@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { unsignedJwt } from "./jwt.js";
 import path from "node:path";
-import type { Command } from "../../src/types.js";
+import type { Command } from "../../src/config/types.js";
 import { DOUBLES, FIXTURES } from "./env.js";
 
 /** The imapsync test double as a Command, as config.imapsync would hold it. */

@@ -1,7 +1,8 @@
 // A report with every kind of outcome an admin meets, for the HTML report's browser test and its
 // benchmark: verifications come from the recorded --justfoldersizes runs, not from invented counts.
 import { classifyLines } from "../../src/imapsync/classify.js";
-import type { Attempt, Report, ReportEntry, RunClass, Verification } from "../../src/types.js";
+import type { Attempt, Report, ReportEntry, Verification } from "../../src/report/schema.js";
+import type { RunClass } from "../../src/outcomes/classes.js";
 import { parseFolderSizes } from "../../src/verify/foldersizes.js";
 import { verificationOf } from "../../src/verify/verification.js";
 import { fixtureLines } from "./fixture-index.js";

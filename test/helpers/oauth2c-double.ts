@@ -2,8 +2,8 @@
 import { createServer, type Server } from "node:net";
 import path from "node:path";
 import { execa, type ResultPromise } from "execa";
-import { Oauth2cStderrScanner } from "../../src/oauth2c/output.js";
-import type { Command } from "../../src/types.js";
+import { Oauth2cStderrScanner } from "../../src/token/oauth2c/output.js";
+import type { Command } from "../../src/config/types.js";
 import { DOUBLES } from "./env.js";
 
 export const OAUTH2C_DOUBLE: Command = {

@@ -1,6 +1,6 @@
 import { readPassword, passwordSourceOf } from "../../src/users/passwords.js";
 import { readUsersFile } from "../../src/users/read.js";
-import type { UsersFile } from "../../src/types.js";
+import type { UsersFile } from "../../src/users/types.js";
 
 /**
  * A users file as a run sees it: read, then every password file read (a run reads them after

@@ -26,7 +26,7 @@ import { ADMIN, DELEGATIONS } from "../../scripts/standin/standin.js";
 import { shardOf } from "../../src/plan/shard.js";
 import { loadReport } from "../../src/report/store.js";
 import { secretForms } from "../../src/secrets.js";
-import type { Report } from "../../src/types.js";
+import type { Report } from "../../src/report/schema.js";
 import { filesBelow, ROOT, tempDir, waitFor } from "../helpers/env.js";
 import { asComposeV1, blocksRunBy, type Block } from "../helpers/readme.js";
 import {

@@ -17,10 +17,10 @@ import {
   interpretOauth2cRun,
   Oauth2cStderrScanner,
   parseOauth2cStdout,
-} from "../../src/oauth2c/output.js";
+} from "../../src/token/oauth2c/output.js";
 import { loadReport } from "../../src/report/store.js";
 import { loadToken } from "../../src/token/store.js";
-import { RUN_CLASSES } from "../../src/types.js";
+import { RUN_CLASSES } from "../../src/outcomes/classes.js";
 import { parseUsers, readUsersFile } from "../../src/users/read.js";
 import { splitWords } from "../../src/shell-words.js";
 import { runCli, tempDir } from "../helpers/env.js";

@@ -8,7 +8,7 @@ import { describe, test } from "node:test";
 import { execa } from "execa";
 import { diagnose } from "../../../src/commands/diagnose.js";
 import { InputError } from "../../../src/errors.js";
-import { remedyFor } from "../../../src/engine/remedies.js";
+import { remedyFor } from "../../../src/outcomes/remedies.js";
 import { CLI } from "../../helpers/env.js";
 import { excerpts, FIXTURES } from "../../helpers/fixture-index.js";
 

@@ -9,19 +9,16 @@ import { describe, it } from "node:test";
 import type { AttemptIo, AttemptResult } from "../../../src/engine/attempt.js";
 import type { Clock } from "../../../src/engine/clock.js";
 import { runEngine, type EngineDeps } from "../../../src/engine/engine.js";
-import { MISSING_REMEDY, remedyFor, WAITING_FOR_TOKEN } from "../../../src/engine/remedies.js";
+import { MISSING_REMEDY, WAITING_FOR_TOKEN } from "../../../src/outcomes/remedies.js";
 import { planAttempt, planMailboxes, type MailboxPlan } from "../../../src/plan/plan.js";
 import { newReport, ReportStore } from "../../../src/report/store.js";
 import { TokenError } from "../../../src/errors.js";
 import type { StoredToken } from "../../../src/token/claims.js";
-import {
-  RUN_CLASSES,
-  type Mailbox,
-  type Progress,
-  type ReportEntry,
-  type RunClass,
-} from "../../../src/types.js";
-import type { Ui } from "../../../src/ui.js";
+import { RUN_CLASSES, type RunClass } from "../../../src/outcomes/classes.js";
+import type { Mailbox } from "../../../src/users/types.js";
+import type { Progress } from "../../../src/imapsync/classification.js";
+import type { ReportEntry } from "../../../src/report/schema.js";
+import type { Ui } from "../../../src/view/ui.js";
 import { parseFolderSizes } from "../../../src/verify/foldersizes.js";
 import { testConfig } from "../../helpers/config.js";
 import { fixtureLines } from "../../helpers/fixture-index.js";
@@ -102,7 +99,6 @@ function fakeRunner(scripts: Record<string, Scripted[]>, onStart?: (plan: Mailbo
       },
       classification: {
         class: cls,
-        remedy: remedyFor(cls),
         evidence: [],
         stats: { messagesTransferred: copied },
         folders: plan.attempt === 1 ? [{ source: "INBOX", destination: "INBOX" }] : [],

@@ -4,9 +4,9 @@ import {
   decideRetry,
   MAX_TOTAL_ATTEMPTS,
   type AttemptOutcome,
-} from "../../../src/engine/retry-policy.js";
+} from "../../../src/outcomes/retry-policy.js";
 import { schedule } from "../../../src/engine/scheduler.js";
-import type { RunClass } from "../../../src/types.js";
+import type { RunClass } from "../../../src/outcomes/classes.js";
 
 const LIMITS = { maxAttempts: 3, maxBackoffMs: 600_000 };
 const outcome = (cls: RunClass, more: Partial<AttemptOutcome> = {}): AttemptOutcome => ({

@@ -15,7 +15,8 @@ import {
   runPaths,
   safeFileName,
 } from "../../../src/imapsync/args.js";
-import type { Config, Mailbox } from "../../../src/types.js";
+import type { Config } from "../../../src/config/types.js";
+import type { Mailbox } from "../../../src/users/types.js";
 import { testConfig } from "../../helpers/config.js";
 
 const WORK = "/var/tmp/work";

@@ -11,8 +11,12 @@ import {
   type CatalogueEntry,
 } from "../../../src/imapsync/catalogue.js";
 import { classifyLines, RunClassifier } from "../../../src/imapsync/classify.js";
-import { remedyFor } from "../../../src/engine/remedies.js";
-import type { RunClass } from "../../../src/types.js";
+import { remedyFor } from "../../../src/outcomes/remedies.js";
+import type { RunClass } from "../../../src/outcomes/classes.js";
+import type { Classification } from "../../../src/imapsync/classification.js";
+
+/** The remedy of a classified run, computed as diagnose computes it (the classifier has none). */
+const remedyOf = (c: Classification): string => remedyFor(c.class, c);
 
 interface Example {
   line: string;
@@ -354,7 +358,7 @@ describe("the message catalogue", () => {
         const lines = [banner, ...(example.before ?? []), example.line];
         const c = classifyLines(lines);
         // Uncounted, an `other` line leaves a log that ends early: same class, another remedy.
-        assert.ok(c.class !== expected || c.remedy !== remedyFor(expected), c.remedy);
+        assert.ok(c.class !== expected || remedyOf(c) !== remedyFor(expected), remedyOf(c));
       });
     }
   }
@@ -410,8 +414,8 @@ describe("fragments", () => {
       "msg INBOX/2 {390}             copied to INBOX/2          4.0 msgs/s  5.0 KiB/s 2.0 KiB copied";
     const c = classifyLines(["Folder     1/1 [INBOX]      -> [INBOX]", last]);
     assert.equal(c.class, "other");
-    assert.equal(c.remedy, remedyFor("other", { logEndsEarly: true }));
-    assert.match(c.remedy, /log ends before the run did/);
+    assert.equal(remedyOf(c), remedyFor("other", { logEndsEarly: true }));
+    assert.match(remedyOf(c), /log ends before the run did/);
     assert.deepEqual(c.evidence, [last]);
   });
 
@@ -427,7 +431,7 @@ describe("fragments", () => {
   test("a visible end with errors counted is not ok", () => {
     assert.equal(classifyLines(["++++ Statistics", "Detected 2 errors"]).class, "other");
     const other = classifyLines(["++++ Statistics", "Detected 2 errors"]);
-    assert.doesNotMatch(other.remedy, /log ends before/);
+    assert.doesNotMatch(remedyOf(other), /log ends before/);
   });
 });
 
@@ -440,26 +444,29 @@ describe("killed from outside", () => {
   test("SIGKILL as the exit status: interrupted, and the remedy says this tool did not stop it", () => {
     const c = classifyLines(copying, { code: null, signal: "SIGKILL" });
     assert.equal(c.class, "interrupted");
-    assert.equal(c.remedy, remedyFor("interrupted", { killedFromOutside: true }));
-    assert.match(c.remedy, /not stopped by this tool/);
-    assert.match(c.remedy, /memory/);
-    assert.match(c.remedy, /container/);
-    assert.match(c.remedy, /a person/);
+    assert.equal(remedyOf(c), remedyFor("interrupted", { killedFromOutside: true }));
+    assert.match(remedyOf(c), /not stopped by this tool/);
+    assert.match(remedyOf(c), /memory/);
+    assert.match(remedyOf(c), /container/);
+    assert.match(remedyOf(c), /a person/);
   });
 
   test("137 from a shell or container runtime is the same", () => {
-    assert.match(classifyLines(copying, { code: 137, signal: null }).remedy, /killed from outside/);
+    assert.match(
+      remedyOf(classifyLines(copying, { code: 137, signal: null })),
+      /killed from outside/,
+    );
   });
 
   test("a shell's Killed line in the log: interrupted from outside", () => {
     const c = classifyLines([...copying, "Killed"]);
     assert.equal(c.class, "interrupted");
-    assert.match(c.remedy, /not stopped by this tool/);
+    assert.match(remedyOf(c), /not stopped by this tool/);
   });
 
   test("the tool's own SIGTERM keeps the stopped-on-purpose remedy", () => {
     const c = classifyLines(copying, { code: null, signal: "SIGTERM" });
     assert.equal(c.class, "interrupted");
-    assert.equal(c.remedy, remedyFor("interrupted"));
+    assert.equal(remedyOf(c), remedyFor("interrupted"));
   });
 });

@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { loadConfig } from "../../../src/config/load.js";
 import { InputError } from "../../../src/errors.js";
 import { buildImapsyncArgs, certificateArgs, runPaths } from "../../../src/imapsync/args.js";
-import type { Mailbox } from "../../../src/types.js";
+import type { Mailbox } from "../../../src/users/types.js";
 import { tempDir } from "../../helpers/env.js";
 
 const MAILBOX: Mailbox = {

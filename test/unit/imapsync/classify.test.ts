@@ -5,8 +5,9 @@ import { Readable } from "node:stream";
 import { describe, test } from "node:test";
 import { classifyLines, RunClassifier, type ExitStatus } from "../../../src/imapsync/classify.js";
 import { readLineBatches } from "../../../src/lines.js";
-import { remedyFor } from "../../../src/engine/remedies.js";
-import { RUN_CLASSES, type Classification } from "../../../src/types.js";
+import { remedyFor } from "../../../src/outcomes/remedies.js";
+import { RUN_CLASSES } from "../../../src/outcomes/classes.js";
+import type { Classification } from "../../../src/imapsync/classification.js";
 import {
   excerpts,
   FIXTURES,
@@ -59,7 +60,6 @@ describe("classification of every recorded run (INDEX.md tables)", () => {
       const lines = runLines(row);
       const c = classifyLines(lines, row.exit);
       assert.equal(c.class, row.expected);
-      assert.equal(c.remedy, remedyFor(c.class, { backoffMs: c.backoffMs }));
       assertEvidenceFrom(c, lines);
       if (c.class !== "ok") assert.ok(c.evidence.length > 0, "a failure names its evidence");
     });
@@ -156,7 +156,7 @@ describe("throttling", () => {
     const c = classify("imapsync-2.229-m365/throttled_fetch.log", { code: 115, signal: null });
     assert.equal(c.backoffMs, 299609);
     assert.ok(c.lostConnection, "BYE Connection closed");
-    assert.match(c.remedy, /5 minutes/);
+    assert.match(remedyFor(c.class, c), /5 minutes/);
   });
 
   test("the largest backoff when several are suggested (299609 and 299187)", () => {

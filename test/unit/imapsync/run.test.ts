@@ -11,7 +11,8 @@ import {
   type RunPaths,
 } from "../../../src/imapsync/args.js";
 import { startImapsync, type ImapsyncProcess } from "../../../src/imapsync/run.js";
-import type { Command, Config, Mailbox } from "../../../src/types.js";
+import type { Command, Config } from "../../../src/config/types.js";
+import type { Mailbox } from "../../../src/users/types.js";
 import { mode, tempDir, waitFor } from "../../helpers/env.js";
 import {
   doubleCalls,

@@ -9,8 +9,12 @@ import { describe, it } from "node:test";
 import { execa } from "execa";
 import { InputError } from "../../../src/errors.js";
 import { Journal, journalPath, readJournal } from "../../../src/report/journal.js";
-import { loadReport, ReportStore, REPORT_SCHEMA_VERSION } from "../../../src/report/store.js";
-import type { Report, ReportEntry } from "../../../src/types.js";
+import { loadReport, ReportStore } from "../../../src/report/store.js";
+import {
+  REPORT_SCHEMA_VERSION,
+  type Report,
+  type ReportEntry,
+} from "../../../src/report/schema.js";
 import { ROOT, tempDir } from "../../helpers/env.js";
 
 const entry = (n: number, status: ReportEntry["status"] = "pending"): ReportEntry => ({
@@ -127,7 +131,8 @@ describe("ReportStore with its journal", () => {
       [
         "--input-type=module",
         "-e",
-        `const { ReportStore, REPORT_SCHEMA_VERSION } = await import(${JSON.stringify(path.join(ROOT, "dist/src/report/store.js"))});
+        `const { ReportStore } = await import(${JSON.stringify(path.join(ROOT, "dist/src/report/store.js"))});
+         const { REPORT_SCHEMA_VERSION } = await import(${JSON.stringify(path.join(ROOT, "dist/src/report/schema.js"))});
          const mailboxes = Array.from({ length: 5000 }, (_, i) => ({ source: "m" + i + "@contoso.test", destination: "d", status: "pending", attempts: [] }));
          const store = new ReportStore({ schemaVersion: REPORT_SCHEMA_VERSION, startedAt: "x", usersFile: "u", mailboxes }, { json: process.argv[1], csv: process.argv[1] + ".csv" });
          await store.save();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { mergeReports, type ShardReport } from "../../../src/report/merge.js";
-import type { ReportEntry } from "../../../src/types.js";
+import type { ReportEntry } from "../../../src/report/schema.js";
 import { assertInputError } from "../../helpers/input-error.js";
 
 const DIGEST = "sha256:1f2e";

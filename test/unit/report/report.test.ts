@@ -8,7 +8,7 @@ import { formatRemedies, formatSummary } from "../../../src/report/summary.js";
 import { loadReport, reportPaths, ReportStore } from "../../../src/report/store.js";
 import { reportCsvPieces } from "../../../src/report/csv.js";
 import { reportJsonPieces, writeInPieces } from "../../../src/report/write.js";
-import type { Report } from "../../../src/types.js";
+import type { Report } from "../../../src/report/schema.js";
 import { tempDir } from "../../helpers/env.js";
 
 function sample(): Report {

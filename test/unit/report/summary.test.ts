@@ -2,9 +2,12 @@
 // shared by many mailboxes is said once with the count.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { REPORT_SCHEMA_VERSION } from "../../../src/report/store.js";
+import {
+  REPORT_SCHEMA_VERSION,
+  type Report,
+  type ReportEntry,
+} from "../../../src/report/schema.js";
 import { formatRemedies, formatSummary } from "../../../src/report/summary.js";
-import type { Report, ReportEntry } from "../../../src/types.js";
 
 function report(entries: ReportEntry[]): Report {
   return { schemaVersion: REPORT_SCHEMA_VERSION, startedAt: "", usersFile: "", mailboxes: entries };

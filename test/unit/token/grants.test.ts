@@ -15,9 +15,9 @@ import {
 } from "../../../scripts/standin/oauth-server.js";
 import { TokenError } from "../../../src/errors.js";
 import { clientCredentialsGrant, refreshGrant } from "../../../src/token/oauth-client.js";
-import { authCodeArgs, deviceCodeArgs } from "../../../src/oauth2c/args.js";
+import { authCodeArgs, deviceCodeArgs } from "../../../src/token/oauth2c/args.js";
 import { isTransient } from "../../../src/token/entra.js";
-import { Oauth2cStderrScanner, oauth2cFeatures } from "../../../src/oauth2c/output.js";
+import { Oauth2cStderrScanner, oauth2cFeatures } from "../../../src/token/oauth2c/output.js";
 import { FIXTURES } from "../../helpers/env.js";
 import { freePort } from "../../../scripts/standin/ports.js";
 

@@ -9,7 +9,7 @@ import { InputError, TokenError } from "../../../src/errors.js";
 import { describeExpiry, type StoredToken } from "../../../src/token/claims.js";
 import { loadToken, saveToken, tokenPaths } from "../../../src/token/store.js";
 import { TokenKeeper } from "../../../src/token/keeper.js";
-import type { Config } from "../../../src/types.js";
+import type { Config } from "../../../src/config/types.js";
 import { completeSignIn, mintAccessToken, tokenForm } from "../../doubles/entra.js";
 import { fakeBrowserPath, mode, scanForSecrets, tempDir } from "../../helpers/env.js";
 import { freePort } from "../../../scripts/standin/ports.js";

@@ -1,7 +1,7 @@
 // The totals every view shows: counts by state, messages and bytes of this run, rate, ETA.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { ReportEntry } from "../../../src/types.js";
+import type { ReportEntry } from "../../../src/report/schema.js";
 import { Totals } from "../../../src/view/totals.js";
 
 function ended(

@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { describe, it, mock } from "node:test";
-import type { ReportEntry } from "../../../src/types.js";
-import { JsonlUi, PlainUi, TerminalUi } from "../../../src/ui.js";
+import type { ReportEntry } from "../../../src/report/schema.js";
+import { JsonlUi, PlainUi, TerminalUi } from "../../../src/view/ui.js";
 
 function sink(tty = false): NodeJS.WriteStream & { text: () => string } {
   let text = "";

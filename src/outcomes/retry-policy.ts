@@ -1,12 +1,6 @@
 // Whether, when and why a mailbox runs again after an attempt: the one place retries are decided.
-import type { Classification, RunClass } from "../types.js";
+import { DEFAULT_BACKOFF_MS, RETRY_POLICY, type RunClass } from "./classes.js";
 import { gaveUpReason, RETRY_REASONS } from "./remedies.js";
-
-/** How the scheduler may run a mailbox again after an attempt of a given class. */
-export type RetryPolicy = "refresh_token" | "backoff" | "exponential" | "never";
-
-/** Office 365's published suggestion (≈ 300 s) when a throttled reply gave no figure. */
-export const DEFAULT_BACKOFF_MS = 300_000;
 
 /** What the scheduler needs to know about one finished attempt; it never sees log lines. */
 export interface AttemptOutcome {
@@ -19,7 +13,7 @@ export interface AttemptOutcome {
 
 /** What the policy reads of a finished attempt. A run that hung is a connection that died without saying so. */
 export function outcomeOf(
-  c: Pick<Classification, "class" | "backoffMs" | "lostConnection">,
+  c: { class: RunClass; backoffMs?: number; lostConnection: boolean },
   exit: { stalled?: boolean },
   copied: number,
 ): AttemptOutcome {
@@ -57,7 +51,7 @@ export function decideRetry(
   stopping = false,
 ): RetryDecision {
   if (stopping) return { retry: false };
-  const policy = retryPolicy(outcome.class);
+  const policy = RETRY_POLICY[outcome.class];
   if (policy === "never") return { retry: false };
   if (outcome.class === "other" && !outcome.lostConnection) return { retry: false };
   if (history.unproductive >= limits.maxAttempts) {
@@ -91,31 +85,5 @@ export function decideRetry(
         reason: RETRY_REASONS.ended(outcome.class),
       };
     }
-  }
-}
-
-/**
- * The retry rule for each class. `other` is worth an exponential rerun only when its text shows a
- * lost connection (Classification.lostConnection); the caller checks that flag.
- */
-export function retryPolicy(cls: RunClass): RetryPolicy {
-  switch (cls) {
-    case "token_expired":
-      return "refresh_token";
-    case "throttled":
-      return "backoff";
-    case "connect_failed_source":
-    case "connect_failed_destination":
-    case "partial":
-    case "other":
-      return "exponential";
-    case "ok":
-    case "interrupted":
-    case "not_delegated":
-    case "auth_failed_source":
-    case "auth_failed_destination":
-    case "tls_failed":
-    case "quota_exceeded":
-      return "never";
   }
 }

@@ -2,13 +2,13 @@
 // as it streams (sign-in URL, user code, usage errors), its version, and how a run ended.
 import { StringDecoder } from "node:string_decoder";
 import { z } from "zod";
-import { TokenError } from "../errors.js";
+import { TokenError } from "../../errors.js";
 import {
   explainOauth2cError,
   isTransient,
   type FailureContext,
   type TokenResponse,
-} from "../token/entra.js";
+} from "../entra.js";
 
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g; // eslint-disable-line no-control-regex
 const ERROR_LINE = /^\s*ERROR\s+(.*)$/;

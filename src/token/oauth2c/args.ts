@@ -1,15 +1,11 @@
 // argv for each oauth2c grant (oauth2c.md §3-§7). No secret is ever in them.
-import {
-  callbackUrl,
-  DEVICE_GRANT_TYPE,
-  EXCHANGE_DEFAULT_SCOPE,
-  OFFLINE_SCOPES,
-} from "../token/entra.js";
+import { callbackUrl, DEVICE_GRANT_TYPE, EXCHANGE_DEFAULT_SCOPE, offlineScopes } from "../entra.js";
 
 export interface ImplicitParams {
   authorityUrl: string;
   appId: string;
   loginHint: string;
+  /** The API the token is for (an audience's scope); Exchange Online when absent. */
   scope?: string;
   callbackPort: number;
   /** `host:port` the callback listens on; the redirect URI stays on localhost (oauth2c >= 1.19). */
@@ -20,7 +16,7 @@ export interface ImplicitParams {
 }
 
 /** The same browser sign-in, for the authorization code grant. */
-export interface AuthCodeParams extends Omit<ImplicitParams, "scope"> {
+export interface AuthCodeParams extends ImplicitParams {
   /** oauth2c >= 1.18: drop the Origin header that Entra refuses for a non-SPA client. */
   noOrigin: boolean;
 }
@@ -32,7 +28,7 @@ export interface AuthCodeParams extends Omit<ImplicitParams, "scope"> {
  */
 export function authCodeArgs(p: AuthCodeParams): string[] {
   return [
-    ...clientArgs(p, OFFLINE_SCOPES.join(",")),
+    ...clientArgs(p, offlineScopes(p.scope ?? EXCHANGE_DEFAULT_SCOPE).join(",")),
     "--login-hint",
     p.loginHint,
     "--grant-type",
@@ -70,6 +66,8 @@ function callbackArgs(p: ImplicitParams): string[] {
 export interface DeviceCodeParams {
   authorityUrl: string;
   appId: string;
+  /** The API the token is for (an audience's scope); Exchange Online when absent. */
+  scope?: string;
   noOrigin: boolean;
   openBrowser: boolean;
 }
@@ -81,7 +79,7 @@ export interface DeviceCodeParams {
  */
 export function deviceCodeArgs(p: DeviceCodeParams): string[] {
   return [
-    ...clientArgs(p, OFFLINE_SCOPES.join(",")),
+    ...clientArgs(p, offlineScopes(p.scope ?? EXCHANGE_DEFAULT_SCOPE).join(",")),
     "--grant-type",
     DEVICE_GRANT_TYPE,
     "--auth-method",

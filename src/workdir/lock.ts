@@ -5,9 +5,9 @@ import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import lockfile from "proper-lockfile";
-import { UserError } from "./errors.js";
-import { abortFilePath } from "./imapsync/args.js";
-import { TERM_GRACE_MS } from "./imapsync/run.js";
+import { UserError } from "../errors.js";
+import { abortFilePath } from "../imapsync/args.js";
+import { TERM_GRACE_MS } from "../imapsync/run.js";
 
 /** proper-lockfile's fallback when the holder cannot be checked (another host, another container). */
 export const LOCK_STALE_MS = 30_000;

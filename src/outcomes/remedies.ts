@@ -1,8 +1,6 @@
 // Every sentence shown to an admin about how a mailbox's run ended and what to do next: the
 // classes, the retry reasons, waiting states, and the preflight's verdicts.
-import type { RunClass } from "../types.js";
-
-import { DEFAULT_BACKOFF_MS } from "./retry-policy.js";
+import { DEFAULT_BACKOFF_MS, type RunClass } from "./classes.js";
 import { formatDuration } from "../format.js";
 
 function duration(ms: number): string {

@@ -1,7 +1,7 @@
 // Exchange Online PowerShell for the temporary set-up of a migration (microsoft-365.md §4, §5):
 // IMAP on, FullAccess for whoever the token belongs to, and the script that takes FullAccess back.
 
-import type { Config } from "./types.js";
+import type { Config } from "../config/types.js";
 
 /** Who opens the mailboxes: the admin who signs in, or the app's Exchange service principal. */
 export type Principal = { kind: "admin"; address: string } | { kind: "app"; appId: string };

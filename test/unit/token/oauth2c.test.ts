@@ -11,9 +11,9 @@ import {
   Oauth2cStderrScanner,
   parseOauth2cStdout,
   parseOauth2cVersion,
-} from "../../../src/oauth2c/output.js";
-import { implicitArgs } from "../../../src/oauth2c/args.js";
-import { oauth2cVersion, runOauth2c } from "../../../src/oauth2c/run.js";
+} from "../../../src/token/oauth2c/output.js";
+import { implicitArgs } from "../../../src/token/oauth2c/args.js";
+import { oauth2cVersion, runOauth2c } from "../../../src/token/oauth2c/run.js";
 import { completeSignIn, mintAccessToken, tokenForm } from "../../doubles/entra.js";
 import { fakeBrowserPath, FIXTURES, tempDir, waitFor } from "../../helpers/env.js";
 import { freePort } from "../../../scripts/standin/ports.js";

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { exchangeScripts, grantLine, psQuote, revokeLine } from "../../src/exchange-scripts.js";
-import { runCli, tempDir } from "../helpers/env.js";
+import { exchangeScripts, grantLine, psQuote, revokeLine } from "../../../src/exchange/scripts.js";
+import { runCli, tempDir } from "../../helpers/env.js";
 
 const ADMIN = { kind: "admin", address: "admin@contoso.com" } as const;
 const APP = { kind: "app", appId: "66666666-7777-8888-9999-000000000000" } as const;

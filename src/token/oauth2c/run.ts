@@ -2,10 +2,10 @@
 // callback port is free (oauth2c.md §3-§7).
 import { createServer } from "node:net";
 import { execa } from "execa";
-import { TokenError } from "../errors.js";
-import { childEnv } from "../secrets.js";
-import type { FailureContext, TokenResponse } from "../token/entra.js";
-import type { Command } from "../types.js";
+import { TokenError } from "../../errors.js";
+import { childEnv } from "../../secrets.js";
+import type { FailureContext, TokenResponse } from "../entra.js";
+import type { Command } from "../../config/types.js";
 import {
   interpretOauth2cRun,
   Oauth2cStderrScanner,

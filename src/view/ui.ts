@@ -1,10 +1,11 @@
 import { Chalk, type ChalkInstance } from "chalk";
 import { createLogUpdate } from "log-update";
-import { formatBytes, formatDuration } from "./format.js";
-import type { ConcurrencyChange } from "./engine/concurrency.js";
-import type { Progress, ReportEntry } from "./types.js";
-import { countsAsOk } from "./report/summary.js";
-import { Totals, type TotalsSnapshot } from "./view/totals.js";
+import { formatBytes, formatDuration } from "../format.js";
+import type { ConcurrencyChange } from "../engine/concurrency.js";
+import type { Progress } from "../imapsync/classification.js";
+import type { ReportEntry } from "../report/schema.js";
+import { countsAsOk } from "../report/summary.js";
+import { Totals, type TotalsSnapshot } from "./totals.js";
 
 /** What the migration tells the person watching. Every text here is already free of secrets. */
 export interface Ui {

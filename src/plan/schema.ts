@@ -1,0 +1,26 @@
+// The one source of the plans' printed shape: each line of `migrate --plan --json` (what a script,
+// a Kubernetes Job or an admin reads), as a zod schema with the type inferred from it.
+import { z } from "zod";
+import { folderPairSchema } from "../report/schema.js";
+
+/**
+ * sync: copy the mail (migrate, retry); preflight: log in and open every folder (check);
+ * verify: count every folder on both sides after the copy, with the copy's folder mapping.
+ */
+export const planModeSchema = z.enum(["sync", "preflight", "verify"]);
+export type PlanMode = z.infer<typeof planModeSchema>;
+
+/** One mailbox's next attempt as `migrate --plan --json` prints it; keys in printed order. */
+export const printedPlanSchema = z.object({
+  source: z.string(),
+  destination: z.string(),
+  /** Program and arguments as they will be spawned, secrets masked. */
+  argv: z.array(z.string()),
+  mode: planModeSchema,
+  attempt: z.number().int().min(0),
+  logFile: z.string(),
+  folders: z.array(folderPairSchema),
+  /** With a shard count: the shard that runs this mailbox. */
+  shard: z.object({ index: z.number().int().min(0), count: z.number().int().min(1) }).optional(),
+});
+export type PrintedPlan = z.infer<typeof printedPlanSchema>;

@@ -1,0 +1,119 @@
+// The one source of every shape the report persists (report.json, check.json, each line of
+// report.journal): zod schemas, and the TypeScript types inferred from them. A field added here is
+// both typed and kept when a report is read back; versions.ts says how older versions load.
+import { z } from "zod";
+import { RUN_CLASSES } from "../outcomes/classes.js";
+
+/** The version written in every report; versions.ts reads each version there has been. */
+export const REPORT_SCHEMA_VERSION = 1;
+
+const classSchema = z.enum(RUN_CLASSES);
+
+/** A source folder and where imapsync put it, from `Folder i/n [f1] -> [f2]` lines (IMAP names). */
+export const folderPairSchema = z.object({ source: z.string(), destination: z.string() });
+export type FolderPair = z.infer<typeof folderPairSchema>;
+
+export const attemptSchema = z.object({
+  start: z.string(),
+  end: z.string().optional(),
+  exitCode: z.number().nullable(),
+  signal: z.string().nullable().optional(),
+  class: classSchema.optional(),
+  /** Why the tool stopped the run itself: it printed nothing for STALL_TIMEOUT. */
+  reason: z.literal("stalled").optional(),
+  messagesTransferred: z.number().optional(),
+  bytesTransferred: z.number().optional(),
+  /** Messages the destination held when this copy started (its `Start difference`). */
+  destinationBefore: z.number().optional(),
+  logFile: z.string(),
+});
+export type Attempt = z.infer<typeof attemptSchema>;
+
+/** A folder by its IMAP name (modified UTF-7, what --f1f2 takes) and as people read it. */
+const folderNameSchema = z.object({ name: z.string(), display: z.string() });
+export type FolderName = z.infer<typeof folderNameSchema>;
+
+const folderCountSchema = z.object({ messages: z.number(), bytes: z.number() });
+export type FolderCount = z.infer<typeof folderCountSchema>;
+
+const folderVerdictSchema = z.enum(["match", "missing", "extra", "destination_only"]);
+export type FolderVerdict = z.infer<typeof folderVerdictSchema>;
+
+/** One destination folder after a verification: the source folders mapped to it, summed. */
+const verifiedFolderSchema = z.object({
+  destination: folderNameSchema,
+  sources: z.array(folderNameSchema.extend(folderCountSchema.shape)),
+  verdict: folderVerdictSchema,
+  sourceMessages: z.number(),
+  sourceBytes: z.number(),
+  /** Absent: the folder does not exist on the destination (or, destination-only, not sized). */
+  destinationMessages: z.number().optional(),
+  destinationBytes: z.number().optional(),
+});
+export type VerifiedFolder = z.infer<typeof verifiedFolderSchema>;
+
+/**
+ * `verified`: every folder is `match` or `extra`; `missing`: source mail is not on the
+ * destination; `failed`: the verify run could not tell (its class says why).
+ */
+const verificationVerdictSchema = z.enum(["verified", "missing", "failed"]);
+export type VerificationVerdict = z.infer<typeof verificationVerdictSchema>;
+
+/** The last verify run of a mailbox (imapsync --justfoldersizes after the copy). */
+const verificationSchema = z.object({
+  at: z.string(),
+  verdict: verificationVerdictSchema,
+  /** The verify run's class (ok, or quota_exceeded for a destination nearly full, when it counted). */
+  class: classSchema,
+  remedy: z.string().optional(),
+  logFile: z.string(),
+  /** The folder mapping it passed with --f1f2 (the one the first copy recorded). */
+  mapping: z.array(folderPairSchema),
+  folders: z.array(verifiedFolderSchema),
+  missingMessages: z.number(),
+  extraMessages: z.number(),
+  /** What the extra messages most likely are, when the first run's statistics tell. */
+  extraNote: z.string().optional(),
+  /** The lines that made the run fail or its listing unreadable. */
+  evidence: z.array(z.string()),
+});
+export type Verification = z.infer<typeof verificationSchema>;
+
+const mailboxStatusSchema = z.enum(["pending", "running", "ok", "failed", "interrupted"]);
+export type MailboxStatus = z.infer<typeof mailboxStatusSchema>;
+
+export const entrySchema = z.object({
+  source: z.string(),
+  destination: z.string(),
+  status: mailboxStatusSchema,
+  class: classSchema.optional(),
+  remedy: z.string().optional(),
+  attempts: z.array(attemptSchema),
+  /** Folder mapping decided by the first run, passed explicitly on reruns. */
+  folders: z.array(folderPairSchema).optional(),
+  /**
+   * `status` says how the last copy ended; this, what the last verify run found. Reports written
+   * before verification existed have none.
+   */
+  verification: verificationSchema.optional(),
+});
+export type ReportEntry = z.infer<typeof entrySchema>;
+
+export const reportSchema = z.object({
+  schemaVersion: z.literal(REPORT_SCHEMA_VERSION),
+  startedAt: z.string(),
+  endedAt: z.string().optional(),
+  usersFile: z.string(),
+  /** `sha256:` and the hex digest of the users file's bytes: which list, wherever it is mounted. */
+  usersDigest: z.string().optional(),
+  /** The shard this report's work directory runs (`migrate --shard`); absent: every mailbox. */
+  shard: z.object({ index: z.number().int().min(0), count: z.number().int().min(1) }).optional(),
+  /** Set by `report merge`: the shard reports this one was merged from. */
+  mergedFrom: z.array(z.string()).optional(),
+  mailboxes: z.array(entrySchema),
+});
+export type Report = z.infer<typeof reportSchema>;
+
+/** One line of report.journal: a mailbox's entry as it now is. */
+export const journalLineSchema = z.object({ entry: entrySchema });
+export type JournalLine = z.infer<typeof journalLineSchema>;
