@@ -20,7 +20,7 @@ import { createServer } from "node:net";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { dovecotMissing, instanceDirs, stopDovecot, waitGone } from "./dovecot.js";
-import { freePort } from "./ports.js";
+import { freePort, PORT_VARIABLES } from "./ports.js";
 import { startStandin, type StandinPorts } from "./standin.js";
 
 const dir = path.resolve(process.env.STANDIN_DIR ?? "standin");
@@ -47,13 +47,6 @@ async function runningPid(): Promise<number | undefined> {
   }
 }
 
-const PORT_SETTINGS: [keyof StandinPorts, string, number][] = [
-  ["oauth", "STANDIN_OAUTH_PORT", 11180],
-  ["front", "STANDIN_IMAP_PORT", 13001],
-  ["source", "STANDIN_SOURCE_PORT", 13002],
-  ["destination", "STANDIN_DEST_PORT", 13003],
-];
-
 const listenable = (port: number) =>
   new Promise<boolean>((resolve) => {
     const server = createServer();
@@ -63,10 +56,9 @@ const listenable = (port: number) =>
 
 /** Each port from its variable; a taken one stops everything, saying which and what to do. */
 async function ports(): Promise<StandinPorts> {
-  const chosen = Object.fromEntries(
-    PORT_SETTINGS.map(([key, name, fallback]) => [key, num(name, fallback)]),
-  ) as unknown as StandinPorts;
-  for (const [key, name] of PORT_SETTINGS) {
+  const chosen: StandinPorts = { oauth: 0, front: 0, source: 0, destination: 0 };
+  for (const [key, name, fallback] of PORT_VARIABLES) chosen[key] = num(name, fallback);
+  for (const [key, name] of PORT_VARIABLES) {
     if (chosen[key] === 0 || (await listenable(chosen[key]))) continue;
     console.error(
       `Port ${chosen[key]} of 127.0.0.1 is taken (${name}): another program listens there, perhaps another stand-in. Give the stand-in a free port: ${name}=${await freePort()} in the environment.`,

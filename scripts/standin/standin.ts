@@ -44,6 +44,15 @@ export const DELEGATIONS = [
   `${APP_CLIENT_ID}/alice@contoso.test`,
   `${APP_CLIENT_ID}/big@contoso.test`,
 ];
+/** DELEGATIONS by token user: the mailboxes each may open. */
+export function delegationsByUser(): Record<string, string[]> {
+  const byUser: Record<string, string[]> = {};
+  for (const entry of DELEGATIONS) {
+    const [user, mailbox] = entry.split("/") as [string, string];
+    (byUser[user] ??= []).push(mailbox);
+  }
+  return byUser;
+}
 /** Destination quota rules: carol's source does not fit (about 90 KB into 60 KB). */
 const QUOTAS: Record<string, string> = { "carol@contoso.test": "*:storage=60K" };
 export const MASTER_USER = "migrator";

@@ -9,8 +9,8 @@ import { after, describe, it } from "node:test";
 import { execa } from "execa";
 import { openerDir } from "../../scripts/standin/browser.js";
 import { dovecotMissing } from "../../scripts/standin/dovecot.js";
-import { freePort } from "../../scripts/standin/ports.js";
-import { DELEGATIONS } from "../../scripts/standin/standin.js";
+import { freePort, freePortVariables } from "../../scripts/standin/ports.js";
+import { delegationsByUser } from "../../scripts/standin/standin.js";
 import { loadReport } from "../../src/report/store.js";
 import { CLI, DOUBLES, FIXTURES, ROOT, tempDir } from "../helpers/env.js";
 import {
@@ -146,18 +146,13 @@ describe("README's command blocks", () => {
         await symlink(path.join(ROOT, name), path.join(dir, name));
       // The imapsync double plays the stand-in's servers: its delegations and quota, and the
       // destination passwords tried at the stand-in's destination Dovecot itself.
-      const delegations: Record<string, string[]> = {};
-      for (const entry of DELEGATIONS) {
-        const [who, mailbox] = entry.split("/") as [string, string];
-        (delegations[who] ??= []).push(mailbox);
-      }
       const stateDir = path.join(dir, "double-state");
       await mkdir(stateDir);
       const world = path.join(dir, "world.json");
       await writeFile(
         world,
         JSON.stringify({
-          delegations,
+          delegations: delegationsByUser(),
           passwords: {},
           destinationLogin: true,
           quota: ["carol@contoso.test"],
@@ -165,16 +160,12 @@ describe("README's command blocks", () => {
           stateDir,
         }),
       );
-      // Free ports: other tests run on this machine at the same time.
-      const ports = await Promise.all([1, 2, 3, 4].map(() => freePort()));
       const env = {
         PATH: `${await openerDir(path.join(dir, "browser"))}:${await linkedCli(dir)}:${path.dirname(process.execPath)}:${SYSTEM_PATH}`,
         HOME: dir,
         STANDIN_BIG_COUNT: "50",
-        STANDIN_OAUTH_PORT: String(ports[0]),
-        STANDIN_IMAP_PORT: String(ports[1]),
-        STANDIN_SOURCE_PORT: String(ports[2]),
-        STANDIN_DEST_PORT: String(ports[3]),
+        // Free ports: other tests run on this machine at the same time.
+        ...(await freePortVariables()),
         CALLBACK_PORT: String(await freePort()),
         OAUTH2C_BIN: `node ${path.join(DOUBLES, "oauth2c.js")}`,
         IMAPSYNC_BIN: `node ${path.join(DOUBLES, "imapsync.js")}`,

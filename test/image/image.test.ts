@@ -21,8 +21,8 @@ import {
   APP_CLIENT_SECRET,
   signInHeadless,
 } from "../../scripts/standin/oauth-server.js";
-import { freePort } from "../../scripts/standin/ports.js";
-import { ADMIN, DELEGATIONS } from "../../scripts/standin/standin.js";
+import { freePort, freePortVariables } from "../../scripts/standin/ports.js";
+import { ADMIN, delegationsByUser } from "../../scripts/standin/standin.js";
 import { shardOf } from "../../src/plan/shard.js";
 import { loadReport } from "../../src/report/store.js";
 import { secretForms } from "../../src/secrets.js";
@@ -204,11 +204,7 @@ async function buildApp(
 
 /** A world for the imapsync double: the stand-in's delegations, passwords and quota. */
 async function world(extra: object = {}): Promise<object> {
-  const delegations: Record<string, string[]> = {};
-  for (const entry of DELEGATIONS) {
-    const [who, mailbox] = entry.split("/") as [string, string];
-    (delegations[who] ??= []).push(mailbox);
-  }
+  const delegations = delegationsByUser();
   const passwords: Record<string, string> = {};
   for (const m of MAILBOXES)
     passwords[m] = (await readFile(path.join(standinDir, "secrets", `${m}.pass`), "utf8")).trim();
@@ -331,16 +327,12 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
     dir = await tempDir("image-test-");
     await chmod(dir, 0o755); // Dovecot's mail user must reach the stand-in below it
     standinDir = path.join(dir, "standin");
-    const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     await mustRun(path.join(ROOT, "scripts/standin-start.sh"), [], {
       env: {
         ...process.env,
         STANDIN_DIR: standinDir,
         STANDIN_BIG_COUNT: "50",
-        STANDIN_OAUTH_PORT: String(ports[0]),
-        STANDIN_IMAP_PORT: String(ports[1]),
-        STANDIN_SOURCE_PORT: String(ports[2]),
-        STANDIN_DEST_PORT: String(ports[3]),
+        ...(await freePortVariables()),
       } as Record<string, string>,
     });
     env = parseDotenv(await readFile(path.join(standinDir, "standin.env"), "utf8"));
@@ -771,7 +763,6 @@ NODE_IMAGE=${TAGS.node}
       "vendor/oauth2c/checksums.txt": path.join(dir, "release", "checksums.txt"),
     });
     await mustRun("chown", ["-R", `${owner.uid}:${owner.gid}`, path.join(demoClone, "demo")]);
-    const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     demoEnv = {
       ...(process.env as Record<string, string>),
       COMPOSE_PROJECT_NAME: demoProject,
@@ -779,10 +770,7 @@ NODE_IMAGE=${TAGS.node}
       NODE_IMAGE: TAGS.node,
       NPM_REGISTRY: await npmRegistry(),
       ...DEMO_IMAGES,
-      STANDIN_OAUTH_PORT: String(ports[0]),
-      STANDIN_IMAP_PORT: String(ports[1]),
-      STANDIN_SOURCE_PORT: String(ports[2]),
-      STANDIN_DEST_PORT: String(ports[3]),
+      ...(await freePortVariables()),
     };
     const demoStarted = Date.now();
     await runReadmeBlock(readmeBlock(/host-network\.yml run --rm demo/), demoEnv).catch(
