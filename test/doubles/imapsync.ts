@@ -13,7 +13,12 @@
  *     throttleWindow?: { "<mailbox>": { productive, windowMs?, refusedRuns?, fromStart? } }
  *       (see windowOutcome),
  *     stall?: { "<mailbox>": <lines printed before the run hangs> },
- *     verify?: { "<mailbox>": "<fixtures/imapsync-2.229-verify file its folder sizes replay>" } }
+ *     verify?: { "<mailbox>": "<fixtures/imapsync-2.229-verify file its folder sizes replay>" },
+ *     destinationLogin?: true }
+ *
+ * With `destinationLogin`, the destination password is not looked up in `passwords`: it is tried
+ * for real, by an IMAP LOGIN at --host2/--port2 (plain TCP), as imapsync's login would (the image
+ * test's demo, against the stand-in's destination Dovecot).
  *
  * Like imapsync it writes `PID\nlogfile` to --pidfile, stops at the abort file `<pidfile>abort<PID>`
  * (exit 7), dies of SIGTERM after printing its statistics, reconnects on a single SIGINT, and
@@ -35,6 +40,7 @@ import {
   writeFileSync,
   writeSync,
 } from "node:fs";
+import { connect } from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { decodeJwt } from "jose";
@@ -361,7 +367,10 @@ function outcome(): Outcome {
 
   const login2 = opt("authuser2") ?? user2;
   const expected = Object.entries(world.passwords).find(([user]) => same(user, login2))?.[1];
-  if (expected === undefined || password2() !== expected) {
+  const accepted = world.destinationLogin
+    ? destinationAccepts
+    : expected !== undefined && password2() === expected;
+  if (!accepted) {
     return pick("auth_failed_destination", `${M365}/auth_failed_destination.log`, 162);
   }
   const delegated =
@@ -629,4 +638,36 @@ if (has("version")) {
   print("2.229");
   finish("version", undefined, 0);
 }
+/** LOGIN at the destination: true when the server says OK. */
+async function imapLogin(host: string, port: number, user: string, password: string) {
+  const quote = (text: string) => `"${text.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+  const socket = connect({ host, port });
+  socket.setEncoding("utf8");
+  let text = "";
+  let sent = false;
+  try {
+    for await (const chunk of socket) {
+      text += String(chunk);
+      if (!sent && /^\* OK.*\r\n/.test(text)) {
+        socket.write(`a1 LOGIN ${quote(user)} ${quote(password)}\r\n`);
+        sent = true;
+      }
+      const answer = /^a1 (OK|NO|BAD)/m.exec(text)?.[1];
+      if (answer) return answer === "OK";
+    }
+    return false;
+  } finally {
+    socket.destroy();
+  }
+}
+
+const destinationAccepts =
+  world.destinationLogin === true &&
+  (await imapLogin(
+    opt("host2") ?? "127.0.0.1",
+    Number(opt("port2") ?? 143),
+    opt("authuser2") ?? user2,
+    password2() ?? "",
+  ).catch(() => false));
+
 await replay(outcome());

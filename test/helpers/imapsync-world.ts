@@ -32,6 +32,8 @@ export interface World {
   seconds?: Record<string, number>;
   /** What a folder-size listing of the mailbox shows: a file of fixtures/imapsync-2.229-verify. */
   verify?: Record<string, string>;
+  /** The destination password is tried by a real IMAP LOGIN at --host2 instead (plain TCP). */
+  destinationLogin?: boolean;
 }
 
 export interface WorldFiles {

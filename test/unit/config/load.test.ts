@@ -323,8 +323,8 @@ describe("loadConfig", () => {
     test("not on PATH: both programs named, with what to do", () => {
       assertConfigError(
         () => load({}, { env: { PATH: dir }, require: ["imapsync", "oauth2c"] }),
-        /OAUTH2C_BIN \(flag --oauth2c-bin\): "oauth2c" was not found on PATH; install it, or put OAUTH2C_BIN=/,
-        /IMAPSYNC_BIN \(flag --imapsync-bin\): "imapsync" was not found on PATH; install it, or put IMAPSYNC_BIN=/,
+        /OAUTH2C_BIN \(flag --oauth2c-bin\): "oauth2c" was not found on PATH; install it \(README, "Without Docker"\), or put OAUTH2C_BIN=/,
+        /IMAPSYNC_BIN \(flag --imapsync-bin\): "imapsync" was not found on PATH; install it \(README, "Without Docker"\), or put IMAPSYNC_BIN=/,
       );
     });
 

@@ -4,6 +4,7 @@ import { ADMIN } from "../../helpers/constants.js";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
 import path from "node:path";
 import { before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -162,6 +163,38 @@ describe("imapsync double: outcomes from its inputs", () => {
         l.startsWith("Host2 failure: Error login on [127.0.0.1] with user [carol@contoso.test]"),
       ),
     );
+  });
+
+  it("with destinationLogin, tries the password by a real LOGIN at --host2/--port2", async () => {
+    // A destination that knows one password, and answers LOGIN as Dovecot does.
+    const logins: string[] = [];
+    const server = createServer((socket) => {
+      socket.write("* OK [CAPABILITY IMAP4rev1] ready\r\n");
+      socket.on("data", (data) => {
+        const [tag, , user, password] = String(data).trim().split(" ");
+        logins.push(`${user} ${password}`);
+        const ok = user === '"carol@contoso.test"' && password === `"${PASSWORD}"`;
+        socket.write(`${tag} ${ok ? "OK Logged in" : "NO [AUTHENTICATIONFAILED] failed"}\r\n`);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = String((server.address() as AddressInfo).port);
+    try {
+      await world.update({ ...WORLD, passwords: {}, destinationLogin: true });
+      const at = (args: string[]) =>
+        args.map((a, i) => (args[i - 1] === "--host2" ? "127.0.0.1" : a)).concat("--port2", port);
+      const good = await run(at(await recipe("carol@contoso.test")));
+      assertReplayed(good, "imapsync-2.229-m365/ok_xoauth2_delegated.log", 0);
+      const wrong = await run(at(await recipe("carol@contoso.test", { password: "wrong" })));
+      assertReplayed(wrong, "imapsync-2.229-m365/auth_failed_destination.log", 162);
+      assert.deepEqual(logins, [
+        `"carol@contoso.test" "${PASSWORD}"`,
+        '"carol@contoso.test" "wrong"',
+      ]);
+    } finally {
+      await world.update(WORLD);
+      server.close();
+    }
   });
 
   it("checks the password of --authuser2 when given", async () => {
