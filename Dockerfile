@@ -14,9 +14,10 @@
 ARG IMAPSYNC_IMAGE=gilleslamiral/imapsync:2.319
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 
-# ---- the tool: only src/ is compiled, then production dependencies only. The registry and CA
-# are used here and nowhere in the final image (its history shows only the final stage).
-FROM ${NODE_IMAGE} AS build
+# ---- the dependencies, development ones included: the tool's build and the demo's stand-in use
+# them. The registry and CA are used here and nowhere in the final image (its history shows only
+# the final stage).
+FROM ${NODE_IMAGE} AS deps
 ARG NPM_REGISTRY=
 WORKDIR /app
 COPY vendor/ca/ /tmp/ca/
@@ -27,11 +28,36 @@ RUN set -eu; \
     if [ -s /tmp/extra-ca.pem ]; then export NODE_EXTRA_CA_CERTS=/tmp/extra-ca.pem; fi; \
     npm ci --no-audit --no-fund; \
     rm -rf /tmp/ca /tmp/extra-ca.pem /root/.npm
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json ./
+
+# ---- the tool: only src/ is compiled, then production dependencies only.
+FROM deps AS build
+COPY tsconfig.build.json ./
 COPY src ./src
 RUN npx tsc -p tsconfig.build.json \
  && npm prune --omit=dev \
  && chmod 0755 dist/src/cli.js
+
+# ---- the demo's Microsoft 365 stand-in (README, first command; docker-compose.yml, service
+# "standin"): scripts/standin and Dovecot, in an image of its own, never in the tool's image
+# below. Its steps run only with DEMO_STANDIN=1 (set by compose with target "standin"): the classic
+# builder builds every stage before the last one, and the tool's build must not need a Debian
+# mirror for Dovecot.
+FROM deps AS standin
+ARG DEMO_STANDIN=
+COPY tsconfig.standin.json ./
+COPY scripts/standin ./scripts/standin
+RUN set -eu; \
+    if [ "${DEMO_STANDIN}" != 1 ]; then echo "demo stand-in: skipped (DEMO_STANDIN=1 builds it)"; exit 0; fi; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends dovecot-imapd; \
+    rm -rf /var/lib/apt/lists/*; \
+    npx tsc -p tsconfig.standin.json; \
+    install -d -m 0755 /standin
+ENV STANDIN_DIR=/standin
+# The state is made anew at each start (mail seeded again): what a stopped container left in the
+# volume (pidfiles of another container's Dovecot) must not be taken for this one's.
+CMD ["sh", "-c", "rm -rf /standin/* && exec node dist/scripts/standin/main.js serve"]
 
 # ---- oauth2c: the release tarball for this platform, from vendor/oauth2c/ when it is there,
 # else downloaded with Node's fetch; either way checked against the release's checksums.txt.

@@ -43,7 +43,8 @@ const STOP_LEFTOVERS = {
 const USERS = {
   type: "string",
   demandOption: true,
-  describe: "users file (CSV or imapsync bulk format)",
+  requiresArg: true,
+  describe: "users file (CSV or imapsync bulk format; users.csv.example shows the CSV)",
 } satisfies Options;
 
 const SHARD = {
@@ -305,6 +306,7 @@ function defineRetry(y: Argv, result: Result): Argv {
           report: {
             type: "string",
             demandOption: true,
+            requiresArg: true,
             describe: "report.json written by migrate",
           },
           "stop-leftovers": STOP_LEFTOVERS,
@@ -360,6 +362,7 @@ function defineReport(y: Argv, result: Result): Argv {
           z
             .option("report", {
               type: "string",
+              requiresArg: true,
               describe: "report.json to read (default: WORK_DIR/report.json)",
             })
             .option("work-dir", { type: "string", describe: "work directory [env WORK_DIR]" }),
@@ -370,7 +373,7 @@ function defineReport(y: Argv, result: Result): Argv {
       )
       .command(
         "merge <reports..>",
-        "Merge shard reports into one (JSON, and CSV next to it)",
+        "Merge shard reports into one: the JSON of --out, and the CSV and HTML next to it (merged.json, merged.csv, merged.html)",
         (z) =>
           z
             .positional("reports", {
@@ -381,7 +384,9 @@ function defineReport(y: Argv, result: Result): Argv {
             .option("out", {
               type: "string",
               demandOption: true,
-              describe: "merged report to write (.json; the .csv goes next to it)",
+              requiresArg: true,
+              describe:
+                "merged report to write (.json); the .csv and .html of the same name go next to it",
             }),
         async (flags) => {
           const { reportMergeCommand } = await import("./commands/report-merge.js");
@@ -393,6 +398,34 @@ function defineReport(y: Argv, result: Result): Argv {
       )
       .demandCommand(1, "Name a report subcommand: html or merge."),
   );
+}
+
+/** The words that name a command, as `--help` takes them: `migrate`, `report merge`. */
+const COMMAND_WORDS = new Set([
+  "token",
+  "check",
+  "grants",
+  "migrate",
+  "verify",
+  "retry",
+  "report",
+  "diagnose",
+]);
+
+/**
+ * yargs' own message, as a sentence, with the help of the command that was given. A flag given
+ * without its value (`--users` at the end) is named as such.
+ */
+function usageMessage(message: string, argv: string[]): string {
+  const bare = /^Not enough arguments following: (\S+)$/.exec(message);
+  const sentence = bare ? `--${bare[1]} needs a value.` : message.replace(/\.?$/, ".");
+  const words = argv.filter((word) => !word.startsWith("-"));
+  const command = COMMAND_WORDS.has(words[0] ?? "")
+    ? words[0] === "report" && ["html", "merge"].includes(words[1] ?? "")
+      ? `${words[0]} ${words[1]} `
+      : `${words[0]} `
+    : "";
+  return `${sentence} See \`m365-imapsync ${command}--help\`.`;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -418,10 +451,12 @@ async function main(argv: string[]): Promise<number> {
     )
     .strict()
     .fail((message, error) => {
-      throw error ?? new UserError(`${message} See m365-imapsync --help.`, ExitCode.badInput);
+      // yargs reports some usage mistakes (a flag without its value) as its own YError.
+      if (error && error.name !== "YError") throw error;
+      throw new UserError(usageMessage(message || error.message, argv), ExitCode.badInput);
     })
     .epilogue(
-      "Exit codes: 0 all ok; 1 a mailbox is not ok (or diagnose found a failure); 2 bad input or configuration; 3 no token; 130/143 interrupted.",
+      "Exit codes: 0 all ok; 1 a mailbox is not ok (or diagnose found a failure); 2 bad input or configuration; 3 no token; 130/143 interrupted; 70 internal error (a bug: please report it with the output).",
     )
     .help()
     .version()

@@ -12,7 +12,9 @@
 //   `BAD User is authenticated but not connected.`; otherwise the login goes on to Dovecot;
 // * the first command after the token's `exp` → `* BYE Session invalidated - AccessTokenExpired`;
 // * throttling on demand: after N matching commands, `NO Request is throttled. Suggested Backoff
-//   Time: N milliseconds`, and `* BYE Connection closed. 14` after repeated errors;
+//   Time: N milliseconds`, and `* BYE Connection closed. 14` after repeated errors; counted per
+//   session, or per mailbox across its connections with a refusal window that outlasts the
+//   suggested figure (a reconnect does not reset a mailbox's budget, as with Exchange Online);
 // * throttling that depends on load, as Exchange Online's does: once the commands of all sessions
 //   together exceed a rate, FETCH/APPEND get the same `NO Request is throttled` until it drops;
 // * a delay before every command (a distant server: what makes parallel runs pay off);
@@ -31,6 +33,12 @@ export interface ThrottleSettings {
   commands?: string[];
   /** Only sessions of these mailboxes (lower case); all when absent. */
   mailboxes?: string[];
+  /**
+   * Count per mailbox, across its connections: once a mailbox passed `afterCommands`, every
+   * matching command of it is refused for this long (longer than `backoffMs`: the suggestion is a
+   * hint), whatever it reconnects; then it counts from zero again. Absent: per session.
+   */
+  windowMs?: number;
 }
 
 /** Exchange Online throttles a tenant whose clients ask too much at once, not one session. */
@@ -109,6 +117,8 @@ interface Shared {
   commandDelayMs: number;
   meter: RateMeter;
   throttled: number;
+  /** With a refusal window: each mailbox's matching commands since its last window, and its end. */
+  budgets: Map<string, { counted: number; refusedUntil: number }>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -281,8 +291,20 @@ class Session {
     if (!t) return undefined;
     if (t.mailboxes && !t.mailboxes.includes(this.mailbox.toLowerCase())) return undefined;
     if (!(t.commands ?? DEFAULT_THROTTLED).includes(name)) return undefined;
-    this.counted++;
-    return this.counted > t.afterCommands ? (t.backoffMs ?? DEFAULT_BACKOFF_MS) : undefined;
+    const backoffMs = t.backoffMs ?? DEFAULT_BACKOFF_MS;
+    if (t.windowMs === undefined) {
+      this.counted++;
+      return this.counted > t.afterCommands ? backoffMs : undefined;
+    }
+    const budget = this.shared.budgets.get(this.mailbox) ?? { counted: 0, refusedUntil: 0 };
+    this.shared.budgets.set(this.mailbox, budget);
+    const now = Date.now();
+    if (now < budget.refusedUntil) return backoffMs;
+    if (++budget.counted <= t.afterCommands) return undefined;
+    this.log(`throttled for ${t.windowMs} ms`);
+    budget.counted = 0;
+    budget.refusedUntil = now + t.windowMs;
+    return backoffMs;
   }
 
   private notConnected(
@@ -413,6 +435,7 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
     commandDelayMs: opts.commandDelayMs ?? 0,
     meter: new RateMeter(),
     throttled: 0,
+    budgets: new Map(),
   };
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
@@ -428,6 +451,7 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
     port: (server.address() as AddressInfo).port,
     setThrottle: (t) => {
       shared.throttle = t;
+      shared.budgets.clear();
     },
     setLoad: (t) => {
       shared.load = t;

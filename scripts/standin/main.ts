@@ -5,19 +5,24 @@
 //
 // Environment: STANDIN_DIR (default ./standin), STANDIN_TOKEN_TTL (seconds, default 3600),
 // STANDIN_BIG_COUNT (default 4000), STANDIN_THROTTLE_AFTER (FETCH/APPEND commands per session
-// before throttling; off by default) with STANDIN_THROTTLE_MAILBOXES (comma-separated),
+// before throttling; off by default) with STANDIN_THROTTLE_MAILBOXES (comma-separated) and
+// STANDIN_THROTTLE_WINDOW_MS (count per mailbox across connections, then refuse it that long),
 // STANDIN_LOAD_THROTTLE (commands per second, all sessions together, above which FETCH/APPEND are
 // throttled; off by default), STANDIN_THROTTLE_BACKOFF_MS (the suggested backoff, default 299609),
 // STANDIN_COMMAND_DELAY_MS (a delay before every IMAP command, default 0), STANDIN_EQUAL_MAILBOXES
-// (that many equal mailboxes, listed alone in <dir>/users-equal.csv; default 0), and the
-// ports STANDIN_OAUTH_PORT (11180), STANDIN_IMAP_PORT (13001, the front = the "Microsoft 365"
-// source), STANDIN_SOURCE_PORT (13002, Dovecot behind the front), STANDIN_DEST_PORT (13003).
+// (that many equal mailboxes, listed alone in <dir>/users-equal.csv; default 0),
+// STANDIN_DEVICE_SIGN_IN=auto (the admin signs every device code in by itself: the Docker demo),
+// and the ports STANDIN_OAUTH_PORT (11180), STANDIN_IMAP_PORT (13001, the front = the
+// "Microsoft 365" source), STANDIN_SOURCE_PORT (13002, Dovecot behind the front),
+// STANDIN_DEST_PORT (13003). A port that is taken stops `serve` at once, naming its variable.
 import { spawn } from "node:child_process";
 import { existsSync, openSync } from "node:fs";
+import { createServer } from "node:net";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { dovecotMissing, instanceDirs, stopDovecot, waitGone } from "./dovecot.js";
-import { startStandin } from "./standin.js";
+import { freePort, PORT_VARIABLES } from "./ports.js";
+import { startStandin, type StandinPorts } from "./standin.js";
 
 const dir = path.resolve(process.env.STANDIN_DIR ?? "standin");
 const pidFile = path.join(dir, "standin.pid");
@@ -43,7 +48,29 @@ async function runningPid(): Promise<number | undefined> {
   }
 }
 
+const listenable = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+
+/** Each port from its variable; a taken one stops everything, saying which and what to do. */
+async function ports(): Promise<StandinPorts> {
+  const chosen: StandinPorts = { oauth: 0, front: 0, source: 0, destination: 0 };
+  for (const [key, name, fallback] of PORT_VARIABLES) chosen[key] = num(name, fallback);
+  for (const [key, name] of PORT_VARIABLES) {
+    if (chosen[key] === 0 || (await listenable(chosen[key]))) continue;
+    console.error(
+      `Port ${chosen[key]} of 127.0.0.1 is taken (${name}): another program listens there, perhaps another stand-in. Give the stand-in a free port: ${name}=${await freePort()} in the environment.`,
+    );
+    process.exit(2);
+  }
+  return chosen;
+}
+
 async function serve(): Promise<void> {
+  await rm(readyFile, { force: true });
   const throttleAfter = process.env.STANDIN_THROTTLE_AFTER;
   const backoffMs = process.env.STANDIN_THROTTLE_BACKOFF_MS
     ? num("STANDIN_THROTTLE_BACKOFF_MS", 0)
@@ -52,12 +79,7 @@ async function serve(): Promise<void> {
   const equalCount = num("STANDIN_EQUAL_MAILBOXES", 0);
   const standin = await startStandin({
     dir,
-    ports: {
-      oauth: num("STANDIN_OAUTH_PORT", 11180),
-      front: num("STANDIN_IMAP_PORT", 13001),
-      source: num("STANDIN_SOURCE_PORT", 13002),
-      destination: num("STANDIN_DEST_PORT", 13003),
-    },
+    ports: await ports(),
     tokenTtlSec: num("STANDIN_TOKEN_TTL", 3600),
     bigCount: num("STANDIN_BIG_COUNT", 4000),
     throttle: throttleAfter
@@ -65,11 +87,15 @@ async function serve(): Promise<void> {
           afterCommands: num("STANDIN_THROTTLE_AFTER", 100),
           backoffMs,
           mailboxes: process.env.STANDIN_THROTTLE_MAILBOXES?.split(",").map((m) => m.trim()),
+          windowMs: process.env.STANDIN_THROTTLE_WINDOW_MS
+            ? num("STANDIN_THROTTLE_WINDOW_MS", 0)
+            : undefined,
         }
       : undefined,
     load: loadRate > 0 ? { commandsPerSecond: loadRate, backoffMs } : undefined,
     commandDelayMs: num("STANDIN_COMMAND_DELAY_MS", 0),
     equal: equalCount > 0 ? { count: equalCount } : undefined,
+    approveDeviceCodes: process.env.STANDIN_DEVICE_SIGN_IN === "auto",
   });
   const stop = () => {
     void standin

@@ -1,7 +1,8 @@
 // A local stand-in for Microsoft Entra ID (test-environment.md §4), on 127.0.0.1.
 //
 // API
-//   startOAuthServer({ port?, tenant?, tokenTtlSec?, clients?, accounts? }) → Promise<OAuthServer>
+//   startOAuthServer({ port?, tenant?, tokenTtlSec?, clients?, accounts?, defaultAccount?,
+//                      approveDeviceCodes? }) → Promise<OAuthServer>
 //     issuer            http://127.0.0.1:<port>/<tenant>/v2.0 (OIDC discovery below it: AUTHORITY_URL)
 //     tokenEndpoint, deviceEndpoint, authorizeEndpoint, introspectionUrl, jwksUrl
 //     setTokenTtl(sec)  lifetime of the tokens issued from now on (every grant; per-client ttl wins)
@@ -92,6 +93,11 @@ export interface OAuthServerOptions {
   accounts?: string[];
   /** Who signs in when the request names nobody (device code). Default: the first account. */
   defaultAccount?: string;
+  /**
+   * Sign `defaultAccount` in for every device code as soon as it is issued, as if someone had
+   * entered it at once: a device-code sign-in then needs nobody (the Docker demo).
+   */
+  approveDeviceCodes?: boolean;
 }
 
 /** Claims of a valid access token (the ones the stand-in relies on). */
@@ -301,6 +307,20 @@ export async function startOAuthServer(opts: OAuthServerOptions = {}): Promise<O
   provider.proxy = false;
   // oidc-provider logs every rejected request through console; tests provoke many on purpose.
   provider.on("server_error", (_ctx, error) => console.error(`oauth-server: ${error.message}`));
+  if (opts.approveDeviceCodes)
+    provider.on(
+      "device_authorization.success",
+      (_ctx, body: { verification_uri_complete?: string }) => {
+        // After this response is sent: the client polls only once it has the code.
+        const url = body.verification_uri_complete;
+        if (url)
+          setImmediate(() => {
+            signInHeadless(url).catch((error: unknown) =>
+              console.error(`oauth-server: automatic device sign-in failed: ${String(error)}`),
+            );
+          });
+      },
+    );
   const callback = provider.callback();
 
   /** Signs in without asking anything and grants everything requested. */

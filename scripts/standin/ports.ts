@@ -8,3 +8,19 @@ export async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/** The stand-in's ports: which service, the variable that sets it, its default. */
+export const PORT_VARIABLES = [
+  ["oauth", "STANDIN_OAUTH_PORT", 11180],
+  ["front", "STANDIN_IMAP_PORT", 13001],
+  ["source", "STANDIN_SOURCE_PORT", 13002],
+  ["destination", "STANDIN_DEST_PORT", 13003],
+] as const;
+
+/** Each port variable of the stand-in set to a free port (scripts/standin-start.sh, compose). */
+export async function freePortVariables(): Promise<Record<string, string>> {
+  const entries = await Promise.all(
+    PORT_VARIABLES.map(async ([, name]) => [name, String(await freePort())] as const),
+  );
+  return Object.fromEntries(entries);
+}

@@ -2,7 +2,7 @@
 // (XOAUTH2 + delegation), destination Dovecot (passwords, quota), seed data, settings for .env.
 //
 //   startStandin({ dir, ports?, tokenTtlSec?, bigCount?, throttle?, load?, commandDelayMs?,
-//                  equal? }) → Standin
+//                  equal?, approveDeviceCodes? }) → Standin
 //     env              the settings to put in .env (also written to <dir>/standin.env)
 //     usersFile        <dir>/users.csv, every seeded mailbox with its destination password file
 //     equalUsersFile   <dir>/users-equal.csv, only the `equal` mailboxes (for benchmarks)
@@ -44,6 +44,15 @@ export const DELEGATIONS = [
   `${APP_CLIENT_ID}/alice@contoso.test`,
   `${APP_CLIENT_ID}/big@contoso.test`,
 ];
+/** DELEGATIONS by token user: the mailboxes each may open. */
+export function delegationsByUser(): Record<string, string[]> {
+  const byUser: Record<string, string[]> = {};
+  for (const entry of DELEGATIONS) {
+    const [user, mailbox] = entry.split("/") as [string, string];
+    (byUser[user] ??= []).push(mailbox);
+  }
+  return byUser;
+}
 /** Destination quota rules: carol's source does not fit (about 90 KB into 60 KB). */
 const QUOTAS: Record<string, string> = { "carol@contoso.test": "*:storage=60K" };
 export const MASTER_USER = "migrator";
@@ -69,6 +78,8 @@ export interface StandinOptions {
   commandDelayMs?: number;
   /** `count` more mailboxes, all with the same folders and message counts, delegated to ADMIN. */
   equal?: { count: number; seed?: MailboxSeed };
+  /** ADMIN signs every device code in by itself: a device-code token needs nobody. */
+  approveDeviceCodes?: boolean;
 }
 
 export interface Standin {
@@ -136,6 +147,7 @@ export async function startStandin(opts: StandinOptions): Promise<Standin> {
       tenant: TENANT,
       tokenTtlSec: opts.tokenTtlSec,
       defaultAccount: ADMIN,
+      approveDeviceCodes: opts.approveDeviceCodes,
     });
     started.push(() => oauth.stop());
 

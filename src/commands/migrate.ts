@@ -1,6 +1,7 @@
 // `migrate`: plan every selected mailbox, then run the plans (or, with --plan, print them).
 import { existsSync } from "node:fs";
 import type { Requirement } from "../config/load.js";
+import { locateProgram } from "../config/programs.js";
 import { ExitCode } from "../errors.js";
 import { runMigration } from "../engine/migration.js";
 import { maskArgs } from "../imapsync/args.js";
@@ -8,6 +9,7 @@ import { notYetOk, planMailboxes, type MailboxPlan } from "../plan/plan.js";
 import type { PrintedPlan } from "../plan/schema.js";
 import { checkWorkDirShard, formatShard, selectShard, shardOf, shardToRun } from "../plan/shard.js";
 import { loadReport, newReport, reportPaths, ReportStore } from "../report/store.js";
+import type { Config } from "../config/types.js";
 import type { Report } from "../report/schema.js";
 import { selectMailboxes } from "../users/select.js";
 import { withWorkDirLock } from "../workdir/lock.js";
@@ -30,17 +32,14 @@ export interface MigrateFlags extends Record<string, unknown> {
   verify?: boolean;
 }
 
-/** --plan locates imapsync (its argv is printed as it will run) but needs no token. */
-const PLAN_NEEDS: Requirement[] = ["imapsync"];
+/** --plan needs neither a token nor imapsync: it says so when imapsync is not there. */
+const PLAN_NEEDS: Requirement[] = [];
 
 export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promise<number> {
   const dryPlan = Boolean(flags.plan);
-  const { users, config } = await openSession(
-    flags.users,
-    flags,
-    io,
-    dryPlan ? PLAN_NEEDS : RUNS_IMAPSYNC,
-  );
+  const session = await openSession(flags.users, flags, io, dryPlan ? PLAN_NEEDS : RUNS_IMAPSYNC);
+  const { users } = session;
+  const config = dryPlan ? planProgram(session.config, io) : session.config;
   const chosen = selectMailboxes(users.mailboxes, { only: flags.only, exclude: flags.exclude });
   // Before planning: only the shard's mailboxes are planned, and only their passwords read.
   const index = config.shard && "index" in config.shard ? config.shard : undefined;
@@ -64,6 +63,11 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
     });
   };
   if (dryPlan) {
+    if (index && selected.length === 0) {
+      io.stderr.write(
+        `Shard ${formatShard(index)} holds none of the ${chosen.length} selected mailboxes: nothing to plan. Which shard runs a mailbox depends on its address only; --plan --shard-count ${index.count} shows every mailbox's shard.\n`,
+      );
+    }
     const shown = { json: Boolean(flags.json), shardCount: config.shard?.count };
     await printPlans(plansFor(await previousReport()), io.stdout, shown);
     return ExitCode.ok;
@@ -89,6 +93,19 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
     const verify = Boolean(flags.verify);
     return runMigration(plansFor(previous), { ...options, ...signIn, verify }, io);
   });
+}
+
+/**
+ * imapsync as the plan will run it: located like a run locates it, or, where it is not installed,
+ * as configured, with a notice (a plan is read before imapsync is installed).
+ */
+function planProgram(config: Config, io: Pick<CommandIo, "env" | "stderr">): Config {
+  const found = locateProgram(config.imapsync.file, { cwd: process.cwd(), env: io.env });
+  if (found.problem === undefined) return { ...config, imapsync: { ...config.imapsync, ...found } };
+  io.stderr.write(
+    `Notice: imapsync "${config.imapsync.file}" ${found.problem} (IMAPSYNC_BIN): the plan shows the commands as configured; install imapsync (README "Without Docker") or set IMAPSYNC_BIN before migrating.\n`,
+  );
+  return config;
 }
 
 /**

@@ -54,7 +54,7 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
   const caFiles = { ca1File: checkCaFile(ctx, "ca1File"), ca2File: checkCaFile(ctx, "ca2File") };
   const oauth2c = toCommand(ctx, "oauth2cBin", "oauth2c");
   const imapsync = toCommand(ctx, "imapsyncBin", "imapsync");
-  if (problems.length > 0) throw configError(problems, dotenv.file);
+  if (problems.length > 0) throw configError(problems, dotenv.file, cwd);
   const shard = resolveShard({
     flag: typeof flags.shard === "string" ? flags.shard : undefined,
     jobCompletionIndex: env.JOB_COMPLETION_INDEX,
@@ -86,6 +86,7 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
     maxConcurrency: values.maxConcurrency,
     maxAttempts: values.maxAttempts,
     maxBackoffMs: values.maxBackoff,
+    throttleGiveUpMs: values.throttleGiveUp,
     dryRun: flags.dryRun === true,
     passthrough: passthrough(flags),
     includeNonMailFolders: values.includeNonMailFolders,
@@ -350,7 +351,7 @@ function toCommand(ctx: Context, key: "oauth2cBin" | "imapsyncBin", needed: Requ
   const found = locateProgram(command.file, ctx);
   if (found.problem === "was not found on PATH") {
     ctx.problems.push(
-      `${name(s)}: "${command.file}" was not found on PATH; install it, or ${howToSet(s)}`,
+      `${name(s)}: "${command.file}" was not found on PATH; install it (README, "Without Docker"), or ${howToSet(s)}`,
     );
   } else if (found.problem !== undefined) {
     ctx.problems.push(`${name(s)} names ${found.file}, which ${found.problem}; ${howToSet(s)}`);
@@ -364,8 +365,8 @@ function passthrough(flags: Record<string, unknown>): string[] {
   return Array.isArray(words) ? words.map(String) : [];
 }
 
-function configError(problems: string[], dotenvFile: string | undefined): InputError {
-  const sources = `Settings come from flags first, then the environment, then ${dotenvFile ?? "a .env file in the current folder"}.`;
+function configError(problems: string[], dotenvFile: string | undefined, cwd: string): InputError {
+  const sources = `Settings come from flags first, then the environment, then ${dotenvFile ?? `a .env file in the current folder (${cwd} has none: create it from the example in the repository, cp .env.example .env, then fill it in)`}.`;
   const [only] = problems;
   if (problems.length === 1 && only !== undefined) {
     return new InputError("Configuration", only, sources);

@@ -285,6 +285,17 @@ export const TABLE = [
     example: "10",
   },
   {
+    key: "throttleGiveUp",
+    env: "THROTTLE_GIVE_UP",
+    flag: "throttle-give-up",
+    description:
+      'Give a throttled mailbox up only once this long passes without a copied message ("12h"; 0: never)',
+    type: "duration",
+    // A night: Exchange Online asks for minutes; a mailbox refused all night needs its admin.
+    default: "12h",
+    example: "12h",
+  },
+  {
     key: "includeNonMailFolders",
     env: "INCLUDE_NON_MAIL_FOLDERS",
     flag: "include-non-mail-folders",

@@ -49,6 +49,8 @@ export interface Config {
   maxConcurrency: number;
   maxAttempts: number;
   maxBackoffMs: number;
+  /** A throttled mailbox is given up once this long passes without a copied message; 0: never. */
+  throttleGiveUpMs: number;
   dryRun: boolean;
   /** Extra imapsync options given after `--`. */
   passthrough: string[];

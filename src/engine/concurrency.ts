@@ -8,8 +8,9 @@
 // window, and keep climbing while the rate grows by at least `gain`; when it stops growing, go back
 // to the last level that paid and hold there, probing upwards again now and then because servers
 // and mailboxes change. Two signals override the climb: a saturated CPU lowers by one (imapsync
-// competes with itself for the CPUs it is given), and throttling lowers it by a quarter at once and caps the level
-// below where it happened for a while (Exchange Online throttles a tenant that asks too much).
+// competes with itself for the CPUs it is given), and throttling of several mailboxes at once lowers it
+// by a quarter at once and caps the level below where it happened for a while (Exchange Online
+// throttles a tenant that asks too much; one mailbox throttled alone is its own affair).
 
 import { formatBytes } from "../format.js";
 
@@ -62,6 +63,13 @@ interface Rate {
 
 /** On throttling the level drops to this share of itself (at least by one). */
 const THROTTLE_FACTOR = 0.75;
+/**
+ * Throttling is widespread when this share of the level (and never fewer than two mailboxes) was
+ * throttled within THROTTLE_WINDOW_MS: the share the level then drops by.
+ */
+const WIDESPREAD_SHARE = 1 - THROTTLE_FACTOR;
+/** Exchange Online suggests waiting about 300 s: one episode of throttling lasts about that. */
+const THROTTLE_WINDOW_MS = 5 * 60_000;
 
 /** A start-up longer than this (a huge mailbox's folder sizes) does not hold decisions back. */
 const MAX_STARTUP_MS = 30_000;
@@ -90,6 +98,8 @@ export class ConcurrencyController {
   private best?: Rate;
   private cap: { level: number; until: number } | undefined;
   private lastThrottleAt = Number.NEGATIVE_INFINITY;
+  /** Mailboxes throttled since the last lowering, within THROTTLE_WINDOW_MS: when, oldest first. */
+  private readonly throttledRecently = new Map<string, number>();
   /** Set by the first sample: until then a change has no time to settle from. */
   private started = false;
   /** The runs' start-up time, from the last sample that knew it. */
@@ -106,18 +116,35 @@ export class ConcurrencyController {
   }
 
   /**
-   * An attempt ended throttled: lower at once. An attempt that started before the last lowering
-   * belongs to the same episode (runs above the new level still drain): it lowers nothing more.
+   * An attempt of `mailbox` ended throttled. Exchange Online budgets each mailbox as well as the
+   * tenant: a mailbox read hard is throttled alone, and fewer runs of the others would not refill
+   * its budget, only slow a night of thousands of mailboxes down for its sake (its own growing
+   * waits deal with it). Several mailboxes throttled together point at the tenant's (or the
+   * app's) budget, which fewer runs do relieve: then lower at once. An attempt that started before
+   * the last lowering belongs to the same episode (runs above the new level still drain): it
+   * lowers nothing more.
    */
-  throttled(at: number, attemptStartedAt = at): ConcurrencyChange | undefined {
-    if (attemptStartedAt < this.lastThrottleAt || at - this.lastThrottleAt < this.o.settleMs)
-      return undefined;
+  throttled(
+    at: number,
+    attempt: { mailbox: string; startedAt?: number },
+  ): ConcurrencyChange | undefined {
+    if ((attempt.startedAt ?? at) < this.lastThrottleAt) return undefined;
+    this.throttledRecently.delete(attempt.mailbox);
+    this.throttledRecently.set(attempt.mailbox, at);
+    for (const [mailbox, when] of this.throttledRecently) {
+      if (when > at - THROTTLE_WINDOW_MS) break;
+      this.throttledRecently.delete(mailbox);
+    }
+    const mailboxes = this.throttledRecently.size;
+    if (mailboxes < Math.max(2, Math.ceil(this.level * WIDESPREAD_SHARE))) return undefined;
+    if (at - this.lastThrottleAt < this.o.settleMs) return undefined;
     this.lastThrottleAt = at;
+    this.throttledRecently.clear();
     this.cap = { level: Math.max(1, this.level - 1), until: at + this.o.throttleCapMs };
     return this.settle(
       Math.max(1, Math.min(this.level - 1, Math.floor(this.level * THROTTLE_FACTOR))),
       at,
-      `Office 365 throttled a mailbox: lowered at once, and kept below ${this.level} for ${Math.round(this.o.throttleCapMs / 60_000)} min`,
+      `Office 365 throttled ${mailboxes} mailboxes within ${Math.round(THROTTLE_WINDOW_MS / 60_000)} min: lowered at once, and kept below ${this.level} for ${Math.round(this.o.throttleCapMs / 60_000)} min`,
     );
   }
 

@@ -6,7 +6,7 @@ import type { PlanMode } from "../plan/schema.js";
 import type { ReportStore } from "../report/store.js";
 import type { StoredToken, TokenKeeper } from "../token/index.js";
 import type { Classification } from "../imapsync/classification.js";
-import type { ReportEntry } from "../report/schema.js";
+import type { FolderPair, ReportEntry } from "../report/schema.js";
 import type { RunClass } from "../outcomes/classes.js";
 import type { Ui } from "../view/ui.js";
 import type { Leftover } from "../workdir/lock.js";
@@ -23,7 +23,12 @@ import {
   UNREADABLE_LISTING_REMEDY,
   WAITING_FOR_TOKEN,
 } from "../outcomes/remedies.js";
-import { decideRetry, outcomeOf, type RetryDecision } from "../outcomes/retry-policy.js";
+import {
+  decideRetry,
+  outcomeOf,
+  type RetryDecision,
+  type RetryLimits,
+} from "../outcomes/retry-policy.js";
 import { fixedLimit, type ConcurrencyLimit } from "./limit.js";
 import { schedule } from "./scheduler.js";
 
@@ -40,7 +45,9 @@ export interface EngineDeps {
   /** Reads the plan's destination password (a file is read only now, for a mailbox that runs). */
   password: (plan: MailboxPlan) => Promise<string | undefined>;
   /** `concurrency`: a number, or a limit that changes while it runs (`--concurrency auto`). */
-  limits: { concurrency: number | ConcurrencyLimit; maxAttempts: number; maxBackoffMs: number };
+  limits: RetryLimits & { concurrency: number | ConcurrencyLimit };
+  /** In [0, 1), for the jitter of throttling waits (tests make it predictable). */
+  random?: () => number;
   /** For remedies: the admin who signs in, and the stall limit. */
   loginHint?: string;
   stallTimeoutMs: number;
@@ -55,10 +62,15 @@ export interface EngineDeps {
 /** How often a mailbox held by a leftover imapsync looks again whether it has ended. */
 const LEFTOVER_POLL_MS = 1000;
 
-/** Attempts of one mailbox in this run, for the retry policy. */
+/** Attempts of one mailbox in this run, for the retry policy (see RetryHistory). */
 interface History {
   total: number;
   unproductive: number;
+  throttledAgain: number;
+  /** Its last attempt ended throttled. */
+  throttled: boolean;
+  /** When it last copied a message, or its first attempt here started (engine clock, ms). */
+  quietSince?: number;
   plan: MailboxPlan;
   /** Its last run saw this token expire: it needs a newer one, whatever the token's `exp`. */
   expiredToken?: StoredToken;
@@ -80,12 +92,13 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
   };
   const histories = new Map<string, History>();
   for (const plan of plans) {
-    histories.set(plan.mailbox.source, { total: 0, unproductive: 0, plan });
+    histories.set(plan.mailbox.source, freshHistory(plan));
     // A verification leaves the status alone: it says how the last copy ended.
     if (plan.mode !== "verify") deps.store.entry(plan.mailbox.source).status = "pending";
   }
   await deps.store.save();
 
+  const clock = clockOf(deps);
   const inFlight = { count: 0 };
   const stopRefreshing = keepTokenFresh(deps, inFlight, stopOnTokenFailure);
   const { concurrency } = deps.limits;
@@ -105,6 +118,7 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
         stopOnTokenFailure(error);
         return { againInMs: 0 };
       }
+      history.quietSince ??= clock.now();
       inFlight.count++;
       const result = await attempt(history.plan, entry, deps, limit).finally(
         () => inFlight.count--,
@@ -128,6 +142,8 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
   for (const plan of unfinished) {
     const entry = deps.store.entry(plan.mailbox.source);
     if (plan.mode !== "verify") entry.status = "pending";
+    // Its next try is now whenever the migration is resumed.
+    delete entry.nextAttemptAt;
     if (tokenFailure) entry.remedy = WAITING_FOR_TOKEN;
     deps.ui.finished(entry);
   }
@@ -187,8 +203,9 @@ async function attempt(
     password: await deps.password(plan),
     signal: deps.signal,
     forceSignal: deps.forceSignal,
-    now: () => new Date((deps.clock ?? systemClock).now()),
+    now: () => new Date(clockOf(deps).now()),
     started: async (record) => {
+      delete entry.nextAttemptAt;
       // A copy makes an earlier verification stale; a verification is not a copy attempt.
       if (plan.mode !== "verify") {
         entry.attempts.push(record);
@@ -223,9 +240,10 @@ async function settle(ended: Ended, deps: EngineDeps): Promise<{ againInMs?: num
   entry.class = classification.class;
   const { decision, remedy } = decide(history, classification, result, deps);
   entry.remedy = remedy;
-  entry.folders ??= classification.folders.length > 0 ? classification.folders : undefined;
+  entry.folders ??= firstMapping(result);
   if (decision.retry) {
     entry.status = "pending";
+    setNextAttempt(entry, decision, deps);
     await deps.store.saveEntry(entry);
     return runAgain(ended, decision, deps);
   }
@@ -234,7 +252,7 @@ async function settle(ended: Ended, deps: EngineDeps): Promise<{ againInMs?: num
   await deps.store.saveEntry(entry);
   if (entry.status === "ok" && deps.verifyAfterCopy && !deps.signal.aborted) {
     // Its own retry count: the copy's attempts do not use up the verification's.
-    Object.assign(history, { total: 0, unproductive: 0 });
+    Object.assign(history, freshHistory(history.plan));
     history.plan = deps.replan("verify", history.plan, entry);
     return { againInMs: 0 };
   }
@@ -273,6 +291,7 @@ async function settleVerification(ended: Ended, deps: EngineDeps): Promise<{ aga
         ? `${remedy} Then ${MISSING_REMEDY}.`
         : MISSING_REMEDY;
   }
+  if (decision.retry) setNextAttempt(entry, decision, deps);
   await deps.store.saveEntry(entry);
   if (decision.retry) return runAgain(ended, decision, deps);
   deps.ui.finished(entry);
@@ -287,19 +306,35 @@ function decide(
   deps: EngineDeps,
 ): { decision: RetryDecision; remedy: string } {
   const { exit, copied } = result;
-  history.total++;
-  if (copied === 0) history.unproductive++;
+  const outcome = outcomeOf(classification, exit, copied);
+  const now = clockOf(deps).now();
+  const throttled = outcome.class === "throttled";
+  // A throttled attempt is a wait Exchange Online asked for, not a failure: it counts toward
+  // neither --max-attempts nor the safety net, only toward THROTTLE_GIVE_UP's time.
+  if (!throttled) {
+    history.total++;
+    if (copied === 0) history.unproductive++;
+  }
+  history.throttledAgain =
+    throttled && copied === 0 && history.throttled ? history.throttledAgain + 1 : 0;
+  history.throttled = throttled;
+  if (copied > 0) history.quietSince = now;
   const decision = decideRetry(
-    outcomeOf(classification, exit, copied),
-    history,
+    outcome,
+    { ...history, quietMs: now - (history.quietSince ?? now) },
     deps.limits,
     deps.signal.aborted,
+    deps.random,
   );
   const remedy = exit.stalled
     ? stalledRemedy(deps.stallTimeoutMs)
     : remedyFor(classification.class, {
-        // What the tool will really wait (capped by MAX_BACKOFF), not only what was suggested.
-        backoffMs: decision.retry ? decision.delayMs : classification.backoffMs,
+        // What the tool will really wait (grown, capped by MAX_BACKOFF), not only what was suggested.
+        wait:
+          decision.retry && decision.throttle
+            ? { delayMs: decision.delayMs, throttle: decision.throttle }
+            : undefined,
+        backoffMs: classification.backoffMs,
         mailbox: history.plan.mailbox.source,
         admin: deps.loginHint,
         // Our own stop ends in SIGKILL when imapsync ignores SIGTERM: that kill is not from outside.
@@ -320,6 +355,46 @@ function runAgain(
   if (decision.renewToken) history.expiredToken = token;
   history.plan = deps.replan(history.plan.mode, history.plan, entry);
   return { againInMs: decision.delayMs };
+}
+
+/**
+ * The folder mapping a first run decided, pinned on every rerun: its `Folder i/n` lines and, for
+ * the folders it never reached (a run cut short by throttling), the destination its folder-size
+ * listing names for them. imapsync decides the whole mapping before it copies; left to automap
+ * on a rerun, an unreached `Sent Items` would follow the `Éléments envoyés` the first run created.
+ */
+function firstMapping(result: AttemptResult): FolderPair[] | undefined {
+  const pairs = new Map(result.classification.folders.map((p) => [p.source, p.destination]));
+  for (const row of result.folderSizes?.rows ?? [])
+    if (!pairs.has(row.source.name)) pairs.set(row.source.name, row.destination.name);
+  if (pairs.size === 0) return undefined;
+  return [...pairs].map(([source, destination]) => ({ source, destination }));
+}
+
+function clockOf(deps: EngineDeps): Clock {
+  return deps.clock ?? systemClock;
+}
+
+function freshHistory(plan: MailboxPlan): History {
+  return {
+    total: 0,
+    unproductive: 0,
+    throttledAgain: 0,
+    throttled: false,
+    quietSince: undefined,
+    plan,
+  };
+}
+
+/** When a mailbox that waits runs again, for the report and the views (none for a rerun at once). */
+function setNextAttempt(
+  entry: ReportEntry,
+  decision: Extract<RetryDecision, { retry: true }>,
+  deps: EngineDeps,
+): void {
+  if (decision.delayMs <= 0) return;
+  const at = clockOf(deps).now() + decision.delayMs;
+  entry.nextAttemptAt = new Date(at).toISOString();
 }
 
 function statusOf(cls: RunClass): ReportEntry["status"] {

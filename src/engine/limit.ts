@@ -112,7 +112,8 @@ export class AutoLimit implements ConcurrencyLimit {
     this.starting.delete(source);
     const startedAt = this.startedAt.get(source);
     this.startedAt.delete(source);
-    if (ended.throttled) this.apply(this.controller.throttled(this.now(), startedAt));
+    if (ended.throttled)
+      this.apply(this.controller.throttled(this.now(), { mailbox: source, startedAt }));
   }
 
   mailboxDone(_source: string): void {

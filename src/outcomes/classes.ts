@@ -45,3 +45,12 @@ export const RETRY_POLICY: Readonly<Record<RunClass, RetryPolicy>> = {
 
 /** Office 365's published suggestion (≈ 300 s) when a throttled reply gave no figure. */
 export const DEFAULT_BACKOFF_MS = 300_000;
+
+/** How a throttling wait was chosen (retry-policy.ts), for the remedy that states it. */
+export interface ThrottleWait {
+  /** What Office 365 suggested (DEFAULT_BACKOFF_MS when it named no figure). */
+  suggestedMs: number;
+  doublings: number;
+  /** --max-backoff cut the wait short. */
+  capped: boolean;
+}

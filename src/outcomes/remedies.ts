@@ -1,18 +1,41 @@
 // Every sentence shown to an admin about how a mailbox's run ended and what to do next: the
 // classes, the retry reasons, waiting states, and the preflight's verdicts.
-import { DEFAULT_BACKOFF_MS, type RunClass } from "./classes.js";
+import type { RunClass, ThrottleWait } from "./classes.js";
 import { formatDuration } from "../format.js";
 
-function duration(ms: number): string {
-  const minutes = Math.ceil(ms / 60_000);
-  return minutes <= 1 ? "1 minute" : `${minutes} minutes`;
+/** A wait as a sentence says it: seconds under a minute, minutes under two hours, then hours. */
+export function duration(ms: number): string {
+  const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? "" : "s"}`;
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 60) return plural(seconds, "second");
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 120) return plural(minutes, "minute");
+  return plural(Math.round(minutes / 6) / 10, "hour");
 }
+
+/** What a throttling wait was: the wait itself, and why it is that long. */
+function throttleWaitText(delayMs: number, wait: ThrottleWait): string {
+  const suggested = duration(wait.suggestedMs);
+  if (wait.capped) return `${duration(delayMs)} (--max-backoff; Office 365 suggested ${suggested})`;
+  if (wait.doublings === 0) return `${duration(delayMs)}, as Office 365 suggested`;
+  return (
+    `${duration(delayMs)} (Office 365 suggested ${suggested}, but the mailbox was throttled ` +
+    "again right after its last wait: each time in a row the wait doubles)"
+  );
+}
+
+const TENANT_THROTTLED =
+  "If the tenant stays throttled, lower the concurrency, spread the migration over more hours, " +
+  "or ask Microsoft support for a temporary relief of the throttling limits.";
 
 /** One sentence an admin can act on, for each way a run can end. */
 export function remedyFor(
   cls: RunClass,
   c: {
+    /** Throttling: what Office 365 suggested, when it printed a figure. */
     backoffMs?: number;
+    /** Throttling: the tool waits this long before the next attempt. */
+    wait?: { delayMs: number; throttle: ThrottleWait };
     mailbox?: string;
     admin?: string;
     /** The process was killed by something else than this tool (a shell, the kernel, a container). */
@@ -51,10 +74,12 @@ export function remedyFor(
     case "tls_failed":
       return "The TLS handshake failed: make the TLS mode match the port (implicit TLS on 993, STARTTLS or none on 143) for that server, then rerun.";
     case "throttled":
-      return (
-        `Exchange Online is throttling this mailbox: the tool waits the suggested ${duration(c.backoffMs ?? DEFAULT_BACKOFF_MS)} ` +
-        "before rerunning it; if throttling keeps coming back, lower the concurrency."
-      );
+      return c.wait
+        ? `Exchange Online is throttling this mailbox: the tool waits ${throttleWaitText(c.wait.delayMs, c.wait.throttle)}, ` +
+            `then reruns it, which copies only what is missing. ${TENANT_THROTTLED}`
+        : `Exchange Online throttled this mailbox${c.backoffMs === undefined ? "" : ` and suggested waiting ${duration(c.backoffMs)}`}: ` +
+            "run it again later (`retry`, or `migrate --resume`), which copies only what is missing. " +
+            TENANT_THROTTLED;
     case "quota_exceeded":
       return "The destination mailbox is full: raise its quota or free space on it, then rerun (messages already copied are skipped).";
     case "partial":
@@ -102,8 +127,13 @@ export const RETRY_REASONS = {
 
 /** Why a mailbox that could run again is not (appended to its remedy). */
 export function gaveUpReason(
-  p: { unproductive: number; maxAttempts: number } | { total: number },
+  p:
+    | { unproductive: number; maxAttempts: number }
+    | { total: number }
+    | { quietMs: number; giveUpMs: number },
 ): string {
+  if ("quietMs" in p)
+    return `gave up: throttled, and no message copied for ${duration(p.quietMs)} (THROTTLE_GIVE_UP ${formatDuration(p.giveUpMs)})`;
   return "total" in p
     ? `gave up after ${p.total} attempts`
     : `gave up after ${p.unproductive} attempts that copied nothing (--max-attempts ${p.maxAttempts})`;

@@ -1,5 +1,5 @@
 // Whether, when and why a mailbox runs again after an attempt: the one place retries are decided.
-import { DEFAULT_BACKOFF_MS, RETRY_POLICY, type RunClass } from "./classes.js";
+import { DEFAULT_BACKOFF_MS, RETRY_POLICY, type RunClass, type ThrottleWait } from "./classes.js";
 import { gaveUpReason, RETRY_REASONS } from "./remedies.js";
 
 /** What the scheduler needs to know about one finished attempt; it never sees log lines. */
@@ -26,34 +26,63 @@ export function outcomeOf(
 }
 
 export interface RetryLimits {
-  /** Attempts that copied nothing, after which a mailbox is given up. */
+  /** Attempts that copied nothing, after which a mailbox is given up (throttled ones aside). */
   maxAttempts: number;
   maxBackoffMs: number;
+  /** A throttled mailbox is given up once this long has passed without a copied message; 0: never. */
+  throttleGiveUpMs: number;
+}
+
+/** This mailbox's attempts so far in this run, the one that just ended included. */
+export interface RetryHistory {
+  /** Attempts that were not throttled: the safety net counts these. */
+  total: number;
+  /** Of those, the attempts that copied nothing: --max-attempts counts these. */
+  unproductive: number;
+  /**
+   * Throttled attempts in a row that copied nothing and came right after a throttling wait: the
+   * suggested wait was not enough, so the next one doubles this many times.
+   */
+  throttledAgain: number;
+  /** Since the mailbox last copied a message (or since its first attempt in this run). */
+  quietMs: number;
 }
 
 export type RetryDecision =
   | { retry: false; reason?: string }
-  | { retry: true; delayMs: number; renewToken: boolean; reason: string };
+  | {
+      retry: true;
+      delayMs: number;
+      renewToken: boolean;
+      reason: string;
+      throttle?: ThrottleWait;
+    };
 
 /** However productive each attempt is, a mailbox stops after this many (a safety net). */
 export const MAX_TOTAL_ATTEMPTS = 50;
 const BASE_DELAY_MS = 15_000;
+/** A grown throttling wait is shortened by up to this share, at random (never below the suggestion). */
+export const THROTTLE_JITTER = 0.2;
 
 /**
- * Whether and when to run a mailbox again. `history` counts this mailbox's attempts so far,
- * including the one that just ended.
+ * Whether and when to run a mailbox again. A throttled attempt counts toward neither
+ * --max-attempts nor the safety net: Exchange Online asked to wait, and a wait is what it gets,
+ * until THROTTLE_GIVE_UP passes without a copied message.
  */
 export function decideRetry(
   outcome: AttemptOutcome,
-  history: { total: number; unproductive: number },
+  history: RetryHistory,
   limits: RetryLimits,
   /** The tool is being interrupted: nothing runs again. */
   stopping = false,
+  /** In [0, 1): spreads grown throttling waits, so that mailboxes throttled together part. */
+  random: () => number = Math.random,
 ): RetryDecision {
   if (stopping) return { retry: false };
   const policy = RETRY_POLICY[outcome.class];
   if (policy === "never") return { retry: false };
   if (outcome.class === "other" && !outcome.lostConnection) return { retry: false };
+  if (policy === "backoff") return throttledRetry(outcome, history, limits, random);
   if (history.unproductive >= limits.maxAttempts) {
     return {
       retry: false,
@@ -66,15 +95,6 @@ export function decideRetry(
   switch (policy) {
     case "refresh_token":
       return { retry: true, delayMs: 0, renewToken: true, reason: RETRY_REASONS.tokenExpired };
-    case "backoff": {
-      const delayMs = Math.min(outcome.backoffMs ?? DEFAULT_BACKOFF_MS, limits.maxBackoffMs);
-      return {
-        retry: true,
-        delayMs,
-        renewToken: false,
-        reason: RETRY_REASONS.throttled,
-      };
-    }
     case "exponential": {
       const exponent = Math.max(0, history.unproductive - 1);
       const delayMs = Math.min(BASE_DELAY_MS * 2 ** exponent, limits.maxBackoffMs);
@@ -86,4 +106,41 @@ export function decideRetry(
       };
     }
   }
+}
+
+/**
+ * The wait Office 365 suggested; when the mailbox was throttled again on the first commands after
+ * such a wait, that wait doubles for each time in a row (the figure is a hint: the server may still
+ * refuse when it is over), less up to THROTTLE_JITTER at random, never below the suggestion and
+ * never above --max-backoff. An attempt that copied mail brings it back to the suggestion.
+ */
+function throttledRetry(
+  outcome: AttemptOutcome,
+  history: RetryHistory,
+  limits: RetryLimits,
+  random: () => number,
+): RetryDecision {
+  const giveUpMs = limits.throttleGiveUpMs;
+  if (giveUpMs > 0 && history.quietMs >= giveUpMs)
+    return { retry: false, reason: gaveUpReason({ quietMs: history.quietMs, giveUpMs }) };
+  const suggestedMs = outcome.backoffMs ?? DEFAULT_BACKOFF_MS;
+  const doublings = history.throttledAgain;
+  const least = Math.min(suggestedMs, limits.maxBackoffMs);
+  // 2 ** 30 times any suggestion is past any cap: the exponent stops growing there.
+  const grown = suggestedMs * 2 ** Math.min(doublings, 30);
+  const capped = grown > limits.maxBackoffMs;
+  const delayMs =
+    doublings === 0
+      ? least
+      : Math.max(
+          least,
+          Math.round(Math.min(grown, limits.maxBackoffMs) * (1 - THROTTLE_JITTER * random())),
+        );
+  return {
+    retry: true,
+    delayMs,
+    renewToken: false,
+    reason: RETRY_REASONS.throttled,
+    throttle: { suggestedMs, doublings, capped },
+  };
 }

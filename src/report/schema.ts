@@ -91,6 +91,8 @@ export const entrySchema = z.object({
   attempts: z.array(attemptSchema),
   /** Folder mapping decided by the first run, passed explicitly on reruns. */
   folders: z.array(folderPairSchema).optional(),
+  /** While it waits to run again (throttled, backing off): when its next attempt starts. */
+  nextAttemptAt: z.string().optional(),
   /**
    * `status` says how the last copy ended; this, what the last verify run found. Reports written
    * before verification existed have none.

@@ -1,6 +1,7 @@
 // Password files (a users file's password_file, DEST_ADMIN_PASSWORD_FILE): the first line, read
 // strictly, never more than PASSWORD_FILE_MAX_BYTES.
 import { closeSync, openSync, readSync } from "node:fs";
+import path from "node:path";
 import { InputError } from "../errors.js";
 import type { Config } from "../config/types.js";
 import type { Mailbox, PasswordSource } from "./types.js";
@@ -32,6 +33,14 @@ export function unreadableReason(error: unknown): string {
       return `cannot be read (${(error as Error).message})`;
   }
 }
+/** A secret's file made as it should be: 0600 in a 0700 folder, the secret never in a command. */
+function howToCreate(file: string): string {
+  // In a container the current folder is the mounted one: a relative path also holds on the host.
+  const relative = path.relative(process.cwd(), file);
+  const shown = relative.startsWith("..") || path.isAbsolute(relative) ? file : relative;
+  return `Create it, readable only by you: (umask 077 && mkdir -p ${path.dirname(shown)} && cat > ${shown}), then type the secret, Enter and Ctrl-D.`;
+}
+
 /**
  * The first line of a secret's file (password_file, DEST_ADMIN_PASSWORD_FILE, APP_SECRET_FILE);
  * every problem is an InputError at `where`. Synchronous, so settings can be read with it.
@@ -41,7 +50,12 @@ export function readPasswordFile(file: string, where: string, fix: string): stri
   try {
     bytes = readHead(file, PASSWORD_FILE_MAX_BYTES);
   } catch (error) {
-    throw new InputError(where, `the password file ${file} ${unreadableReason(error)}`, fix);
+    const missing = (error as NodeJS.ErrnoException).code === "ENOENT";
+    throw new InputError(
+      where,
+      `the password file ${file} ${unreadableReason(error)}`,
+      missing ? `${howToCreate(file)} Or ${fix.charAt(0).toLowerCase()}${fix.slice(1)}` : fix,
+    );
   }
   const newline = bytes.indexOf(0x0a);
   if (newline === -1 && bytes.length === PASSWORD_FILE_MAX_BYTES) {

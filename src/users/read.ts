@@ -34,8 +34,22 @@ async function readOrExplain(file: string): Promise<Uint8Array> {
     throw new InputError(
       file,
       `the users file ${unreadableReason(error)}`,
-      `Check the path, or create it with the header line ${CSV_HEADER}.`,
+      howToCreate(file, error),
     );
+  }
+}
+
+/** What to do about a users file that is not there, or that Docker replaced with a folder. */
+function howToCreate(file: string, error: unknown): string {
+  const fromExample = `cp users.csv.example ${file} (the example is in the repository), then one line per mailbox under the header ${CSV_HEADER}`;
+  switch ((error as NodeJS.ErrnoException).code) {
+    case "ENOENT":
+      return `Check the path, or create it: ${fromExample}.`;
+    case "EISDIR":
+      // `docker run -v ./users.csv:...` of a file that did not exist makes a root-owned folder.
+      return `If Docker made it (a bind mount of a file that did not exist creates a folder in its place), remove it with sudo rmdir ${file} and create the file: ${fromExample}.`;
+    default:
+      return `Check the path and its permissions.`;
   }
 }
 

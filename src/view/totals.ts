@@ -13,9 +13,23 @@ interface MailboxView {
   /** When the current attempt started (ms). */
   since: number;
   done: number;
+  /**
+   * Messages of this mailbox counted in this run. A rerun's progress starts again from the top of
+   * the mailbox (imapsync's `left/total` spans all of it, fixtures/imapsync-2.229-m365/
+   * ok_rerun_after_expiry.log): only what goes past this is new. Progress also counts messages
+   * that failed (a throttled run even ends below 0 left), so when an attempt ends, this is set
+   * to what it is known to hold: what was there before it and what it copied, or all of the
+   * mailbox once a copy ended ok.
+   */
+  handled: number;
+  /** `handled` when the current attempt started. */
+  before: number;
   total?: number;
   /** The attempt whose messages and bytes are already counted. */
   counted: number;
+  /** While waiting: when its next attempt starts (ms), and why it waits (the last class). */
+  nextAt?: number;
+  waitingFor?: string;
 }
 
 export interface TotalsSnapshot {
@@ -41,6 +55,14 @@ export interface RunningMailbox {
   total?: number;
 }
 
+export interface WaitingMailbox {
+  source: string;
+  /** The class of the attempt that made it wait (throttled...). */
+  cls?: string;
+  /** When its next attempt starts (ms); undefined: at once. */
+  nextAt?: number;
+}
+
 /** Rate over this long a window: long enough to smooth runs starting and ending. */
 const RATE_WINDOW_MS = 60_000;
 
@@ -48,6 +70,7 @@ export class Totals {
   private readonly byMailbox = new Map<string, MailboxView>();
   /** Kept apart so that listing them never walks the whole list. */
   private readonly runningNow = new Set<string>();
+  private readonly waitingNow = new Set<string>();
   private readonly counts: Record<ViewState, number> = {
     pending: 0,
     running: 0,
@@ -70,8 +93,7 @@ export class Totals {
   ) {
     this.startedAt = now();
     this.samples.push({ at: this.startedAt, messages: 0, bytes: 0 });
-    for (const source of sources)
-      this.byMailbox.set(source, { state: "pending", attempt: 0, since: 0, done: 0, counted: 0 });
+    for (const source of sources) this.byMailbox.set(source, newView());
     this.counts.pending = sources.length;
   }
 
@@ -81,12 +103,14 @@ export class Totals {
     view.state = state;
     if (state === "running") this.runningNow.add(source);
     else this.runningNow.delete(source);
+    if (state === "waiting") this.waitingNow.add(source);
+    else this.waitingNow.delete(source);
   }
 
   private view(source: string): MailboxView {
     let view = this.byMailbox.get(source);
     if (!view) {
-      view = { state: "pending", attempt: 0, since: 0, done: 0, counted: 0 };
+      view = newView();
       this.byMailbox.set(source, view);
       this.counts.pending++;
     }
@@ -99,6 +123,7 @@ export class Totals {
     view.attempt = attempt;
     view.since = this.now();
     view.done = 0;
+    view.before = view.handled;
   }
 
   progress(source: string, progress: Progress): void {
@@ -108,20 +133,28 @@ export class Totals {
       this.totalCount++;
     }
     if (progress.total > 0) view.total = progress.total;
-    this.messages += Math.max(0, progress.done - view.done);
+    const done = progress.total > 0 ? Math.min(progress.done, progress.total) : progress.done;
+    if (done > view.handled) this.setHandled(view, done);
     view.done = progress.done;
+  }
+
+  private setHandled(view: MailboxView, handled: number): void {
+    this.messages += handled - view.handled;
+    view.handled = handled;
   }
 
   /** The attempt ended and the mailbox waits for its next one. */
   waiting(entry: ReportEntry): void {
     const view = this.view(entry.source);
-    this.attemptEnded(view, entry);
+    this.attemptEnded(view, entry, false);
+    view.nextAt = entry.nextAttemptAt === undefined ? undefined : Date.parse(entry.nextAttemptAt);
+    view.waitingFor = entry.class;
     this.set(entry.source, view, "waiting");
   }
 
   finished(entry: ReportEntry): void {
     const view = this.view(entry.source);
-    this.attemptEnded(view, entry);
+    this.attemptEnded(view, entry, entry.status === "ok");
     const state: ViewState = countsAsOk(entry)
       ? "ok"
       : entry.status === "pending"
@@ -130,15 +163,15 @@ export class Totals {
     this.set(entry.source, view, state);
   }
 
-  /** Counts the bytes of this run's attempt once; the messages came with its progress. */
-  private attemptEnded(view: MailboxView, entry: ReportEntry): void {
+  /** Counts the bytes of this run's attempt once, and settles its messages (see `handled`). */
+  private attemptEnded(view: MailboxView, entry: ReportEntry, copyOk: boolean): void {
     if (view.attempt === 0 || view.counted === view.attempt) return;
     view.counted = view.attempt;
     const last = entry.attempts.at(-1);
     this.bytes += last?.bytesTransferred ?? 0;
     // A run that printed no progress (a quick rerun) still handled what it copied.
-    const copied = last?.messagesTransferred ?? 0;
-    if (copied > view.done) this.messages += copied - view.done;
+    const known = view.before + (last?.messagesTransferred ?? 0);
+    this.setHandled(view, copyOk ? Math.max(known, view.total ?? 0) : known);
     view.done = 0;
   }
 
@@ -161,6 +194,17 @@ export class Totals {
       });
     }
     out.sort((a, b) => a.since - b.since);
+    return out.slice(0, limit);
+  }
+
+  /** The mailboxes waiting for their next attempt, the soonest first, at most `limit`. */
+  waitingList(limit: number): WaitingMailbox[] {
+    const out: WaitingMailbox[] = [];
+    for (const source of this.waitingNow) {
+      const view = this.byMailbox.get(source)!;
+      out.push({ source, cls: view.waitingFor, nextAt: view.nextAt });
+    }
+    out.sort((a, b) => (a.nextAt ?? 0) - (b.nextAt ?? 0));
     return out.slice(0, limit);
   }
 
@@ -201,4 +245,8 @@ export class Totals {
       left += Math.max(0, (running.total ?? average) - running.done);
     return left / rate;
   }
+}
+
+function newView(): MailboxView {
+  return { state: "pending", attempt: 0, since: 0, done: 0, handled: 0, before: 0, counted: 0 };
 }

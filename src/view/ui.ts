@@ -79,6 +79,26 @@ export function formatTotals(t: TotalsSnapshot): string {
   ].join("; ");
 }
 
+/**
+ * Why a mailbox waits and until when, as every view says it: "throttled, next try at
+ * 2026-11-29T22:05:00Z (in 5m00s)".
+ */
+export function nextTryText(
+  cls: string | undefined,
+  nextAt: number | undefined,
+  now: number,
+): string {
+  const why = cls ?? "waiting";
+  if (nextAt === undefined) return `${why}, next try now`;
+  const at = new Date(nextAt).toISOString().replace(/\.\d{3}Z$/, "Z");
+  return `${why}, next try at ${at} (in ${formatDuration(Math.max(0, nextAt - now))})`;
+}
+
+function entryNextTry(entry: ReportEntry, now: number): string {
+  const at = entry.nextAttemptAt === undefined ? undefined : Date.parse(entry.nextAttemptAt);
+  return nextTryText(entry.class, at, now);
+}
+
 function changeText(change: ConcurrencyChange): string {
   return `concurrency ${change.from} -> ${change.to}: ${change.reason}`;
 }
@@ -159,10 +179,12 @@ export class PlainUi implements Ui {
   protected progressDue(source: string, progress: Progress): void {
     this.line(`${source}: ${formatProgress(progress)}`);
   }
-  waiting(entry: ReportEntry, reason: string, delayMs: number): void {
+  // The wait is in the entry (nextAttemptAt); `delayMs` goes to the JSON event as it is.
+  waiting(entry: ReportEntry, reason: string, _delayMs: number): void {
     this.totals.waiting(entry);
     this.limiter.forget(entry.source);
-    this.line(`${entry.source}: ${reason}; next attempt in ${formatDuration(delayMs)}`);
+    const now = (this.opts.now ?? (() => new Date()))().getTime();
+    this.line(`${entry.source}: ${entryNextTry(entry, now)}: ${reason}`);
   }
   finished(entry: ReportEntry): void {
     const ran = this.totals.ran(entry.source);
@@ -224,7 +246,13 @@ export class JsonlUi extends PlainUi {
   }
   override waiting(entry: ReportEntry, reason: string, delayMs: number): void {
     super.waiting(entry, reason, delayMs);
-    this.event("waiting", { source: entry.source, class: entry.class, reason, delayMs });
+    this.event("waiting", {
+      source: entry.source,
+      class: entry.class,
+      reason,
+      delayMs,
+      nextAttemptAt: entry.nextAttemptAt ?? null,
+    });
   }
   override finished(entry: ReportEntry): void {
     super.finished(entry);
@@ -248,6 +276,8 @@ export class JsonlUi extends PlainUi {
 const REDRAW_MS = 1000;
 /** Lines of running mailboxes shown at most (the rest is counted). */
 const RUNNING_SHOWN = 12;
+/** Lines of waiting mailboxes shown at most, the soonest next try first. */
+const WAITING_SHOWN = 3;
 
 /**
  * On a terminal: a block redrawn in place once a second with the totals, the rate, the ETA and
@@ -314,6 +344,12 @@ export class TerminalUi implements Ui {
       );
     }
     if (c.running > running.length) lines.push(k.dim(`  … and ${c.running - running.length} more`));
+    const waiting = this.totals.waitingList(WAITING_SHOWN);
+    if (waiting.length > 0) lines.push(k.dim("waiting:"));
+    const widest = Math.max(...waiting.map((w) => w.source.length), 0);
+    for (const w of waiting)
+      lines.push(`  ${w.source.padEnd(widest)}  ${nextTryText(w.cls, w.nextAt, this.clock())}`);
+    if (c.waiting > waiting.length) lines.push(k.dim(`  … and ${c.waiting - waiting.length} more`));
     return lines;
   }
 
@@ -329,11 +365,9 @@ export class TerminalUi implements Ui {
   progress(source: string, progress: Progress): void {
     this.totals.progress(source, progress);
   }
-  waiting(entry: ReportEntry, reason: string, delayMs: number): void {
+  waiting(entry: ReportEntry, reason: string, _delayMs: number): void {
     this.totals.waiting(entry);
-    this.above(
-      this.color.dim(`${entry.source}: ${reason}; next attempt in ${formatDuration(delayMs)}`),
-    );
+    this.above(this.color.dim(`${entry.source}: ${entryNextTry(entry, this.clock())}: ${reason}`));
   }
   finished(entry: ReportEntry): void {
     this.totals.finished(entry);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * A stand-in for imapsync 2.229 that replays REAL recorded logs (fixtures/imapsync-2.229-m365,
- * fixtures/imapsync-2.229, -standin and -verify) and ends with their real exit codes. The outcome follows from the
+ * fixtures/imapsync-2.229, -standin, -throttle and -verify) and ends with their real exit codes. The outcome follows from the
  * inputs, as with the real program: argv (parsed with imapsync's own option table), the token
  * file (a JWT: `upn` and `exp` are read, not verified), the destination password (--passfile2,
  * --password2 or IMAPSYNC_PASSWORD2) and a "world" JSON file named by IMAPSYNC_DOUBLE_WORLD that
@@ -10,8 +10,15 @@
  *   { fixturesDir?, stateDir, delegations: { "<admin upn>": ["<mailbox>", ...] },
  *     passwords: { "<user2 or authuser2>": "<password>" }, quota?: ["<mailbox>"],
  *     throttle?: { "<mailbox>": <first N sync attempts throttled> }, linesPerSecond?: number,
+ *     throttleWindow?: { "<mailbox>": { productive, windowMs?, refusedRuns?, fromStart? } }
+ *       (see windowOutcome),
  *     stall?: { "<mailbox>": <lines printed before the run hangs> },
- *     verify?: { "<mailbox>": "<fixtures/imapsync-2.229-verify file its folder sizes replay>" } }
+ *     verify?: { "<mailbox>": "<fixtures/imapsync-2.229-verify file its folder sizes replay>" },
+ *     destinationLogin?: true }
+ *
+ * With `destinationLogin`, the destination password is not looked up in `passwords`: it is tried
+ * for real, by an IMAP LOGIN at --host2/--port2 (plain TCP), as imapsync's login would (the image
+ * test's demo, against the stand-in's destination Dovecot).
  *
  * Like imapsync it writes `PID\nlogfile` to --pidfile, stops at the abort file `<pidfile>abort<PID>`
  * (exit 7), dies of SIGTERM after printing its statistics, reconnects on a single SIGINT, and
@@ -33,6 +40,7 @@ import {
   writeFileSync,
   writeSync,
 } from "node:fs";
+import { connect } from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { decodeJwt } from "jose";
@@ -251,6 +259,8 @@ interface CallRecord {
   user1: string;
   mode: string;
   outcome: string;
+  start: string;
+  end: string;
 }
 
 function previousCalls(): CallRecord[] {
@@ -269,6 +279,7 @@ const M365 = "imapsync-2.229-m365";
 const PLAIN = "imapsync-2.229";
 const STANDIN = "imapsync-2.229-standin";
 const VERIFY = "imapsync-2.229-verify";
+const THROTTLE = "imapsync-2.229-throttle";
 
 class Fixture {
   readonly lines: string[];
@@ -356,7 +367,10 @@ function outcome(): Outcome {
 
   const login2 = opt("authuser2") ?? user2;
   const expected = Object.entries(world.passwords).find(([user]) => same(user, login2))?.[1];
-  if (expected === undefined || password2() !== expected) {
+  const accepted = world.destinationLogin
+    ? destinationAccepts
+    : expected !== undefined && password2() === expected;
+  if (!accepted) {
     return pick("auth_failed_destination", `${M365}/auth_failed_destination.log`, 162);
   }
   const delegated =
@@ -383,6 +397,8 @@ function outcome(): Outcome {
     return pick("quota_exceeded", `${M365}/quota_exceeded.log`, 113);
   }
   const history = previousCalls().filter((call) => call.mode === "sync");
+  const windowed = Object.entries(world.throttleWindow ?? {}).find(([m]) => same(m, user1))?.[1];
+  if (windowed) return windowOutcome(windowed, history, pick);
   const throttled = Object.entries(world.throttle ?? {}).find(([m]) => same(m, user1))?.[1] ?? 0;
   if (history.length < throttled) return pick("throttled", `${M365}/throttled_fetch.log`, 115);
   const ok = history.some((call) => call.outcome === "token_expired")
@@ -390,6 +406,36 @@ function outcome(): Outcome {
     : pick("ok", `${M365}/ok_xoauth2_delegated.log`, 0);
   const lineCount = new Fixture(ok.fixture).lines.length;
   return expMs < nowMs + (lineCount / pace(lineCount)) * 1000 ? expired : ok;
+}
+
+/**
+ * A mailbox whose budget Exchange Online keeps spending (`world.throttleWindow`), replayed from the
+ * runs of fixtures/imapsync-2.229-throttle: a run copies 90 messages and is throttled, which
+ * refuses the mailbox for a while (longer than the 3 s its replies suggest): for `windowMs` from
+ * that run's end, or for the next `refusedRuns` runs (the same whatever the machine's speed). A
+ * run inside the refusal copies nothing; after `productive` runs that copied, the next one outside
+ * a refusal copies the rest and ends ok. `fromStart`: refused from the first run on.
+ */
+function windowOutcome(
+  w: NonNullable<World["throttleWindow"]>[string],
+  history: CallRecord[],
+  pick: (name: string, fixture: string, code: number) => Outcome,
+): Outcome {
+  const last = history.map((call) => call.outcome).lastIndexOf("throttled");
+  const opened = last !== -1 || w.fromStart === true;
+  const since =
+    last !== -1
+      ? Date.parse(history[last]!.end)
+      : Date.parse(history[0]?.start ?? startedAt.toISOString());
+  const runsSince = history.length - 1 - last;
+  const refused =
+    opened &&
+    ((w.windowMs !== undefined && startedAt.getTime() < since + w.windowMs) ||
+      (w.refusedRuns !== undefined && runsSince < w.refusedRuns));
+  if (refused) return pick("throttled_at_once", `${THROTTLE}/throttled_at_once.log`, 111);
+  if (history.filter((call) => call.outcome === "throttled").length < w.productive)
+    return pick("throttled", `${THROTTLE}/throttled_cut_short_first_run.log`, 115);
+  return pick("ok", `${THROTTLE}/ok_after_throttling.log`, 0);
 }
 
 /**
@@ -592,4 +638,36 @@ if (has("version")) {
   print("2.229");
   finish("version", undefined, 0);
 }
+/** LOGIN at the destination: true when the server says OK. */
+async function imapLogin(host: string, port: number, user: string, password: string) {
+  const quote = (text: string) => `"${text.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+  const socket = connect({ host, port });
+  socket.setEncoding("utf8");
+  let text = "";
+  let sent = false;
+  try {
+    for await (const chunk of socket) {
+      text += String(chunk);
+      if (!sent && /^\* OK.*\r\n/.test(text)) {
+        socket.write(`a1 LOGIN ${quote(user)} ${quote(password)}\r\n`);
+        sent = true;
+      }
+      const answer = /^a1 (OK|NO|BAD)/m.exec(text)?.[1];
+      if (answer) return answer === "OK";
+    }
+    return false;
+  } finally {
+    socket.destroy();
+  }
+}
+
+const destinationAccepts =
+  world.destinationLogin === true &&
+  (await imapLogin(
+    opt("host2") ?? "127.0.0.1",
+    Number(opt("port2") ?? 143),
+    opt("authuser2") ?? user2,
+    password2() ?? "",
+  ).catch(() => false));
+
 await replay(outcome());

@@ -72,8 +72,12 @@ const SHARD_0: Report = {
 
 /** [the message fragment docs/errors.md shows, how to get it, the exit code]. */
 const CASES: [string, () => unknown, number][] = [
-  ["the users file does not exist", () => readUsersFile(path.join(dir, "nope.csv")), 2],
-  ["the users file is a folder, not a file", () => readUsersFile(dir), 2],
+  [
+    "the users file does not exist. Check the path, or create it: cp users.csv.example",
+    () => readUsersFile(path.join(dir, "nope.csv")),
+    2,
+  ],
+  ["the users file is a folder, not a file. If Docker made it", () => readUsersFile(dir), 2],
   ["the users file lists no mailbox", usersFile("empty.csv", "# only a comment\n"), 2],
   ["this line is neither a CSV header nor an imapsync bulk line", csv("hello\n"), 2],
   ["(CSV columns are separated by commas)", csv("source;destination\n"), 2],
@@ -136,7 +140,7 @@ const CASES: [string, () => unknown, number][] = [
     2,
   ],
   [
-    "does not exist. Point password_file at a readable file",
+    "does not exist. Create it, readable only by you: (umask 077 && mkdir -p",
     usersFile("nopass.csv", "source,password_file\na@contoso.com,none.pass\n"),
     2,
   ],
@@ -232,6 +236,11 @@ const CASES: [string, () => unknown, number][] = [
     2,
   ],
   ["2 settings are missing or invalid", config({ CONCURRENCY: "0", TLS2: "tls" }), 2],
+  [
+    "has none: create it from the example in the repository, cp .env.example .env",
+    () => loadConfig({}, { env: {}, cwd: dir, require: ["destination"] }),
+    2,
+  ],
   ["cannot read the report (ENOENT)", () => loadReport(path.join(dir, "none.json")), 2],
   ['"1-3" is not INDEX/COUNT', () => parseShard("1-3", "--shard"), 2],
   ["shard index 3 is out of range for 3 shards", () => parseShard("3/3", "--shard"), 2],
@@ -286,12 +295,32 @@ describe("every rejection path: its message and exit code", () => {
     });
   }
 
-  it("an unknown flag or a missing command: exit 2 with the usage hint", async () => {
-    for (const argv of [["migrate", "--users", "u.csv", "--no-such-flag"], []]) {
+  it("usage mistakes: one sentence naming the help of the command given, exit 2", async () => {
+    const cases: [string[], string][] = [
+      [
+        ["migrate", "--users", "u.csv", "--bogus"],
+        "Unknown argument: bogus. See `m365-imapsync migrate --help`.",
+      ],
+      [
+        [],
+        "Name a command: token, check, grants, migrate, verify, retry, report or diagnose. See `m365-imapsync --help`.",
+      ],
+      [["migrate", "--users"], "--users needs a value. See `m365-imapsync migrate --help`."],
+      [["migrate"], "Missing required argument: users. See `m365-imapsync migrate --help`."],
+      [
+        ["report", "merge", "a.json"],
+        "Missing required argument: out. See `m365-imapsync report merge --help`.",
+      ],
+    ];
+    for (const [argv, expected] of cases) {
       const result = await runCli(argv, { cwd: dir, env: {} });
       assert.equal(result.exitCode, ExitCode.badInput, result.stderr);
-      assert.match(result.stderr, /See m365-imapsync --help/);
+      assert.equal(result.stderr.trim(), expected);
     }
-    assert.ok(DOC.includes("See m365-imapsync --help"));
+    for (const excerpt of [
+      "Missing required argument: users. See `m365-imapsync migrate --help`.",
+      "--users needs a value.",
+    ])
+      assert.ok(DOC.includes(excerpt), `docs/errors.md lacks: ${excerpt}`);
   });
 });

@@ -167,7 +167,7 @@ describe("stuck runs", { timeout: 300_000 }, () => {
     assert.equal(result.exitCode, 0, bg.stderr());
     assert.match(
       bg.stderr(),
-      /hung@contoso\.test: the run went silent \(STALL_TIMEOUT\); next attempt in 1s/,
+      /hung@contoso\.test: interrupted, next try at \S+ \(in 1s\): the run went silent \(STALL_TIMEOUT\)/,
     );
     const report = await s.report();
     const hung = report.mailboxes.find((e) => e.source === "hung@contoso.test")!;

@@ -291,6 +291,23 @@ describe("migrate --plan", () => {
     assert.match(text.stdout, /^# alice@contoso\.test -> alice@contoso\.test$/m);
   });
 
+  it("runs where imapsync is not installed: the commands as configured, and a notice", async () => {
+    const s = await scene(USERS, WORLD);
+    const plan = await s.run(["migrate", "--users", s.usersFile, "--plan"], {
+      IMAPSYNC_BIN: "imapsync",
+      PATH: path.dirname(process.execPath),
+    });
+    assert.equal(plan.exitCode, 0, plan.stderr);
+    assert.match(
+      plan.stdout,
+      /^imapsync --addheader --automap --office1 .*--user1 alice@contoso\.test /m,
+    );
+    assert.match(
+      plan.stderr,
+      /^Notice: imapsync "imapsync" was not found on PATH \(IMAPSYNC_BIN\): the plan shows the commands as configured; install imapsync/m,
+    );
+  });
+
   it("ends quietly when its reader stops early (`--plan | head`)", async () => {
     // Far more than a pipe holds, so that the CLI is still writing when the reader goes.
     const rows = Array.from({ length: 3000 }, (_, i) => `m${i}@contoso.test,,pw-${i},`);

@@ -120,6 +120,24 @@ describe("shards through the CLI", { timeout: 300_000 }, () => {
     );
   });
 
+  it("--plan of a shard that holds no mailbox says so on standard error, exit 0", async () => {
+    // alice alone: shard 2 of 3 (SHARD_OF); shards 0 and 1 are empty.
+    const s = await makeScene({
+      users: `source,destination,password,password_file\n${address("alice")},,${PASSWORD("alice")},\n`,
+      world: world(["alice"]),
+    });
+    const empty = await s.run(["migrate", "--users", s.usersFile, "--plan", "--shard", "1/3"]);
+    assert.equal(empty.exitCode, 0, empty.stderr);
+    assert.equal(empty.stdout, "");
+    assert.match(
+      empty.stderr,
+      /^Shard 1\/3 holds none of the 1 selected mailboxes: nothing to plan\. .*--plan --shard-count 3 shows every mailbox's shard\.$/m,
+    );
+    const full = await s.run(["migrate", "--users", s.usersFile, "--plan", "--shard", "2/3"]);
+    assert.match(full.stdout, /^# alice@contoso\.test -> alice@contoso\.test \(shard 2\/3\)$/m);
+    assert.doesNotMatch(full.stderr, /nothing to plan/);
+  });
+
   it("a shard reads only its own mailboxes' password files", async () => {
     const s = await scene();
     await rm(path.join(s.dir, "secrets/hana.pass")); // hana is in shard 2

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { chmod, readFile, rm } from "node:fs/promises";
 import path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it, type TestContext } from "node:test";
 import { execa } from "execa";
 import { openerDir } from "../../scripts/standin/browser.js";
 import { dovecotMissing } from "../../scripts/standin/dovecot.js";
@@ -21,6 +21,13 @@ async function realProgram(envName: string, name: string): Promise<string | unde
   if (configured) return configured;
   const found = await execa("sh", ["-c", `command -v ${name}`], { reject: false });
   return found.exitCode === 0 ? found.stdout.trim() : undefined;
+}
+
+/** The real imapsync; without one, the test says it skips and why. */
+async function realImapsync(t: TestContext, toDo: string): Promise<string | undefined> {
+  const imapsync = await realProgram("IMAPSYNC_BIN", "imapsync");
+  if (!imapsync) t.skip(`real imapsync not found (PATH, or IMAPSYNC_BIN): install it to ${toDo}`);
+  return imapsync;
 }
 
 describe("the CLI against the stand-in", { skip: missing }, () => {
@@ -64,13 +71,8 @@ describe("the CLI against the stand-in", { skip: missing }, () => {
   });
 
   it("migrate with the real imapsync: truthful report, copies equal the source", async (t) => {
-    const imapsync = await realProgram("IMAPSYNC_BIN", "imapsync");
-    if (!imapsync) {
-      t.skip(
-        "real imapsync not found (PATH, or IMAPSYNC_BIN): install it to run whole migrations against the stand-in",
-      );
-      return;
-    }
+    const imapsync = await realImapsync(t, "run whole migrations against the stand-in");
+    if (!imapsync) return;
     // The real oauth2c when installed; otherwise its double, which signs in through the same
     // stand-in page. The sign-ins are real either way: the stand-in issues every token.
     const oauth2c =
@@ -123,13 +125,8 @@ describe("the CLI against the stand-in", { skip: missing }, () => {
   });
 
   it("verify with the real imapsync: what arrived whole, and carol, who hit her quota, did not", async (t) => {
-    const imapsync = await realProgram("IMAPSYNC_BIN", "imapsync");
-    if (!imapsync) {
-      t.skip(
-        "real imapsync not found (PATH, or IMAPSYNC_BIN): install it to verify against the stand-in",
-      );
-      return;
-    }
+    const imapsync = await realImapsync(t, "verify against the stand-in");
+    if (!imapsync) return;
     const oauth2c =
       (await realProgram("OAUTH2C_BIN", "oauth2c")) ?? `node ${path.join(DOUBLES, "oauth2c.js")}`;
     // Hour-long tokens: this is about the verification, not about expiries.
@@ -160,6 +157,91 @@ describe("the CLI against the stand-in", { skip: missing }, () => {
     );
     assert.equal(verification("carol")?.verdict, "missing", context);
     assert.equal(verification("bob")?.class, "not_delegated", context);
+  });
+});
+
+/** 300 messages, accents included: the mailbox of the throttling case (issue 17). */
+const THROTTLED_SEED = { INBOX: 180, "Sent Items": 70, "Éléments envoyés": 30, "Archive/2023": 20 };
+
+describe("the CLI against a throttling stand-in, with the real imapsync", { skip: missing }, () => {
+  it("a 300-message mailbox throttled again and again ends ok, every folder equal on both sides", async (t) => {
+    const imapsync = await realImapsync(t, "run a throttled migration against the stand-in");
+    if (!imapsync) return;
+    const dir = await tempDir("standin-throttle-");
+    await chmod(dir, 0o755);
+    // Like Exchange Online, but in seconds: after 100 FETCHes the mailbox is refused for 8 s,
+    // whatever it reconnects, while the reply suggests 3 s.
+    const s = await startStandin({
+      dir: path.join(dir, "standin"),
+      bigCount: 10,
+      equal: { count: 1, seed: THROTTLED_SEED },
+      throttle: { afterCommands: 100, backoffMs: 3000, windowMs: 8000 },
+    });
+    t.after(async () => {
+      await s.stop();
+      await rm(dir, { recursive: true, force: true });
+    });
+    const mailbox = "equal01@contoso.test";
+    const bin = await openerDir(path.join(dir, "bin"));
+    const oauth2c =
+      (await realProgram("OAUTH2C_BIN", "oauth2c")) ?? `node ${path.join(DOUBLES, "oauth2c.js")}`;
+    const workDir = path.join(dir, "work");
+    const started = Date.now();
+    // The defaults an admin runs with (--max-attempts 3, --max-backoff 10m, THROTTLE_GIVE_UP 12h).
+    const result = await runCli(["migrate", "--users", s.equalUsersFile!], {
+      cwd: dir,
+      env: {
+        ...s.env,
+        WORK_DIR: workDir,
+        CALLBACK_PORT: String(await freePort()),
+        PATH: `${bin}:${process.env.PATH ?? ""}`,
+        IMAPSYNC_BIN: imapsync,
+        OAUTH2C_BIN: oauth2c,
+      },
+      timeoutMs: 600_000,
+    });
+    const wallMs = Date.now() - started;
+    const context = `${result.stdout}\n${result.stderr}`;
+    const report = JSON.parse(await readFile(path.join(workDir, "report.json"), "utf8")) as Report;
+    const entry = report.mailboxes.find((e) => e.source === mailbox)!;
+    const attempts = entry.attempts.map((a) => `${a.class}:${a.messagesTransferred ?? 0}`);
+    const waits = [...context.matchAll(/throttled, next try at \S+ \(in (\S+)\)/g)].map(
+      (m) => m[1],
+    );
+    t.diagnostic(`attempts [${attempts.join(", ")}]`);
+    t.diagnostic(`waits [${waits.join(", ")}], wall ${(wallMs / 1000).toFixed(1)} s`);
+    t.diagnostic(`front: ${s.front.throttledReplies()} throttled replies`);
+    assert.equal(result.exitCode, 0, context);
+    assert.equal(entry.status, "ok", context);
+    const throttled = entry.attempts.filter((a) => a.class === "throttled");
+    assert.ok(
+      throttled.length >= 2,
+      `300 messages at 100 FETCHes a window: ${attempts.join(", ")}`,
+    );
+    assert.equal(waits.length, throttled.length, context);
+    assert.equal(
+      entry.attempts.reduce((n, a) => n + (a.messagesTransferred ?? 0), 0),
+      300,
+      `nothing copied twice: ${attempts.join(", ")}`,
+    );
+    assert.ok(!("nextAttemptAt" in entry), "no next try once it is done");
+    s.front.setThrottle(undefined);
+    const source = await withImap(
+      { port: s.ports.front, user: mailbox, accessToken: await s.oauth.mint({ upn: ADMIN }, 600) },
+      folderCounts,
+    );
+    const destination = await withImap(
+      { port: s.ports.destination, user: mailbox, pass: s.destinationPassword(mailbox) },
+      folderCounts,
+    );
+    assert.equal(
+      Object.values(source).reduce((a, b) => a + b, 0),
+      300,
+    );
+    t.diagnostic(`source ${JSON.stringify(source)} destination ${JSON.stringify(destination)}`);
+    t.diagnostic(`folders ${JSON.stringify(entry.folders)}`);
+    for (const [folder, count] of Object.entries(source))
+      assert.equal(destination[folder], count, `${mailbox} ${folder}`);
   });
 });
 

@@ -17,6 +17,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     maxConcurrency: 16,
     maxAttempts: 3,
     maxBackoffMs: 600_000,
+    throttleGiveUpMs: 12 * 3_600_000,
     dryRun: false,
     passthrough: [],
     includeNonMailFolders: false,

@@ -16,6 +16,15 @@ export interface World {
   passwords: Record<string, string>;
   quota?: string[];
   throttle?: Record<string, number>;
+  /**
+   * Throttled like Exchange Online, per mailbox: a run that copied is followed by a refusal, for
+   * `windowMs` or for the next `refusedRuns` runs, in which runs copy nothing; `productive` runs
+   * copy before the one that ends ok; `fromStart`: refused from the first run on.
+   */
+  throttleWindow?: Record<
+    string,
+    { productive: number; windowMs?: number; refusedRuns?: number; fromStart?: boolean }
+  >;
   stall?: Record<string, number>;
   /** Replay pace (default 20000 lines a second). */
   linesPerSecond?: number;
@@ -23,6 +32,8 @@ export interface World {
   seconds?: Record<string, number>;
   /** What a folder-size listing of the mailbox shows: a file of fixtures/imapsync-2.229-verify. */
   verify?: Record<string, string>;
+  /** The destination password is tried by a real IMAP LOGIN at --host2 instead (plain TCP). */
+  destinationLogin?: boolean;
 }
 
 export interface WorldFiles {

@@ -11,18 +11,30 @@ import { build } from "esbuild";
 import { execa } from "execa";
 import { FIXTURES, ROOT } from "../helpers/env.js";
 
+/**
+ * Tells apart the images, containers and volumes of image tests that share one engine at the same
+ * time (M365_IMAGE_TEST_ID, e.g. a branch name); empty in CI. The Debian and Node.js bases are the
+ * same for everyone and shared.
+ */
+export const TEST_ID =
+  process.env.M365_IMAGE_TEST_ID?.replace(/[^a-z0-9]/gi, "").toLowerCase() ?? "";
+const suffix = TEST_ID ? `-${TEST_ID}` : "";
+
 export const TAGS = {
   debian: "m365-imapsync-test/debian:bookworm",
   node: `m365-imapsync-test/node:${process.versions.node}`,
-  imapsync: "m365-imapsync-test/imapsync-double:2.229",
+  imapsync: `m365-imapsync-test/imapsync-double:2.229${suffix}`,
   /** The same without libstdc++, on which Node.js cannot start. */
-  noLibstdcxx: "m365-imapsync-test/imapsync-double:2.229-no-libstdcxx",
+  noLibstdcxx: `m365-imapsync-test/imapsync-double:2.229-no-libstdcxx${suffix}`,
 };
 /** Where the doubles' bundles look for their fixtures inside the images. */
 const DOUBLES_HOME = "/opt/m365-doubles";
-/** The world file baked into the imapsync base (delegations only: no password in a layer). */
+/**
+ * The world file baked into the imapsync base, for runs that name no other (the build's, and the
+ * demo's): no password in a layer, the destination's are tried at the destination itself.
+ */
 export const BAKED_WORLD = `${DOUBLES_HOME}/world.json`;
-/** The baked world's records: the build's root runs only (runs use a world of their own). */
+/** The baked world's records, written by whichever account runs the image (sticky, like /tmp). */
 const BAKED_STATE = "/var/tmp/imapsync-double";
 export const OAUTH2C_VERSION = "1.19.0";
 
@@ -172,7 +184,9 @@ async function imapsyncBase(dir: string, world: object): Promise<void> {
 COPY imapsync /usr/bin/imapsync
 COPY fixtures ${DOUBLES_HOME}/fixtures
 COPY world.json ${BAKED_WORLD}
-RUN install -d -m 0700 ${BAKED_STATE}
+RUN install -d -m 1777 ${BAKED_STATE} \\
+ && install -m 0666 /dev/null ${BAKED_STATE}/starts.jsonl \\
+ && install -m 0666 /dev/null ${BAKED_STATE}/calls.jsonl
 ENV IMAPSYNC_DOUBLE_WORLD=${BAKED_WORLD}
 USER nobody
 WORKDIR /var/tmp

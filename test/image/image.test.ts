@@ -7,6 +7,7 @@
 // Assertions are on exit codes and report files, not on console wording.
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { chmod, chown, cp, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -20,13 +21,14 @@ import {
   APP_CLIENT_SECRET,
   signInHeadless,
 } from "../../scripts/standin/oauth-server.js";
-import { freePort } from "../../scripts/standin/ports.js";
-import { ADMIN, DELEGATIONS } from "../../scripts/standin/standin.js";
+import { freePort, freePortVariables } from "../../scripts/standin/ports.js";
+import { ADMIN, delegationsByUser } from "../../scripts/standin/standin.js";
 import { shardOf } from "../../src/plan/shard.js";
 import { loadReport } from "../../src/report/store.js";
 import { secretForms } from "../../src/secrets.js";
 import type { Report } from "../../src/report/schema.js";
 import { filesBelow, ROOT, tempDir, waitFor } from "../helpers/env.js";
+import { asComposeV1, blocksRunBy, type Block } from "../helpers/readme.js";
 import {
   buildBases,
   mustRun,
@@ -35,14 +37,18 @@ import {
   packOauth2c,
   run,
   TAGS,
+  TEST_ID,
   type Run,
 } from "./bases.js";
 
-const IMAGE = "m365-imapsync-test/app:vendor";
-const MIRRORED = "m365-imapsync-test/app:mirror";
+/** Tags, names and the account of this run (M365_IMAGE_TEST_ID keeps concurrent runs apart). */
+const suffix = TEST_ID ? `-${TEST_ID}` : "";
+const appTag = (name: string) => `m365-imapsync-test/app:${name}${suffix}`;
+const IMAGE = appTag("vendor");
+const MIRRORED = appTag("mirror");
 const CALLBACK_PORT = 9876;
-const ACCOUNT = "m365-image-test";
-const PREFIX = "m365-image-test-";
+const ACCOUNT = `m365-image-test${suffix}`;
+const PREFIX = `m365-image-test${suffix}-`;
 /** Where the tool keeps tokens on purpose (0600, WORK_DIR): scanned for, not in. */
 const STORED_CREDENTIALS = new Set(["token", "token.refresh"]);
 const MAILBOXES = ["alice", "big", "bob", "carol"].map((m) => `${m}@contoso.test`);
@@ -62,7 +68,16 @@ const mirrorRequests: string[] = [];
 const outputs: Record<string, string> = {};
 const containers = new Set<string>();
 const volumes = new Set<string>();
-const composeProject = "m365imagetest";
+const composeProject = `m365imagetest${TEST_ID}`;
+/** The demo's compose project, images and clone (README's demo, run as written). */
+const demoProject = `m365imagetestdemo${TEST_ID}`;
+const DEMO_IMAGES = {
+  M365_IMAGE: appTag("demo"),
+  M365_STANDIN_IMAGE: `m365-imapsync-test/standin:demo${suffix}`,
+};
+let demoClone = "";
+/** README's blocks this test ran, each checked against blocksRunBy("image test") at the end. */
+const readmeBlocksRun = new Set<string>();
 /** docker-compose's flags once the compose test has set its project up (for the clean-up). */
 let composeArgs: string[] = [];
 
@@ -189,11 +204,7 @@ async function buildApp(
 
 /** A world for the imapsync double: the stand-in's delegations, passwords and quota. */
 async function world(extra: object = {}): Promise<object> {
-  const delegations: Record<string, string[]> = {};
-  for (const entry of DELEGATIONS) {
-    const [who, mailbox] = entry.split("/") as [string, string];
-    (delegations[who] ??= []).push(mailbox);
-  }
+  const delegations = delegationsByUser();
   const passwords: Record<string, string> = {};
   for (const m of MAILBOXES)
     passwords[m] = (await readFile(path.join(standinDir, "secrets", `${m}.pass`), "utf8")).trim();
@@ -248,6 +259,52 @@ async function startMirror(files: Record<string, string>): Promise<number> {
   return port;
 }
 
+/** The demo's settings, as a person's shell would hold them: test bases and images, free ports. */
+let demoEnv: Record<string, string> = {};
+
+/** docker-compose in the demo's clone, with the host-network override, as README runs it. */
+const composeDemo = (args: string[]) =>
+  run(
+    "docker-compose",
+    ["-f", "docker-compose.yml", "-f", "docker-compose.host-network.yml", ...args],
+    { cwd: demoClone, env: demoEnv, timeoutMs: 1_200_000 },
+  );
+
+/** One of README's blocks run as written (compose v1's spelling), each command's exit code checked. */
+async function runReadmeBlock(block: Block, env: Record<string, string>): Promise<Run[]> {
+  const results: Run[] = [];
+  for (const command of block.commands) {
+    const r = note(
+      await run("bash", ["-c", asComposeV1(command.text)], {
+        cwd: demoClone,
+        env,
+        timeoutMs: 1_800_000,
+      }),
+      `README: ${command.text}`,
+    );
+    results.push(r);
+    assert.equal(r.exitCode, command.exitCode, `${command.text}\n${r.stdout}\n${r.stderr}`);
+  }
+  readmeBlocksRun.add(block.first);
+  return results;
+}
+
+const readmeBlock = (first: RegExp): Block => {
+  const block = blocksRunBy("image test").find((b) => first.test(b.first));
+  assert.ok(block, `README has no image-test block starting ${first}`);
+  return block;
+};
+
+/** What compose left of a project: its containers and volumes (compose labels them). */
+async function leftOf(project: string): Promise<string[]> {
+  const label = `label=com.docker.compose.project=${project}`;
+  const listed = await Promise.all([
+    run("docker", ["ps", "-a", "--filter", label, "--format", "container {{.Names}}"]),
+    run("docker", ["volume", "ls", "--filter", label, "--format", "volume {{.Name}}"]),
+  ]);
+  return listed.flatMap((r) => r.stdout.split("\n").filter(Boolean));
+}
+
 const started = Date.now();
 
 describe("the Docker image", { timeout: 60 * 60_000 }, () => {
@@ -270,16 +327,12 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
     dir = await tempDir("image-test-");
     await chmod(dir, 0o755); // Dovecot's mail user must reach the stand-in below it
     standinDir = path.join(dir, "standin");
-    const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     await mustRun(path.join(ROOT, "scripts/standin-start.sh"), [], {
       env: {
         ...process.env,
         STANDIN_DIR: standinDir,
         STANDIN_BIG_COUNT: "50",
-        STANDIN_OAUTH_PORT: String(ports[0]),
-        STANDIN_IMAP_PORT: String(ports[1]),
-        STANDIN_SOURCE_PORT: String(ports[2]),
-        STANDIN_DEST_PORT: String(ports[3]),
+        ...(await freePortVariables()),
       } as Record<string, string>,
     });
     env = parseDotenv(await readFile(path.join(standinDir, "standin.env"), "utf8"));
@@ -301,7 +354,12 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
       JSON.stringify(await world({ seconds: slow })),
     );
 
-    await buildBases(dir, { delegations: {}, passwords: {} }, (line) => console.log(`# ${line}`));
+    // The baked world plays the stand-in's servers for runs that name no other world (the
+    // demo's): its delegations and quota; passwords are tried at its destination Dovecot.
+    const { delegations, quota } = (await world()) as { delegations: object; quota: string[] };
+    await buildBases(dir, { delegations, quota, passwords: {}, destinationLogin: true }, (line) =>
+      console.log(`# ${line}`),
+    );
     const release = await packOauth2c(path.join(dir, "release"));
     const cas = await hostCas();
     const asset = oauth2cAsset();
@@ -331,7 +389,7 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
           "--build-arg",
           `NPM_REGISTRY=${await npmRegistry()}`,
           "-t",
-          "m365-imapsync-test/app:buildkit",
+          appTag("buildkit"),
           path.join(dir, "ctx-vendor"),
         ],
         { env: { ...process.env, DOCKER_BUILDKIT: "1" } as Record<string, string> },
@@ -343,7 +401,7 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
     offlineBuild = await buildApp(
       "build offline without libstdc++",
       path.join(dir, "ctx-vendor"),
-      "m365-imapsync-test/app:no-libstdcxx",
+      appTag("no-libstdcxx"),
       [],
       { network: "none", imapsyncImage: TAGS.noLibstdcxx },
     );
@@ -356,7 +414,7 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
         [`vendor/oauth2c/${asset}`]: release.tarball,
         "vendor/oauth2c/checksums.txt": unlisted,
       }),
-      "m365-imapsync-test/app:unlisted",
+      appTag("unlisted"),
       [],
     );
     const port = await startMirror({
@@ -375,8 +433,9 @@ describe("the Docker image", { timeout: 60 * 60_000 }, () => {
     for (const name of containers) await run("docker", ["rm", "-f", name]);
     if (composeArgs.length > 0) await run("docker-compose", [...composeArgs, "down", "-v"]);
     for (const volume of volumes) await run("docker", ["volume", "rm", "-f", volume]);
+    if (demoClone) await composeDemo(["--profile", "demo", "down", "--volumes"]);
     for (const tag of ["unlisted", "no-libstdcxx", "buildkit"])
-      await run("docker", ["image", "rm", `m365-imapsync-test/app:${tag}`]);
+      await run("docker", ["image", "rm", appTag(tag)]);
     mirror?.close();
     if (standinDir)
       await run(path.join(ROOT, "scripts/standin-stop.sh"), [], {
@@ -651,7 +710,7 @@ NODE_IMAGE=${TAGS.node}
       "-f",
       path.join(ROOT, "docker-compose.yml"),
       "-f",
-      path.join(ROOT, "test/image/compose.host-network.yml"),
+      path.join(ROOT, "docker-compose.host-network.yml"),
     ];
     const base = ["--project-directory", project, "-p", composeProject, ...files];
     composeArgs = base;
@@ -695,6 +754,153 @@ NODE_IMAGE=${TAGS.node}
     assert.deepEqual(classes(await report(`${composeProject}_work`)), APP_ONLY);
   });
 
+  it("README's demo as written, through the host-network override: exit 1, every class, report.html in demo/output/ as the clone's owner; README's clean-up leaves nothing", async () => {
+    // A clone as a person has it (plus the test's oauth2c release and CAs in vendor/), owned by
+    // the test account: the demo runs the tool as the owner of demo/.
+    demoClone = await context("ctx-demo", {
+      ...(await hostCas()),
+      [`vendor/oauth2c/${oauth2cAsset()}`]: path.join(dir, "release", oauth2cAsset()),
+      "vendor/oauth2c/checksums.txt": path.join(dir, "release", "checksums.txt"),
+    });
+    await mustRun("chown", ["-R", `${owner.uid}:${owner.gid}`, path.join(demoClone, "demo")]);
+    demoEnv = {
+      ...(process.env as Record<string, string>),
+      COMPOSE_PROJECT_NAME: demoProject,
+      IMAPSYNC_IMAGE: TAGS.imapsync,
+      NODE_IMAGE: TAGS.node,
+      NPM_REGISTRY: await npmRegistry(),
+      ...DEMO_IMAGES,
+      ...(await freePortVariables()),
+    };
+    const demoStarted = Date.now();
+    await runReadmeBlock(readmeBlock(/host-network\.yml run --rm demo/), demoEnv).catch(
+      async (error: unknown) => {
+        const logs = await composeDemo(["logs", "standin"]);
+        throw new Error(`${String(error)}\nstand-in log:\n${logs.stdout}`);
+      },
+    );
+    console.log(
+      `# the demo, images built by compose: ${Math.round((Date.now() - demoStarted) / 1000)} s`,
+    );
+    const output = path.join(demoClone, "demo/output");
+    const report = await loadReport(path.join(output, "report.json"));
+    assert.deepEqual(classes(report), {
+      alice: "ok",
+      bob: "not_delegated",
+      carol: "quota_exceeded",
+      big: "ok",
+      dave: "ok",
+      erin: "ok",
+    });
+    // The remedies the summary shows come from the report.
+    const remedy = (m: string) => report.mailboxes.find((e) => e.source.startsWith(m))?.remedy;
+    assert.match(
+      remedy("bob@") ?? "",
+      /Add-MailboxPermission -Identity bob@contoso\.test -User admin@contoso\.test/,
+    );
+    assert.match(remedy("carol@") ?? "", /quota/);
+    const html = await stat(path.join(output, "report.html"));
+    assert.deepEqual(
+      [html.uid, html.gid],
+      [owner.uid, owner.gid],
+      "report.html is the clone owner's",
+    );
+    assert.match(await readFile(path.join(output, "report.html"), "utf8"), /quota_exceeded/);
+    // The token came from the stand-in by the device-code grant, through the image's oauth2c.
+    assert.match(
+      outputs[`README: ${readmeBlock(/host-network\.yml run --rm demo/).commands[0]!.text}`] ?? "",
+      /device code sign-in with oauth2c/,
+    );
+
+    // A stand-in port that is taken: the demo stops before it starts; the stand-in's log names it.
+    await composeDemo(["--profile", "demo", "down", "--volumes"]);
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = String((taken.address() as AddressInfo).port);
+    try {
+      const blocked = note(
+        await run(
+          "bash",
+          ["-c", asComposeV1(readmeBlock(/host-network\.yml run --rm demo/).commands[0]!.text)],
+          { cwd: demoClone, env: { ...demoEnv, STANDIN_OAUTH_PORT: port }, timeoutMs: 600_000 },
+        ),
+        "demo with a taken port",
+      );
+      assert.notEqual(blocked.exitCode, 0);
+      const logs = await run(
+        "docker-compose",
+        ["-f", "docker-compose.yml", "-f", "docker-compose.host-network.yml", "logs", "standin"],
+        { cwd: demoClone, env: { ...demoEnv, STANDIN_OAUTH_PORT: port } },
+      );
+      assert.match(
+        logs.stdout,
+        new RegExp(`Port ${port} of 127\\.0\\.0\\.1 is taken \\(STANDIN_OAUTH_PORT\\)`),
+      );
+    } finally {
+      taken.close();
+    }
+
+    // README's clean-up, as written.
+    await runReadmeBlock(readmeBlock(/^docker compose --profile demo down --volumes$/), demoEnv);
+    assert.deepEqual(await leftOf(demoProject), []);
+    assert.equal(await stat(output).catch(() => undefined), undefined, "demo/output removed");
+  });
+
+  it("README: in a clone with nothing configured, the migration service says what to create (exit 2), and no users.csv folder appears", async () => {
+    // The demo's clone, cleaned up: no .env, users.csv or secrets/. The host network through
+    // COMPOSE_FILE (README says so), so that the command stays as written.
+    const project = `${composeProject}fresh`;
+    const env = {
+      ...(process.env as Record<string, string>),
+      COMPOSE_PROJECT_NAME: project,
+      COMPOSE_FILE: "docker-compose.yml:docker-compose.host-network.yml",
+      M365_IMAGE: IMAGE,
+    };
+    try {
+      const [result] = await runReadmeBlock(
+        readmeBlock(/^docker compose run --rm m365-imapsync/),
+        env,
+      );
+      assert.match(
+        result!.stdout + result!.stderr,
+        /users\.csv: the users file does not exist\. .*cp users\.csv\.example users\.csv/,
+      );
+      assert.equal(await stat(path.join(demoClone, "users.csv")).catch(() => undefined), undefined);
+    } finally {
+      await run("docker-compose", ["down", "--volumes"], { cwd: demoClone, env });
+    }
+  });
+
+  it("the tool's image has no Dovecot; the demo's stand-in image, from the same Dockerfile, has it", async () => {
+    const product = await docker("no dovecot", [
+      "run",
+      "--rm",
+      "--network",
+      "none",
+      "--entrypoint",
+      "sh",
+      IMAGE,
+      "-c",
+      "ls /usr/sbin/dovecot /usr/lib/dovecot 2>&1; dpkg -s dovecot-core 2>&1",
+    ]);
+    assert.notEqual(product.exitCode, 0, product.stdout);
+    assert.match(product.stdout, /No such file|is not installed/);
+    assert.doesNotMatch(product.stdout, /^Status: install ok installed/m);
+    // Built by the demo below (compose, target "standin").
+    assert.ok(demoClone, "the demo ran first");
+    const standin = await docker("standin has dovecot", [
+      "run",
+      "--rm",
+      "--network",
+      "none",
+      "--entrypoint",
+      "dovecot",
+      DEMO_IMAGES.M365_STANDIN_IMAGE,
+      "--version",
+    ]);
+    assert.equal(standin.exitCode, 0, standin.stderr);
+  });
+
   it("docker-compose.yml and the override follow the compose specification's JSON schema (compose v2 cannot run here)", async () => {
     // The schema's own formats: durations checked (stop_grace_period), the others let through.
     const ajv = new Ajv2019({
@@ -728,7 +934,7 @@ NODE_IMAGE=${TAGS.node}
       "the schema bites",
     );
     assert.ok(!validate({ services: { s: { stop_grace_period: "30 seconds" } } }), "durations too");
-    for (const file of ["docker-compose.yml", "test/image/compose.host-network.yml"]) {
+    for (const file of ["docker-compose.yml", "docker-compose.host-network.yml"]) {
       const doc = parseYaml(await readFile(path.join(ROOT, file), "utf8")) as unknown;
       assert.ok(validate(doc), `${file}: ${ajv.errorsText(validate.errors)}`);
     }
@@ -918,5 +1124,14 @@ NODE_IMAGE=${TAGS.node}
     );
     assert.ok(layerFiles > 1000 && volumeFiles > 10);
     assert.deepEqual(hits, []);
+  });
+
+  it("ran every README block that test/helpers/readme.ts leaves to the image test", () => {
+    assert.deepEqual(
+      blocksRunBy("image test")
+        .map((b) => b.first)
+        .filter((first) => !readmeBlocksRun.has(first)),
+      [],
+    );
   });
 });

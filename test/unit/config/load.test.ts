@@ -89,6 +89,7 @@ describe("loadConfig", () => {
       maxConcurrency: 16,
       maxAttempts: 3,
       maxBackoffMs: 10 * 60_000,
+      throttleGiveUpMs: 12 * 3_600_000,
       dryRun: false,
       passthrough: [],
       includeNonMailFolders: false,
@@ -167,6 +168,10 @@ describe("loadConfig", () => {
     ] as const) {
       assert.equal(load({ maxBackoff: given }).maxBackoffMs, ms, String(given));
     }
+    // THROTTLE_GIVE_UP: hours by default (a night), 0 for never.
+    assert.equal(load({}).throttleGiveUpMs, 12 * 3_600_000);
+    assert.equal(load({ throttleGiveUp: "36h" }).throttleGiveUpMs, 36 * 3_600_000);
+    assert.equal(load({ "throttle-give-up": "0" }).throttleGiveUpMs, 0);
   });
 
   test("passthrough given ready is copied", () => {
@@ -261,6 +266,10 @@ describe("loadConfig", () => {
     for (const [flags, pattern] of [
       [{ tokenMargin: "-1" }, /TOKEN_MARGIN .* a number of minutes, or a duration/],
       [{ maxBackoff: "10x" }, /MAX_BACKOFF .* not "10x"/],
+      [
+        { throttleGiveUp: "forever" },
+        /THROTTLE_GIVE_UP \(flag --throttle-give-up\) must be a number of minutes, or a duration .* not "forever"/,
+      ],
       [{ includeNonMailFolders: "maybe" }, /INCLUDE_NON_MAIL_FOLDERS .* true or false/],
       [{ loginHint: "admin" }, /LOGIN_HINT .* an email address/],
       [{ authorityUrl: "ftp://x" }, /AUTHORITY_URL .* an http\(s\) URL/],
@@ -314,8 +323,8 @@ describe("loadConfig", () => {
     test("not on PATH: both programs named, with what to do", () => {
       assertConfigError(
         () => load({}, { env: { PATH: dir }, require: ["imapsync", "oauth2c"] }),
-        /OAUTH2C_BIN \(flag --oauth2c-bin\): "oauth2c" was not found on PATH; install it, or put OAUTH2C_BIN=/,
-        /IMAPSYNC_BIN \(flag --imapsync-bin\): "imapsync" was not found on PATH; install it, or put IMAPSYNC_BIN=/,
+        /OAUTH2C_BIN \(flag --oauth2c-bin\): "oauth2c" was not found on PATH; install it \(README, "Without Docker"\), or put OAUTH2C_BIN=/,
+        /IMAPSYNC_BIN \(flag --imapsync-bin\): "imapsync" was not found on PATH; install it \(README, "Without Docker"\), or put IMAPSYNC_BIN=/,
       );
     });
 

@@ -147,7 +147,7 @@ describe("the migration Job runs one shard per index", () => {
       values: [1, 2],
     });
     const ignore = rules.find((r) => r.action === "Ignore");
-    assert.deepEqual(ignore?.onPodConditions, [{ type: "DisruptionTarget" }]);
+    assert.deepEqual(ignore?.onPodConditions, [{ type: "DisruptionTarget", status: "True" }]);
     assert.equal(rules.length, 2);
   });
 

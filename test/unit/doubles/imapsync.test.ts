@@ -4,6 +4,7 @@ import { ADMIN } from "../../helpers/constants.js";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
 import path from "node:path";
 import { before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -25,13 +26,22 @@ const PASSWORD = "Dest-Pa55word!";
 
 const WORLD: World = {
   delegations: {
-    [ADMIN]: ["carol@contoso.test", "dave@contoso.test", "erin@contoso.test", "frank@contoso.test"],
+    [ADMIN]: [
+      "carol@contoso.test",
+      "dave@contoso.test",
+      "erin@contoso.test",
+      "frank@contoso.test",
+      "gina@contoso.test",
+      "hugo@contoso.test",
+    ],
   },
   passwords: {
     "carol@contoso.test": PASSWORD,
     "dave@contoso.test": PASSWORD,
     "erin@contoso.test": PASSWORD,
     "frank@contoso.test": PASSWORD,
+    "gina@contoso.test": PASSWORD,
+    "hugo@contoso.test": PASSWORD,
     "admin@example.net": "admin-pass",
     "bob@contoso.test": PASSWORD,
   },
@@ -155,6 +165,38 @@ describe("imapsync double: outcomes from its inputs", () => {
     );
   });
 
+  it("with destinationLogin, tries the password by a real LOGIN at --host2/--port2", async () => {
+    // A destination that knows one password, and answers LOGIN as Dovecot does.
+    const logins: string[] = [];
+    const server = createServer((socket) => {
+      socket.write("* OK [CAPABILITY IMAP4rev1] ready\r\n");
+      socket.on("data", (data) => {
+        const [tag, , user, password] = String(data).trim().split(" ");
+        logins.push(`${user} ${password}`);
+        const ok = user === '"carol@contoso.test"' && password === `"${PASSWORD}"`;
+        socket.write(`${tag} ${ok ? "OK Logged in" : "NO [AUTHENTICATIONFAILED] failed"}\r\n`);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = String((server.address() as AddressInfo).port);
+    try {
+      await world.update({ ...WORLD, passwords: {}, destinationLogin: true });
+      const at = (args: string[]) =>
+        args.map((a, i) => (args[i - 1] === "--host2" ? "127.0.0.1" : a)).concat("--port2", port);
+      const good = await run(at(await recipe("carol@contoso.test")));
+      assertReplayed(good, "imapsync-2.229-m365/ok_xoauth2_delegated.log", 0);
+      const wrong = await run(at(await recipe("carol@contoso.test", { password: "wrong" })));
+      assertReplayed(wrong, "imapsync-2.229-m365/auth_failed_destination.log", 162);
+      assert.deepEqual(logins, [
+        `"carol@contoso.test" "${PASSWORD}"`,
+        '"carol@contoso.test" "wrong"',
+      ]);
+    } finally {
+      await world.update(WORLD);
+      server.close();
+    }
+  });
+
   it("checks the password of --authuser2 when given", async () => {
     const args = await recipe("carol@contoso.test", { password: "admin-pass" });
     assert.equal((await run([...args, "--authuser2", "admin@example.net"])).result.exitCode, 0);
@@ -186,6 +228,33 @@ describe("imapsync double: outcomes from its inputs", () => {
     assertReplayed(first, "imapsync-2.229-m365/throttled_fetch.log", 115);
     assert.ok(first.lines.some((l) => l.includes("Request is throttled. Suggested Backoff Time")));
     assert.equal((await run(args)).result.exitCode, 0);
+  });
+
+  it("throttles like Exchange Online: a run that copied is refused for a while, runs inside copy nothing", async () => {
+    await world.update({
+      ...WORLD,
+      throttleWindow: {
+        "gina@contoso.test": { productive: 1, refusedRuns: 1 },
+        "hugo@contoso.test": { productive: 0, windowMs: 3_600_000, fromStart: true },
+      },
+    });
+    try {
+      const args = await recipe("gina@contoso.test");
+      const first = await run(args);
+      assertReplayed(first, "imapsync-2.229-throttle/throttled_cut_short_first_run.log", 115);
+      assert.equal(first.lines.filter((l) => / copied to /.test(l)).length, 90);
+      const inside = await run(args);
+      assertReplayed(inside, "imapsync-2.229-throttle/throttled_at_once.log", 111);
+      assert.equal(inside.call?.outcome, "throttled_at_once");
+      // The refusal is over: the rest is copied.
+      assertReplayed(await run(args), "imapsync-2.229-throttle/ok_after_throttling.log", 0);
+      // Refused for an hour from the first run on, a mailbox copies nothing at all.
+      const hugo = await recipe("hugo@contoso.test");
+      for (let i = 0; i < 2; i++)
+        assertReplayed(await run(hugo), "imapsync-2.229-throttle/throttled_at_once.log", 111);
+    } finally {
+      await world.update(WORLD);
+    }
   });
 
   it("replays a dry run and a login check from the plain fixtures", async () => {

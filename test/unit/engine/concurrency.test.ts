@@ -1,5 +1,6 @@
 // The controller of `--concurrency auto` against a simulated server (load-model.ts): it finds the
-// level where the rate stops growing, backs off a saturated CPU, lowers by a quarter at once on throttling, and
+// level where the rate stops growing, backs off a saturated CPU, lowers by a quarter at once when
+// several mailboxes are throttled (not for one alone), and
 // keeps within --max-concurrency; its wall time is compared with fixed levels in the same model.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -92,16 +93,44 @@ describe("concurrency controller", () => {
     );
   });
 
-  it("a throttle is answered at the moment it is reported, once for a burst", () => {
+  it("several mailboxes throttled: lowered at the moment it is reported, once for a burst", () => {
     const c = new ConcurrencyController({ max: 16, start: 8 });
+    assert.equal(c.throttled(5000, { mailbox: "a" }), undefined, "one mailbox alone");
+    assert.equal(c.throttled(5050, { mailbox: "a" }), undefined, "the same one again");
     assert.deepEqual(
-      { ...c.throttled(5000), reason: undefined },
+      { ...c.throttled(5100, { mailbox: "b" }), reason: undefined },
       { from: 8, to: 6, reason: undefined },
     );
-    assert.equal(c.throttled(5100), undefined, "several runs throttled together count once");
     assert.equal(c.current, 6);
-    assert.equal(c.throttled(9000, 4000), undefined, "an attempt older than the lowering");
-    assert.equal(c.throttled(9000, 6000)?.to, 4);
+    assert.equal(
+      c.throttled(5200, { mailbox: "c", startedAt: 4000 }),
+      undefined,
+      "attempts older than the lowering are the same episode",
+    );
+    assert.equal(c.throttled(9000, { mailbox: "d", startedAt: 6000 }), undefined);
+    assert.equal(c.throttled(9000, { mailbox: "e", startedAt: 6000 })?.to, 4);
+  });
+
+  it("one mailbox throttled again and again among many does not drive the level down", () => {
+    const c = new ConcurrencyController({ max: 16, start: 8, settleMs: 0 });
+    // Its waits grow from 300 s: throttled at 0, 5, 15, 35 and 75 minutes.
+    for (const minute of [0, 5, 15, 35, 75])
+      assert.equal(c.throttled(minute * 60_000, { mailbox: "big" }), undefined, `${minute} min`);
+    assert.equal(c.current, 8);
+  });
+
+  it("widespread means a quarter of the level within 5 minutes, and never fewer than two mailboxes", () => {
+    const at16 = new ConcurrencyController({ max: 16, start: 16 });
+    for (const mailbox of ["a", "b", "c"])
+      assert.equal(at16.throttled(1000, { mailbox }), undefined, `${mailbox}: 3 of 16`);
+    const change = at16.throttled(1000, { mailbox: "d" });
+    assert.equal(change?.to, 12);
+    assert.match(change?.reason ?? "", /throttled 4 mailboxes within 5 min/);
+    // Two mailboxes five minutes apart are two mailboxes' own affairs.
+    const at4 = new ConcurrencyController({ max: 16, start: 4 });
+    assert.equal(at4.throttled(0, { mailbox: "a" }), undefined);
+    assert.equal(at4.throttled(5 * 60_000, { mailbox: "b" }), undefined);
+    assert.equal(at4.throttled(5 * 60_000 + 1000, { mailbox: "c" })?.to, 3);
   });
 
   it("never goes above --max-concurrency nor below 1, and does not raise with nothing waiting", () => {

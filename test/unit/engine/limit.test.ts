@@ -1,5 +1,5 @@
 // The scheduler under a limit that changes while it runs, and AutoLimit's bookkeeping: what it
-// samples from the engine's events, and that a throttled attempt lowers it at once.
+// samples from the engine's events, and that throttled attempts of several mailboxes lower it at once.
 import assert from "node:assert/strict";
 import { describe, it, mock } from "node:test";
 import {
@@ -56,7 +56,7 @@ describe("schedule with a changing limit", () => {
 });
 
 describe("AutoLimit", () => {
-  it("samples messages, bytes, runs and waiting mailboxes; a throttled attempt lowers it at once", () => {
+  it("samples messages, bytes, runs and waiting mailboxes; two mailboxes throttled lower it at once, one does not", () => {
     mock.timers.enable({ apis: ["setInterval", "Date"], now: 0 });
     try {
       const changes: ConcurrencyChange[] = [];
@@ -75,9 +75,14 @@ describe("AutoLimit", () => {
       limit.mailboxDone("m0");
       assert.equal(limit.current(), 8);
       limit.attemptEnded("m1", { copied: 0, bytes: 0, throttled: true });
-      assert.equal(limit.current(), 6);
+      assert.equal(limit.current(), 8, "one mailbox throttled among eight: its own wait");
+      limit.attemptStarted("m1");
+      limit.attemptEnded("m1", { copied: 0, bytes: 0, throttled: true });
+      assert.equal(limit.current(), 8, "the same mailbox again");
+      limit.attemptEnded("m2", { copied: 0, bytes: 0, throttled: true });
+      assert.equal(limit.current(), 6, "a second mailbox: the tenant is throttled");
       assert.equal(woken, 1);
-      assert.match(changes[0]!.reason, /throttled/);
+      assert.match(changes[0]!.reason, /throttled 2 mailboxes/);
       limit.stop();
     } finally {
       mock.timers.reset();

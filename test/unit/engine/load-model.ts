@@ -80,7 +80,7 @@ export function simulate(
         notBefore[r.mailbox] = at + (model.backoffMs ?? 300_000);
         queue.push(r.mailbox);
         throttled++;
-        note(controller?.throttled(at, r.startedAt));
+        note(controller?.throttled(at, { mailbox: String(r.mailbox), startedAt: r.startedAt }));
       }
       continue;
     }

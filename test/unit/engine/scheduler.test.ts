@@ -4,18 +4,26 @@ import {
   decideRetry,
   MAX_TOTAL_ATTEMPTS,
   type AttemptOutcome,
+  type RetryHistory,
 } from "../../../src/outcomes/retry-policy.js";
 import { schedule } from "../../../src/engine/scheduler.js";
 import type { RunClass } from "../../../src/outcomes/classes.js";
 
-const LIMITS = { maxAttempts: 3, maxBackoffMs: 600_000 };
+const LIMITS = { maxAttempts: 3, maxBackoffMs: 600_000, throttleGiveUpMs: 12 * 3_600_000 };
 const outcome = (cls: RunClass, more: Partial<AttemptOutcome> = {}): AttemptOutcome => ({
   class: cls,
   lostConnection: false,
   copied: 0,
   ...more,
 });
-const first = { total: 1, unproductive: 1 };
+const history = (more: Partial<RetryHistory> = {}): RetryHistory => ({
+  total: 1,
+  unproductive: 1,
+  throttledAgain: 0,
+  quietMs: 0,
+  ...more,
+});
+const first = history();
 
 describe("decideRetry", () => {
   it("never retries what a rerun cannot fix", () => {
@@ -54,12 +62,74 @@ describe("decideRetry", () => {
     assert.equal(wait(undefined, 600_000), 300_000);
   });
 
+  it("throttled again right after a wait: the wait doubles each time, less up to a fifth at random, within --max-backoff", () => {
+    const wait = (throttledAgain: number, random: number, maxBackoffMs = 600_000) => {
+      const d = decideRetry(
+        outcome("throttled", { backoffMs: 3000 }),
+        history({ throttledAgain }),
+        { ...LIMITS, maxBackoffMs },
+        false,
+        () => random,
+      );
+      assert.ok(d.retry);
+      return { delayMs: d.delayMs, throttle: d.throttle };
+    };
+    // The suggestion itself is never shortened.
+    assert.deepEqual(wait(0, 0.99), {
+      delayMs: 3000,
+      throttle: { suggestedMs: 3000, doublings: 0, capped: false },
+    });
+    assert.equal(wait(1, 0).delayMs, 6000);
+    assert.equal(wait(1, 0.5).delayMs, 5400);
+    assert.equal(wait(3, 0).delayMs, 24_000);
+    assert.equal(wait(3, 0.999_999).delayMs, 19_200);
+    // The cap holds, jitter below it; never below the suggestion.
+    assert.deepEqual(wait(8, 0, 60_000), {
+      delayMs: 60_000,
+      throttle: { suggestedMs: 3000, doublings: 8, capped: true },
+    });
+    assert.equal(wait(8, 0.5, 60_000).delayMs, 54_000);
+    assert.equal(wait(1000, 0, 60_000).delayMs, 60_000);
+    assert.equal(wait(1, 0.999_999, 3500).delayMs, 3000);
+  });
+
+  it("a throttled attempt counts toward neither --max-attempts nor the safety net", () => {
+    const d = decideRetry(
+      outcome("throttled"),
+      history({ total: MAX_TOTAL_ATTEMPTS + 10, unproductive: 99 }),
+      LIMITS,
+    );
+    assert.equal(d.retry, true);
+  });
+
+  it("gives a throttled mailbox up only once THROTTLE_GIVE_UP passes without a copied message; 0 never", () => {
+    const budget = 2 * 3_600_000;
+    const limits = { ...LIMITS, throttleGiveUpMs: budget };
+    assert.equal(
+      decideRetry(outcome("throttled"), history({ quietMs: budget - 1 }), limits).retry,
+      true,
+    );
+    const givenUp = decideRetry(outcome("throttled"), history({ quietMs: budget }), limits);
+    assert.equal(givenUp.retry, false);
+    assert.equal(
+      givenUp.retry ? "" : givenUp.reason,
+      "gave up: throttled, and no message copied for 2 hours (THROTTLE_GIVE_UP 2h00m)",
+    );
+    assert.equal(
+      decideRetry(outcome("throttled"), history({ quietMs: 1e12 }), {
+        ...LIMITS,
+        throttleGiveUpMs: 0,
+      }).retry,
+      true,
+    );
+  });
+
   it("backs off exponentially after lost connections and partial runs", () => {
     const delays = [1, 2, 3].map((unproductive) => {
       const d = decideRetry(
         outcome("connect_failed_destination"),
-        { total: unproductive, unproductive },
-        { maxAttempts: 10, maxBackoffMs: 40_000 },
+        history({ total: unproductive, unproductive }),
+        { ...LIMITS, maxAttempts: 10, maxBackoffMs: 40_000 },
       );
       return d.retry ? d.delayMs : -1;
     });
@@ -76,17 +146,20 @@ describe("decideRetry", () => {
   });
 
   it("counts only attempts that copied nothing against --max-attempts", () => {
-    const givenUp = decideRetry(outcome("partial"), { total: 3, unproductive: 3 }, LIMITS);
+    const givenUp = decideRetry(outcome("partial"), history({ total: 3, unproductive: 3 }), LIMITS);
     assert.equal(givenUp.retry, false);
     assert.match(givenUp.retry ? "" : (givenUp.reason ?? ""), /3 attempts that copied nothing/);
     // Ten productive attempts and two empty ones: still worth another go.
     assert.equal(
-      decideRetry(outcome("token_expired"), { total: 12, unproductive: 2 }, LIMITS).retry,
+      decideRetry(outcome("token_expired"), history({ total: 12, unproductive: 2 }), LIMITS).retry,
       true,
     );
     assert.equal(
-      decideRetry(outcome("token_expired"), { total: MAX_TOTAL_ATTEMPTS, unproductive: 0 }, LIMITS)
-        .retry,
+      decideRetry(
+        outcome("token_expired"),
+        history({ total: MAX_TOTAL_ATTEMPTS, unproductive: 0 }),
+        LIMITS,
+      ).retry,
       false,
     );
   });

@@ -16,7 +16,12 @@ import {
   type RunRow,
 } from "../../helpers/fixture-index.js";
 
-const LOG_DIRS = ["imapsync-2.229", "imapsync-2.229-m365", "imapsync-2.229-standin"];
+const LOG_DIRS = [
+  "imapsync-2.229",
+  "imapsync-2.229-m365",
+  "imapsync-2.229-standin",
+  "imapsync-2.229-throttle",
+];
 const rows: RunRow[] = LOG_DIRS.flatMap((dir) => runRows(dir));
 
 /** INDEX: w1 is not a raw log, each line starts with an arrival timestamp to strip before parsing. */

@@ -1,4 +1,5 @@
 // The stand-in's OAuth server: every grant the tool uses, token shape, lifetime, introspection.
+import { waitFor } from "../../helpers/env.js";
 import { callbackServer, pkce, postForm } from "../../helpers/oauth-flows.js";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -183,6 +184,36 @@ describe("stand-in OAuth server", () => {
     const done = await poll();
     assert.equal(done.status, 200, JSON.stringify(done.body));
     assert.equal(decodeJwt(String(done.body.access_token)).upn, "admin@contoso.test");
+  });
+
+  it("approveDeviceCodes: the default account signs every device code in by itself", async () => {
+    const auto = await startOAuthServer({
+      approveDeviceCodes: true,
+      defaultAccount: "admin@contoso.test",
+    });
+    try {
+      const start = await postForm(auto.deviceEndpoint, {
+        client_id: PUBLIC_CLIENT_ID,
+        scope: SCOPE,
+      });
+      assert.equal(start.status, 200, JSON.stringify(start.body));
+      let done: Awaited<ReturnType<typeof postForm>> | undefined;
+      await waitFor(
+        async () => {
+          done = await postForm(auto.tokenEndpoint, {
+            grant_type: "urn:ietf:params:oauth:grant-type:device_code",
+            client_id: PUBLIC_CLIENT_ID,
+            device_code: String(start.body.device_code),
+          });
+          return done.status === 200;
+        },
+        30_000,
+        "the device code approved without anyone",
+      );
+      assert.equal(decodeJwt(String(done!.body.access_token)).upn, "admin@contoso.test");
+    } finally {
+      await auto.stop();
+    }
   });
 
   it("lifetime configurable down to seconds; expired tokens introspect inactive", async () => {

@@ -281,6 +281,60 @@ describe("Microsoft 365 stand-in", { skip: missing }, () => {
     }
   });
 
+  it("a mailbox's refusal window holds across its connections and outlasts the figure it suggests", async () => {
+    const backoffMs = 300;
+    const windowMs = 3000;
+    s.front.setThrottle({
+      afterCommands: 2,
+      backoffMs,
+      windowMs,
+      byeAfterErrors: 1000,
+      mailboxes: ["alice@contoso.test"],
+    });
+    const throttled = `NO Request is throttled. Suggested Backoff Time: ${backoffMs} milliseconds`;
+    const open = async () => {
+      const { raw } = await login(
+        s.ports.front,
+        "alice@contoso.test",
+        await s.oauth.mint({ upn: ADMIN }),
+      );
+      assert.match(await raw.cmd("s1", "SELECT INBOX"), /s1 OK/);
+      return raw;
+    };
+    try {
+      const first = await open();
+      assert.match(await first.cmd("f1", "FETCH 1 (FLAGS)"), /f1 OK/);
+      assert.match(await first.cmd("f2", "FETCH 2 (FLAGS)"), /f2 OK/);
+      const refusedAt = Date.now();
+      assert.equal(await first.cmd("f3", "FETCH 3 (FLAGS)"), `f3 ${throttled}\r\n`);
+      first.close();
+      // A new connection of the same mailbox is still inside the window; keep asking until the
+      // window ends, as a client that ignored the suggestion would.
+      const second = await open();
+      const refusals: number[] = [];
+      let n = 0;
+      for (;;) {
+        const reply = await second.cmd(`g${++n}`, "FETCH 1 (FLAGS)");
+        if (!reply.includes("throttled")) break;
+        refusals.push(Date.now() - refusedAt);
+        await sleep(50);
+      }
+      const openedAfter = Date.now() - refusedAt;
+      assert.ok(refusals.length > 0, "the reconnect did not reset the mailbox's budget");
+      assert.ok(
+        refusals.some((ms) => ms > backoffMs),
+        `still refused after the suggested ${backoffMs} ms: ${refusals.join(", ")}`,
+      );
+      assert.ok(openedAfter >= windowMs, `the window ended after ${openedAfter} ms`);
+      // Then it counts from zero again: one more command, then refused.
+      assert.match(await second.cmd("h1", "FETCH 1 (FLAGS)"), /h1 OK/);
+      assert.equal(await second.cmd("h2", "FETCH 1 (FLAGS)"), `h2 ${throttled}\r\n`);
+      second.close();
+    } finally {
+      s.front.setThrottle(undefined);
+    }
+  });
+
   it("the big mailbox holds several thousand messages", async () => {
     const imap = client(s, "big@contoso.test", { accessToken: await s.oauth.mint({ upn: ADMIN }) });
     await imap.connect();

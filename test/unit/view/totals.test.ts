@@ -44,8 +44,60 @@ describe("Totals", () => {
     now = 1000;
     const s = t.snapshot();
     assert.deepEqual(s.counts, { pending: 1, running: 0, waiting: 0, ok: 1, failed: 1 });
-    assert.equal(s.messages, 15, "5 + 10 handled, as their progress said");
+    // The rerun's progress counts again the 5 the first attempt handled (imapsync's left/total
+    // spans the whole mailbox on a rerun): 5 handled by attempt 1, 5 more by attempt 2.
+    assert.equal(s.messages, 10, "what a rerun found already there is not counted twice");
     assert.equal(s.bytes, 10_000);
+  });
+
+  it("reruns after throttling, as the real imapsync printed them: each message counted once", () => {
+    // fixtures/imapsync-2.229-throttle: a 300-message mailbox, each attempt's copies and its last
+    // `left/total`. A rerun counts from the top of the mailbox, refused messages too: attempt 5
+    // ends at -32 left, though it copied only 88.
+    const attempts = [
+      { copied: 90, left: 210, total: 300 },
+      { copied: 0, left: 0, total: 0 },
+      { copied: 90, left: 120, total: 300 },
+      { copied: 0, left: 0, total: 0 },
+      { copied: 88, left: -32, total: 300 },
+      { copied: 0, left: 0, total: 0 },
+      { copied: 32, left: 0, total: 300 },
+    ];
+    const t = new Totals(["a"], () => 0);
+    const seen: number[] = [];
+    for (const [i, { copied, left, total }] of attempts.entries()) {
+      t.attemptStarted("a", i + 1);
+      t.progress("a", { done: total - left, total });
+      seen.push(t.snapshot().messages);
+      const last = i === attempts.length - 1;
+      const entry = ended("a", last ? "ok" : "pending", copied, copied * 1000);
+      if (last) t.finished(entry);
+      else t.waiting(entry);
+      seen.push(t.snapshot().messages);
+    }
+    assert.deepEqual(seen, [90, 90, 90, 90, 180, 180, 180, 180, 300, 268, 268, 268, 300, 300]);
+  });
+
+  it("lists the waiting mailboxes, the soonest next try first, with why they wait", () => {
+    const t = new Totals(["a", "b", "c"], () => 0);
+    const waits: [string, string | undefined][] = [
+      ["a", "1970-01-01T00:05:00.000Z"],
+      ["b", "1970-01-01T00:01:00.000Z"],
+      ["c", undefined],
+    ];
+    for (const [source, nextAttemptAt] of waits) {
+      t.attemptStarted(source, 1);
+      t.waiting({ ...ended(source, "pending", 0, 0), class: "throttled", nextAttemptAt });
+    }
+    assert.deepEqual(t.waitingList(2), [
+      { source: "c", cls: "throttled", nextAt: undefined },
+      { source: "b", cls: "throttled", nextAt: 60_000 },
+    ]);
+    t.attemptStarted("c", 2);
+    assert.deepEqual(
+      t.waitingList(5).map((w) => w.source),
+      ["b", "a"],
+    );
   });
 
   it("a run that printed no progress still counts what it copied", () => {

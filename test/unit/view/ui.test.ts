@@ -1,22 +1,10 @@
 // The views: plain lines off a terminal (totals at an interval, one line per finished mailbox,
 // progress rate-limited), JSON lines for scripts, and the terminal block at 10,000 mailboxes.
 import assert from "node:assert/strict";
-import { Writable } from "node:stream";
 import { describe, it, mock } from "node:test";
 import type { ReportEntry } from "../../../src/report/schema.js";
 import { JsonlUi, PlainUi, TerminalUi } from "../../../src/view/ui.js";
-
-function sink(tty = false): NodeJS.WriteStream & { text: () => string } {
-  let text = "";
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      text += chunk.toString();
-      done();
-    },
-  }) as unknown as NodeJS.WriteStream & { text: () => string };
-  Object.assign(stream, { isTTY: tty, columns: 80, rows: 40, text: () => text });
-  return stream;
-}
+import { sink } from "../../helpers/sink.js";
 
 const ok = (source: string): ReportEntry => ({
   source,
@@ -103,5 +91,69 @@ describe("TerminalUi", () => {
     assert.match(block.at(-1)!, /… and 3 more/);
     assert.ok(block.length <= 16, `${block.length} lines`);
     assert.doesNotMatch(stream.text(), /user9999/, "never a line per mailbox of the list");
+  });
+});
+
+describe("a mailbox that waits", () => {
+  const throttled = (source: string, nextAttemptAt: string): ReportEntry => ({
+    source,
+    destination: source,
+    status: "pending",
+    class: "throttled",
+    nextAttemptAt,
+    attempts: [{ start: "", exitCode: 115, logFile: "", messagesTransferred: 90 }],
+  });
+
+  it("every view says why it waits and until when; the terminal lists the soonest", async () => {
+    const now = () => new Date(60_000);
+    const plain = sink();
+    const plainUi = new PlainUi(["a@x"], { stream: plain, env: {}, now });
+    plainUi.attemptStarted("a@x", 1);
+    plainUi.waiting(
+      throttled("a@x", "1970-01-01T00:06:00.000Z"),
+      "Office 365 throttled the mailbox",
+      300_000,
+    );
+    assert.equal(
+      plain.text(),
+      "1970-01-01T00:01:00.000Z a@x: throttled, next try at 1970-01-01T00:06:00Z (in 5m00s): Office 365 throttled the mailbox\n",
+    );
+    await plainUi.close();
+
+    const events = sink();
+    const jsonl = new JsonlUi(["a@x"], { stream: sink(), env: {}, events, now });
+    jsonl.waiting(
+      throttled("a@x", "1970-01-01T00:06:00.000Z"),
+      "Office 365 throttled the mailbox",
+      300_000,
+    );
+    const event = JSON.parse(events.text().split("\n")[0]!) as Record<string, unknown>;
+    assert.deepEqual(event, {
+      at: "1970-01-01T00:01:00.000Z",
+      event: "waiting",
+      source: "a@x",
+      class: "throttled",
+      reason: "Office 365 throttled the mailbox",
+      delayMs: 300_000,
+      nextAttemptAt: "1970-01-01T00:06:00.000Z",
+    });
+    await jsonl.close();
+
+    const terminal = sink(true);
+    const sources = ["a@x", "b@x", "c@x", "d@x", "e@x"];
+    const ui = new TerminalUi(sources, { stream: terminal, env: { NO_COLOR: "1" }, now });
+    for (const [i, source] of sources.entries()) {
+      ui.attemptStarted(source, 1);
+      ui.waiting(throttled(source, new Date(120_000 + (4 - i) * 60_000).toISOString()), "", 0);
+    }
+    const block = ui.block();
+    await ui.close();
+    assert.deepEqual(block.slice(block.indexOf("waiting:")), [
+      "waiting:",
+      "  e@x  throttled, next try at 1970-01-01T00:02:00Z (in 1m00s)",
+      "  d@x  throttled, next try at 1970-01-01T00:03:00Z (in 2m00s)",
+      "  c@x  throttled, next try at 1970-01-01T00:04:00Z (in 3m00s)",
+      "  … and 2 more",
+    ]);
   });
 });
