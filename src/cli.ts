@@ -72,7 +72,8 @@ function settingOptions(): Record<string, Options> {
             : setting.type === "boolean"
               ? "boolean"
               : "string",
-        choices: setting.choices ? [...setting.choices] : undefined,
+        // A list's value is several choices with commas: loadConfig checks each.
+        choices: setting.type === "enum" && setting.choices ? [...setting.choices] : undefined,
         group: SETTINGS_GROUP,
       } satisfies Options,
     ]),

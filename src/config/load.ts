@@ -7,7 +7,7 @@ import { z } from "zod";
 import { InputError } from "../errors.js";
 import { resolveShard } from "../plan/shard.js";
 import { defaultAuthorityUrl } from "../token/entra.js";
-import type { Command, Config } from "./types.js";
+import type { Command, Config, Item } from "./types.js";
 import { isAddress } from "../users/address.js";
 import { readPasswordFile } from "../users/passwords.js";
 import { fileProblem, locateProgram, parseCommand } from "./programs.js";
@@ -47,7 +47,7 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
   // One cast, where the table-driven loop meets the typed view: parseSetting returns a value of
   // the setting's type (its default when the given value is invalid) or undefined when it has none.
   const values = raw as Values;
-  const ctx = { values, cwd, env, problems, require: new Set(opts.require) };
+  const ctx = { values, cwd, env, problems, require: requirementsOf(opts.require, values.items) };
   values.appSecret = readAppSecretFile(ctx);
   checkRequirements(ctx);
   const destAdminPasswordFile = checkDestinationAdmin(ctx);
@@ -89,6 +89,7 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
     throttleGiveUpMs: values.throttleGiveUp,
     dryRun: flags.dryRun === true,
     passthrough: passthrough(flags),
+    items: values.items,
     includeNonMailFolders: values.includeNonMailFolders,
     certificates: {
       source: { verify: values.tls1Verify, caFile: caFiles.ca1File },
@@ -190,6 +191,14 @@ function schemaFor(setting: Setting): z.ZodType<unknown> {
       ]);
     case "boolean":
       return z.union([z.boolean(), z.stringbool()]);
+    case "list": {
+      const choices = setting.choices ?? [];
+      return z
+        .string()
+        .transform((text) => text.split(",").map((word) => word.trim().toLowerCase()))
+        .refine((words) => words.every((word) => choices.includes(word)))
+        .transform((words) => choices.filter((choice) => words.includes(choice)));
+    }
     case "enum":
       return z
         .string()
@@ -223,6 +232,8 @@ function expectation(setting: Setting): string {
       return "true or false";
     case "enum":
       return `one of ${(setting.choices ?? []).join(", ")}`;
+    case "list":
+      return `some of ${(setting.choices ?? []).join(", ")}, separated by commas`;
     case "string":
       if (setting.format === "address") return "an email address";
       if (setting.format === "url") return "an http(s) URL";
@@ -257,6 +268,12 @@ interface Context {
 function missing(ctx: Context, key: SettingKey, why: string): void {
   const s = settingOf(key);
   ctx.problems.push(`${name(s)} is not set but ${why}; ${howToSet(s)}`);
+}
+
+/** Without mail, nothing of IMAP is needed: no destination host, no imapsync. */
+function requirementsOf(required: Requirement[], items: Item[]): Set<Requirement> {
+  if (items.includes("mail")) return new Set(required);
+  return new Set(required.filter((need) => need !== "destination" && need !== "imapsync"));
 }
 
 function checkRequirements(ctx: Context): void {

@@ -8,8 +8,14 @@
  */
 export const MAX_SHARDS = 1000;
 
-/** `duration`: minutes as a plain number, or with a unit: "90s", "10m", "1.5h". */
-export type SettingType = "string" | "number" | "boolean" | "enum" | "duration";
+/**
+ * `duration`: minutes as a plain number, or with a unit: "90s", "10m", "1.5h". `list`: some of
+ * the choices, comma-separated ("mail,calendar").
+ */
+export type SettingType = "string" | "number" | "boolean" | "enum" | "duration" | "list";
+
+/** What a migration can move of a mailbox; each selected one is a part of the mailbox. */
+export const ITEMS = ["mail", "calendar", "contacts"] as const;
 
 export interface Setting {
   /** camelCase name; also the key yargs gives the parsed flag. */
@@ -296,6 +302,17 @@ export const TABLE = [
     example: "12h",
   },
   {
+    key: "items",
+    env: "ITEMS",
+    flag: "items",
+    description:
+      "What moves of each mailbox, comma-separated: mail (imapsync), calendar and contacts (Microsoft Graph to CalDAV/CardDAV)",
+    type: "list",
+    choices: ITEMS,
+    default: "mail",
+    example: "mail,calendar,contacts",
+  },
+  {
     key: "includeNonMailFolders",
     env: "INCLUDE_NON_MAIL_FOLDERS",
     flag: "include-non-mail-folders",
@@ -381,11 +398,13 @@ export type ValueOf<S extends AnySetting> = S extends {
   choices: readonly (infer C)[];
 }
   ? C
-  : S["type"] extends "number" | "duration"
-    ? number
-    : S["type"] extends "boolean"
-      ? boolean
-      : string;
+  : S extends { type: "list"; choices: readonly (infer C)[] }
+    ? C[]
+    : S["type"] extends "number" | "duration"
+      ? number
+      : S["type"] extends "boolean"
+        ? boolean
+        : string;
 /** Parsed settings; durations are in milliseconds. A setting with a default is always defined. */
 export type Values = {
   [S in AnySetting as S["key"]]: S extends { default: unknown }

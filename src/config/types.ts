@@ -1,4 +1,8 @@
 // The configuration every command works from, as config/load.ts builds it from the settings.
+import type { ITEMS } from "./settings.js";
+
+/** What moves of a mailbox: mail through imapsync, calendar and contacts through Graph. */
+export type Item = (typeof ITEMS)[number];
 
 export type TlsMode = "ssl" | "starttls" | "none";
 
@@ -54,6 +58,8 @@ export interface Config {
   dryRun: boolean;
   /** Extra imapsync options given after `--`. */
   passthrough: string[];
+  /** `ITEMS`: what moves, in the table's order, never empty. */
+  items: Item[];
   /** Keep Office 365 folders that hold no mail (calendar, contacts...). */
   includeNonMailFolders: boolean;
   /** Certificate checks per side (verify: with the system's CAs unless a CA file is given). */

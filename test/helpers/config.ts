@@ -20,6 +20,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     throttleGiveUpMs: 12 * 3_600_000,
     dryRun: false,
     passthrough: [],
+    items: ["mail"],
     includeNonMailFolders: false,
     grant: "implicit",
     nonInteractive: false,

@@ -92,6 +92,7 @@ describe("loadConfig", () => {
       throttleGiveUpMs: 12 * 3_600_000,
       dryRun: false,
       passthrough: [],
+      items: ["mail"],
       includeNonMailFolders: false,
       certificates: {
         source: { verify: true, caFile: undefined },
@@ -289,6 +290,34 @@ describe("loadConfig", () => {
       load({ ...token, authorityUrl: "https://x/t" }, { require: ["token"] }),
     );
     assertConfigError(() => load(token, { require: ["token"] }), /^Configuration: TENANT_ID/);
+  });
+
+  test("ITEMS: some of mail, calendar, contacts, in any order and case, kept in the table's order", () => {
+    assert.deepEqual(load({ items: "contacts, Calendar" }).items, ["calendar", "contacts"]);
+    assert.deepEqual(load({}, { env: { ITEMS: "calendar,mail,calendar" } }).items, [
+      "mail",
+      "calendar",
+    ]);
+    assertConfigError(
+      () => load({ items: "mail,tasks" }),
+      /^Configuration: ITEMS \(flag --items\) must be some of mail, calendar, contacts, separated by commas, not "mail,tasks"/,
+    );
+    assertConfigError(() => load({ items: "mail,," }), /ITEMS \(flag --items\) must be/);
+  });
+
+  test("without mail, neither HOST2 nor imapsync is required; with it, both are", () => {
+    const token = { tenantId: "t", appId: "a", loginHint: "admin@contoso.com" };
+    const needs: LoadOptions["require"] = ["token", "destination", "imapsync"];
+    const env = { PATH: path.join(dir, "empty") };
+    const config = load({ ...token, items: "calendar,contacts" }, { require: needs, env });
+    assert.deepEqual(config.items, ["calendar", "contacts"]);
+    assertConfigError(
+      () => load({ ...token, items: "mail,calendar" }, { require: needs, env }),
+      /HOST2 \(flag --host2\) is not set/,
+      /IMAPSYNC_BIN \(flag --imapsync-bin\): "imapsync" was not found on PATH/,
+    );
+    // The token is still needed: Graph's token comes from the same app registration.
+    assertConfigError(() => load({ items: "calendar" }, { require: needs }), /TENANT_ID/, /APP_ID/);
   });
 
   test("HOST2 is optional when the command does not require it (every mailbox names its host)", () => {
