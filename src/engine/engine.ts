@@ -63,14 +63,7 @@ export interface EngineDeps {
 const LEFTOVER_POLL_MS = 1000;
 
 /** Attempts of one mailbox in this run, for the retry policy (see RetryHistory). */
-interface History {
-  total: number;
-  unproductive: number;
-  throttledAgain: number;
-  /** Its last attempt ended throttled. */
-  throttled: boolean;
-  /** When it last copied a message, or its first attempt here started (engine clock, ms). */
-  quietSince?: number;
+interface History extends AttemptCounts {
   plan: MailboxPlan;
   /** Its last run saw this token expire: it needs a newer one, whatever the token's `exp`. */
   expiredToken?: StoredToken;
@@ -307,25 +300,7 @@ function decide(
 ): { decision: RetryDecision; remedy: string } {
   const { exit, copied } = result;
   const outcome = outcomeOf(classification, exit, copied);
-  const now = clockOf(deps).now();
-  const throttled = outcome.class === "throttled";
-  // A throttled attempt is a wait Exchange Online asked for, not a failure: it counts toward
-  // neither --max-attempts nor the safety net, only toward THROTTLE_GIVE_UP's time.
-  if (!throttled) {
-    history.total++;
-    if (copied === 0) history.unproductive++;
-  }
-  history.throttledAgain =
-    throttled && copied === 0 && history.throttled ? history.throttledAgain + 1 : 0;
-  history.throttled = throttled;
-  if (copied > 0) history.quietSince = now;
-  const decision = decideRetry(
-    outcome,
-    { ...history, quietMs: now - (history.quietSince ?? now) },
-    deps.limits,
-    deps.signal.aborted,
-    deps.random,
-  );
+  const decision = countAndDecide(history, outcome, clockOf(deps).now(), deps);
   const remedy = exit.stalled
     ? stalledRemedy(deps.stallTimeoutMs)
     : remedyFor(classification.class, {
@@ -342,6 +317,48 @@ function decide(
         logEndsEarly: classification.logEndsEarly,
       });
   return { decision, remedy };
+}
+
+/** What a mailbox's or a part's attempts in this run were, as the retry policy counts them. */
+export interface AttemptCounts {
+  total: number;
+  unproductive: number;
+  throttledAgain: number;
+  /** Its last attempt ended throttled. */
+  throttled: boolean;
+  /** When it last copied something, or its first attempt here started (engine clock, ms). */
+  quietSince?: number;
+}
+
+/**
+ * Counts an attempt that has just ended into `history`, then asks the retry policy: the one path
+ * for a mailbox's mail and for its calendar and contacts parts (engine/parts.ts).
+ */
+export function countAndDecide(
+  history: AttemptCounts,
+  outcome: { class: RunClass; backoffMs?: number; lostConnection: boolean; copied: number },
+  now: number,
+  deps: Pick<EngineDeps, "limits" | "signal" | "random">,
+): RetryDecision {
+  const { copied } = outcome;
+  const throttled = outcome.class === "throttled";
+  // A throttled attempt is a wait Exchange Online asked for, not a failure: it counts toward
+  // neither --max-attempts nor the safety net, only toward THROTTLE_GIVE_UP's time.
+  if (!throttled) {
+    history.total++;
+    if (copied === 0) history.unproductive++;
+  }
+  history.throttledAgain =
+    throttled && copied === 0 && history.throttled ? history.throttledAgain + 1 : 0;
+  history.throttled = throttled;
+  if (copied > 0) history.quietSince = now;
+  return decideRetry(
+    outcome,
+    { ...history, quietMs: now - (history.quietSince ?? now) },
+    deps.limits,
+    deps.signal.aborted,
+    deps.random,
+  );
 }
 
 /** The same mailbox again, in the same mode, after the decided wait (and a new token if due). */

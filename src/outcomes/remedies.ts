@@ -54,6 +54,12 @@ export function remedyFor(
         "-InheritanceType All), wait a few minutes, then rerun; if it persists, check that the " +
         "token was issued to that admin and that IMAP is enabled for the mailbox (Get-CASMailbox)."
       );
+    case "mailbox_not_enabled":
+      return (
+        "Microsoft Graph says this user has no Exchange Online mailbox (MailboxNotEnabledForRESTAPI): " +
+        "an on-premises or unlicensed mailbox has no calendar or contacts to read there; license it " +
+        "or move it to Exchange Online, or leave calendar and contacts out for it (--exclude)."
+      );
     case "token_expired":
       return (
         "The access token expired during the run: the tool gets a fresh token and reruns the " +
@@ -101,6 +107,51 @@ export function remedyFor(
         );
       }
       return "imapsync stopped for a reason this tool does not recognise: read the evidence lines and the log, fix the cause, then rerun.";
+  }
+}
+
+/**
+ * What to do about a calendar or contacts part (Microsoft Graph to CalDAV/CardDAV or files): the
+ * classes whose cause differs from imapsync's say it their way, the others as for mail.
+ */
+export function partRemedy(
+  cls: RunClass,
+  c: { kind: "calendar" | "contacts"; wait?: { delayMs: number; throttle: ThrottleWait } },
+): string {
+  const what = c.kind === "calendar" ? "calendars" : "contacts";
+  switch (cls) {
+    case "ok":
+      return `Nothing to do: the ${what} are in sync; a rerun only sends what changed.`;
+    case "not_delegated":
+      return (
+        `Microsoft Graph refused to read this mailbox's ${what} (403 ErrorAccessDenied): grant the app ` +
+        "Calendars.Read, Contacts.Read and MailboxSettings.Read as application permissions with admin " +
+        "consent (`grants` prints them), or, if an application access policy restricts the app, add " +
+        "this mailbox to its group (Get-ApplicationAccessPolicy); then rerun."
+      );
+    case "token_expired":
+      return `The Graph token was refused (401): the tool gets a new one and runs the ${what} again, sending only what is missing.`;
+    case "auth_failed_destination":
+      return (
+        "The CalDAV/CardDAV server refused the login: check the destination address and its " +
+        "password (the users file's, as for the mail), and that the account may use DAV, then rerun."
+      );
+    case "connect_failed_source":
+      return "Microsoft Graph could not be reached (GRAPH_URL): check the network or proxy; the tool retries with growing delays.";
+    case "connect_failed_destination":
+      return "The CalDAV/CardDAV server could not be reached (DAV_URL): check its address and the network; the tool retries with growing delays.";
+    case "throttled":
+      return c.wait
+        ? `Microsoft Graph is throttling this mailbox: the tool waits ${duration(c.wait.delayMs)}, then sends what is still missing. ${TENANT_THROTTLED}`
+        : `Microsoft Graph throttled this mailbox: run it again later (\`retry\`, or \`migrate --resume\`), which sends only what is missing. ${TENANT_THROTTLED}`;
+    case "quota_exceeded":
+      return `The destination refused the ${what} for lack of space: raise the account's quota, then rerun.`;
+    case "interrupted":
+      return `The ${what} were stopped on purpose: run again to continue where they stopped.`;
+    case "other":
+      return `Copying the ${what} failed for a reason this tool does not recognise: read the attempt's detail in the report, fix the cause, then rerun.`;
+    default:
+      return remedyFor(cls);
   }
 }
 

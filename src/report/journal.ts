@@ -10,6 +10,7 @@ import { open, stat, type FileHandle } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { InputError } from "../errors.js";
 import type { JournalLine, ReportEntry } from "./schema.js";
+import { persisted } from "./parts.js";
 
 /** `…/report.json` → `…/report.journal`. */
 export function journalPath(reportJson: string): string {
@@ -52,7 +53,7 @@ export class Journal {
 
   /** Resolves once the entry, as it is now, is on disk. */
   append(entry: ReportEntry): Promise<void> {
-    const written: JournalLine = { entry };
+    const written: JournalLine = { entry: persisted(entry) };
     const line = `${JSON.stringify(written)}\n`;
     this.size += Buffer.byteLength(line);
     return new Promise((resolve, reject) => {

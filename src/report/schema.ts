@@ -3,6 +3,7 @@
 // both typed and kept when a report is read back; versions.ts says how older versions load.
 import { z } from "zod";
 import { RUN_CLASSES } from "../outcomes/classes.js";
+import { ITEMS } from "../config/settings.js";
 
 /** The version written in every report; versions.ts reads each version there has been. */
 export const REPORT_SCHEMA_VERSION = 1;
@@ -82,6 +83,79 @@ export type Verification = z.infer<typeof verificationSchema>;
 const mailboxStatusSchema = z.enum(["pending", "running", "ok", "failed", "interrupted"]);
 export type MailboxStatus = z.infer<typeof mailboxStatusSchema>;
 
+/** What one pass over a calendar or contacts part did (or an attempt of it). */
+const partCountsSchema = z.object({
+  /** Source collections (calendars, contact folders) it went through. */
+  collections: z.number(),
+  /** Items new at the destination. */
+  sent: z.number(),
+  /** Items the destination held in an older version (or not from this tool), replaced. */
+  updated: z.number(),
+  /** Items this tool had created that left the source, removed at the destination. */
+  removed: z.number(),
+  /** Items unchanged since the last pass, not sent again. */
+  unchanged: z.number(),
+});
+export type PartCounts = z.infer<typeof partCountsSchema>;
+
+/** One run of a calendar or contacts part, through the source and destination of src/items/. */
+const partAttemptSchema = z.object({
+  start: z.string(),
+  end: z.string().optional(),
+  class: classSchema.optional(),
+  counts: partCountsSchema.optional(),
+  /** What the source or the destination answered when it failed (no secret: they never hold one). */
+  detail: z.string().optional(),
+});
+export type PartAttempt = z.infer<typeof partAttemptSchema>;
+
+/** One calendar or contact folder compared by UID after the copy. */
+const verifiedCollectionSchema = z.object({
+  name: z.string(),
+  sourceItems: z.number(),
+  destinationItems: z.number(),
+  /** The source's items the destination lacks, by label and UID. */
+  missing: z.array(z.string()),
+});
+export type VerifiedCollection = z.infer<typeof verifiedCollectionSchema>;
+
+const partVerificationSchema = z.object({
+  at: z.string(),
+  verdict: verificationVerdictSchema,
+  class: classSchema,
+  remedy: z.string().optional(),
+  collections: z.array(verifiedCollectionSchema),
+  missingItems: z.number(),
+});
+export type PartVerification = z.infer<typeof partVerificationSchema>;
+
+export const partKindSchema = z.enum(ITEMS);
+export type PartKind = z.infer<typeof partKindSchema>;
+
+/**
+ * One selected item of a mailbox (ITEMS). The mail part only mirrors the mailbox's own status,
+ * class and remedy (its attempts, folders and verification stay where they always were); a
+ * calendar or contacts part carries all of its own.
+ */
+export const partSchema = z.object({
+  kind: partKindSchema,
+  status: mailboxStatusSchema,
+  class: classSchema.optional(),
+  remedy: z.string().optional(),
+  nextAttemptAt: z.string().optional(),
+  attempts: z.array(partAttemptSchema),
+  /** The attempts of the last run summed: what that pass did. */
+  counts: partCountsSchema.optional(),
+  /** Collections the source lists that are not the mailbox's own (shared, birthdays, holidays). */
+  skipped: z.array(z.object({ name: z.string(), reason: z.string() })).optional(),
+  /** What the conversion could not carry, per item ("Réunion 3 mars: attachment plan.pdf…"). */
+  losses: z.array(z.string()).optional(),
+  /** Where the collections went (DAV addresses, or the files to import by hand). */
+  locations: z.array(z.string()).optional(),
+  verification: partVerificationSchema.optional(),
+});
+export type Part = z.infer<typeof partSchema>;
+
 export const entrySchema = z.object({
   source: z.string(),
   destination: z.string(),
@@ -98,6 +172,11 @@ export const entrySchema = z.object({
    * before verification existed have none.
    */
   verification: verificationSchema.optional(),
+  /**
+   * Only when ITEMS names more than mail: every part of the mailbox, `status` above being the
+   * worst of theirs. Mail-only reports have none, and read as they always did.
+   */
+  parts: z.array(partSchema).optional(),
 });
 export type ReportEntry = z.infer<typeof entrySchema>;
 

@@ -4,7 +4,8 @@ import { rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { InputError, readNamedFile } from "../errors.js";
 import type { Mailbox } from "../users/types.js";
-import { REPORT_SCHEMA_VERSION, type Report, type ReportEntry } from "./schema.js";
+import { REPORT_SCHEMA_VERSION, type PartKind, type Report, type ReportEntry } from "./schema.js";
+import { selectParts } from "./parts.js";
 import { versionStep } from "./versions.js";
 import { Journal, journalPath, readJournal } from "./journal.js";
 import { writeReportCsv, writeReportJson } from "./write.js";
@@ -138,18 +139,30 @@ export function newReport(
   now: Date,
   /** Which list (digest of the users file) and which shard this report is of. */
   identity: Pick<Report, "usersDigest" | "shard"> = {},
+  /** ITEMS: the selected mailboxes get a part for each (parts.ts), unless it is mail alone. */
+  items: readonly PartKind[] = ["mail"],
 ): Report {
   const selected = new Map(mailboxes.map((mailbox) => [mailbox.source, mailbox]));
-  const entry = (mailbox: Mailbox, before?: ReportEntry): ReportEntry => ({
-    source: mailbox.source,
-    destination: mailbox.destination,
-    status: before?.status === "ok" ? "ok" : "pending",
-    class: before?.class,
-    remedy: before?.remedy,
-    attempts: before?.attempts ?? [],
-    folders: before?.folders,
-    verification: before?.verification,
-  });
+  const entry = (mailbox: Mailbox, before?: ReportEntry): ReportEntry => {
+    const fresh: ReportEntry = {
+      source: mailbox.source,
+      destination: mailbox.destination,
+      status: before?.status === "ok" ? "ok" : "pending",
+      class: before?.class,
+      remedy: before?.remedy,
+      attempts: before?.attempts ?? [],
+      folders: before?.folders,
+      verification: before?.verification,
+      // Like the mail: a part that was ok stays ok until it runs again, others wait.
+      parts: before?.parts?.map((part) => ({
+        ...part,
+        status: part.status === "ok" ? "ok" : "pending",
+        nextAttemptAt: undefined,
+      })),
+    };
+    selectParts(fresh, items);
+    return fresh;
+  };
   const kept = (previous?.mailboxes ?? []).map((before) => {
     const mailbox = selected.get(before.source);
     selected.delete(before.source);

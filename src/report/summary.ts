@@ -1,18 +1,31 @@
 // The end-of-run summary: a line per mailbox (only those not ok, for a long list) with totals,
 // then what to do for those not ok.
 import type { Report, ReportEntry } from "./schema.js";
+import { partDone, partsOf, persisted } from "./parts.js";
 
 /**
- * Done: the last copy ended ok, and no verification found mail missing since (not verified yet
- * counts as done). The summary, the exit code, --resume and retry all ask this.
+ * The mail is done: the last copy ended ok, and no verification found mail missing since (not
+ * verified yet counts as done).
  */
-export function countsAsOk(entry: Pick<ReportEntry, "status" | "verification">): boolean {
+export function mailCountsAsOk(entry: Pick<ReportEntry, "status" | "verification">): boolean {
   return entry.status === "ok" && entry.verification?.verdict !== "missing";
+}
+
+/**
+ * Done: every part of the mailbox is (its mail alone, for a mail-only report). The summary, the
+ * exit code, --resume and retry all ask this.
+ */
+export function countsAsOk(entry: ReportEntry): boolean {
+  if (!entry.parts) return mailCountsAsOk(entry);
+  return partsOf(entry).every((part) =>
+    part.kind === "mail" ? mailCountsAsOk(entry) : partDone(part),
+  );
 }
 
 /** What the summary and report.csv show: the status, or why an ok copy is not done. */
 function shownStatus(entry: ReportEntry): string {
-  return entry.status === "ok" && !countsAsOk(entry) ? "ok, missing" : entry.status;
+  const status = persisted(entry).status;
+  return status === "ok" && !countsAsOk(entry) ? "ok, missing" : status;
 }
 
 /** Above this many mailboxes the summary lists only those not ok: report.csv has them all. */

@@ -3,6 +3,7 @@
 // version: journal lines carry none, they belong to the report.json they follow.
 import type { z } from "zod";
 import { entrySchema, reportSchema, type Report, type ReportEntry } from "./schema.js";
+import { live } from "./parts.js";
 
 /** Each turns data of its version into the current shape, or says what is wrong (a string). */
 interface VersionStep {
@@ -20,10 +21,23 @@ function parseWith<S extends z.ZodType>(schema: S, what: string) {
   };
 }
 
-/** Version 1 is today's shape: its step is the current schema itself. */
+const parseReport = parseWith(reportSchema, "not a report of this tool");
+const parseEntry = parseWith(entrySchema, "not a report entry");
+
+/**
+ * Version 1 is today's shape: its step is the current schema itself, each entry's own fields then
+ * its mail's again (parts.ts; the same entry when it has no parts).
+ */
 const CURRENT: VersionStep = {
-  report: parseWith(reportSchema, "not a report of this tool"),
-  entry: parseWith(entrySchema, "not a report entry"),
+  report: (data) => {
+    const report = parseReport(data);
+    if (typeof report === "string") return report;
+    return { ...report, mailboxes: report.mailboxes.map(live) };
+  },
+  entry: (data) => {
+    const entry = parseEntry(data);
+    return typeof entry === "string" ? entry : live(entry);
+  },
 };
 
 /**

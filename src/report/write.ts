@@ -6,6 +6,7 @@ import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { open, rename, rm } from "node:fs/promises";
 import type { Report } from "./schema.js";
+import { persisted } from "./parts.js";
 import { reportCsvPieces } from "./csv.js";
 import { renderHtmlReport } from "./html.js";
 
@@ -49,7 +50,7 @@ export function* reportJsonPieces(report: Report): Generator<string> {
   }
   yield head.slice(0, -"[]\n}".length) + "[";
   for (let i = 0; i < mailboxes.length; i++) {
-    const entry = JSON.stringify(mailboxes[i], null, 2).replaceAll("\n", "\n    ");
+    const entry = JSON.stringify(persisted(mailboxes[i]!), null, 2).replaceAll("\n", "\n    ");
     yield `${i === 0 ? "" : ","}\n    ${entry}`;
   }
   yield "\n  ]\n}\n";

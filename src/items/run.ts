@@ -1,0 +1,150 @@
+// One attempt of a calendar or contacts part of one mailbox: every collection the mailbox owns,
+// synced in turn (sync.ts) with the state of the last run (state.ts), saved after each collection
+// and whatever happens; and the verification of a part, by UID. What failed is classified by the
+// side that threw it (classify.ts); the engine (engine/parts.ts) decides what comes next.
+import type { PartCounts, VerifiedCollection } from "../report/schema.js";
+import { classifyPartError, type PartFailure, type Side } from "./classify.js";
+import type { ItemDestination, ItemKind, ItemSource } from "./contract.js";
+import { readState, writeState } from "./state.js";
+import { syncCollection, zeroCounts } from "./sync.js";
+
+/** The two sides of one part, opened for one attempt. */
+export interface PartEnds {
+  source: ItemSource;
+  destination: ItemDestination;
+}
+
+export interface PartResult {
+  counts: PartCounts;
+  skipped: { name: string; reason: string }[];
+  losses: string[];
+  /** Where each collection went (DAV addresses or files), in the source's order. */
+  locations: string[];
+  /** Absent: every collection is in sync. */
+  failure?: PartFailure;
+}
+
+/** An error thrown by one side, tagged with it: the classifier reads statuses per side. */
+class SideError extends Error {
+  constructor(
+    readonly side: Side,
+    readonly error: unknown,
+  ) {
+    super(String(error));
+  }
+}
+
+async function on<T>(side: Side, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw error instanceof SideError ? error : new SideError(side, error);
+  }
+}
+
+/** The same two sides, each of their errors tagged with its side. */
+function tagged({ source, destination }: PartEnds): PartEnds {
+  return {
+    source: {
+      collections: (kind) => on("source", () => source.collections(kind)),
+      items: (collection) => ({
+        [Symbol.asyncIterator]: () => {
+          const inner = source.items(collection)[Symbol.asyncIterator]();
+          return { next: () => on("source", () => inner.next()) };
+        },
+      }),
+    },
+    destination: {
+      ensure: (c) => on("destination", () => destination.ensure(c)),
+      list: (c) => on("destination", () => destination.list(c)),
+      put: (c, item) => on("destination", () => destination.put(c, item)),
+      remove: (c, uid) => on("destination", () => destination.remove(c, uid)),
+      close: () => on("destination", () => destination.close()),
+    },
+  };
+}
+
+function failureOf(error: unknown): PartFailure {
+  // Our own interruption is thrown by neither side (AbortSignal.throwIfAborted).
+  return error instanceof SideError
+    ? classifyPartError(error.error, error.side)
+    : classifyPartError(error, "source");
+}
+
+/** One attempt: sends what changed since the state of `stateFile`, and saves the new state. */
+export async function runPart(run: {
+  kind: ItemKind;
+  ends: PartEnds;
+  stateFile: string;
+  signal: AbortSignal;
+}): Promise<PartResult> {
+  const { source, destination } = tagged(run.ends);
+  const state = await readState(run.stateFile);
+  const result: PartResult = { counts: zeroCounts(), skipped: [], losses: [], locations: [] };
+  try {
+    const listed = await source.collections(run.kind);
+    result.skipped = listed.skipped.map(({ name, reason }) => ({ name, reason }));
+    for (const collection of listed.owned) {
+      const known = (state.collections[collection.id] ??= {
+        name: collection.name,
+        location: "",
+        items: {},
+      });
+      try {
+        const target = await syncCollection({
+          source,
+          destination,
+          collection,
+          state: known,
+          counts: result.counts,
+          losses: result.losses,
+          signal: run.signal,
+        });
+        result.locations.push(target.location);
+      } finally {
+        await writeState(run.stateFile, state);
+      }
+    }
+  } catch (error) {
+    result.failure = failureOf(error);
+  }
+  try {
+    // Also after a failure: the file destination writes what it holds so far.
+    await destination.close();
+  } catch (error) {
+    result.failure ??= failureOf(error);
+  }
+  return result;
+}
+
+/** A part's verification: per collection, the source's UIDs the destination does not hold. */
+export async function verifyPart(
+  kind: ItemKind,
+  ends: PartEnds,
+): Promise<{
+  collections: VerifiedCollection[];
+  failure?: PartFailure;
+}> {
+  const { source, destination } = tagged(ends);
+  const collections: VerifiedCollection[] = [];
+  try {
+    const { owned } = await source.collections(kind);
+    for (const collection of owned) {
+      const stored = await destination.list(await destination.ensure(collection));
+      const verified: VerifiedCollection = {
+        name: collection.name,
+        sourceItems: 0,
+        destinationItems: stored.size,
+        missing: [],
+      };
+      for await (const item of source.items(collection)) {
+        verified.sourceItems++;
+        if (!stored.has(item.uid)) verified.missing.push(`${item.label} (UID ${item.uid})`);
+      }
+      collections.push(verified);
+    }
+    return { collections };
+  } catch (error) {
+    return { collections, failure: failureOf(error) };
+  }
+}
