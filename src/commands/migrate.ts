@@ -5,8 +5,15 @@ import { locateProgram } from "../config/programs.js";
 import { ExitCode } from "../errors.js";
 import { runMigration } from "../engine/migration.js";
 import { maskArgs } from "../imapsync/args.js";
-import { notYetOk, planMailboxes, type MailboxPlan } from "../plan/plan.js";
-import type { PrintedPlan } from "../plan/schema.js";
+import {
+  notYetOk,
+  planMailboxes,
+  planParts,
+  type MailboxPlan,
+  type PartPlan,
+} from "../plan/plan.js";
+import type { PrintedPartPlan, PrintedPlan } from "../plan/schema.js";
+import { partEnds } from "../items/open.js";
 import { checkWorkDirShard, formatShard, selectShard, shardOf, shardToRun } from "../plan/shard.js";
 import { loadReport, newReport, reportPaths, ReportStore } from "../report/store.js";
 import type { Config } from "../config/types.js";
@@ -39,7 +46,9 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
   const dryPlan = Boolean(flags.plan);
   const session = await openSession(flags.users, flags, io, dryPlan ? PLAN_NEEDS : RUNS_IMAPSYNC);
   const { users } = session;
-  const config = dryPlan ? planProgram(session.config, io) : session.config;
+  const mailOnly = session.config.items.every((item) => item === "mail");
+  const planned = dryPlan && session.config.items.includes("mail");
+  const config = planned ? planProgram(session.config, io) : session.config;
   const chosen = selectMailboxes(users.mailboxes, { only: flags.only, exclude: flags.exclude });
   // Before planning: only the shard's mailboxes are planned, and only their passwords read.
   const index = config.shard && "index" in config.shard ? config.shard : undefined;
@@ -48,19 +57,18 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
   const previousReport = async (): Promise<Report | undefined> =>
     existsSync(files.json) ? loadReport(files.json) : undefined;
   const plansFor = (previous: Report | undefined) => {
-    const toRun = flags.resume ? notYetOk(selected, previous) : selected;
+    const mail = config.items.includes("mail");
+    const toRun = flags.resume && mail ? notYetOk(selected, previous) : selected;
     if (flags.resume && toRun.length < selected.length) {
       io.stderr.write(
         `--resume: ${selected.length - toRun.length} mailboxes already ok are skipped.\n`,
       );
     }
-    return planMailboxes({
-      mode: "sync",
-      mailboxes: toRun,
-      usersFile: users.path,
-      config,
-      previous,
-    });
+    const input = { mode: "sync" as const, usersFile: users.path, config, previous };
+    return {
+      mail: mail ? planMailboxes({ ...input, mailboxes: toRun }) : [],
+      parts: planParts({ ...input, mailboxes: selected, resume: flags.resume }),
+    };
   };
   if (dryPlan) {
     if (index && selected.length === 0) {
@@ -68,10 +76,12 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
         `Shard ${formatShard(index)} holds none of the ${chosen.length} selected mailboxes: nothing to plan. Which shard runs a mailbox depends on its address only; --plan --shard-count ${index.count} shows every mailbox's shard.\n`,
       );
     }
-    const shown = { json: Boolean(flags.json), shardCount: config.shard?.count };
+    const shown = { json: Boolean(flags.json), shardCount: config.shard?.count, mailOnly };
     await printPlans(plansFor(await previousReport()), io.stdout, shown);
     return ExitCode.ok;
   }
+  // Before any mailbox is read or signed in for: a build without the parts' sides says so now.
+  const open = partEnds(config);
   const shard = shardToRun(config.shard);
   if (shard) {
     io.stderr.write(
@@ -82,7 +92,7 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
     const previous = await previousReport();
     checkWorkDirShard(files.json, previous, shard);
     const identity = { usersDigest: users.digest, shard };
-    const report = newReport(users.path, selected, previous, new Date(), identity);
+    const report = newReport(users.path, selected, previous, new Date(), identity, config.items);
     const store = new ReportStore(report, files);
     const options = { config, usersFile: users.path, store };
     const signIn = {
@@ -91,7 +101,9 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
       events: flags.events,
     };
     const verify = Boolean(flags.verify);
-    return runMigration(plansFor(previous), { ...options, ...signIn, verify }, io);
+    const { mail, parts } = plansFor(previous);
+    const items = { plans: parts, open };
+    return runMigration(mail, { ...options, ...signIn, verify, parts: items }, io);
   });
 }
 
@@ -113,9 +125,9 @@ function planProgram(config: Config, io: Pick<CommandIo, "env" | "stderr">): Con
  * plans are never all queued in memory); a reader that stops early (`| head`) ends it quietly.
  */
 async function printPlans(
-  plans: MailboxPlan[],
+  plans: { mail: MailboxPlan[]; parts: PartPlan[] },
   out: NodeJS.WritableStream,
-  { json, shardCount }: { json: boolean; shardCount?: number },
+  { json, shardCount, mailOnly }: { json: boolean; shardCount?: number; mailOnly: boolean },
 ): Promise<void> {
   let closed = false;
   let failure: Error | undefined;
@@ -137,14 +149,46 @@ async function printPlans(
       out.on("close", done);
     });
   };
-  for (const plan of plans) {
+  const shardOfSource = (source: string) =>
+    shardCount === undefined
+      ? undefined
+      : { index: shardOf(source, shardCount), count: shardCount };
+  // Each mailbox's parts follow its mail line: both lists are in users-file order, merged by line.
+  const parts = plans.parts;
+  let nextPart = 0;
+  const writeParts = async (upToLine: number) => {
+    while (!closed && nextPart < parts.length && parts[nextPart]!.mailbox.line <= upToLine) {
+      await writePart(parts[nextPart++]!);
+    }
+  };
+  const writePart = async (plan: PartPlan) => {
+    const { source, destination } = plan.mailbox;
+    const shard = shardOfSource(source);
+    if (json) {
+      const shown: PrintedPartPlan = {
+        source,
+        destination,
+        part: plan.kind,
+        mode: plan.mode,
+        attempt: plan.attempt,
+        stateFile: plan.stateFile,
+        ...(shard && { shard }),
+      };
+      await write(`${JSON.stringify(shown)}\n`);
+    } else {
+      const which = shard ? ` (shard ${formatShard(shard)})` : "";
+      await write(
+        `# ${source} -> ${destination}${which}: ${plan.kind}, attempt ${plan.attempt} (Microsoft Graph to ${plan.kind === "calendar" ? "CalDAV" : "CardDAV"} or files; state ${plan.stateFile})\n`,
+      );
+    }
+  };
+  for (const plan of plans.mail) {
     if (closed) break;
     const { source, destination } = plan.mailbox;
+    // Parts of mailboxes whose mail is not planned (already ok, --resume) come in their place.
+    await writeParts(plan.mailbox.line - 1);
     const argv = maskArgs(plan.argv);
-    const shard =
-      shardCount === undefined
-        ? undefined
-        : { index: shardOf(source, shardCount), count: shardCount };
+    const shard = shardOfSource(source);
     if (json) {
       const shown: PrintedPlan = {
         source,
@@ -155,13 +199,16 @@ async function printPlans(
         logFile: plan.files.logFile,
         folders: plan.folders,
         ...(shard && { shard }),
+        ...(!mailOnly && { part: "mail" as const }),
       };
       await write(`${JSON.stringify(shown)}\n`);
     } else {
       const which = shard ? ` (shard ${formatShard(shard)})` : "";
       await write(`# ${source} -> ${destination}${which}\n${argv.map(shellQuote).join(" ")}\n`);
     }
+    await writeParts(plan.mailbox.line);
   }
+  await writeParts(Number.POSITIVE_INFINITY);
   out.off("error", onError);
   if (failure) throw failure;
 }

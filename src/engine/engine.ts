@@ -338,7 +338,7 @@ export function countAndDecide(
   history: AttemptCounts,
   outcome: { class: RunClass; backoffMs?: number; lostConnection: boolean; copied: number },
   now: number,
-  deps: Pick<EngineDeps, "limits" | "signal" | "random">,
+  deps: { limits: RetryLimits; signal: AbortSignal; random?: () => number },
 ): RetryDecision {
   const { copied } = outcome;
   const throttled = outcome.class === "throttled";

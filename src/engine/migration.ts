@@ -2,9 +2,11 @@
 // the imapsync runner, then the engine, the summary and the exit code. Shared by migrate and retry.
 import path from "node:path";
 import { ExitCode, interruptedExit, TokenError } from "../errors.js";
-import { planAttempt, type MailboxPlan } from "../plan/plan.js";
+import { planAttempt, type MailboxPlan, type PartPlan } from "../plan/plan.js";
 import type { ReportStore } from "../report/store.js";
 import { countsAsOk, formatRemedies, formatSummary } from "../report/summary.js";
+import { partDone, partOf } from "../report/parts.js";
+import type { PartEnds } from "../items/run.js";
 import { writeHtmlReport } from "../report/write.js";
 import { createTokenKeeper, type TokenKeeper } from "../token/index.js";
 import type { Config } from "../config/types.js";
@@ -20,6 +22,7 @@ import {
 import { imapsyncRunner } from "./attempt.js";
 import { limitFor } from "./limit.js";
 import { runEngine } from "./engine.js";
+import { PART_CONCURRENCY, runParts } from "./parts.js";
 import { WAITING_FOR_TOKEN } from "../outcomes/remedies.js";
 
 export interface MigrationIo {
@@ -40,6 +43,14 @@ export interface MigrationOptions {
   events?: "jsonl";
   /** `migrate --verify`: verify each mailbox once its copy ended ok. */
   verify?: boolean;
+  /** The calendar and contacts parts (ITEMS), and how each attempt reaches its two sides. */
+  parts?: PartsToRun;
+}
+
+export interface PartsToRun {
+  plans: PartPlan[];
+  /** The part's source and destination, given the destination password (the mail's). */
+  open: (plan: PartPlan, password: string | undefined) => Promise<PartEnds>;
 }
 
 /** Token, live display, runs, report, summary; returns the exit code. */
@@ -53,23 +64,37 @@ export async function runMigration(
   // sign-in asked for mid-run does not tear the display.
   const live: { ui?: Ui } = {};
   const say = (line: string) => (live.ui ? live.ui.info(line) : io.stderr.write(`${line}\n`));
-  const passwords = await readPasswords(plans);
+  const parts = opts.parts ?? { plans: [], open: () => Promise.reject(new Error("no parts")) };
+  const passwords = await readPasswords([...plans, ...parts.plans]);
   const leftovers = await crashLeftovers(config, opts.stopLeftovers, say);
-  const tokens = await createTokenKeeper(
-    config,
-    { openBrowser: opts.openBrowser, signal: io.signal },
-    { out: say },
-    "imap",
-  );
+  // Without mail, no IMAP token: the parts' Graph token is their source's.
+  const tokens =
+    plans.length === 0
+      ? undefined
+      : await createTokenKeeper(
+          config,
+          { openBrowser: opts.openBrowser, signal: io.signal },
+          { out: say },
+          "imap",
+        );
   await store.save();
   try {
-    await runPlans(plans, opts, io, tokens, leftovers, passwords, live);
+    const open = (plan: PartPlan) => parts.open(plan, passwords.get(plan.mailbox.source));
+    await runPlans(
+      { mail: plans, parts: parts.plans, open },
+      opts,
+      io,
+      tokens,
+      leftovers,
+      passwords,
+      live,
+    );
   } finally {
     // Once per run, never per attempt: its cost grows with the list.
     await writeHtmlReport(store.report, htmlPath(store.files.json));
   }
   const out = opts.events ? io.stderr : io.stdout;
-  return summarize(plans, store, out, io.signal, Boolean(opts.verify));
+  return summarize(plans, parts.plans, store, out, io.signal, Boolean(opts.verify));
 }
 
 /** report.html beside the report.json it shows. */
@@ -77,18 +102,24 @@ export function htmlPath(reportJson: string): string {
   return path.join(path.dirname(reportJson), "report.html");
 }
 
+/**
+ * The mail engine and the parts' engine side by side, under one live display: imapsync runs are
+ * counted by --concurrency, calendar and contacts parts by their own small pool (they spawn
+ * nothing; Graph's limit of requests per mailbox is their source's to keep).
+ */
 async function runPlans(
-  plans: MailboxPlan[],
+  todo: { mail: MailboxPlan[]; parts: PartPlan[]; open: (plan: PartPlan) => Promise<PartEnds> },
   opts: MigrationOptions,
   io: MigrationIo,
-  tokens: TokenKeeper,
+  tokens: TokenKeeper | undefined,
   leftovers: Leftover[],
   passwords: Map<string, string | undefined>,
   live: { ui?: Ui },
 ): Promise<void> {
   const { config, store } = opts;
+  const plans = todo.mail;
   // Sign in before the live display takes the terminal, so the instructions stay readable.
-  if (plans.length > 0) await firstToken(tokens, plans, store);
+  if (tokens && plans.length > 0) await firstToken(tokens, plans, store);
   const ui = createUi(
     plans.map((plan) => plan.mailbox.source),
     { stream: io.stderr, env: io.env, events: opts.events ? io.stdout : undefined },
@@ -100,7 +131,8 @@ async function runPlans(
     log: (change) => ui.concurrency(change),
     availableMemory: () => process.availableMemory(),
   });
-  try {
+  const mail = async () => {
+    if (!tokens || plans.length === 0) return;
     await runEngine(plans, {
       runAttempt: imapsyncRunner(config),
       tokens,
@@ -117,6 +149,22 @@ async function runPlans(
       leftovers,
       isRunning,
     });
+  };
+  const parts = async () => {
+    if (todo.parts.length === 0) return;
+    await runParts(todo.parts, {
+      store,
+      ui,
+      open: todo.open,
+      limits: config,
+      concurrency: PART_CONCURRENCY,
+      signal: io.signal,
+    });
+  };
+  try {
+    // Both to their end: a token failure of the mail leaves the parts to finish, and the reverse.
+    const ended = await Promise.allSettled([mail(), parts()]);
+    for (const result of ended) if (result.status === "rejected") throw result.reason;
   } finally {
     limit.stop();
     store.report.endedAt = new Date().toISOString();
@@ -126,14 +174,20 @@ async function runPlans(
 }
 
 /** Password files are read now, for the selected mailboxes only, before any sign-in. */
-async function readPasswords(plans: MailboxPlan[]): Promise<Map<string, string | undefined>> {
+async function readPasswords(
+  plans: Pick<MailboxPlan, "mailbox" | "password">[],
+): Promise<Map<string, string | undefined>> {
   const passwords = new Map<string, string | undefined>();
-  for (const plan of plans) passwords.set(plan.mailbox.source, await readPassword(plan.password));
+  for (const plan of plans) {
+    if (passwords.has(plan.mailbox.source)) continue;
+    passwords.set(plan.mailbox.source, await readPassword(plan.password));
+  }
   return passwords;
 }
 
 function summarize(
   plans: MailboxPlan[],
+  partPlans: PartPlan[],
   store: ReportStore,
   out: NodeJS.WritableStream,
   signal: AbortSignal,
@@ -152,7 +206,16 @@ function summarize(
     const verifying = verifyAfterCopy || plan.mode === "verify";
     return countsAsOk(entry) && (!verifying || entry.verification?.verdict === "verified");
   };
-  return plans.every(done) ? ExitCode.ok : ExitCode.mailboxFailed;
+  const partEnded = (plan: PartPlan) => {
+    const part = partOf(store.entry(plan.mailbox.source), plan.kind);
+    const verifying = verifyAfterCopy || plan.mode === "verify";
+    return (
+      part !== undefined &&
+      partDone(part) &&
+      (!verifying || part.verification?.verdict === "verified")
+    );
+  };
+  return plans.every(done) && partPlans.every(partEnded) ? ExitCode.ok : ExitCode.mailboxFailed;
 }
 
 /** No token at all (refused sign-in, --non-interactive): every mailbox waits for one. */

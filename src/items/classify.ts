@@ -1,8 +1,9 @@
 // How a calendar or contacts attempt ended, from what its source (Graph) or destination (DAV,
 // files) threw. Pure and table-driven, like imapsync's classifier: the two sides are free to throw
-// their own errors; what is read of them is the HTTP status (`status`), the service's error code
-// or the system's (`code`), a suggested wait (`retryAfterMs`, or `retryAfter` in seconds), a class
-// they decided themselves (`runClass`), and the same on their `cause`.
+// their own errors; what is read of them is a class they decided themselves (`runClass`, as
+// GraphError carries it), the HTTP status (`status`), the service's error code or the system's
+// (`code`), a suggested wait (`backoffMs` or `retryAfterMs`, or `retryAfter` in seconds), and the
+// same on their `cause`.
 import { RUN_CLASSES, type RunClass } from "../outcomes/classes.js";
 
 /** Which side of the part threw: the same status means different things on each. */
@@ -16,6 +17,8 @@ export interface PartFailure {
   backoffMs?: number;
   /** What the side said, for the report. */
   detail: string;
+  /** The side's own remedy, when it has one for this failure (it knows the settings to name). */
+  remedy?: string;
 }
 
 interface Clues {
@@ -44,7 +47,6 @@ const RULES: readonly Rule[] = [
   { code: /^(ApplicationThrottled|ErrorTooManyObjectsOpened)$/, class: "throttled" },
   { side: "source", status: is(401), class: "token_expired" },
   { side: "source", status: is(403), class: "not_delegated" },
-  { side: "source", code: /^MailboxNotEnabledForRESTAPI$/, class: "mailbox_not_enabled" },
   { side: "destination", status: (s) => s === 401 || s === 403, class: "auth_failed_destination" },
   { side: "destination", status: is(507), class: "quota_exceeded" },
   { side: "destination", code: /^ENOSPC$|^EDQUOT$/, class: "quota_exceeded" },
@@ -62,7 +64,11 @@ function cluesOf(error: unknown): Clues {
     if (depth === 0 && o.message !== undefined) clues.message = String(o.message);
     if (o.name === "AbortError") clues.aborted = true;
     if (typeof o.status === "number") clues.status ??= o.status;
+    // DavError keeps the HTTP status in its `fault`.
+    const fault = o.fault as { status?: unknown } | undefined;
+    if (typeof fault?.status === "number") clues.status ??= fault.status;
     if (typeof o.code === "string") clues.code ??= o.code;
+    if (typeof o.backoffMs === "number") clues.retryAfterMs ??= o.backoffMs;
     if (typeof o.retryAfterMs === "number") clues.retryAfterMs ??= o.retryAfterMs;
     if (typeof o.retryAfter === "number") clues.retryAfterMs ??= o.retryAfter * 1000;
     if (typeof o.runClass === "string" && (RUN_CLASSES as readonly string[]).includes(o.runClass))

@@ -5,8 +5,6 @@
 export const RUN_CLASSES = [
   "ok",
   "not_delegated",
-  /** Graph: the user has no Exchange Online mailbox (404 MailboxNotEnabledForRESTAPI). */
-  "mailbox_not_enabled",
   "token_expired",
   "auth_failed_source",
   "auth_failed_destination",
@@ -32,7 +30,6 @@ export type RetryPolicy = "refresh_token" | "backoff" | "exponential" | "never";
 export const RETRY_POLICY: Readonly<Record<RunClass, RetryPolicy>> = {
   ok: "never",
   not_delegated: "never",
-  mailbox_not_enabled: "never",
   token_expired: "refresh_token",
   auth_failed_source: "never",
   auth_failed_destination: "never",

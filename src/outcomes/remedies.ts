@@ -54,12 +54,6 @@ export function remedyFor(
         "-InheritanceType All), wait a few minutes, then rerun; if it persists, check that the " +
         "token was issued to that admin and that IMAP is enabled for the mailbox (Get-CASMailbox)."
       );
-    case "mailbox_not_enabled":
-      return (
-        "Microsoft Graph says this user has no Exchange Online mailbox (MailboxNotEnabledForRESTAPI): " +
-        "an on-premises or unlicensed mailbox has no calendar or contacts to read there; license it " +
-        "or move it to Exchange Online, or leave calendar and contacts out for it (--exclude)."
-      );
     case "token_expired":
       return (
         "The access token expired during the run: the tool gets a fresh token and reruns the " +

@@ -6,7 +6,10 @@ import { tokenPaths } from "../token/index.js";
 import type { Config } from "../config/types.js";
 import type { FolderPair, Report, ReportEntry } from "../report/schema.js";
 import type { Mailbox, PasswordSource } from "../users/types.js";
-import { countsAsOk } from "../report/summary.js";
+import { mailCountsAsOk } from "../report/summary.js";
+import { partDone, partOf } from "../report/parts.js";
+import type { ItemKind } from "../items/contract.js";
+import { statePath } from "../items/state.js";
 import { passwordSourceOf } from "../users/passwords.js";
 import type { PlanMode } from "./schema.js";
 
@@ -86,13 +89,54 @@ export function planMailboxes(input: PlanInput): MailboxPlan[] {
 }
 
 /**
- * `--resume`: the mailboxes the previous report does not already hold as done (ok, and no
- * verification found mail missing).
+ * `--resume`: the mailboxes whose mail the previous report does not already hold as done (ok, and
+ * no verification found mail missing).
  */
 export function notYetOk(mailboxes: Mailbox[], previous: Report | undefined): Mailbox[] {
   const entries = entriesOf(previous);
   return mailboxes.filter((mailbox) => {
     const entry = entries.get(mailbox.source);
-    return !entry || !countsAsOk(entry);
+    return !entry || !mailCountsAsOk(entry);
+  });
+}
+
+/** The next attempt of one calendar or contacts part of one mailbox. */
+export interface PartPlan {
+  mode: Exclude<PlanMode, "preflight">;
+  mailbox: Mailbox;
+  kind: ItemKind;
+  /** After the attempts the report holds of this part; 0 for a verification. */
+  attempt: number;
+  /** What the last run sent (items/state.ts), per shard since the work directory is. */
+  stateFile: string;
+  /** The destination password: the CalDAV/CardDAV login is the mail's. */
+  password: PasswordSource;
+}
+
+/**
+ * Every calendar and contacts part ITEMS selects, mailbox by mailbox; with `resume`, only the
+ * parts not already done (a part newly selected has never run, so it is not done).
+ */
+export function planParts(input: PlanInput & { resume?: boolean }): PartPlan[] {
+  const { config, usersFile } = input;
+  const mode = input.mode === "verify" ? "verify" : "sync";
+  const kinds = config.items.filter((item): item is ItemKind => item !== "mail");
+  const previous = entriesOf(input.previous);
+  return input.mailboxes.flatMap((mailbox) => {
+    const entry = previous.get(mailbox.source);
+    return kinds.flatMap((kind) => {
+      const part = entry && partOf(entry, kind);
+      if (input.resume && part && partDone(part)) return [];
+      return [
+        {
+          mode,
+          mailbox,
+          kind,
+          attempt: mode === "sync" ? (part?.attempts.length ?? 0) + 1 : 0,
+          stateFile: statePath(config.workDir, mailbox.source, kind),
+          password: passwordSourceOf(mailbox, usersFile, config),
+        },
+      ];
+    });
   });
 }

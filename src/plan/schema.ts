@@ -1,7 +1,7 @@
 // The one source of the plans' printed shape: each line of `migrate --plan --json` (what a script,
 // a Kubernetes Job or an admin reads), as a zod schema with the type inferred from it.
 import { z } from "zod";
-import { folderPairSchema } from "../report/schema.js";
+import { folderPairSchema, partKindSchema } from "../report/schema.js";
 
 /**
  * sync: copy the mail (migrate, retry); preflight: log in and open every folder (check);
@@ -22,5 +22,20 @@ export const printedPlanSchema = z.object({
   folders: z.array(folderPairSchema),
   /** With a shard count: the shard that runs this mailbox. */
   shard: z.object({ index: z.number().int().min(0), count: z.number().int().min(1) }).optional(),
+  /** Only when ITEMS names more than mail: "mail", beside the lines of the other parts. */
+  part: partKindSchema.optional(),
 });
 export type PrintedPlan = z.infer<typeof printedPlanSchema>;
+
+/** A calendar or contacts part's next attempt, after its mailbox's mail line, if any. */
+export const printedPartPlanSchema = z.object({
+  source: z.string(),
+  destination: z.string(),
+  part: partKindSchema.exclude(["mail"]),
+  mode: planModeSchema.exclude(["preflight"]),
+  attempt: z.number().int().min(0),
+  /** What the last run sent, so that the next sends only what changed. */
+  stateFile: z.string(),
+  shard: printedPlanSchema.shape.shard,
+});
+export type PrintedPartPlan = z.infer<typeof printedPartPlanSchema>;

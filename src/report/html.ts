@@ -22,7 +22,6 @@ export function escapeHtml(text: string): string {
 const CLASS_COLOURS: Record<RunClass, string> = {
   ok: "#2e7d32",
   not_delegated: "#6a1b9a",
-  mailbox_not_enabled: "#4a148c",
   token_expired: "#f9a825",
   auth_failed_source: "#ad1457",
   auth_failed_destination: "#c2185b",

@@ -1,6 +1,6 @@
 // The end-of-run summary: a line per mailbox (only those not ok, for a long list) with totals,
 // then what to do for those not ok.
-import type { Report, ReportEntry } from "./schema.js";
+import type { Part, Report, ReportEntry } from "./schema.js";
 import { partDone, partsOf, persisted } from "./parts.js";
 
 /**
@@ -65,7 +65,45 @@ export function formatSummary(report: Report): string[] {
       `(${counts.get("ok") ?? 0} mailboxes ok${counts.get("pending") ? ` and ${counts.get("pending")} pending` : ""} not listed: every mailbox is in the report)`,
     );
   lines.push(`${report.mailboxes.length} mailboxes: ${totals}`);
+  return [...lines, ...formatParts(report, long)];
+}
+
+/** Beside the mailboxes' lines: one line per calendar or contacts part (those not ok, when long). */
+function formatParts(report: Report, long: boolean): string[] {
+  const rows = report.mailboxes.flatMap((entry) =>
+    partsOf(entry)
+      .filter((part) => part.kind !== "mail")
+      .map((part) => ({ source: entry.source, part })),
+  );
+  if (rows.length === 0) return [];
+  const listed = long
+    ? rows.filter(({ part }) => !partDone(part) && part.status !== "pending")
+    : rows;
+  const width = listed.reduce((w, row) => Math.max(w, row.source.length), 7);
+  const lines = [
+    `${"MAILBOX".padEnd(width)}  PART      ${"STATUS".padEnd(11)}  ${"CLASS".padEnd(26)}  ATTEMPTS  SENT  UPDATED  REMOVED  UNCHANGED`,
+  ];
+  const counts = new Map<string, number>();
+  for (const { part } of rows) {
+    const status = partStatus(part);
+    counts.set(status, (counts.get(status) ?? 0) + 1);
+  }
+  for (const { source, part } of listed) {
+    const c = part.counts;
+    const figures = [c?.sent, c?.updated, c?.removed, c?.unchanged].map((n, i) =>
+      String(n ?? "-").padStart([4, 7, 7, 9][i]!),
+    );
+    lines.push(
+      `${source.padEnd(width)}  ${part.kind.padEnd(8)}  ${partStatus(part).padEnd(11)}  ${(part.class ?? "-").padEnd(26)}  ${String(part.attempts.length).padStart(8)}  ${figures.join("  ")}`,
+    );
+  }
+  const totals = [...counts].map(([status, count]) => `${count} ${status}`).join(", ");
+  lines.push(`${rows.length} calendar and contacts parts: ${totals}`);
   return lines;
+}
+
+function partStatus(part: Part): string {
+  return part.status === "ok" && !partDone(part) ? "ok, missing" : part.status;
 }
 
 function verdictText(entry: ReportEntry): string {
@@ -82,17 +120,42 @@ function verdictText(entry: ReportEntry): string {
  */
 export function formatRemedies(report: Report): string[] {
   const byRemedy = new Map<string, string[]>();
+  const add = (remedy: string | undefined, who: string) => {
+    if (!remedy) return;
+    const sources = byRemedy.get(remedy) ?? [];
+    sources.push(who);
+    byRemedy.set(remedy, sources);
+  };
   for (const entry of report.mailboxes) {
     const v = entry.verification;
-    const remedy = !countsAsOk(entry)
-      ? entry.remedy
-      : entry.status === "ok" && v?.verdict === "failed" && v.remedy
-        ? `verification failed: ${v.remedy}`
-        : undefined;
-    if (!remedy) continue;
-    const sources = byRemedy.get(remedy) ?? [];
-    sources.push(entry.source);
-    byRemedy.set(remedy, sources);
+    const mailSelected = !entry.parts || entry.parts.some((part) => part.kind === "mail");
+    if (mailSelected) {
+      add(
+        !mailCountsAsOk(entry)
+          ? entry.remedy
+          : entry.status === "ok" && v?.verdict === "failed" && v.remedy
+            ? `verification failed: ${v.remedy}`
+            : undefined,
+        entry.source,
+      );
+    }
+    for (const part of partsOf(entry)) {
+      if (part.kind === "mail") continue;
+      const pv = part.verification;
+      add(
+        !partDone(part)
+          ? pv?.verdict === "missing"
+            ? `${pv.missingItems} items missing at the destination (${pv.collections
+                .filter((c) => c.missing.length > 0)
+                .map((c) => c.name)
+                .join(", ")}): ${MISSING_PART_REMEDY}`
+            : part.remedy
+          : pv?.verdict === "failed" && pv.remedy
+            ? `verification failed: ${pv.remedy}`
+            : undefined,
+        `${entry.source} (${part.kind})`,
+      );
+    }
   }
   if (byRemedy.size === 0) return [];
   const lines = ["What to do:"];
@@ -106,6 +169,10 @@ export function formatRemedies(report: Report): string[] {
   }
   return lines;
 }
+
+/** A part's verification found items missing: the report names them. */
+const MISSING_PART_REMEDY =
+  "rerun migrate for these parts (it sends what is missing), then verify again; report.json names each item";
 
 /** The same remedy for more mailboxes than this is said once for all of them. */
 const REMEDY_NAMES_MAX = 5;

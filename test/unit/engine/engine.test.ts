@@ -244,7 +244,6 @@ async function scene(
 const RETRIED: Record<RunClass, boolean> = {
   ok: false,
   not_delegated: false,
-  mailbox_not_enabled: false,
   token_expired: true,
   auth_failed_source: false,
   auth_failed_destination: false,

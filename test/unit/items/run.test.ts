@@ -205,7 +205,6 @@ describe("classifyPartError", () => {
     [httpError(401, "InvalidAuthenticationToken"), "source", "token_expired", false],
     [httpError(401), "destination", "auth_failed_destination", false],
     [httpError(403, "ErrorAccessDenied"), "source", "not_delegated", false],
-    [httpError(404, "MailboxNotEnabledForRESTAPI"), "source", "mailbox_not_enabled", false],
     [httpError(507), "destination", "quota_exceeded", false],
     [httpError(502), "source", "other", true],
     [httpError(404, "ErrorItemNotFound"), "source", "other", false],

@@ -1,0 +1,232 @@
+// The parts' engine with in-memory sides (test/helpers/items.ts), a real report store in a
+// temporary folder and the real clock (the only waits are the few milliseconds a fake Graph asks
+// for): each part to its final state, its retry, its report record, and the mailbox's status on
+// disk as the worst of its parts.
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { runParts, type PartsDeps } from "../../../src/engine/parts.js";
+import { planParts } from "../../../src/plan/plan.js";
+import { loadReport, newReport, ReportStore } from "../../../src/report/store.js";
+import { formatRemedies, formatSummary } from "../../../src/report/summary.js";
+import type { Item } from "../../../src/config/types.js";
+import type { Mailbox } from "../../../src/users/types.js";
+import { testConfig } from "../../helpers/config.js";
+import { tempDir } from "../../helpers/env.js";
+import { FakeDestination, FakeSource, httpError, item } from "../../helpers/items.js";
+
+function mailbox(name: string, line: number): Mailbox {
+  return {
+    source: `${name}@contoso.test`,
+    destination: `${name}@example.net`,
+    password: "pw",
+    extraArgs: [],
+    line,
+  };
+}
+
+/** Each mailbox's source and destination, by address; a calendar and a contact folder each. */
+function sides(names: string[]) {
+  return new Map<string, { source: FakeSource; destination: FakeDestination }>(
+    names.map((name) => {
+      const source = new FakeSource()
+        .add({ id: "cal", name: "Calendar", isDefault: true }, [
+          item(`${name}-e1`),
+          item(`${name}-e2`),
+        ])
+        .add({ id: "book", kind: "contacts", name: "Contacts", isDefault: true }, [
+          item(`${name}-c1`),
+        ]);
+      return [`${name}@contoso.test`, { source, destination: new FakeDestination() }];
+    }),
+  );
+}
+
+async function scene(names: string[], items: Item[] = ["calendar", "contacts"]) {
+  const workDir = await tempDir("parts-");
+  const config = testConfig({ workDir, items, maxAttempts: 2 });
+  const mailboxes = names.map((name, i) => mailbox(name, i + 2));
+  const files = { json: path.join(workDir, "report.json"), csv: path.join(workDir, "report.csv") };
+  const store = new ReportStore(
+    newReport("users.csv", mailboxes, undefined, new Date(), {}, items),
+    files,
+  );
+  const ends = sides(names);
+  const controller = new AbortController();
+  const lines: string[] = [];
+  const deps: PartsDeps = {
+    store,
+    ui: { info: (line) => lines.push(line) },
+    open: async (plan) => ends.get(plan.mailbox.source)!,
+    limits: config,
+    concurrency: 2,
+    signal: controller.signal,
+  };
+  const plans = () =>
+    planParts({ mode: "sync", mailboxes, usersFile: "users.csv", config, previous: store.report });
+  return { deps, plans, store, ends, lines, files, controller, config, mailboxes };
+}
+
+describe("runParts", () => {
+  it("every part ends ok with its counts; on disk the mailbox is ok, in the summary each part has a line", async () => {
+    const s = await scene(["alice", "bob"]);
+    await runParts(s.plans(), s.deps);
+    await s.store.close();
+    const alice = s.store.entry("alice@contoso.test");
+    const calendar = alice.parts!.find((p) => p.kind === "calendar")!;
+    assert.equal(calendar.status, "ok");
+    assert.equal(calendar.class, "ok");
+    assert.equal(calendar.attempts.length, 1);
+    assert.deepEqual(calendar.counts, {
+      collections: 1,
+      sent: 2,
+      updated: 0,
+      removed: 0,
+      unchanged: 0,
+    });
+    assert.deepEqual(calendar.locations, ["/default-calendar/"]);
+    assert.deepEqual(s.ends.get("alice@contoso.test")!.destination.uids("/default-contacts/"), [
+      "alice-c1",
+    ]);
+
+    const written = JSON.parse(await readFile(s.files.json, "utf8"));
+    assert.equal(written.mailboxes[0].status, "ok", "the worst of two ok parts; mail not selected");
+    assert.deepEqual(
+      written.mailboxes[0].parts.map(
+        (p: { kind: string; status: string }) => `${p.kind} ${p.status}`,
+      ),
+      ["calendar ok", "contacts ok"],
+    );
+    const summary = formatSummary(s.store.report).join("\n");
+    assert.match(summary, /alice@contoso\.test +calendar +ok +ok +1 +2 +0 +0 +0/);
+    assert.match(summary, /bob@contoso\.test +contacts +ok +ok +1 +1 +0 +0 +0/);
+    assert.deepEqual(formatRemedies(s.store.report), []);
+  });
+
+  it("a throttled part waits what Graph asked, then sends only the rest and ends ok", async () => {
+    const s = await scene(["alice"], ["calendar"]);
+    const { source, destination } = s.ends.get("alice@contoso.test")!;
+    source.failAt.set("cal", { index: 1, error: httpError(429, "ApplicationThrottled", 30) });
+    await runParts(s.plans(), s.deps);
+    const part = s.store.entry("alice@contoso.test").parts!.find((p) => p.kind === "calendar")!;
+    assert.equal(part.status, "ok");
+    assert.deepEqual(
+      part.attempts.map((a) => a.class),
+      ["throttled", "ok"],
+    );
+    assert.equal(part.attempts[0]!.counts!.sent, 1);
+    assert.equal(part.counts!.sent, 2, "the run's attempts summed");
+    assert.equal(destination.calls.put, 2, "nothing sent twice");
+    assert.ok(
+      s.lines.some((line) =>
+        /alice@contoso\.test calendar: .*throttled.*next try in 0 s/.test(line),
+      ),
+      s.lines.join("\n"),
+    );
+  });
+
+  it("a mailbox Graph may not read fails not_delegated at once; the mailbox fails on disk, its mail status kept in memory", async () => {
+    const s = await scene(["alice"], ["mail", "calendar"]);
+    s.ends.get("alice@contoso.test")!.source.failCollections = httpError(403, "ErrorAccessDenied");
+    const entry = s.store.entry("alice@contoso.test");
+    // The mail engine's record of this mailbox, as if its copy had ended ok.
+    Object.assign(entry, { status: "ok", class: "ok", remedy: "mail fine" });
+    await runParts(s.plans(), s.deps);
+    await s.store.close();
+    const part = entry.parts!.find((p) => p.kind === "calendar")!;
+    assert.equal(part.status, "failed");
+    assert.equal(part.class, "not_delegated");
+    assert.equal(part.attempts.length, 1, "never retried");
+    assert.match(part.remedy!, /403 ErrorAccessDenied/);
+    assert.equal(entry.status, "ok", "in memory, the entry's own status stays the mail's");
+
+    const written = JSON.parse(await readFile(s.files.json, "utf8"));
+    assert.equal(written.mailboxes[0].status, "failed");
+    assert.equal(written.mailboxes[0].class, "not_delegated");
+    assert.deepEqual(written.mailboxes[0].parts[0], {
+      kind: "mail",
+      status: "ok",
+      class: "ok",
+      remedy: "mail fine",
+      attempts: [],
+    });
+    const back = await loadReport(s.files.json);
+    assert.equal(back.mailboxes[0]!.status, "ok", "read back, the mail's own status again");
+    assert.equal(back.mailboxes[0]!.parts![1]!.status, "failed");
+    assert.deepEqual(formatRemedies(back), [
+      `What to do:`,
+      `- alice@contoso.test (calendar): ${part.remedy}`,
+    ]);
+
+    // --resume: the mail is done, the calendar is not.
+    const again = planParts({
+      mode: "sync",
+      mailboxes: s.mailboxes,
+      usersFile: "u",
+      config: s.config,
+      previous: back,
+      resume: true,
+    });
+    assert.deepEqual(
+      again.map((p) => `${p.kind} ${p.attempt}`),
+      ["calendar 2"],
+    );
+  });
+
+  it("--resume runs a part newly selected for a mailbox whose parts are done, and not the others", async () => {
+    const s = await scene(["alice"], ["calendar"]);
+    await runParts(s.plans(), s.deps);
+    const config = { ...s.config, items: ["calendar", "contacts"] as Item[] };
+    const previous = s.store.report;
+    const plans = planParts({
+      mode: "sync",
+      mailboxes: s.mailboxes,
+      usersFile: "u",
+      config,
+      previous,
+      resume: true,
+    });
+    assert.deepEqual(
+      plans.map((p) => `${p.kind} ${p.attempt}`),
+      ["contacts 1"],
+    );
+    const report = newReport("users.csv", s.mailboxes, previous, new Date(), {}, config.items);
+    assert.deepEqual(
+      report.mailboxes[0]!.parts!.map((p) => `${p.kind} ${p.status}`),
+      ["calendar ok", "contacts pending"],
+    );
+  });
+
+  it("with verifyAfterCopy a part is verified after its copy; items missing at the destination are named", async () => {
+    const s = await scene(["alice"], ["calendar"]);
+    const { destination } = s.ends.get("alice@contoso.test")!;
+    // The destination loses what it is given for e2: a verification must name it.
+    const put = destination.put.bind(destination);
+    destination.put = async (collection, one) => {
+      const stored = await put(collection, one);
+      if (one.uid === "alice-e2") destination.held.get(collection.location)!.delete(one.uid);
+      return stored;
+    };
+    await runParts(s.plans(), { ...s.deps, verifyAfterCopy: true });
+    const part = s.store.entry("alice@contoso.test").parts![0]!;
+    assert.equal(part.status, "ok");
+    assert.equal(part.verification?.verdict, "missing");
+    assert.deepEqual(part.verification?.collections, [
+      {
+        name: "Calendar",
+        sourceItems: 2,
+        destinationItems: 1,
+        missing: ["alice-e2 (UID alice-e2)"],
+      },
+    ]);
+    assert.match(formatSummary(s.store.report).join("\n"), /calendar +ok, missing/);
+  });
+
+  it("an interruption leaves the parts that did not run pending", async () => {
+    const s = await scene(["alice", "bob", "carol"], ["calendar"]);
+    s.controller.abort();
+    await runParts(s.plans(), s.deps);
+    for (const entry of s.store.report.mailboxes) assert.equal(entry.parts![0]!.status, "pending");
+  });
+});
