@@ -4,6 +4,7 @@
 // sorting and filters). Written in pieces so that 10,000 mailboxes never build one giant string.
 import type { Attempt, Report, ReportEntry, Verification, VerifiedFolder } from "./schema.js";
 import { RUN_CLASSES, type RunClass } from "../outcomes/classes.js";
+import { partsOf, persisted } from "./parts.js";
 import { formatBytes } from "../format.js";
 
 const ESCAPES: Record<string, string> = {
@@ -194,8 +195,8 @@ function head(report: Report, now: number): string {
   const end = Number.isFinite(time(report.endedAt)) ? time(report.endedAt) : Math.max(lastEnd, now);
   const elapsedMs = end - time(report.startedAt);
   const seconds = Math.max(elapsedMs / 1000, 1e-3);
-  const byStatus = countBy(entries, (e) => e.status);
-  const byClass = countBy(entries, (e) => e.class ?? "none yet");
+  const byStatus = countBy(entries, (e) => persisted(e).status);
+  const byClass = countBy(entries, (e) => persisted(e).class ?? "none yet");
   const byVerdict = countBy(entries, verdictOf);
   const total = (label: string, value: string, id: string) =>
     `<li id="${id}"><b>${escapeHtml(value)}</b>${label}</li>`;
@@ -213,7 +214,7 @@ function head(report: Report, now: number): string {
 <title>m365-imapsync report — ${entries.length} mailboxes</title><style>${STYLE}</style></head><body>
 <h1>Migration report</h1>
 <p class="meta">Users file ${escapeHtml(report.usersFile)} · started ${escapeHtml(report.startedAt)}${report.endedAt ? ` · ended ${escapeHtml(report.endedAt)}` : " · not ended"}${provenance(report)}</p>
-<ul class="totals">${total("mailboxes", String(entries.length), "t-mailboxes")}${total("ok", String(entries.filter((e) => e.status === "ok").length), "t-ok")}${total("messages copied", messages.toLocaleString("en-US"), "t-messages")}${total("copied", formatBytes(bytes), "t-bytes")}${total("elapsed", formatDuration(elapsedMs), "t-elapsed")}${total("throughput", `${(messages / seconds).toFixed(1)} msg/s · ${formatBytes(bytes / seconds)}/s`, "t-throughput")}</ul>
+<ul class="totals">${total("mailboxes", String(entries.length), "t-mailboxes")}${total("ok", String(entries.filter((e) => persisted(e).status === "ok").length), "t-ok")}${total("messages copied", messages.toLocaleString("en-US"), "t-messages")}${total("copied", formatBytes(bytes), "t-bytes")}${total("elapsed", formatDuration(elapsedMs), "t-elapsed")}${total("throughput", `${(messages / seconds).toFixed(1)} msg/s · ${formatBytes(bytes / seconds)}/s`, "t-throughput")}</ul>
 ${counts("status", byStatus, false)}${counts("class", byClass, true)}${counts("verification", byVerdict, false)}
 <form id="filters" hidden>${options(
     "status",
@@ -279,7 +280,35 @@ function folderRows(v: Verification): string {
   return `<tr class="fold"><td colspan="${COLUMNS.length}"><details${missing || v.verdict === "failed" ? " open" : ""}><summary>Verification ${escapeHtml(v.at)}: ${summary}</summary>${v.extraNote ? `<p>${escapeHtml(v.extraNote)}</p>` : ""}${evidence ? `<ul>${evidence}</ul>` : ""}${body}</details></td></tr>`;
 }
 
+/** The calendar and contacts parts of a mailbox, under its row: what each sent, skipped and lost. */
+function partRows(entry: ReportEntry): string {
+  const parts = partsOf(entry).filter((part) => part.kind !== "mail");
+  if (parts.length === 0) return "";
+  const rows = parts.map((part) => {
+    const c = part.counts;
+    const v = part.verification;
+    const verdict =
+      v?.verdict === "missing"
+        ? `missing (${v.missingItems} items: ${v.collections.flatMap((col) => col.missing.map((m) => `${col.name}: ${m}`)).join("; ")})`
+        : (v?.verdict ?? "not verified");
+    const cells = [c?.collections, c?.sent, c?.updated, c?.removed, c?.unchanged]
+      .map((n) => `<td class="n">${n ?? "–"}`)
+      .join("");
+    return `<tr><td>${part.kind}<td class="st-${part.status}">${part.status}<td>${escapeHtml(part.class ?? "–")}<td class="n">${part.attempts.length}${cells}<td class="v-${(v?.verdict ?? "not verified").replace(" ", "-")}">${escapeHtml(verdict)}<td class="rem">${escapeHtml(part.status === "ok" ? "" : (part.remedy ?? ""))}</tr>`;
+  });
+  const notes = parts.flatMap((part) => [
+    ...(part.locations ?? []).map((where) => `${part.kind}: went to ${where}`),
+    ...(part.skipped ?? []).map((s) => `${part.kind}: not moved, ${s.name} (${s.reason})`),
+    ...(part.losses ?? []).map((loss) => `${part.kind}: lost in the conversion, ${loss}`),
+  ]);
+  const list = notes.length ? `<ul>${notes.map((n) => `<li>${escapeHtml(n)}`).join("")}</ul>` : "";
+  const failed = parts.some((part) => part.status !== "ok");
+  return `<tr class="fold"><td colspan="${COLUMNS.length}"><details${failed ? " open" : ""}><summary>Calendar and contacts</summary><table><thead><tr><th>Part<th>Status<th>Class<th>Attempts<th>Collections<th>Sent<th>Updated<th>Removed<th>Unchanged<th>Verification<th>Remedy</tr></thead><tbody>${rows.join("")}</tbody></table>${list}</details></td></tr>`;
+}
+
 function mailboxBody(entry: ReportEntry, now: number): string {
+  // Status, class and remedy of the whole mailbox: the worst part's, when it has parts.
+  const shown = persisted(entry);
   const f = figures(entry);
   const duration = f.end - f.start;
   const verdict = verdictOf(entry);
@@ -292,22 +321,22 @@ function mailboxBody(entry: ReportEntry, now: number): string {
         : verdict;
   const data = {
     mailbox: entry.source.toLowerCase(),
-    status: entry.status,
-    class: entry.class ?? "none yet",
+    status: shown.status,
+    class: shown.class ?? "none yet",
     verdict,
     attempts: entry.attempts.length,
     messages: f.messages,
     bytes: f.bytes,
     duration: Number.isFinite(duration) ? duration : 0,
     start: Number.isFinite(f.start) ? f.start : 0,
-    remedy: entry.status === "ok" && verdict !== "missing" ? "" : (entry.remedy ?? ""),
+    remedy: shown.status === "ok" && verdict !== "missing" ? "" : (shown.remedy ?? ""),
   };
   const attrs = Object.entries(data)
     .map(([k, value]) => `data-${k}="${escapeHtml(String(value))}"`)
     .join(" ");
   const destination =
     entry.destination !== entry.source ? `<small>→ ${escapeHtml(entry.destination)}</small>` : "";
-  return `<tbody ${attrs}><tr><td class="mb">${escapeHtml(entry.source)}${destination}<td class="st-${entry.status}">${entry.status}<td>${escapeHtml(entry.class ?? "–")}<td class="v-${verdict.replace(" ", "-")}">${escapeHtml(verdictText)}<td class="n">${entry.attempts.length}<td class="n">${f.messages}<td class="n">${formatBytes(f.bytes)}<td class="n">${formatDuration(duration)}<td>${timelineSvg(entry.attempts, now)}<td class="rem">${escapeHtml(data.remedy)}</tr>${v ? folderRows(v) : ""}</tbody>\n`;
+  return `<tbody ${attrs}><tr><td class="mb">${escapeHtml(entry.source)}${destination}<td class="st-${shown.status}">${shown.status}<td>${escapeHtml(shown.class ?? "–")}<td class="v-${verdict.replace(" ", "-")}">${escapeHtml(verdictText)}<td class="n">${entry.attempts.length}<td class="n">${f.messages}<td class="n">${formatBytes(f.bytes)}<td class="n">${formatDuration(duration)}<td>${timelineSvg(entry.attempts, now)}<td class="rem">${escapeHtml(data.remedy)}</tr>${v ? folderRows(v) : ""}${partRows(entry)}</tbody>\n`;
 }
 
 function legend(): string {

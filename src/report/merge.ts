@@ -4,6 +4,7 @@
 import { InputError } from "../errors.js";
 import { formatShard } from "../plan/shard.js";
 import { REPORT_SCHEMA_VERSION, type Report, type ReportEntry } from "./schema.js";
+import { inItemsOrder } from "./parts.js";
 
 /** A shard's report as read from `file`; its schema version is checked here, so any number. */
 export interface ShardReport {
@@ -76,9 +77,9 @@ function checkSameMigration(inputs: ShardReport[]): string {
   return first?.report.usersDigest ?? "";
 }
 
-/** When an entry's latest attempt started; an entry that never ran is older than any that did. */
-function latestStart(entry: ReportEntry): number {
-  const start = entry.attempts.at(-1)?.start;
+/** When the latest of these attempts started; none is older than any that ran. */
+function latestStart({ attempts }: { attempts: { start: string }[] }): number {
+  const start = attempts.at(-1)?.start;
   const time = start === undefined ? Number.NaN : Date.parse(start);
   return Number.isNaN(time) ? Number.NEGATIVE_INFINITY : time;
 }
@@ -122,6 +123,21 @@ function shardWarnings(inputs: ShardReport[]): string[] {
 }
 
 /**
+ * A mailbox found in two reports: its mail from the one that copied last (`newer`), and each
+ * calendar or contacts part from the one where that part ran last.
+ */
+function withLatestParts(newer: ReportEntry, older: ReportEntry): ReportEntry {
+  if (!older.parts) return newer;
+  const parts = new Map((newer.parts ?? []).map((part) => [part.kind, part]));
+  for (const part of older.parts) {
+    const mine = parts.get(part.kind);
+    if (!mine || (part.kind !== "mail" && latestStart(part) > latestStart(mine)))
+      parts.set(part.kind, part);
+  }
+  return { ...newer, parts: [...parts.values()].sort(inItemsOrder) };
+}
+
+/**
  * Combines shard reports into one. A mailbox found in several keeps the entry whose latest
  * attempt started last, and each such mailbox is a warning. Mailboxes keep the order in which
  * the reports list them.
@@ -138,9 +154,15 @@ export function mergeReports(inputs: ShardReport[]): MergedReport {
         continue;
       }
       before.files.push(file);
-      if (latestStart(entry) > latestStart(before.entry)) {
-        kept.set(key, { entry, file, files: before.files });
-      }
+      const [newer, older] =
+        latestStart(entry) > latestStart(before.entry)
+          ? [entry, before.entry]
+          : [before.entry, entry];
+      kept.set(key, {
+        entry: withLatestParts(newer, older),
+        file: newer === entry ? file : before.file,
+        files: before.files,
+      });
     }
   }
   const warnings = shardWarnings(inputs);

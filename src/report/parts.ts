@@ -4,6 +4,7 @@
 // mail's. `persisted` and `live` turn one into the other, at the only places a report is written
 // and read, so that the mail engine never learns about parts.
 import type { MailboxStatus, Part, PartKind, ReportEntry } from "./schema.js";
+import { ITEMS } from "../config/settings.js";
 
 /** The first of these a part has is the mailbox's: still running, then what needs the admin. */
 const WORST_FIRST: readonly MailboxStatus[] = ["running", "failed", "interrupted", "pending", "ok"];
@@ -47,9 +48,12 @@ export function selectParts(entry: ReportEntry, items: readonly PartKind[]): voi
   for (const kind of wanted) {
     if (!parts.some((part) => part.kind === kind)) parts.push(newPart(kind));
   }
-  // In ITEMS's order, whatever order they were selected in over the runs.
-  const order: readonly PartKind[] = ["mail", "calendar", "contacts"];
-  entry.parts = parts.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
+  entry.parts = parts.sort(inItemsOrder);
+}
+
+/** Parts in ITEMS's order, whatever order they were selected in over the runs. */
+export function inItemsOrder(a: Part, b: Part): number {
+  return ITEMS.indexOf(a.kind) - ITEMS.indexOf(b.kind);
 }
 
 /** The entry as written: the mailbox's status, class and remedy are its worst part's. */
