@@ -63,7 +63,8 @@ function report(mailboxes: ReportEntry[]): Report {
 
 describe("persisted and live", () => {
   it("a mail-only entry is written as it is", () => {
-    const { parts: _, ...entry } = alice();
+    const entry = alice();
+    delete entry.parts;
     assert.equal(persisted(entry), entry);
     assert.equal(live(entry), entry);
   });
@@ -122,7 +123,8 @@ describe("report.csv with parts", () => {
   });
 
   it("a mail-only report keeps today's columns", () => {
-    const { parts: _, ...entry } = alice();
+    const entry = alice();
+    delete entry.parts;
     const [header] = parseCsv([...reportCsvPieces(report([entry]))].join("")) as string[][];
     assert.equal(header!.length, 12);
     assert.equal(header!.at(-1), "missing_messages");
