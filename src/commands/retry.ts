@@ -5,7 +5,9 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { ExitCode, InputError } from "../errors.js";
 import { runMigration } from "../engine/migration.js";
-import { planMailboxes } from "../plan/plan.js";
+import { notYetOk, planMailboxes, planParts } from "../plan/plan.js";
+import { partEnds } from "../items/open.js";
+import { selectParts } from "../report/parts.js";
 import { checkWorkDirShard, formatShard, shardOf, shardToRun, type Shard } from "../plan/shard.js";
 import { loadReport, newReport, reportPaths, ReportStore } from "../report/store.js";
 import { countsAsOk } from "../report/summary.js";
@@ -76,7 +78,15 @@ async function retryShard(
   // mailboxes, so reruns keep their attempt numbers and pinned folder mappings.
   const previous = own ?? { ...given, mergedFrom: undefined, shard, mailboxes: ofShard };
   const identity = { usersDigest: session.users.digest, shard };
-  const report = newReport(session.users.path, todo.mailboxes, previous, new Date(), identity);
+  const items = session.config.items;
+  const report = newReport(
+    session.users.path,
+    todo.mailboxes,
+    previous,
+    new Date(),
+    identity,
+    items,
+  );
   return rerun(todo, new ReportStore(report, files), session, flags, io);
 }
 
@@ -109,6 +119,7 @@ function failedOf(entries: ReportEntry[], { users }: Session, all: string, io: C
   return { mailboxes, notOk: failed.length };
 }
 
+/** Of the items ITEMS selects, the parts of these mailboxes that are not ok run again. */
 async function rerun(
   todo: Todo,
   store: ReportStore,
@@ -117,18 +128,17 @@ async function rerun(
   io: CommandIo,
 ): Promise<number> {
   if (todo.mailboxes.length === 0) return todo.notOk > 0 ? ExitCode.mailboxFailed : ExitCode.ok;
+  const open = partEnds(config);
   store.report.endedAt = undefined;
-  const plans = planMailboxes({
-    mode: "sync",
-    mailboxes: todo.mailboxes,
-    usersFile: users.path,
-    config,
-    previous: store.report,
-  });
+  for (const mailbox of todo.mailboxes) selectParts(store.entry(mailbox.source), config.items);
+  const input = { mode: "sync" as const, usersFile: users.path, config, previous: store.report };
+  const mail = config.items.includes("mail") ? notYetOk(todo.mailboxes, store.report) : [];
+  const plans = planMailboxes({ ...input, mailboxes: mail });
+  const parts = { plans: planParts({ ...input, mailboxes: todo.mailboxes, resume: true }), open };
   const signIn = {
     openBrowser: flags.browser !== false,
     stopLeftovers: Boolean(flags.stopLeftovers),
     events: flags.events,
   };
-  return runMigration(plans, { config, usersFile: users.path, store, ...signIn }, io);
+  return runMigration(plans, { config, usersFile: users.path, store, ...signIn, parts }, io);
 }

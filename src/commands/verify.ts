@@ -2,7 +2,8 @@
 // selected mailboxes, with the folder mapping their copy recorded, and record what it proves.
 import { existsSync } from "node:fs";
 import { runMigration } from "../engine/migration.js";
-import { planMailboxes } from "../plan/plan.js";
+import { planMailboxes, planParts } from "../plan/plan.js";
+import { partEnds } from "../items/open.js";
 import { loadReport, newReport, reportPaths, ReportStore } from "../report/store.js";
 import type { Report } from "../report/schema.js";
 import { selectMailboxes } from "../users/select.js";
@@ -21,6 +22,7 @@ export async function verifyCommand(flags: VerifyFlags, io: CommandIo): Promise<
   const { users, config } = await openSession(flags.users, flags, io, RUNS_IMAPSYNC);
   const selected = selectMailboxes(users.mailboxes, { only: flags.only, exclude: flags.exclude });
   const files = reportPaths(config.workDir);
+  const open = partEnds(config);
   return withWorkDirLock(config.workDir, async () => {
     const previous = existsSync(files.json) ? await loadReport(files.json) : undefined;
     if (!previous) {
@@ -29,29 +31,35 @@ export async function verifyCommand(flags: VerifyFlags, io: CommandIo): Promise<
       );
     }
     const store = new ReportStore(
-      keepStatuses(newReport(users.path, selected, previous, new Date()), previous),
+      keepStatuses(
+        newReport(users.path, selected, previous, new Date(), {}, config.items),
+        previous,
+      ),
       files,
     );
-    const plans = planMailboxes({
-      mode: "verify",
-      mailboxes: selected,
-      usersFile: users.path,
-      config,
-      previous,
-    });
+    const input = { mode: "verify" as const, usersFile: users.path, config, previous };
+    const mail = config.items.includes("mail") ? selected : [];
+    const plans = planMailboxes({ ...input, mailboxes: mail });
+    // Each calendar and contact folder, by UID: what the source holds that the destination lacks.
+    const parts = { plans: planParts({ ...input, mailboxes: selected }), open };
     const signIn = {
       openBrowser: flags.browser !== false,
       stopLeftovers: Boolean(flags.stopLeftovers),
     };
-    return runMigration(plans, { config, usersFile: users.path, store, ...signIn }, io);
+    return runMigration(plans, { config, usersFile: users.path, store, ...signIn, parts }, io);
   });
 }
 
-/** A verification does not change how the last copy ended. */
+/** A verification does not change how the last copy of the mail or of a part ended. */
 function keepStatuses(report: Report, previous: Report | undefined): Report {
   for (const entry of report.mailboxes) {
     const before = previous?.mailboxes.find((b) => b.source === entry.source);
-    if (before) entry.status = before.status;
+    if (!before) continue;
+    entry.status = before.status;
+    for (const part of entry.parts ?? []) {
+      const was = before.parts?.find((p) => p.kind === part.kind);
+      if (was) part.status = was.status;
+    }
   }
   return report;
 }
