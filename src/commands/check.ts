@@ -9,7 +9,10 @@ import { limitFor, type ConcurrencyLimit } from "../engine/limit.js";
 import { schedule } from "../engine/scheduler.js";
 import { grantLine, principalOf } from "../exchange/scripts.js";
 import { imapsyncVersion } from "../imapsync/run.js";
-import { planMailboxes, type MailboxPlan } from "../plan/plan.js";
+import { planMailboxes, planParts, type MailboxPlan } from "../plan/plan.js";
+import { checkParts, PART_CONCURRENCY } from "../engine/parts.js";
+import { partEnds } from "../items/open.js";
+import { newPart, persisted } from "../report/parts.js";
 import { checkPaths, ReportStore } from "../report/store.js";
 import { REPORT_SCHEMA_VERSION, type Report, type ReportEntry } from "../report/schema.js";
 import {
@@ -22,7 +25,7 @@ import {
 import type { Command, Config } from "../config/types.js";
 import { readPassword } from "../users/passwords.js";
 import { withWorkDirLock } from "../workdir/lock.js";
-import { openSession, RUNS_IMAPSYNC, type CommandIo } from "./session.js";
+import { openSession, RUNS_IMAPSYNC, type CommandIo, type Session } from "./session.js";
 
 export interface CheckFlags extends Record<string, unknown> {
   users: string;
@@ -34,43 +37,46 @@ const MIN_CHECK_CONCURRENCY = 8;
 
 export async function checkCommand(flags: CheckFlags, io: CommandIo): Promise<number> {
   const { users, config } = await openSession(flags.users, flags, io, RUNS_IMAPSYNC);
+  const mail = config.items.includes("mail");
+  // Before anything is signed in for: a build without the parts' sides says so now.
+  const open = partEnds(config);
   const out = (line: string) => io.stdout.write(`${line}\n`);
   out("Programs");
   for (const line of await programLines(config)) out(line);
   out(
-    `Configuration  complete: GRANT=${config.grant}, ${users.mailboxes.length} mailboxes from ${users.path}`,
+    `Configuration  complete: GRANT=${config.grant}, ITEMS=${config.items.join(",")}, ${users.mailboxes.length} mailboxes from ${users.path}`,
   );
   return withWorkDirLock(config.workDir, async () => {
-    const signIn = { openBrowser: flags.browser !== false, signal: io.signal };
-    const tokens = await createTokenKeeper(
-      config,
-      signIn,
-      { out: (l) => io.stderr.write(`${l}\n`) },
-      "imap",
-    );
-    out(`Token  ${checkToken(await tokens.fresh(), expectationsOf(config)).summary}`);
-    const say = (line: string) => io.stderr.write(`${line}\n`);
-    const limit = limitFor(config, {
-      mailboxes: users.mailboxes.length,
-      least: MIN_CHECK_CONCURRENCY,
-      info: say,
-      log: (change) => say(`concurrency ${change.from} -> ${change.to}: ${change.reason}`),
-      availableMemory: () => process.availableMemory(),
-    });
-    const atATime =
-      config.concurrency === "auto" ? `auto, from ${limit.current()}` : limit.current();
-    out(`Mailboxes  imapsync --justfoldersizes (log in, open every folder), ${atATime} at a time`);
-    const plans = planMailboxes({
-      mode: "preflight",
+    const results = mail ? await checkMail(users, config, flags, io) : [];
+    const partPlans = planParts({
+      mode: "sync",
       mailboxes: users.mailboxes,
       usersFile: users.path,
       config,
     });
-    const entries = await preflights(plans, { limit, config, tokens }, io);
-    const results = users.mailboxes.flatMap((m) => entries.get(m.source) ?? []);
+    if (partPlans.length > 0) {
+      out(
+        `Calendar and contacts  Microsoft Graph lists each mailbox's collections, then the destination's login, ${PART_CONCURRENCY} at a time`,
+      );
+      const found = await checkParts(partPlans, {
+        open: async (plan) => open(plan, await readPassword(plan.password)),
+        concurrency: PART_CONCURRENCY,
+        signal: io.signal,
+      });
+      const bySource = new Map(results.map((entry) => [entry.source, entry]));
+      for (const mailbox of users.mailboxes) {
+        const parts = found.get(mailbox.source) ?? [];
+        const entry = bySource.get(mailbox.source);
+        if (entry) entry.parts = [newPart("mail"), ...parts];
+        else {
+          const { source, destination } = mailbox;
+          results.push({ source, destination, status: "pending", attempts: [], parts });
+        }
+      }
+      for (const line of partTable(results)) out(line);
+    }
     await saveResults(results, users.path, config.workDir);
-    for (const line of [...table(results), ...grantHelp(results, config)]) out(line);
-    const ok = results.filter((e) => e.status === "ok").length;
+    const ok = results.filter((e) => persisted(e).status === "ok").length;
     out("");
     out(
       `${ok} of ${users.mailboxes.length} mailboxes can be migrated. Results: ${checkPaths(config.workDir).json}`,
@@ -80,6 +86,60 @@ export async function checkCommand(flags: CheckFlags, io: CommandIo): Promise<nu
       (ok === users.mailboxes.length ? ExitCode.ok : ExitCode.mailboxFailed)
     );
   });
+}
+
+/** The IMAP token, then a preflight of every mailbox's mail, its table and the grants it lacks. */
+async function checkMail(
+  users: Session["users"],
+  config: Config,
+  flags: CheckFlags,
+  io: CommandIo,
+): Promise<ReportEntry[]> {
+  const out = (line: string) => io.stdout.write(`${line}\n`);
+  const signIn = { openBrowser: flags.browser !== false, signal: io.signal };
+  const tokens = await createTokenKeeper(
+    config,
+    signIn,
+    { out: (l) => io.stderr.write(`${l}\n`) },
+    "imap",
+  );
+  out(`Token  ${checkToken(await tokens.fresh(), expectationsOf(config)).summary}`);
+  const say = (line: string) => io.stderr.write(`${line}\n`);
+  const limit = limitFor(config, {
+    mailboxes: users.mailboxes.length,
+    least: MIN_CHECK_CONCURRENCY,
+    info: say,
+    log: (change) => say(`concurrency ${change.from} -> ${change.to}: ${change.reason}`),
+    availableMemory: () => process.availableMemory(),
+  });
+  const atATime = config.concurrency === "auto" ? `auto, from ${limit.current()}` : limit.current();
+  out(`Mailboxes  imapsync --justfoldersizes (log in, open every folder), ${atATime} at a time`);
+  const plans = planMailboxes({
+    mode: "preflight",
+    mailboxes: users.mailboxes,
+    usersFile: users.path,
+    config,
+  });
+  const entries = await preflights(plans, { limit, config, tokens }, io);
+  const results = users.mailboxes.flatMap((m) => entries.get(m.source) ?? []);
+  for (const line of [...table(results), ...grantHelp(results, config)]) out(line);
+  return results;
+}
+
+/** One line per calendar or contacts part checked. */
+function partTable(entries: ReportEntry[]): string[] {
+  const rows = entries.flatMap((e) =>
+    (e.parts ?? []).filter((p) => p.kind !== "mail").map((p) => ({ source: e.source, part: p })),
+  );
+  const width = Math.max(7, ...rows.map((r) => r.source.length));
+  const klass = Math.max(6, ...rows.map((r) => (r.part.class ?? "").length));
+  return [
+    `  ${"MAILBOX".padEnd(width)}  PART      ${"RESULT".padEnd(klass)}  WHAT TO DO`,
+    ...rows.map(
+      ({ source, part }) =>
+        `  ${source.padEnd(width)}  ${part.kind.padEnd(8)}  ${(part.class ?? "-").padEnd(klass)}  ${part.remedy ?? ""}`,
+    ),
+  ];
 }
 
 /** Every preflight at once (a token about to expire is renewed before each login). */
@@ -111,9 +171,9 @@ async function preflights(
 
 async function programLines(config: Config): Promise<string[]> {
   const shown = (cmd: Command) => [cmd.file, ...cmd.args].join(" ");
-  const lines = [
-    `  imapsync  ${await imapsyncVersion(config.imapsync)}  (${shown(config.imapsync)})`,
-  ];
+  const lines = config.items.includes("mail")
+    ? [`  imapsync  ${await imapsyncVersion(config.imapsync)}  (${shown(config.imapsync)})`]
+    : [];
   if (config.grant !== "client-credentials") {
     const v = await oauth2cVersion(config.oauth2c);
     lines.push(`  oauth2c   ${v.version}  (${shown(config.oauth2c)})`);

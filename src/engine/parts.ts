@@ -7,7 +7,7 @@ import type { Part, ReportEntry } from "../report/schema.js";
 import type { ReportStore } from "../report/store.js";
 import type { RunClass } from "../outcomes/classes.js";
 import { partRemedy } from "../outcomes/remedies.js";
-import { runPart, verifyPart, type PartEnds, type PartResult } from "../items/run.js";
+import { checkPart, runPart, verifyPart, type PartEnds, type PartResult } from "../items/run.js";
 import { classifyPartError, type PartFailure } from "../items/classify.js";
 import { zeroCounts } from "../items/sync.js";
 import type { Ui } from "../view/ui.js";
@@ -195,4 +195,41 @@ function outcomeLine(plan: PartPlan, part: Part): string {
   return part.status === "ok"
     ? `${who}: ok, ${counts}`
     : `${who}: ${part.status} (${part.class}), ${counts}: ${part.remedy}`;
+}
+
+/**
+ * `check` for every part plan, in the parts' own pool: each mailbox's collections listed at the
+ * source and its destination login tried, nothing copied. A part per plan, by mailbox.
+ */
+export async function checkParts(
+  plans: PartPlan[],
+  deps: Pick<PartsDeps, "open" | "concurrency" | "signal">,
+): Promise<Map<string, Part[]>> {
+  const found = new Map<string, Part[]>();
+  await schedule(plans, { concurrency: deps.concurrency, signal: deps.signal }, async (plan) => {
+    let result: Awaited<ReturnType<typeof checkPart>>;
+    try {
+      result = await checkPart(plan.kind, await deps.open(plan));
+    } catch (error) {
+      result = { owned: 0, skipped: 0, failure: classifyPartError(error, "source") };
+    }
+    const cls = result.failure?.class ?? "ok";
+    const remedy =
+      result.failure?.remedy && cls !== "throttled"
+        ? result.failure.remedy
+        : cls === "ok"
+          ? `${result.owned} ${plan.kind === "calendar" ? "calendars" : "contact folders"} to move${result.skipped ? `, ${result.skipped} not the mailbox's own (left out)` : ""}; the destination login works.`
+          : partRemedy(cls, { kind: plan.kind });
+    const parts = found.get(plan.mailbox.source) ?? [];
+    parts.push({
+      kind: plan.kind,
+      status: cls === "ok" ? "ok" : "failed",
+      class: cls,
+      remedy,
+      attempts: [],
+    });
+    found.set(plan.mailbox.source, parts);
+    return {};
+  });
+  return found;
 }

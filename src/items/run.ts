@@ -12,6 +12,11 @@ import { syncCollection, zeroCounts } from "./sync.js";
 export interface PartEnds {
   source: ItemSource;
   destination: ItemDestination;
+  /**
+   * For `check`: logs in to the destination and finds its homes (DAV discovery), creating
+   * nothing. Absent: the destination needs no login (files in the work directory).
+   */
+  probe?: () => Promise<void>;
 }
 
 export interface PartResult {
@@ -115,6 +120,25 @@ export async function runPart(run: {
     result.failure ??= failureOf(error);
   }
   return result;
+}
+
+/**
+ * `check` for one part: the source lists the mailbox's collections (Graph's token, its permissions
+ * and the mailbox's access policy answer there), then the destination logs in; nothing is copied
+ * or created. What it says about the mailbox, per collection kind.
+ */
+export async function checkPart(
+  kind: ItemKind,
+  ends: PartEnds,
+): Promise<{ owned: number; skipped: number; failure?: PartFailure }> {
+  const { source } = tagged(ends);
+  try {
+    const listed = await source.collections(kind);
+    if (ends.probe) await on("destination", ends.probe);
+    return { owned: listed.owned.length, skipped: listed.skipped.length };
+  } catch (error) {
+    return { owned: 0, skipped: 0, failure: failureOf(error) };
+  }
 }
 
 /** A part's verification: per collection, the source's UIDs the destination does not hold. */

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { runParts, type PartsDeps } from "../../../src/engine/parts.js";
+import { checkParts, runParts, type PartsDeps } from "../../../src/engine/parts.js";
 import { planParts } from "../../../src/plan/plan.js";
 import { loadReport, newReport, ReportStore } from "../../../src/report/store.js";
 import { formatRemedies, formatSummary } from "../../../src/report/summary.js";
@@ -228,5 +228,38 @@ describe("runParts", () => {
     s.controller.abort();
     await runParts(s.plans(), s.deps);
     for (const entry of s.store.report.mailboxes) assert.equal(entry.parts![0]!.status, "pending");
+  });
+});
+
+describe("checkParts", () => {
+  it("lists each mailbox's collections and tries the destination's login; copies and creates nothing", async () => {
+    const s = await scene(["alice", "bob", "carol"], ["calendar"]);
+    s.ends.get("alice@contoso.test")!.source.skipped = [
+      { kind: "calendar", name: "Birthdays", reason: "generated" },
+    ];
+    s.ends.get("bob@contoso.test")!.source.failCollections = httpError(403, "ErrorAccessDenied");
+    const carol = s.ends.get("carol@contoso.test")!;
+    const open: PartsDeps["open"] = async (plan) => {
+      const ends = s.ends.get(plan.mailbox.source)!;
+      const probe = ends === carol ? () => Promise.reject(httpError(401)) : () => Promise.resolve();
+      return { ...ends, probe };
+    };
+    const found = await checkParts(s.plans(), {
+      open,
+      concurrency: 2,
+      signal: s.controller.signal,
+    });
+    const line = (who: string) =>
+      found.get(`${who}@contoso.test`)!.map((p) => `${p.kind} ${p.status} ${p.class}`);
+    assert.deepEqual(line("alice"), ["calendar ok ok"]);
+    assert.match(
+      found.get("alice@contoso.test")![0]!.remedy!,
+      /^1 calendars to move, 1 not the mailbox's own/,
+    );
+    assert.deepEqual(line("bob"), ["calendar failed not_delegated"]);
+    assert.deepEqual(line("carol"), ["calendar failed auth_failed_destination"]);
+    for (const { destination } of s.ends.values()) {
+      assert.deepEqual(destination.calls, { put: 0, remove: 0, ensure: 0, close: 0 });
+    }
   });
 });
