@@ -5,7 +5,7 @@ import path from "node:path";
 import writeFileAtomic from "write-file-atomic";
 import { loadConfig } from "../config/load.js";
 import { InputError } from "../errors.js";
-import { exchangeScripts, principalOf } from "../exchange/scripts.js";
+import { exchangeScripts, graphPermissions, principalOf } from "../exchange/scripts.js";
 import { readUsersFile } from "../users/read.js";
 
 export interface GrantsFlags extends Record<string, unknown> {
@@ -14,10 +14,11 @@ export interface GrantsFlags extends Record<string, unknown> {
   out?: string;
 }
 
-export function grantsPaths(dir: string): { grant: string; revoke: string } {
+export function grantsPaths(dir: string): { grant: string; revoke: string; graph: string } {
   return {
     grant: path.join(dir, "exchange-grant-access.ps1"),
     revoke: path.join(dir, "exchange-remove-access.ps1"),
+    graph: path.join(dir, "graph-permissions.txt"),
   };
 }
 
@@ -58,5 +59,14 @@ export async function grantsCommand(
   say(`After the migration:  ${files.revoke}`);
   say("Run each in Exchange Online PowerShell (Connect-ExchangeOnline first), e.g.:");
   say(`  & '${files.grant.replace(/'/g, "''")}'`);
+  if (config.items.some((item) => item !== "mail")) {
+    // Calendars and contacts are read through Microsoft Graph, whatever FullAccess says.
+    const lines = graphPermissions(config.grant);
+    await writeFileAtomic(files.graph, `${lines.join("\n")}\n`, { mode: 0o644 });
+    say(
+      `Calendars and contacts (ITEMS=${config.items.join(",")}), GRANT=${config.grant}: ${files.graph}`,
+    );
+    for (const line of lines) say(`  ${line}`);
+  }
   return 0;
 }

@@ -96,3 +96,22 @@ export function exchangeScripts(
   const text = (lines: string[]) => `${lines.join("\r\n")}\r\n`;
   return { grant: text(grant), revoke: text(revoke) };
 }
+
+/**
+ * What the app registration needs in Microsoft Graph (API permissions, then "Grant admin
+ * consent") for calendars and contacts, by the grant its tokens come from (microsoft-graph.md §2).
+ */
+export function graphPermissions(grant: Config["grant"]): string[] {
+  if (grant === "client-credentials")
+    return [
+      "Microsoft Graph, Application permissions: Calendars.Read, Contacts.Read, MailboxSettings.Read; then Grant admin consent.",
+      "The app reads every mailbox of the tenant; to limit it to the migrated ones, an Exchange application access policy: New-ApplicationAccessPolicy -AppId <APP_ID> -PolicyScopeGroupId <group of the mailboxes> -AccessRight RestrictAccess -Description 'migration'.",
+    ];
+  return [
+    "Microsoft Graph, Delegated permissions: Calendars.Read.Shared, Contacts.Read.Shared, MailboxSettings.Read, offline_access; then Grant admin consent.",
+    "Graph lets the signed-in admin read another user's calendars and contacts only where that user shared them or made the admin a delegate (FullAccess may not be enough); GRANT=client-credentials with application permissions is the grant to prefer for calendars and contacts.",
+    ...(grant === "implicit"
+      ? ["GRANT=implicit gives no refresh token: the Graph token needs a second sign-in."]
+      : []),
+  ];
+}

@@ -3,7 +3,13 @@ import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { exchangeScripts, grantLine, psQuote, revokeLine } from "../../../src/exchange/scripts.js";
+import {
+  exchangeScripts,
+  grantLine,
+  psQuote,
+  revokeLine,
+  graphPermissions,
+} from "../../../src/exchange/scripts.js";
 import { runCli, tempDir } from "../../helpers/env.js";
 
 const ADMIN = { kind: "admin", address: "admin@contoso.com" } as const;
@@ -77,5 +83,49 @@ describe("PowerShell for Exchange Online", () => {
     const noAdmin = await runCli(["grants", "--users", users], { cwd: dir, env: {} });
     assert.equal(noAdmin.exitCode, 2);
     assert.match(noAdmin.stderr, /LOGIN_HINT: is not set/);
+  });
+});
+
+describe("graphPermissions", () => {
+  it("application permissions for client credentials, delegated .Shared ones otherwise", () => {
+    const [app] = graphPermissions("client-credentials");
+    assert.match(
+      app!,
+      /Application permissions: Calendars\.Read, Contacts\.Read, MailboxSettings\.Read; then Grant admin consent/,
+    );
+    const [delegated] = graphPermissions("auth-code");
+    assert.match(
+      delegated!,
+      /Delegated permissions: Calendars\.Read\.Shared, Contacts\.Read\.Shared, MailboxSettings\.Read, offline_access/,
+    );
+    assert.ok(graphPermissions("implicit").some((line) => /second sign-in/.test(line)));
+    assert.ok(!graphPermissions("device-code").some((line) => /second sign-in/.test(line)));
+  });
+
+  it("grants with calendar or contacts selected writes them beside the scripts; mail alone, nothing", async () => {
+    const dir = await tempDir("grants-graph-");
+    const users = path.join(dir, "users.csv");
+    await writeFile(users, "source,destination\nalice@contoso.com,alice@example.net\n");
+    const env = { GRANT: "client-credentials", APP_ID: APP.appId };
+    const out = path.join(dir, "ps");
+    const run = await runCli(
+      ["grants", "--users", users, "--out", out, "--items", "mail,calendar"],
+      { cwd: dir, env },
+    );
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.match(
+      run.stdout,
+      /Calendars and contacts \(ITEMS=mail,calendar\), GRANT=client-credentials: .*graph-permissions\.txt/,
+    );
+    const text = await readFile(path.join(out, "graph-permissions.txt"), "utf8");
+    assert.match(
+      text,
+      /^Microsoft Graph, Application permissions: Calendars\.Read, Contacts\.Read, MailboxSettings\.Read/,
+    );
+    const mailOnly = await runCli(["grants", "--users", users, "--out", path.join(dir, "m")], {
+      cwd: dir,
+      env,
+    });
+    assert.doesNotMatch(mailOnly.stdout, /Calendars and contacts/);
   });
 });
