@@ -69,6 +69,11 @@ function tagged({ source, destination }: PartEnds): PartEnds {
   };
 }
 
+/** The tool was told to stop (Ctrl-C, SIGTERM): whatever a side threw while it stopped. */
+function stopped(): PartFailure {
+  return { class: "interrupted", lostConnection: false, detail: "stopped by the tool" };
+}
+
 function failureOf(error: unknown): PartFailure {
   // Our own interruption is thrown by neither side (AbortSignal.throwIfAborted).
   return error instanceof SideError
@@ -111,7 +116,7 @@ export async function runPart(run: {
       }
     }
   } catch (error) {
-    result.failure = failureOf(error);
+    result.failure = run.signal.aborted ? stopped() : failureOf(error);
   }
   try {
     // Also after a failure: the file destination writes what it holds so far.

@@ -162,6 +162,33 @@ describe("runPart with in-memory sides", () => {
     assert.match(refused.failure?.detail ?? "", /^destination: 403 HTTP 403/);
   });
 
+  it("stopped by the tool: interrupted, whatever the side threw; what was sent is kept", async () => {
+    const source = new FakeSource().add({ id: "A", name: "Calendar", isDefault: true }, [
+      item("u1"),
+      item("u2"),
+    ]);
+    const controller = new AbortController();
+    const destination = new FakeDestination();
+    const put = destination.put.bind(destination);
+    destination.put = async (collection, one) => {
+      const stored = await put(collection, one);
+      // The stop arrives while the first item is stored; the next side call fails its own way.
+      controller.abort(new Error("SIGTERM"));
+      destination.failPut = new Error("socket closed");
+      return stored;
+    };
+    const file = stateFile();
+    const ended = await runPart({
+      kind: "calendar",
+      ends: { source, destination },
+      stateFile: file,
+      signal: controller.signal,
+    });
+    assert.equal(ended.failure?.class, "interrupted");
+    assert.equal(ended.counts.sent, 1);
+    assert.deepEqual(Object.keys((await readState(file)).collections.A!.items), ["u1"]);
+  });
+
   it("an unreadable state file starts afresh: items are replaced by UID, never duplicated", async () => {
     const source = new FakeSource().add({ id: "A", name: "Calendar", isDefault: true }, [
       item("u1"),
@@ -241,5 +268,15 @@ describe("classifyPartError", () => {
     assert.equal(classifyPartError(httpError(429, undefined, 2500), "source").backoffMs, 2500);
     const seconds = Object.assign(new Error("429"), { status: 429, retryAfter: 4 });
     assert.equal(classifyPartError(seconds, "source").backoffMs, 4000);
+    // GraphError's own fields: its class and the wait Graph gave.
+    const graph = Object.assign(new Error("GET /users/x/calendars: 429"), {
+      runClass: "throttled",
+      status: 429,
+      backoffMs: 9000,
+    });
+    assert.deepEqual(
+      [classifyPartError(graph, "source").class, classifyPartError(graph, "source").backoffMs],
+      ["throttled", 9000],
+    );
   });
 });
