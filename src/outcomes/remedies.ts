@@ -42,12 +42,15 @@ export function remedyFor(
     killedFromOutside?: boolean;
     /** The log stops before any line imapsync prints at the end of a run. */
     logEndsEarly?: boolean;
+    /** The part read Microsoft Graph (calendars, contacts), not IMAP. */
+    graph?: { appOnly: boolean };
   } = {},
 ): string {
   switch (cls) {
     case "ok":
       return "Nothing to do: the mailbox is in sync; a later rerun only copies new messages.";
     case "not_delegated":
+      if (c.graph) return graphAccessDenied(c.graph.appOnly, c.mailbox);
       return (
         "The token is valid but its admin cannot open this mailbox: grant the admin FullAccess " +
         `(Add-MailboxPermission -Identity ${c.mailbox ?? "<mailbox>"} -User ${c.admin ?? "<admin>"} -AccessRights FullAccess ` +
@@ -101,7 +104,29 @@ export function remedyFor(
         );
       }
       return "imapsync stopped for a reason this tool does not recognise: read the evidence lines and the log, fix the cause, then rerun.";
+    case "mailbox_not_enabled":
+      return (
+        `Microsoft Graph says ${c.mailbox ?? "this user"} has no Exchange Online mailbox it can read ` +
+        "(MailboxNotEnabledForRESTAPI): a user without an Exchange Online licence, a mailbox still " +
+        "on-premises, or one deleted or being provisioned. Check the user's licence and " +
+        "Get-Mailbox in Exchange Online; once the mailbox exists there, rerun."
+      );
   }
+}
+
+/** Graph's 403 ErrorAccessDenied: what the token lacks, by the kind of grant it came from. */
+function graphAccessDenied(appOnly: boolean, mailbox = "<mailbox>"): string {
+  return appOnly
+    ? "Microsoft Graph refused to open this mailbox (403 ErrorAccessDenied): give the app the " +
+        "application permissions Calendars.Read, Contacts.Read and MailboxSettings.Read (Microsoft " +
+        "Graph) with admin consent, then get a new token; if it already has them, an Exchange " +
+        `application access policy or RBAC for Applications scope leaves ${mailbox} out ` +
+        "(Test-ApplicationAccessPolicy -Identity <mailbox> -AppId <app>)."
+    : "Microsoft Graph refused to open this mailbox for the signed-in admin (403 ErrorAccessDenied): " +
+        "the token needs the delegated permissions Calendars.Read.Shared, Contacts.Read.Shared and " +
+        "MailboxSettings.Read with admin consent, and the mailbox's owner must share its calendars " +
+        `and contact folders with the admin (FullAccess alone may not be enough for Graph on ${mailbox}); ` +
+        "for a migration prefer GRANT=client-credentials with application permissions.";
 }
 
 export const WAITING_FOR_TOKEN =
