@@ -96,7 +96,21 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
     },
     stopGraceMs: values.stopGrace,
     stallTimeoutMs: values.stallTimeout,
+    graph: {
+      url: values.graphUrl,
+      calendarWindow: calendarWindow(values.calendarWindow),
+      attachmentMaxBytes: values.attachmentMaxSize * 1024 * 1024,
+      vcardVersion: values.vcardVersion,
+    },
   };
+}
+
+const CALENDAR_WINDOW = /^\s*(\d+)\s*y\s+back\s*,\s*(\d+)\s*y\s+ahead\s*$/i;
+
+/** "2y back, 5y ahead", already checked against CALENDAR_WINDOW. */
+function calendarWindow(text: string): { backYears: number; aheadYears: number } {
+  const [, back = "2", ahead = "5"] = CALENDAR_WINDOW.exec(text) ?? [];
+  return { backYears: Number(back), aheadYears: Number(ahead) };
 }
 
 interface Dotenv {
@@ -201,6 +215,7 @@ function schemaFor(setting: Setting): z.ZodType<unknown> {
       if (setting.format === "address") return text.refine(isAddress);
       if (setting.format === "url") return text.pipe(z.url({ protocol: /^https?$/ }));
       if (setting.format === "word") return text.regex(/^[^\s\p{C}]+$/u);
+      if (setting.format === "window") return text.regex(CALENDAR_WINDOW);
       return text.min(1);
     }
   }
@@ -227,6 +242,7 @@ function expectation(setting: Setting): string {
       if (setting.format === "address") return "an email address";
       if (setting.format === "url") return "an http(s) URL";
       if (setting.format === "word") return "a value without spaces";
+      if (setting.format === "window") return 'years back and ahead, like "2y back, 5y ahead"';
       return "a non-empty value";
   }
 }

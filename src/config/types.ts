@@ -62,6 +62,18 @@ export interface Config {
   stopGraceMs: number;
   /** A run silent for this long is stopped and retried; 0: never. */
   stallTimeoutMs: number;
+  /** Calendars and contacts read from Microsoft Graph. */
+  graph: GraphSettings;
+}
+
+export interface GraphSettings {
+  /** GRAPH_URL: Graph's base, version included; never the token's scope. */
+  url: string;
+  /** CALENDAR_WINDOW: where a series' moved and cancelled occurrences are looked for. */
+  calendarWindow: { backYears: number; aheadYears: number };
+  /** ATTACHMENT_MAX_SIZE: larger event attachments are left out and reported. */
+  attachmentMaxBytes: number;
+  vcardVersion: "3.0" | "4.0";
 }
 
 export interface CertificateCheck {

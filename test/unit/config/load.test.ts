@@ -64,6 +64,37 @@ describe("SETTINGS table", () => {
   });
 });
 
+describe("Graph settings", () => {
+  test("CALENDAR_WINDOW reads years back and ahead; ATTACHMENT_MAX_SIZE is MiB; VCARD_VERSION 4.0", () => {
+    const config = load(
+      {},
+      {
+        env: {
+          CALENDAR_WINDOW: "1y back, 10Y ahead",
+          ATTACHMENT_MAX_SIZE: "3",
+          VCARD_VERSION: "4.0",
+          GRAPH_URL: "http://127.0.0.1:9/v1.0",
+        },
+      },
+    );
+    assert.deepEqual(config.graph, {
+      url: "http://127.0.0.1:9/v1.0",
+      calendarWindow: { backYears: 1, aheadYears: 10 },
+      attachmentMaxBytes: 3_145_728,
+      vcardVersion: "4.0",
+    });
+  });
+
+  test("a window not written as years back and ahead is refused, saying the form", () => {
+    assertConfigError(
+      () => load({ calendarWindow: "5 years" }),
+      /CALENDAR_WINDOW/,
+      /"2y back, 5y ahead"/,
+    );
+    assertConfigError(() => load({ vcardVersion: "2.1" }), /VCARD_VERSION/, /3\.0, 4\.0/);
+  });
+});
+
 describe("loadConfig", () => {
   test("defaults", () => {
     const config = load({});
@@ -98,6 +129,12 @@ describe("loadConfig", () => {
         destination: { verify: true, caFile: undefined },
       },
       stopGraceMs: 5000,
+      graph: {
+        url: "https://graph.microsoft.com/v1.0",
+        calendarWindow: { backYears: 2, aheadYears: 5 },
+        attachmentMaxBytes: 10 * 1024 * 1024,
+        vcardVersion: "3.0",
+      },
       stallTimeoutMs: 10 * 60_000,
     });
   });
