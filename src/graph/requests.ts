@@ -41,6 +41,8 @@ export function graphRequests(baseUrl: string, address: string) {
     contactFolders: `${root}/contactFolders?${page}`,
     childFolders: (folderId: string) =>
       `${root}/contactFolders/${id(folderId)}/childFolders?${page}`,
+    /** One contact of the default folder, for that folder's id (Graph has no "default" flag on folders). */
+    defaultContactsFolderId: `${root}/contacts?${query({ $top: 1, $select: "parentFolderId" })}`,
     /** The default contacts folder's contacts. */
     defaultContacts: `${root}/contacts?${page}`,
     folderContacts: (folderId: string) => `${root}/contactFolders/${id(folderId)}/contacts?${page}`,
