@@ -45,7 +45,11 @@ export interface GraphServer {
   stop(): Promise<void>;
 }
 
-const ianaOf = (zone: string) => (zone === "UTC" ? "UTC" : (findIana(zone)[0] ?? zone));
+const zones = new Map<string, string>();
+const ianaOf = (zone: string) => {
+  if (!zones.has(zone)) zones.set(zone, zone === "UTC" ? "UTC" : (findIana(zone)[0] ?? zone));
+  return zones.get(zone)!;
+};
 
 /** A stored date-time as Graph writes it in `zone` (the Prefer header's name, echoed as given). */
 function inZone(value: { dateTime: string; timeZone: string }, zone: string) {
@@ -109,11 +113,13 @@ export async function startGraph(opts: GraphServerOptions): Promise<GraphServer>
   const port = (server.address() as AddressInfo).port;
   const origin = `http://127.0.0.1:${port}`;
 
-  function page(
+  /** One page of `items`, each shown through `show` (only the page's: a bench calendar is large). */
+  function page<T>(
     res: ServerResponse,
     url: URL,
-    items: unknown[],
+    items: T[],
     headers: Record<string, string> = {},
+    show: (item: T) => unknown = (item) => item,
   ) {
     const top = Math.min(
       MAX_PAGE,
@@ -122,7 +128,7 @@ export async function startGraph(opts: GraphServerOptions): Promise<GraphServer>
     const skip = Number(url.searchParams.get("$skiptoken") ?? 0) || 0;
     const body: Record<string, unknown> = {
       "@odata.context": `${origin}/v1.0/$metadata`,
-      value: items.slice(skip, skip + top),
+      value: items.slice(skip, skip + top).map(show),
     };
     if (skip + top < items.length) {
       const next = new URL(url.href);
@@ -155,6 +161,21 @@ export async function startGraph(opts: GraphServerOptions): Promise<GraphServer>
           }
         : {}),
     };
+  }
+
+  const indexes = new Map<GraphMailboxSeed, Map<string, Record<string, unknown>>>();
+  /** Every contact of a mailbox by id, built once (a photo is asked per contact). */
+  function contactIndex(mailbox: GraphMailboxSeed): Map<string, Record<string, unknown>> {
+    let index = indexes.get(mailbox);
+    if (!index) {
+      const all = [
+        ...mailbox.contacts.contacts,
+        ...allFolders(mailbox.contacts.folders).flatMap((f) => f.contacts),
+      ];
+      index = new Map(all.map((c) => [String(c.id), c]));
+      indexes.set(mailbox, index);
+    }
+    return index;
   }
 
   function allFolders(folders: SeedContactFolder[]): SeedContactFolder[] {
@@ -207,12 +228,7 @@ export async function startGraph(opts: GraphServerOptions): Promise<GraphServer>
             true
           );
         if (sub !== "events" || subId) return false;
-        page(
-          res,
-          url,
-          cal.events.map((e) => render(e, prefer)),
-          zoneHeader,
-        );
+        page(res, url, cal.events, zoneHeader, (e) => render(e, prefer));
         return true;
       }
       case "events": {
@@ -252,12 +268,7 @@ export async function startGraph(opts: GraphServerOptions): Promise<GraphServer>
             }).toMillis();
             return at >= from && at < to;
           });
-          page(
-            res,
-            url,
-            instances.map((i) => render(i, prefer)),
-            zoneHeader,
-          );
+          page(res, url, instances, zoneHeader, (i) => render(i, prefer));
           return true;
         }
         if (sub === "attachments") {
@@ -308,9 +319,7 @@ export async function startGraph(opts: GraphServerOptions): Promise<GraphServer>
       }
       case "contacts": {
         if (!id) return (page(res, url, mailbox.contacts.contacts), true);
-        const contact = [...mailbox.contacts.contacts, ...folders.flatMap((f) => f.contacts)].find(
-          (c) => c.id === id,
-        );
+        const contact = contactIndex(mailbox).get(id);
         if (!contact)
           return (
             error(

@@ -13,6 +13,15 @@ export const UTC = "UTC";
  */
 export function ianaZone(name: string | null | undefined): string | undefined {
   if (!name) return undefined;
+  if (!ianaCache.has(name)) ianaCache.set(name, findZone(name));
+  return ianaCache.get(name);
+}
+
+/** A mailbox's events name a handful of zones: each is looked up once per process. */
+const ianaCache = new Map<string, string | undefined>();
+const blockCache = new Map<string, string | undefined>();
+
+function findZone(name: string): string | undefined {
   const trimmed = name.trim();
   if (/^(utc|gmt|etc\/utc|tzone:\/\/microsoft\/utc)$/i.test(trimmed)) return UTC;
   const [windows] = findIana(trimmed);
@@ -27,6 +36,11 @@ export function wallTime(dateTime: string, zone: string): DateTime {
 
 /** The VTIMEZONE block of an IANA zone, or undefined when the library has none. */
 export function vtimezone(zone: string): string | undefined {
+  if (!blockCache.has(zone)) blockCache.set(zone, findBlock(zone));
+  return blockCache.get(zone);
+}
+
+function findBlock(zone: string): string | undefined {
   const block = tzlib_get_ical_block(zone);
   const text = Array.isArray(block) ? block[0] : undefined;
   return text?.startsWith("BEGIN:VTIMEZONE") ? text : undefined;
