@@ -285,22 +285,33 @@ function cancelledDates(
   start: DateTime,
   zone: string,
   allDay: boolean,
+  clock: Clock,
 ): DateTime[] {
   const { event, window } = input;
-  if (!event.recurrence || !window) return [];
+  const instances = input.instances ?? [];
+  // No instance at all says nothing about cancellations (and Graph lists at least the series' own
+  // occurrences): without this, every pattern date would become an EXDATE.
+  if (!event.recurrence || !window || instances.length === 0) return [];
   const local = start.setZone(zone);
   const first = allDay ? (local.toISODate() ?? "") : local.toFormat("yyyy-MM-dd'T'HH:mm:ss");
-  const windowEnd = wallTimeOf(window.end, zone, allDay);
-  const listed = new Set(
-    (input.instances ?? [])
-      .map((i) =>
-        i.originalStart ? wallTimeOf(new Date(i.originalStart), zone, allDay) : undefined,
-      )
-      .filter((x): x is string => x !== undefined),
-  );
+  const slotOf = (i: GraphEvent): string | undefined => {
+    if (i.originalStart) return wallTimeOf(new Date(i.originalStart), zone, allDay);
+    // An occurrence that was never changed starts at its slot; an exception's slot is unknown.
+    if ((i.type ?? "").toLowerCase() === "occurrence" && i.start) {
+      const at = clock.instant(i.start).setZone(zone);
+      return allDay ? (at.toISODate() ?? "") : at.toFormat("yyyy-MM-dd'T'HH:mm:ss");
+    }
+    return undefined;
+  };
+  const slots = instances.map(slotOf);
+  // An exception whose slot is unknown would leave that slot looking cancelled.
+  if (slots.includes(undefined)) return [];
+  const listed = new Set(slots);
   const windowStart = wallTimeOf(window.start, zone, allDay);
+  const windowEnd = wallTimeOf(window.end, zone, allDay);
+  // Graph lists instances starting in [start, end): a slot at the very end is outside.
   return occurrences(event.recurrence, first, windowEnd, allDay)
-    .filter((slot) => slot >= windowStart && !listed.has(slot))
+    .filter((slot) => slot >= windowStart && slot < windowEnd && !listed.has(slot))
     .map((slot) => wallTime(slot, zone));
 }
 
@@ -336,7 +347,7 @@ export function eventToICalendar(input: EventInput, opts: ConvertOptions): Conve
     const rule = rrule(series, allDay ? { allDay: true } : { allDay: false, zone });
     if (rule) {
       master.addPropertyWithValue("rrule", ICAL.Recur.fromString(rule));
-      for (const date of cancelledDates(input, start, zone, allDay)) {
+      for (const date of cancelledDates(input, start, zone, allDay, clock)) {
         if (allDay) clock.setDate(master, "exdate", date, zone);
         else clock.set(master, "exdate", date, zone);
       }
@@ -350,7 +361,13 @@ export function eventToICalendar(input: EventInput, opts: ConvertOptions): Conve
   vevents.push(master);
 
   for (const instance of input.instances ?? []) {
-    if ((instance.type ?? "").toLowerCase() !== "exception" || !instance.originalStart) continue;
+    if ((instance.type ?? "").toLowerCase() !== "exception") continue;
+    if (!instance.originalStart) {
+      losses.push(
+        `${what}: a changed occurrence (${instance.subject ?? ""}) came without its original start, so it is not carried, and no cancelled occurrence is written`,
+      );
+      continue;
+    }
     const override = new ICAL.Component("vevent");
     describe(override, instance, uid);
     const slot = wallTime(new Date(instance.originalStart).toISOString().replace("Z", ""), UTC);

@@ -375,3 +375,60 @@ describe("time zones Exchange names that are not Windows ones", () => {
     ]);
   });
 });
+
+describe("instances Graph gave without their original start (the documented $select)", () => {
+  // Microsoft's documented instances: Mondays 20:30 UTC, Apr 8 to 29 2019, Apr 15 moved to Apr 16.
+  const { value: instances } = graphExample("event-list-instances-exception.http").body as {
+    value: GraphEvent[];
+  };
+  const master: GraphEvent = {
+    id: "AAMkAGUzYRgWAAA=",
+    iCalUId: "review-q3",
+    type: "seriesMaster",
+    subject: "Review strategy for Q3",
+    start: { dateTime: "2019-04-08T20:30:00.0000000", timeZone: "UTC" },
+    end: { dateTime: "2019-04-08T21:00:00.0000000", timeZone: "UTC" },
+    originalStartTimeZone: "UTC",
+    recurrence: {
+      pattern: { type: "weekly", interval: 1, daysOfWeek: ["monday"], firstDayOfWeek: "sunday" },
+      range: {
+        type: "endDate",
+        startDate: "2019-04-08",
+        endDate: "2019-04-29",
+        recurrenceTimeZone: "UTC",
+      },
+    },
+  };
+  const window = { start: new Date("2019-04-08T09:00:00Z"), end: new Date("2019-04-30T09:00:00Z") };
+
+  it("writes no EXDATE, since the moved occurrence's slot is unknown, and says the override is lost", () => {
+    const result = eventToICalendar({ event: master, instances, window }, opts("UTC"));
+    assert.ok(!result.text.includes("EXDATE"), result.text);
+    assert.equal(vevents(result.text).length, 1);
+    assert.deepEqual(result.losses, [
+      '"Review strategy for Q3": a changed occurrence (Review strategy for Q3) came without its original start, so it is not carried, and no cancelled occurrence is written',
+    ]);
+  });
+
+  it("finds a cancelled slot from plain occurrences' starts when no exception is in the way", () => {
+    const occurrences = instances.filter(
+      (i) => i.type === "occurrence" && !i.start!.dateTime.startsWith("2019-04-22"),
+    );
+    const text = eventToICalendar(
+      { event: master, instances: occurrences, window },
+      opts("UTC"),
+    ).text;
+    assert.deepEqual(
+      vevents(text)[0]!.filter((l) => l.startsWith("EXDATE")),
+      ["EXDATE:20190415T203000Z", "EXDATE:20190422T203000Z"],
+    );
+  });
+
+  it("writes no EXDATE when Graph listed no instance at all", () => {
+    assert.ok(
+      !eventToICalendar({ event: master, instances: [], window }, opts("UTC")).text.includes(
+        "EXDATE",
+      ),
+    );
+  });
+});
