@@ -48,13 +48,22 @@ const GRAPH_SCOPES = [
   `${GRAPH_AUDIENCE}/.default`,
   ...GRAPH_DELEGATED.map((p) => `${GRAPH_AUDIENCE}/${p}`),
 ];
-/** The resource a request is for, from its scopes as Entra reads them (no `resource` parameter). */
+/**
+ * The resource a request is for, from its scopes as Entra reads them (no `resource` parameter):
+ * the first resource scope named decides, so that a sign-in widened to both resources (below)
+ * still gives the token it asked for first.
+ */
 const resourceOf = (scope: unknown) =>
   String(scope ?? "")
     .split(" ")
-    .some((s) => GRAPH_SCOPES.includes(s))
-    ? GRAPH_AUDIENCE
-    : AUDIENCE;
+    .map((s) =>
+      GRAPH_SCOPES.includes(s)
+        ? GRAPH_AUDIENCE
+        : RESOURCE_SCOPES.includes(s)
+          ? AUDIENCE
+          : undefined,
+    )
+    .find((r) => r !== undefined) ?? AUDIENCE;
 
 export type Grant =
   "authorization_code" | "refresh_token" | "device_code" | "client_credentials" | "implicit";
@@ -298,17 +307,21 @@ export async function startOAuthServer(opts: OAuthServerOptions = {}): Promise<O
       },
       resourceIndicators: {
         enabled: true,
-        // A code or device code is redeemed without a scope: the one asked at sign-in decides.
-        defaultResource: (ctx) => {
-          const entities = ctx.oidc.entities as {
-            AuthorizationCode?: { scope?: string };
-            DeviceCode?: { scope?: string };
-          };
-          return resourceOf(
-            ctx.oidc.params?.scope ??
-              entities.AuthorizationCode?.scope ??
-              entities.DeviceCode?.scope,
+        // A sign-in for Exchange Online with offline_access is granted Graph too (widened below);
+        // each token request then gets the resource its scopes name, Exchange Online when they
+        // name none (a code or device code is redeemed without a scope; oidc-provider reorders
+        // the code's scopes, so they cannot tell which was asked first).
+        defaultResource: (ctx, _client, oneOf?: string[]) => {
+          const scope = ctx.oidc.params?.scope;
+          if (oneOf) {
+            const wanted = scope ? resourceOf(scope) : AUDIENCE;
+            return oneOf.includes(wanted) ? wanted : oneOf[0]!;
+          }
+          const asked = String(scope ?? "").split(" ");
+          const named = [AUDIENCE, GRAPH_AUDIENCE].filter((r) =>
+            asked.some((s) => (r === AUDIENCE ? RESOURCE_SCOPES : GRAPH_SCOPES).includes(s)),
           );
+          return named.length > 1 ? named : resourceOf(scope);
         },
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx, resource) => {
@@ -510,12 +523,17 @@ export async function startOAuthServer(opts: OAuthServerOptions = {}): Promise<O
       // Entra grants offline_access without a consent prompt; oidc-provider (OpenID Connect)
       // drops it unless prompt=consent, which the automatic sign-in answers anyway.
       const scope = url.searchParams.get("scope") ?? "";
-      if (
-        path === `${mount}/oauth2/v2.0/authorize` &&
-        scope.split(" ").includes("offline_access") &&
-        !url.searchParams.has("prompt")
-      )
-        url.searchParams.set("prompt", "consent");
+      const offline =
+        path === `${mount}/oauth2/v2.0/authorize` && scope.split(" ").includes("offline_access");
+      if (offline && !url.searchParams.has("prompt")) url.searchParams.set("prompt", "consent");
+      // Entra redeems a refresh token for any resource consented to; oidc-provider only for the
+      // scopes asked at sign-in: an Exchange Online sign-in asks for Graph's delegated scopes too.
+      // (A sign-in for Graph alone is not widened: its refresh token serves Graph only here.)
+      if (offline && resourceOf(scope) === AUDIENCE)
+        url.searchParams.set(
+          "scope",
+          [...new Set([...scope.split(" "), ...GRAPH_SCOPES.slice(1)])].join(" "),
+        );
       // The provider lives under /<tenant> (Entra's endpoint paths); discovery under the issuer.
       const inner = path.startsWith(`${mount}/v2.0/.well-known/`)
         ? path.slice(`${mount}/v2.0`.length)
