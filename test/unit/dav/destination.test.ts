@@ -1,0 +1,268 @@
+// The DAV destination against a real Radicale: discovery, the default collections, collections
+// created with their accents, items stored, listed, updated and removed, reruns, and how a wrong
+// password and a stopped server are classified. Read-backs use plain requests, not the code under test.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { freePort } from "../../../scripts/standin/ports.js";
+import { DavDestination } from "../../../src/dav/destination.js";
+import { classifyDavFailure, DavError } from "../../../src/dav/failure.js";
+import type { SourceItem } from "../../../src/items/contract.js";
+import { startRadicale, type Radicale } from "../../helpers/radicale.js";
+
+const ALICE = { user: "alice@contoso.test", password: "pâssword:1" };
+const BOB = { user: "bob@contoso.test", password: "bob-secret" };
+const CAROL = { user: "carol@contoso.test", password: "carol-secret" };
+
+const EVENT = (summary: string) =>
+  [
+    "BEGIN:VCALENDAR",
+    "VERSION:2.0",
+    "PRODID:-//m365-imapsync//test//EN",
+    "BEGIN:VEVENT",
+    "UID:040000008200E00074C5B7101A82E008-réunion",
+    "DTSTAMP:20261201T090000Z",
+    "DTSTART:20261208T090000Z",
+    "DTEND:20261208T100000Z",
+    `SUMMARY:${summary}`,
+    "ORGANIZER;SCHEDULE-AGENT=CLIENT:mailto:alice@contoso.test",
+    "ATTENDEE;SCHEDULE-AGENT=CLIENT;PARTSTAT=ACCEPTED:mailto:bob@contoso.test",
+    "END:VEVENT",
+    "END:VCALENDAR",
+    "",
+  ].join("\r\n");
+
+const CONTACT = [
+  "BEGIN:VCARD",
+  "VERSION:3.0",
+  "UID:contact-zoé-1",
+  "FN:Zoé Dupont",
+  "N:Dupont;Zoé;;;",
+  "EMAIL;TYPE=INTERNET:zoe@fournisseur.test",
+  "END:VCARD",
+  "",
+].join("\r\n");
+
+function item(uid: string, body: string): SourceItem {
+  return { uid, version: "1", body, label: uid, losses: [] };
+}
+const EVENT_UID = "040000008200E00074C5B7101A82E008-réunion";
+
+/** A plain request as another client would send it. */
+async function request(
+  url: string,
+  login: { user: string; password: string },
+  method: string,
+  body?: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; text: string }> {
+  const auth = Buffer.from(`${login.user}:${login.password}`, "utf8").toString("base64");
+  const response = await fetch(url, {
+    method,
+    body,
+    headers: { Authorization: `Basic ${auth}`, "Content-Type": "application/xml", ...headers },
+  });
+  return { status: response.status, text: await response.text() };
+}
+
+const DISPLAYNAME = (name: string) =>
+  `<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:displayname/></D:prop></D:propfind>${name}`;
+
+describe("DavDestination against Radicale", () => {
+  let radicale: Radicale;
+  before(async () => {
+    radicale = await startRadicale(
+      Object.fromEntries([ALICE, BOB, CAROL].map((l) => [l.user, l.password])),
+    );
+  });
+  after(async () => {
+    await radicale?.stop();
+  });
+
+  it("discovers each home from the server's root", async () => {
+    const dav = new DavDestination({ url: radicale.url }, ALICE);
+    const expected = `${radicale.url}alice%40contoso.test/`;
+    assert.equal(await dav.home("calendar"), expected);
+    assert.equal(await dav.home("contacts"), expected);
+  });
+
+  it("takes a fixed home, {user} standing for the address", async () => {
+    const dav = new DavDestination(
+      { url: radicale.url, calendarHome: `${radicale.url}{user}` },
+      ALICE,
+    );
+    assert.equal(await dav.home("calendar"), `${radicale.url}alice%40contoso.test/`);
+  });
+
+  it("maps the source's defaults to the server's own default collections", async () => {
+    // As Nextcloud makes them for a new account: a calendar "personal", an address book "contacts".
+    const home = `${radicale.url}bob%40contoso.test/`;
+    const mkcalendar = await request(
+      `${home}personal/`,
+      BOB,
+      "MKCALENDAR",
+      '<?xml version="1.0" encoding="utf-8"?><C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><D:displayname>Personal</D:displayname></D:prop></D:set></C:mkcalendar>',
+    );
+    assert.equal(mkcalendar.status, 201);
+    const mkcol = await request(
+      `${home}contacts/`,
+      BOB,
+      "MKCOL",
+      '<?xml version="1.0" encoding="utf-8"?><D:mkcol xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"><D:set><D:prop><D:resourcetype><D:collection/><CR:addressbook/></D:resourcetype><D:displayname>Contacts</D:displayname></D:prop></D:set></D:mkcol>',
+    );
+    assert.equal(mkcol.status, 201);
+    const dav = new DavDestination({ url: radicale.url }, BOB);
+    // A non-default one first: it must not become the default.
+    const other = await dav.ensure({
+      kind: "calendar",
+      id: "c2",
+      name: "Équipe",
+      isDefault: false,
+    });
+    const calendar = await dav.ensure({
+      kind: "calendar",
+      id: "c1",
+      name: "Calendrier",
+      isDefault: true,
+    });
+    const contacts = await dav.ensure({
+      kind: "contacts",
+      id: "f1",
+      name: "Contacts",
+      isDefault: true,
+    });
+    assert.equal(calendar.location, `${radicale.url}bob@contoso.test/personal/`);
+    assert.equal(contacts.location, `${radicale.url}bob@contoso.test/contacts/`);
+    assert.equal(other.location, `${radicale.url}bob@contoso.test/equipe/`);
+  });
+
+  it("creates the default where the server has none, and finds it again on a rerun", async () => {
+    const source = { kind: "calendar", id: "c1", name: "Calendrier", isDefault: true } as const;
+    const first = await new DavDestination({ url: radicale.url }, CAROL).ensure(source);
+    const again = await new DavDestination({ url: radicale.url }, CAROL).ensure(source);
+    assert.equal(first.location, `${radicale.url}carol@contoso.test/calendrier/`);
+    assert.equal(again.location, first.location);
+  });
+
+  it("creates a calendar and an address book with their accented names, once", async () => {
+    const dav = new DavDestination({ url: radicale.url }, ALICE);
+    const projets = await dav.ensure({
+      kind: "calendar",
+      id: "c9",
+      name: "Projets Été",
+      isDefault: false,
+    });
+    const fournisseurs = await dav.ensure({
+      kind: "contacts",
+      id: "f9",
+      name: "Contacts/Fournisseurs",
+      isDefault: false,
+    });
+    assert.equal(projets.location, `${radicale.url}alice@contoso.test/projets-ete/`);
+    assert.equal(fournisseurs.location, `${radicale.url}alice@contoso.test/fournisseurs/`);
+    const names = await request(
+      `${radicale.url}alice%40contoso.test/`,
+      ALICE,
+      "PROPFIND",
+      DISPLAYNAME(""),
+      { Depth: "1" },
+    );
+    assert.match(names.text, /<displayname>Projets Été<\/displayname>/);
+    assert.match(names.text, /<displayname>Fournisseurs<\/displayname>/);
+    const rerun = new DavDestination({ url: radicale.url }, ALICE);
+    const again = await rerun.ensure({
+      kind: "calendar",
+      id: "c9",
+      name: "Projets Été",
+      isDefault: false,
+    });
+    assert.equal(again.location, projets.location);
+    const after = await request(
+      `${radicale.url}alice%40contoso.test/`,
+      ALICE,
+      "PROPFIND",
+      DISPLAYNAME(""),
+      { Depth: "1" },
+    );
+    assert.equal(after.text.split("<displayname>Projets Été</displayname>").length - 1, 1);
+  });
+
+  it("stores, lists, updates and removes an event and a contact", async () => {
+    const dav = new DavDestination({ url: radicale.url }, ALICE);
+    const calendar = await dav.ensure({
+      kind: "calendar",
+      id: "c9",
+      name: "Projets Été",
+      isDefault: false,
+    });
+    const contacts = await dav.ensure({
+      kind: "contacts",
+      id: "f9",
+      name: "Contacts/Fournisseurs",
+      isDefault: false,
+    });
+    assert.equal((await dav.list(calendar)).size, 0);
+    const stored = await dav.put(calendar, item(EVENT_UID, EVENT("Réunion d'été")));
+    const card = await dav.put(contacts, item("contact-zoé-1", CONTACT));
+    assert.deepEqual(await dav.list(calendar), new Map([[EVENT_UID, stored]]));
+    assert.deepEqual(await dav.list(contacts), new Map([["contact-zoé-1", card]]));
+    const got = await request(
+      `${calendar.location.replace("alice@", "alice%40")}`,
+      ALICE,
+      "PROPFIND",
+      undefined,
+      { Depth: "1" },
+    );
+    assert.equal(got.text.split(".ics</href>").length - 1, 1);
+
+    const updated = await dav.put(calendar, item(EVENT_UID, EVENT("Réunion déplacée")));
+    assert.notEqual(updated.etag, stored.etag);
+    assert.deepEqual(await dav.list(calendar), new Map([[EVENT_UID, updated]]));
+
+    await dav.remove(calendar, EVENT_UID);
+    await dav.remove(contacts, "contact-zoé-1");
+    assert.equal((await dav.list(calendar)).size, 0);
+    assert.equal((await dav.list(contacts)).size, 0);
+  });
+
+  it("a rerun that puts the same UID without listing first leaves one item", async () => {
+    const source = { kind: "calendar", id: "c9", name: "Projets Été", isDefault: false } as const;
+    const first = new DavDestination({ url: radicale.url }, ALICE);
+    await first.put(await first.ensure(source), item(EVENT_UID, EVENT("Première")));
+    const rerun = new DavDestination({ url: radicale.url }, ALICE);
+    const calendar = await rerun.ensure(source);
+    const stored = await rerun.put(calendar, item(EVENT_UID, EVENT("Seconde")));
+    const listed = await rerun.list(calendar);
+    assert.deepEqual([...listed.keys()], [EVENT_UID]);
+    assert.equal(listed.get(EVENT_UID)?.etag, stored.etag);
+  });
+
+  it("a wrong password is the destination's login failure, naming the password file", async () => {
+    const dav = new DavDestination({ url: radicale.url }, { ...ALICE, password: "wrong" });
+    const error = await dav.home("calendar").then(
+      () => assert.fail("the login should be refused"),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof DavError, String(error));
+    const c = classifyDavFailure(error);
+    assert.equal(c.class, "auth_failed_destination");
+    assert.equal(c.lostConnection, false);
+    assert.match(c.remedy, /alice@contoso\.test/);
+    assert.match(c.remedy, /password_file/);
+    assert.doesNotMatch(JSON.stringify({ ...error, message: error.message }), /wrong/);
+  });
+
+  it("a server that does not answer is the network class, retried", async () => {
+    const port = await freePort();
+    const dav = new DavDestination({ url: `http://127.0.0.1:${port}/` }, ALICE);
+    const error = await dav.home("contacts").then(
+      () => assert.fail("nothing listens there"),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof DavError, String(error));
+    const c = classifyDavFailure(error);
+    assert.equal(c.class, "connect_failed_destination");
+    assert.equal(c.lostConnection, true);
+    assert.match(c.remedy, /ECONNREFUSED/);
+    assert.match(c.remedy, /DAV_URL/);
+  });
+});
