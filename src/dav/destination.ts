@@ -286,18 +286,38 @@ export class DavDestination implements ItemDestination {
   async put(collection: DestinationCollection, item: SourceItem): Promise<StoredItem> {
     const url = this.urlOf(collection);
     const known = this.knownIn(collection);
-    const before = known.get(item.uid);
-    const href = before?.href ?? `${url}${resourceName(collection.kind, item.uid)}`;
+    const stored = await this.putAt(collection, item, known.get(item.uid));
+    if (stored !== "elsewhere") return stored;
+    // The server holds this UID under another name (stored by another client, RFC 4791's
+    // no-uid-conflict): list again to find it, and overwrite it there.
+    await this.list(collection);
+    const found = this.knownIn(collection).get(item.uid);
+    if (found === undefined)
+      throw this.refusal(`PUT ${url}${resourceName(collection.kind, item.uid)}`, 409);
+    const again = await this.putAt(collection, item, found);
+    if (again === "elsewhere") throw this.refusal(`PUT ${found.href}`, 409);
+    return again;
+  }
+
+  /** One PUT where `before` says the item is, or under its UID's name; "elsewhere" on a UID conflict. */
+  private async putAt(
+    collection: DestinationCollection,
+    item: SourceItem,
+    before: Known | undefined,
+  ): Promise<StoredItem | "elsewhere"> {
+    const href =
+      before?.href ?? `${this.urlOf(collection)}${resourceName(collection.kind, item.uid)}`;
     return this.during("store", href, async () => {
       let response = await this.send(collection.kind, href, item.body, before?.etag);
       if (response.status === 412) {
         // Changed or created at the destination since the last list: the source's version wins.
         response = await this.send(collection.kind, href, item.body, await this.etagOf(href));
       }
+      if (response.status === 409 && before === undefined) return "elsewhere";
       if (!response.ok) throw this.refusal(`PUT ${href}`, response.status);
       // A server that rewrote the item (SabreDAV) sends no ETag: ask for it.
       const etag = response.headers.get("etag") ?? (await this.etagOf(href)) ?? "";
-      known.set(item.uid, { href, etag });
+      this.knownIn(collection).set(item.uid, { href, etag });
       return { uid: item.uid, etag };
     });
   }

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { freePort } from "../../../scripts/standin/ports.js";
 import { DavDestination } from "../../../src/dav/destination.js";
 import { classifyDavFailure, DavError } from "../../../src/dav/failure.js";
-import type { SourceItem } from "../../../src/items/contract.js";
+import { FOURNISSEURS, PROJETS, sourceItem as item } from "../../helpers/items.js";
 import { startRadicale, type Radicale } from "../../helpers/radicale.js";
 
 const ALICE = { user: "alice@contoso.test", password: "pâssword:1" };
@@ -42,9 +42,6 @@ const CONTACT = [
   "",
 ].join("\r\n");
 
-function item(uid: string, body: string): SourceItem {
-  return { uid, version: "1", body, label: uid, losses: [] };
-}
 const EVENT_UID = "040000008200E00074C5B7101A82E008-réunion";
 
 /** A plain request as another client would send it. */
@@ -145,18 +142,8 @@ describe("DavDestination against Radicale", () => {
 
   it("creates a calendar and an address book with their accented names, once", async () => {
     const dav = new DavDestination({ url: radicale.url }, ALICE);
-    const projets = await dav.ensure({
-      kind: "calendar",
-      id: "c9",
-      name: "Projets Été",
-      isDefault: false,
-    });
-    const fournisseurs = await dav.ensure({
-      kind: "contacts",
-      id: "f9",
-      name: "Contacts/Fournisseurs",
-      isDefault: false,
-    });
+    const projets = await dav.ensure(PROJETS);
+    const fournisseurs = await dav.ensure(FOURNISSEURS);
     assert.equal(projets.location, `${radicale.url}alice@contoso.test/projets-ete/`);
     assert.equal(fournisseurs.location, `${radicale.url}alice@contoso.test/fournisseurs/`);
     const names = await request(
@@ -169,12 +156,7 @@ describe("DavDestination against Radicale", () => {
     assert.match(names.text, /<displayname>Projets Été<\/displayname>/);
     assert.match(names.text, /<displayname>Fournisseurs<\/displayname>/);
     const rerun = new DavDestination({ url: radicale.url }, ALICE);
-    const again = await rerun.ensure({
-      kind: "calendar",
-      id: "c9",
-      name: "Projets Été",
-      isDefault: false,
-    });
+    const again = await rerun.ensure(PROJETS);
     assert.equal(again.location, projets.location);
     const after = await request(
       `${radicale.url}alice%40contoso.test/`,
@@ -188,18 +170,8 @@ describe("DavDestination against Radicale", () => {
 
   it("stores, lists, updates and removes an event and a contact", async () => {
     const dav = new DavDestination({ url: radicale.url }, ALICE);
-    const calendar = await dav.ensure({
-      kind: "calendar",
-      id: "c9",
-      name: "Projets Été",
-      isDefault: false,
-    });
-    const contacts = await dav.ensure({
-      kind: "contacts",
-      id: "f9",
-      name: "Contacts/Fournisseurs",
-      isDefault: false,
-    });
+    const calendar = await dav.ensure(PROJETS);
+    const contacts = await dav.ensure(FOURNISSEURS);
     assert.equal((await dav.list(calendar)).size, 0);
     const stored = await dav.put(calendar, item(EVENT_UID, EVENT("Réunion d'été")));
     const card = await dav.put(contacts, item("contact-zoé-1", CONTACT));
@@ -225,15 +197,28 @@ describe("DavDestination against Radicale", () => {
   });
 
   it("a rerun that puts the same UID without listing first leaves one item", async () => {
-    const source = { kind: "calendar", id: "c9", name: "Projets Été", isDefault: false } as const;
     const first = new DavDestination({ url: radicale.url }, ALICE);
-    await first.put(await first.ensure(source), item(EVENT_UID, EVENT("Première")));
+    await first.put(await first.ensure(PROJETS), item(EVENT_UID, EVENT("Première")));
     const rerun = new DavDestination({ url: radicale.url }, ALICE);
-    const calendar = await rerun.ensure(source);
+    const calendar = await rerun.ensure(PROJETS);
     const stored = await rerun.put(calendar, item(EVENT_UID, EVENT("Seconde")));
     const listed = await rerun.list(calendar);
     assert.deepEqual([...listed.keys()], [EVENT_UID]);
     assert.equal(listed.get(EVENT_UID)?.etag, stored.etag);
+  });
+
+  it("overwrites in place an item that another client stored under another name", async () => {
+    const dav = new DavDestination({ url: radicale.url }, BOB);
+    const calendar = await dav.ensure(PROJETS);
+    const theirs = `${calendar.location.replace("bob@", "bob%40")}imported-by-thunderbird.ics`;
+    const put = await request(theirs, BOB, "PUT", EVENT("Importé à la main"), {
+      "Content-Type": "text/calendar; charset=utf-8",
+    });
+    assert.equal(put.status, 201);
+    const stored = await dav.put(calendar, item(EVENT_UID, EVENT("Migré")));
+    assert.deepEqual(await dav.list(calendar), new Map([[EVENT_UID, stored]]));
+    const got = await request(theirs, BOB, "GET");
+    assert.match(got.text, /SUMMARY:Migré/);
   });
 
   it("a wrong password is the destination's login failure, naming the password file", async () => {

@@ -4,8 +4,8 @@ import { readdir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { FileDestination, safeFileName } from "../../../src/dav/files.js";
-import type { SourceItem } from "../../../src/items/contract.js";
 import { tempDir } from "../../helpers/env.js";
+import { FOURNISSEURS, PROJETS, sourceItem as item } from "../../helpers/items.js";
 
 const PARIS = [
   "BEGIN:VTIMEZONE",
@@ -65,13 +65,6 @@ const card = (uid: string, name: string) =>
     "",
   ].join("\r\n");
 
-const item = (uid: string, body: string): SourceItem => ({
-  uid,
-  version: "1",
-  body,
-  label: uid,
-  losses: [],
-});
 const count = (text: string, what: string) => text.split(what).length - 1;
 
 describe("FileDestination", () => {
@@ -83,18 +76,8 @@ describe("FileDestination", () => {
 
   it("writes one file per collection, a calendar's time zone once, and reads them back", async () => {
     const files = new FileDestination(dir);
-    const projets = await files.ensure({
-      kind: "calendar",
-      id: "c9",
-      name: "Projets Été",
-      isDefault: false,
-    });
-    const fournisseurs = await files.ensure({
-      kind: "contacts",
-      id: "f9",
-      name: "Contacts/Fournisseurs",
-      isDefault: false,
-    });
+    const projets = await files.ensure(PROJETS);
+    const fournisseurs = await files.ensure(FOURNISSEURS);
     const series = await files.put(projets, item("series-1", SERIES));
     const single = await files.put(projets, item("single-2", SINGLE));
     const zoe = await files.put(fournisseurs, item("zoe", card("zoe", "Zoé Dupont")));
@@ -118,12 +101,7 @@ describe("FileDestination", () => {
     assert.equal((await stat(fournisseurs.location)).mode & 0o777, 0o600);
 
     const rerun = new FileDestination(dir);
-    const again = await rerun.ensure({
-      kind: "calendar",
-      id: "c9",
-      name: "Projets Été",
-      isDefault: false,
-    });
+    const again = await rerun.ensure(PROJETS);
     assert.deepEqual(
       await rerun.list(again),
       new Map([
@@ -131,12 +109,7 @@ describe("FileDestination", () => {
         ["single-2", single],
       ]),
     );
-    const contacts = await rerun.ensure({
-      kind: "contacts",
-      id: "f9",
-      name: "Contacts/Fournisseurs",
-      isDefault: false,
-    });
+    const contacts = await rerun.ensure(FOURNISSEURS);
     assert.deepEqual((await rerun.list(contacts)).get("zoe"), zoe);
     await rerun.remove(again, "single-2");
     await rerun.close();
