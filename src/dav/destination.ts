@@ -107,7 +107,7 @@ export class DavDestination implements ItemDestination {
     const fixed = kind === "calendar" ? this.settings.calendarHome : this.settings.addressbookHome;
     return this.during("login", this.settings.url, async () => {
       if (fixed !== undefined) {
-        const home = fixedHome(fixed, this.login.user);
+        const home = fixedHome(fixed, this.login.owner ?? this.login.user);
         // Proves the login and the home, as discovery would.
         await this.expect(
           `PROPFIND ${home}`,

@@ -4,9 +4,11 @@
 import { DavError, type DavFault } from "./failure.js";
 
 export interface DavLogin {
-  /** The destination address exactly as the users file gives it. */
+  /** Who logs in: the destination address exactly as the users file gives it, or the admin. */
   user: string;
   password: string;
+  /** Whose homes a fixed home's `{user}` names, when an admin logs in for the mailbox. */
+  owner?: string;
 }
 
 /** A request with no answer for this long is a lost connection (a PUT of a big event included). */
