@@ -24,6 +24,7 @@ import type {
 } from "../items/contract.js";
 import { DavError, type DavPhase } from "./failure.js";
 import { davFetch, DAV_TIMEOUT_MS, type DavLogin } from "./http.js";
+import { withClientScheduling } from "./scheduling.js";
 import { resourceName, uidOf } from "./uid.js";
 
 const ACCOUNT_TYPE = { calendar: "caldav", contacts: "carddav" } as const;
@@ -105,7 +106,7 @@ export class DavDestination implements ItemDestination {
 
   private async discover(kind: ItemKind): Promise<string> {
     const fixed = kind === "calendar" ? this.settings.calendarHome : this.settings.addressbookHome;
-    return this.during("login", this.settings.url, async () => {
+    return this.during("login", `PROPFIND ${this.settings.url}`, async () => {
       if (fixed !== undefined) {
         const home = fixedHome(fixed, this.login.owner ?? this.login.user);
         // Proves the login and the home, as discovery would.
@@ -127,7 +128,7 @@ export class DavDestination implements ItemDestination {
   async ensure(collection: SourceCollection): Promise<DestinationCollection> {
     const { kind } = collection;
     const home = await this.home(kind);
-    return this.during("store", home, async () => {
+    return this.during("store", `PROPFIND ${home}`, async () => {
       const existing = await this.collections(kind, home);
       const name = displayNameOf(collection);
       const found = collection.isDefault
@@ -248,7 +249,7 @@ export class DavDestination implements ItemDestination {
 
   async list(collection: DestinationCollection): Promise<Map<string, StoredItem>> {
     const url = this.urlOf(collection);
-    const responses = await this.during("store", url, () =>
+    const responses = await this.during("store", `REPORT ${url}`, () =>
       collection.kind === "calendar"
         ? calendarQuery({
             url,
@@ -307,11 +308,12 @@ export class DavDestination implements ItemDestination {
   ): Promise<StoredItem | "elsewhere"> {
     const href =
       before?.href ?? `${this.urlOf(collection)}${resourceName(collection.kind, item.uid)}`;
-    return this.during("store", href, async () => {
-      let response = await this.send(collection.kind, href, item.body, before?.etag);
+    return this.during("store", `PUT ${href}`, async () => {
+      const body = collection.kind === "calendar" ? withClientScheduling(item.body) : item.body;
+      let response = await this.send(collection.kind, href, body, before?.etag);
       if (response.status === 412) {
         // Changed or created at the destination since the last list: the source's version wins.
-        response = await this.send(collection.kind, href, item.body, await this.etagOf(href));
+        response = await this.send(collection.kind, href, body, await this.etagOf(href));
       }
       if (response.status === 409 && before === undefined) return "elsewhere";
       if (!response.ok) throw this.refusal(`PUT ${href}`, response.status);
@@ -355,7 +357,7 @@ export class DavDestination implements ItemDestination {
     const known = this.knownIn(collection);
     const href =
       known.get(uid)?.href ?? `${this.urlOf(collection)}${resourceName(collection.kind, uid)}`;
-    await this.during("store", href, async () => {
+    await this.during("store", `DELETE ${href}`, async () => {
       const response = await this.fetch(href, { method: "DELETE" });
       await response.body?.cancel();
       // Already gone is what was asked.
@@ -403,7 +405,7 @@ export class DavDestination implements ItemDestination {
    * Runs `work`, its failures as DavErrors of `phase`: what davFetch threw keeps its fault, what
    * tsdav threw of its own ("cannot find homeUrl") is an answer that could not be used.
    */
-  private async during<T>(phase: DavPhase, url: string, work: () => Promise<T>): Promise<T> {
+  private async during<T>(phase: DavPhase, request: string, work: () => Promise<T>): Promise<T> {
     try {
       return await work();
     } catch (error) {
@@ -411,7 +413,7 @@ export class DavDestination implements ItemDestination {
       throw new DavError(
         { kind: "protocol", problem: (error as Error).message },
         phase,
-        `PROPFIND ${url}`,
+        request,
         this.login.user,
       );
     }

@@ -66,7 +66,9 @@ export function classifyDavFailure(error: DavError): DavClassification {
         true,
       );
     case "protocol":
-      return of("other", { kind: "discovery", url, problem: fault.problem });
+      return phase === "login"
+        ? of("other", { kind: "discovery", url, problem: fault.problem })
+        : of("other", { kind: "unusable", request, problem: fault.problem });
     case "status": {
       const { status } = fault;
       if (status === 401 || (status === 403 && phase === "login" && !fault.quota)) {

@@ -167,7 +167,8 @@ export type DavTrouble =
   | { kind: "server"; request: string; status: number }
   | { kind: "forbidden"; request: string }
   | { kind: "discovery"; url: string; problem: string }
-  | { kind: "refused"; request: string; status: number };
+  | { kind: "refused"; request: string; status: number }
+  | { kind: "unusable"; request: string; problem: string };
 
 /** One sentence an admin can act on, naming the setting to fix, for each DAV trouble. */
 export function davRemedy(t: DavTrouble): string {
@@ -188,6 +189,8 @@ export function davRemedy(t: DavTrouble): string {
       return `The CalDAV/CardDAV server lets this account log in but not write there (${t.request}: HTTP 403): give it rights on its own calendars and address books, or point DAV_CALENDAR_HOME / DAV_ADDRESSBOOK_HOME at a home it owns.`;
     case "discovery":
       return `Discovery from ${t.url} found no calendar or address-book home (${t.problem}): set DAV_URL to the server's root (docs/dav-destinations.md), or DAV_CALENDAR_HOME and DAV_ADDRESSBOOK_HOME to the homes.`;
+    case "unusable":
+      return `${t.request} failed (${t.problem}): read the part's evidence; an item that cannot be stored is named in the report, and a rerun tries it again.`;
     case "refused":
       return `The CalDAV/CardDAV server refused ${t.request} (HTTP ${t.status}): read the server's log for why; an item it will not take is named in the report.`;
   }

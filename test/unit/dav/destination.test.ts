@@ -207,6 +207,34 @@ describe("DavDestination against Radicale", () => {
     assert.equal(listed.get(EVENT_UID)?.etag, stored.etag);
   });
 
+  it("stores every organizer and attendee with SCHEDULE-AGENT=CLIENT", async () => {
+    const dav = new DavDestination({ url: radicale.url }, CAROL);
+    const calendar = await dav.ensure(PROJETS);
+    const plain = EVENT("Sans paramètre").replaceAll(";SCHEDULE-AGENT=CLIENT", "");
+    assert.doesNotMatch(plain, /SCHEDULE-AGENT/);
+    await dav.put(calendar, item(EVENT_UID, plain));
+    const listing = await request(
+      calendar.location.replace("carol@", "carol%40"),
+      CAROL,
+      "PROPFIND",
+      undefined,
+      {
+        Depth: "1",
+      },
+    );
+    const href = /<href>([^<]+\.ics)<\/href>/.exec(listing.text)?.[1];
+    assert.ok(href, listing.text);
+    const got = (await request(new URL(href, radicale.url).href, CAROL, "GET")).text.replace(
+      /\r\n[ \t]/g,
+      "",
+    );
+    assert.match(got, /\r\nORGANIZER;SCHEDULE-AGENT=CLIENT:mailto:alice@contoso\.test\r\n/);
+    assert.match(
+      got,
+      /\r\nATTENDEE;PARTSTAT=ACCEPTED;SCHEDULE-AGENT=CLIENT:mailto:bob@contoso\.test\r\n/,
+    );
+  });
+
   it("overwrites in place an item that another client stored under another name", async () => {
     const dav = new DavDestination({ url: radicale.url }, BOB);
     const calendar = await dav.ensure(PROJETS);

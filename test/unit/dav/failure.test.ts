@@ -43,6 +43,15 @@ describe("classifyDavFailure", () => {
     assert.match(lost.remedy, /DAV_URL .*DAV_CALENDAR_HOME and DAV_ADDRESSBOOK_HOME/);
   });
 
+  it("an answer that cannot be used after the login names the request, not discovery", () => {
+    const bad = classify({ kind: "protocol", problem: "invalid ical: missing END" });
+    assert.deepEqual([bad.class, bad.lostConnection], ["other", false]);
+    assert.match(
+      bad.remedy,
+      /^PUT https:\/\/mail\.example\.org\/.*a\.ics failed \(invalid ical: missing END\)/,
+    );
+  });
+
   it("a timeout is the network class with the server's address", () => {
     const timeout = classify({ kind: "network", cause: "no answer within 120 s" });
     assert.deepEqual([timeout.class, timeout.lostConnection], ["connect_failed_destination", true]);
