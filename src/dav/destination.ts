@@ -143,7 +143,9 @@ export class DavDestination implements ItemDestination {
   /**
    * The destination's default collection: the one a server makes for every account (by its
    * path, DEFAULT_SEGMENTS), else one named like the source's default (made by an earlier run),
-   * else the first of the home that no other source collection took; undefined: to be created.
+   * else the first of the home that no other source collection took and that this tool did not
+   * make (a run stopped before its default, a rerun that ensures the default first); undefined:
+   * to be created.
    */
   private defaultOf(
     kind: ItemKind,
@@ -154,7 +156,9 @@ export class DavDestination implements ItemDestination {
     return (
       existing.find((c) => DEFAULT_SEGMENTS[kind].includes(segment(c))) ??
       existing.find((c) => sameName(c.displayName, name)) ??
-      existing.find((c) => !this.taken.has(decodeHref(c.url)))
+      existing.find(
+        (c) => !this.taken.has(decodeHref(c.url)) && !madeHere(segment(c), c.displayName),
+      )
     );
   }
 
@@ -188,9 +192,7 @@ export class DavDestination implements ItemDestination {
 
   /** MKCALENDAR, or extended MKCOL (RFC 5689) for an address book, named from the display name. */
   private async create(kind: ItemKind, home: string, name: string): Promise<string> {
-    const base = slug(name) || (kind === "calendar" ? "calendar" : "contacts");
-    // A path already taken by a collection of another name gets the name's hash.
-    for (const segment of [base, `${base}-${shortHash(name)}`]) {
+    for (const segment of madePaths(kind, name)) {
       const url = `${home}${segment}/`;
       const responses =
         kind === "calendar"
@@ -458,6 +460,20 @@ function slug(name: string): string {
     .replace(/[^a-z0-9]+/g, "-")
     .replace(/^-+|-+$/g, "")
     .slice(0, 48);
+}
+
+/** The paths this tool gives a collection it makes; a path taken by another name gets the hash. */
+function madePaths(kind: ItemKind, name: string): [string, string] {
+  const base = slug(name) || (kind === "calendar" ? "calendar" : "contacts");
+  return [base, `${base}-${shortHash(name)}`];
+}
+
+/** Whether a collection has a path this tool would have given it (clients use UUIDs). */
+function madeHere(segment: string, displayName: string): boolean {
+  return (
+    madePaths("calendar", displayName).includes(segment) ||
+    madePaths("contacts", displayName).includes(segment)
+  );
 }
 
 function shortHash(text: string): string {

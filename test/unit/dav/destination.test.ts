@@ -12,6 +12,7 @@ import { startRadicale, type Radicale } from "../../helpers/radicale.js";
 const ALICE = { user: "alice@contoso.test", password: "pâssword:1" };
 const BOB = { user: "bob@contoso.test", password: "bob-secret" };
 const CAROL = { user: "carol@contoso.test", password: "carol-secret" };
+const DAN = { user: "dan@contoso.test", password: "dan-secret" };
 
 const EVENT = (summary: string) =>
   [
@@ -68,7 +69,7 @@ describe("DavDestination against Radicale", () => {
   let radicale: Radicale;
   before(async () => {
     radicale = await startRadicale(
-      Object.fromEntries([ALICE, BOB, CAROL].map((l) => [l.user, l.password])),
+      Object.fromEntries([ALICE, BOB, CAROL, DAN].map((l) => [l.user, l.password])),
     );
   });
   after(async () => {
@@ -138,6 +139,23 @@ describe("DavDestination against Radicale", () => {
     const again = await new DavDestination({ url: radicale.url }, CAROL).ensure(source);
     assert.equal(first.location, `${radicale.url}carol@contoso.test/calendrier/`);
     assert.equal(again.location, first.location);
+  });
+
+  it("never takes a collection an earlier run made for another source collection as the default", async () => {
+    // A run that stopped after "Projets Été" and before the default calendar.
+    const stopped = new DavDestination({ url: radicale.url }, DAN);
+    assert.equal(
+      (await stopped.ensure(PROJETS)).location,
+      `${radicale.url}dan@contoso.test/projets-ete/`,
+    );
+    const rerun = new DavDestination({ url: radicale.url }, DAN);
+    const calendar = await rerun.ensure({
+      kind: "calendar",
+      id: "c1",
+      name: "Calendar",
+      isDefault: true,
+    });
+    assert.equal(calendar.location, `${radicale.url}dan@contoso.test/calendar/`);
   });
 
   it("creates a calendar and an address book with their accented names, once", async () => {
