@@ -134,7 +134,8 @@ export class DavDestination implements ItemDestination {
       const found = collection.isDefault
         ? this.defaultOf(kind, existing, name)
         : existing.find((c) => sameName(c.displayName, name));
-      const url = found?.url ?? (await this.create(kind, home, name));
+      const paths = collection.isDefault ? defaultPaths(kind, name) : madePaths(kind, name);
+      const url = found?.url ?? (await this.create(kind, home, name, paths));
       if (!collection.isDefault) this.taken.add(decodeHref(url));
       return this.located(kind, url);
     });
@@ -191,8 +192,13 @@ export class DavDestination implements ItemDestination {
   }
 
   /** MKCALENDAR, or extended MKCOL (RFC 5689) for an address book, named from the display name. */
-  private async create(kind: ItemKind, home: string, name: string): Promise<string> {
-    for (const segment of madePaths(kind, name)) {
+  private async create(
+    kind: ItemKind,
+    home: string,
+    name: string,
+    paths: string[],
+  ): Promise<string> {
+    for (const segment of paths) {
       const url = `${home}${segment}/`;
       const responses =
         kind === "calendar"
@@ -462,10 +468,23 @@ function slug(name: string): string {
     .slice(0, 48);
 }
 
-/** The paths this tool gives a collection it makes; a path taken by another name gets the hash. */
-function madePaths(kind: ItemKind, name: string): [string, string] {
-  const base = slug(name) || (kind === "calendar" ? "calendar" : "contacts");
-  return [base, `${base}-${shortHash(name)}`];
+/**
+ * The paths this tool gives a collection it makes for a source collection that is not the
+ * default: from its name, with the name's hash when taken, never a default's path.
+ */
+function madePaths(kind: ItemKind, name: string): string[] {
+  const base = slug(name) || kind;
+  const hashed = `${base}-${shortHash(name)}`;
+  return DEFAULT_SEGMENTS[kind].includes(base) ? [hashed] : [base, hashed];
+}
+
+/**
+ * The default collection it makes on a server without one goes where a rerun finds it whatever
+ * the source's default is named by then (a mailbox whose language changed): a default's path.
+ */
+function defaultPaths(kind: ItemKind, name: string): string[] {
+  const [base] = DEFAULT_SEGMENTS[kind];
+  return [base ?? kind, `${base ?? kind}-${shortHash(name)}`];
 }
 
 /** Whether a collection has a path this tool would have given it (clients use UUIDs). */

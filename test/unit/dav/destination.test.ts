@@ -136,9 +136,14 @@ describe("DavDestination against Radicale", () => {
   it("creates the default where the server has none, and finds it again on a rerun", async () => {
     const source = { kind: "calendar", id: "c1", name: "Calendrier", isDefault: true } as const;
     const first = await new DavDestination({ url: radicale.url }, CAROL).ensure(source);
-    const again = await new DavDestination({ url: radicale.url }, CAROL).ensure(source);
-    assert.equal(first.location, `${radicale.url}carol@contoso.test/calendrier/`);
+    assert.equal(first.location, `${radicale.url}carol@contoso.test/calendar/`);
+    // The mailbox's language changed since: its default calendar has another name.
+    const renamed = { ...source, name: "Calendar" };
+    const again = await new DavDestination({ url: radicale.url }, CAROL).ensure(renamed);
     assert.equal(again.location, first.location);
+    const contacts = { kind: "contacts", id: "f1", name: "Contacts", isDefault: true } as const;
+    const book = await new DavDestination({ url: radicale.url }, CAROL).ensure(contacts);
+    assert.equal(book.location, `${radicale.url}carol@contoso.test/contacts/`);
   });
 
   it("never takes a collection an earlier run made for another source collection as the default", async () => {
