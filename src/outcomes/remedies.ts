@@ -63,6 +63,12 @@ export function remedyFor(
         "mailbox, which only copies what is still missing (reruns are incremental)."
       );
     case "auth_failed_source":
+      if (c.graph)
+        return (
+          "Microsoft Graph refused the access token, and a new one too (401): check that the token " +
+          "is asked for https://graph.microsoft.com (GRAPH_URL never changes that), by the intended " +
+          "app in the intended tenant, then rerun."
+        );
       return (
         "Office 365 refused the first login: check that the token belongs to the intended admin, " +
         "carries IMAP.AccessAsUser.All (or IMAP.AccessAsApp) for outlook.office365.com, and that " +
@@ -71,6 +77,8 @@ export function remedyFor(
     case "auth_failed_destination":
       return "The destination refused the login: fix this mailbox's destination user or password (users file or password file), then rerun.";
     case "connect_failed_source":
+      if (c.graph)
+        return "Microsoft Graph could not be reached or failed on its side (5xx): check GRAPH_URL, the network, any HTTPS_PROXY; the tool retries with growing delays.";
       return "The source IMAP server could not be reached: check its host, port and the network or firewall; the tool retries with growing delays.";
     case "connect_failed_destination":
       return "The destination IMAP server could not be reached: check its host, port and the network or firewall; the tool retries with growing delays.";

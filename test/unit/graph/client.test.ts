@@ -144,6 +144,18 @@ describe("Graph remedies", () => {
     );
   });
 
+  it("speaks of Graph, not IMAP, for a refused token and an unreachable service", () => {
+    assert.match(
+      remedyFor("auth_failed_source", { graph: { appOnly: true } }),
+      /^Microsoft Graph refused the access token/,
+    );
+    assert.match(
+      remedyFor("connect_failed_source", { graph: { appOnly: true } }),
+      /^Microsoft Graph could not be reached/,
+    );
+    assert.match(remedyFor("connect_failed_source"), /IMAP/);
+  });
+
   it("says what a user without an Exchange Online mailbox is, and that a rerun waits for one", () => {
     const text = remedyFor("mailbox_not_enabled", { mailbox: "nomailbox@contoso.test" });
     assert.match(text, /nomailbox@contoso\.test has no Exchange Online mailbox/);
