@@ -1,6 +1,7 @@
-// In-memory doubles of a part's two sides (src/items/contract.ts), for the part runner's and the
-// engine's tests: a source whose collections and items a test sets and changes between runs, and
-// a destination that keeps what it is given by UID and counts what it was asked.
+// A part's two sides (src/items/contract.ts) for tests: source collections and items as a source
+// hands them to a destination; in-memory doubles of both sides, for the part runner's and the
+// engine's tests (a source whose collections and items a test sets and changes between runs, and
+// a destination that keeps what it is given by UID and counts what it was asked).
 import type {
   DestinationCollection,
   ItemDestination,
@@ -109,4 +110,24 @@ export class FakeDestination implements ItemDestination {
   uids(location: string): string[] {
     return [...(this.held.get(location)?.keys() ?? [])].sort();
   }
+}
+
+/** A calendar that is not the default one, its name accented. */
+export const PROJETS = {
+  kind: "calendar",
+  id: "c9",
+  name: "Projets Été",
+  isDefault: false,
+} as const;
+
+/** A subfolder of the default contacts folder, named as the source names subfolders. */
+export const FOURNISSEURS = {
+  kind: "contacts",
+  id: "f9",
+  name: "Contacts/Fournisseurs",
+  isDefault: false,
+} as const;
+
+export function sourceItem(uid: string, body: string): SourceItem {
+  return { uid, version: "1", body, label: uid, losses: [] };
 }
