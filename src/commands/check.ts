@@ -18,6 +18,7 @@ import { REPORT_SCHEMA_VERSION, type Report, type ReportEntry } from "../report/
 import {
   checkToken,
   createTokenKeeper,
+  describeExpiry,
   expectationsOf,
   oauth2cVersion,
   type TokenKeeper,
@@ -39,7 +40,7 @@ export async function checkCommand(flags: CheckFlags, io: CommandIo): Promise<nu
   const { users, config } = await openSession(flags.users, flags, io, RUNS_IMAPSYNC);
   const mail = config.items.includes("mail");
   // Before anything is signed in for: a build without the parts' sides says so now.
-  const open = partEnds(config);
+  const ends = partEnds(config, users.path);
   const out = (line: string) => io.stdout.write(`${line}\n`);
   out("Programs");
   for (const line of await programLines(config)) out(line);
@@ -55,13 +56,22 @@ export async function checkCommand(flags: CheckFlags, io: CommandIo): Promise<nu
       config,
     });
     if (partPlans.length > 0) {
+      const graph = await createTokenKeeper(
+        config,
+        { openBrowser: flags.browser !== false, signal: io.signal },
+        { out: (l) => io.stderr.write(`${l}\n`) },
+        "graph",
+      );
+      const token = await graph.fresh();
+      out(`Graph token  ${describeExpiry(token)}`);
       out(
         `Calendar and contacts  Microsoft Graph lists each mailbox's collections, then the destination's login, ${PART_CONCURRENCY} at a time`,
       );
       const found = await checkParts(partPlans, {
-        open: async (plan) => open(plan, await readPassword(plan.password)),
+        open: ends(graph, io.signal),
         concurrency: PART_CONCURRENCY,
         signal: io.signal,
+        appOnly: config.grant === "client-credentials",
       });
       const bySource = new Map(results.map((entry) => [entry.source, entry]));
       for (const mailbox of users.mailboxes) {

@@ -81,7 +81,7 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
     return ExitCode.ok;
   }
   // Before any mailbox is read or signed in for: a build without the parts' sides says so now.
-  const open = partEnds(config);
+  const ends = partEnds(config, users.path);
   const shard = shardToRun(config.shard);
   if (shard) {
     io.stderr.write(
@@ -102,7 +102,7 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
     };
     const verify = Boolean(flags.verify);
     const { mail, parts } = plansFor(previous);
-    const items = { plans: parts, open };
+    const items = { plans: parts, ends };
     return runMigration(mail, { ...options, ...signIn, verify, parts: items }, io);
   });
 }

@@ -128,13 +128,13 @@ async function rerun(
   io: CommandIo,
 ): Promise<number> {
   if (todo.mailboxes.length === 0) return todo.notOk > 0 ? ExitCode.mailboxFailed : ExitCode.ok;
-  const open = partEnds(config);
+  const ends = partEnds(config, users.path);
   store.report.endedAt = undefined;
   for (const mailbox of todo.mailboxes) selectParts(store.entry(mailbox.source), config.items);
   const input = { mode: "sync" as const, usersFile: users.path, config, previous: store.report };
   const mail = config.items.includes("mail") ? notYetOk(todo.mailboxes, store.report) : [];
   const plans = planMailboxes({ ...input, mailboxes: mail });
-  const parts = { plans: planParts({ ...input, mailboxes: todo.mailboxes, resume: true }), open };
+  const parts = { plans: planParts({ ...input, mailboxes: todo.mailboxes, resume: true }), ends };
   const signIn = {
     openBrowser: flags.browser !== false,
     stopLeftovers: Boolean(flags.stopLeftovers),

@@ -22,7 +22,7 @@ export async function verifyCommand(flags: VerifyFlags, io: CommandIo): Promise<
   const { users, config } = await openSession(flags.users, flags, io, RUNS_IMAPSYNC);
   const selected = selectMailboxes(users.mailboxes, { only: flags.only, exclude: flags.exclude });
   const files = reportPaths(config.workDir);
-  const open = partEnds(config);
+  const ends = partEnds(config, users.path);
   return withWorkDirLock(config.workDir, async () => {
     const previous = existsSync(files.json) ? await loadReport(files.json) : undefined;
     if (!previous) {
@@ -41,7 +41,7 @@ export async function verifyCommand(flags: VerifyFlags, io: CommandIo): Promise<
     const mail = config.items.includes("mail") ? selected : [];
     const plans = planMailboxes({ ...input, mailboxes: mail });
     // Each calendar and contact folder, by UID: what the source holds that the destination lacks.
-    const parts = { plans: planParts({ ...input, mailboxes: selected }), open };
+    const parts = { plans: planParts({ ...input, mailboxes: selected }), ends };
     const signIn = {
       openBrowser: flags.browser !== false,
       stopLeftovers: Boolean(flags.stopLeftovers),

@@ -49,9 +49,12 @@ export interface MigrationOptions {
 
 export interface PartsToRun {
   plans: PartPlan[];
-  /** The part's source and destination, given the destination password (the mail's). */
-  open: (plan: PartPlan, password: string | undefined) => Promise<PartEnds>;
+  /** Each attempt's source and destination, once Microsoft Graph's token is at hand. */
+  ends: (graphTokens: GraphTokens, signal: AbortSignal) => (plan: PartPlan) => Promise<PartEnds>;
 }
+
+/** What the parts' source asks of Graph's token keeper. */
+type GraphTokens = Pick<TokenKeeper, "fresh" | "renewAfterExpiry">;
 
 /** Token, live display, runs, report, summary; returns the exit code. */
 export async function runMigration(
@@ -64,7 +67,10 @@ export async function runMigration(
   // sign-in asked for mid-run does not tear the display.
   const live: { ui?: Ui } = {};
   const say = (line: string) => (live.ui ? live.ui.info(line) : io.stderr.write(`${line}\n`));
-  const parts = opts.parts ?? { plans: [], open: () => Promise.reject(new Error("no parts")) };
+  const parts = opts.parts ?? {
+    plans: [],
+    ends: () => () => Promise.reject(new Error("no parts")),
+  };
   const passwords = await readPasswords([...plans, ...parts.plans]);
   const leftovers = await crashLeftovers(config, opts.stopLeftovers, say);
   // Without mail, no IMAP token: the parts' Graph token is their source's.
@@ -79,7 +85,17 @@ export async function runMigration(
         );
   await store.save();
   try {
-    const open = (plan: PartPlan) => parts.open(plan, passwords.get(plan.mailbox.source));
+    // Graph's token is its own (another audience than IMAP's), obtained before the live display.
+    const graph =
+      parts.plans.length === 0
+        ? undefined
+        : await createTokenKeeper(
+            config,
+            { openBrowser: opts.openBrowser, signal: io.signal },
+            { out: say },
+            "graph",
+          );
+    const open = graph ? parts.ends(graph, io.signal) : parts.ends(noTokens, io.signal);
     await runPlans(
       { mail: plans, parts: parts.plans, open },
       opts,
@@ -159,6 +175,7 @@ async function runPlans(
       limits: config,
       concurrency: PART_CONCURRENCY,
       signal: io.signal,
+      appOnly: config.grant === "client-credentials",
     });
   };
   try {
@@ -172,6 +189,12 @@ async function runPlans(
     await ui.close();
   }
 }
+
+/** No part runs without Graph's token: never asked. */
+const noTokens: GraphTokens = {
+  fresh: () => Promise.reject(new Error("no Graph token")),
+  renewAfterExpiry: () => Promise.reject(new Error("no Graph token")),
+};
 
 /** Password files are read now, for the selected mailboxes only, before any sign-in. */
 async function readPasswords(

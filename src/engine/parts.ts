@@ -24,6 +24,8 @@ export interface PartsDeps extends Pick<EngineDeps, "random" | "signal" | "verif
   open: (plan: PartPlan) => Promise<PartEnds>;
   /** Parts running at the same time, whatever the mail's concurrency. */
   concurrency: number;
+  /** Graph's token is the app's own (GRANT=client-credentials): the remedies say which rights. */
+  appOnly: boolean;
 }
 
 /** Item parts that run at once when nothing else says: see README, "How the parts share the machine". */
@@ -90,7 +92,12 @@ export async function runParts(plans: PartPlan[], deps: PartsDeps): Promise<void
       let remedy =
         failure?.remedy && cls !== "throttled"
           ? failure.remedy
-          : partRemedy(cls, { kind: plan.kind, wait });
+          : partRemedy(cls, {
+              kind: plan.kind,
+              wait,
+              mailbox: plan.mailbox.source,
+              appOnly: deps.appOnly,
+            });
       if (!decision.retry && decision.reason) remedy = `${remedy} (${decision.reason})`;
       const ended = new Date(clock.now()).toISOString();
       if (plan.mode === "sync") record(part, ran, cls, remedy, ended);
@@ -203,7 +210,7 @@ function outcomeLine(plan: PartPlan, part: Part): string {
  */
 export async function checkParts(
   plans: PartPlan[],
-  deps: Pick<PartsDeps, "open" | "concurrency" | "signal">,
+  deps: Pick<PartsDeps, "open" | "concurrency" | "signal" | "appOnly">,
 ): Promise<Map<string, Part[]>> {
   const found = new Map<string, Part[]>();
   await schedule(plans, { concurrency: deps.concurrency, signal: deps.signal }, async (plan) => {
@@ -219,7 +226,11 @@ export async function checkParts(
         ? result.failure.remedy
         : cls === "ok"
           ? `${result.owned} ${plan.kind === "calendar" ? "calendars" : "contact folders"} to move${result.skipped ? `, ${result.skipped} not the mailbox's own (left out)` : ""}; the destination login works.`
-          : partRemedy(cls, { kind: plan.kind });
+          : partRemedy(cls, {
+              kind: plan.kind,
+              mailbox: plan.mailbox.source,
+              appOnly: deps.appOnly,
+            });
     const parts = found.get(plan.mailbox.source) ?? [];
     parts.push({
       kind: plan.kind,

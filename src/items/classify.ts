@@ -5,6 +5,7 @@
 // (`code`), a suggested wait (`backoffMs` or `retryAfterMs`, or `retryAfter` in seconds), and the
 // same on their `cause`.
 import { RUN_CLASSES, type RunClass } from "../outcomes/classes.js";
+import { classifyDavFailure, DavError } from "../dav/failure.js";
 
 /** Which side of the part threw: the same status means different things on each. */
 export type Side = "source" | "destination";
@@ -83,6 +84,8 @@ export function classifyPartError(error: unknown, side: Side): PartFailure {
   const clues = cluesOf(error);
   const detail = `${side}: ${[clues.status, clues.code].filter(Boolean).join(" ")}${clues.status || clues.code ? " " : ""}${clues.message}`;
   const base = { detail, backoffMs: clues.retryAfterMs };
+  // The DAV side knows its failures best (the phase, a quota refusal), and names its settings.
+  if (error instanceof DavError) return { ...base, ...classifyDavFailure(error) };
   if (clues.aborted) return { ...base, class: "interrupted", lostConnection: false };
   if (clues.runClass) return { ...base, class: clues.runClass, lostConnection: false };
   const rule = RULES.find(

@@ -128,19 +128,21 @@ export function remedyFor(
  */
 export function partRemedy(
   cls: RunClass,
-  c: { kind: "calendar" | "contacts"; wait?: { delayMs: number; throttle: ThrottleWait } },
+  c: {
+    kind: "calendar" | "contacts";
+    wait?: { delayMs: number; throttle: ThrottleWait };
+    mailbox?: string;
+    /** The Graph token is the app's own (client credentials), not a signed-in admin's. */
+    appOnly: boolean;
+  },
 ): string {
   const what = c.kind === "calendar" ? "calendars" : "contacts";
   switch (cls) {
     case "ok":
       return `Nothing to do: the ${what} are in sync; a rerun only sends what changed.`;
     case "not_delegated":
-      return (
-        `Microsoft Graph refused to read this mailbox's ${what} (403 ErrorAccessDenied): grant the app ` +
-        "Calendars.Read, Contacts.Read and MailboxSettings.Read as application permissions with admin " +
-        "consent (`grants` prints them), or, if an application access policy restricts the app, add " +
-        "this mailbox to its group (Get-ApplicationAccessPolicy); then rerun."
-      );
+    case "mailbox_not_enabled":
+      return remedyFor(cls, { mailbox: c.mailbox, graph: { appOnly: c.appOnly } });
     case "token_expired":
       return `The Graph token was refused (401): the tool gets a new one and runs the ${what} again, sending only what is missing.`;
     case "auth_failed_destination":

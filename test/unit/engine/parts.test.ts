@@ -62,6 +62,7 @@ async function scene(names: string[], items: Item[] = ["calendar", "contacts"]) 
     limits: config,
     concurrency: 2,
     signal: controller.signal,
+    appOnly: true,
   };
   const plans = () =>
     planParts({ mode: "sync", mailboxes, usersFile: "users.csv", config, previous: store.report });
@@ -138,7 +139,7 @@ describe("runParts", () => {
     assert.equal(part.status, "failed");
     assert.equal(part.class, "not_delegated");
     assert.equal(part.attempts.length, 1, "never retried");
-    assert.match(part.remedy!, /403 ErrorAccessDenied/);
+    assert.match(part.remedy!, /403 ErrorAccessDenied\): give the app the application permissions/);
     assert.equal(entry.status, "ok", "in memory, the entry's own status stays the mail's");
 
     const written = JSON.parse(await readFile(s.files.json, "utf8"));
@@ -248,6 +249,7 @@ describe("checkParts", () => {
       open,
       concurrency: 2,
       signal: s.controller.signal,
+      appOnly: true,
     });
     const line = (who: string) =>
       found.get(`${who}@contoso.test`)!.map((p) => `${p.kind} ${p.status} ${p.class}`);
