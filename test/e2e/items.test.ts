@@ -1,0 +1,193 @@
+// Calendars and contacts end to end through the built CLI: the Graph stand-in as the source (its
+// OAuth server issues the app's token) and a real Radicale as the CalDAV/CardDAV destination.
+// Radicale is read back with plain PROPFIND/REPORT requests parsed by ical.js, code used only here;
+// the expected occurrences are written by hand from the seed's description.
+import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import ICAL from "ical.js";
+import { APP_CLIENT_ID, APP_CLIENT_SECRET } from "../../scripts/standin/oauth-server.js";
+import { runCli, tempDir } from "../helpers/env.js";
+import { startGraphWorld, type GraphWorld } from "../helpers/graph-standin.js";
+import { startRadicale, type Radicale } from "../helpers/radicale.js";
+
+const PASSWORDS = {
+  "alice@example.net": "alice-dav-pw",
+  "bob@example.net": "bob-dav-pw",
+  "busy@example.net": "busy-dav-pw",
+};
+
+let world: GraphWorld;
+let radicale: Radicale;
+before(async () => {
+  world = await startGraphWorld();
+  radicale = await startRadicale(PASSWORDS);
+});
+after(async () => {
+  await radicale?.stop();
+  await world?.stop();
+});
+
+async function dav(method: string, url: string, user: string, body: string, depth = "1") {
+  const auth = Buffer.from(`${user}:${PASSWORDS[user as keyof typeof PASSWORDS]}`).toString(
+    "base64",
+  );
+  const response = await fetch(url, {
+    method,
+    headers: { Authorization: `Basic ${auth}`, Depth: depth, "Content-Type": "application/xml" },
+    body,
+  });
+  assert.ok(response.status < 300, `${method} ${url}: ${response.status}`);
+  return response.text();
+}
+
+/** Every calendar-data or address-data text of every collection in the user's home. */
+async function stored(
+  user: string,
+  kind: "calendar" | "addressbook",
+): Promise<Map<string, string[]>> {
+  const home = new URL(`/${user}/`, radicale.url).href;
+  const listing = await dav(
+    "PROPFIND",
+    home,
+    user,
+    `<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/><d:displayname/></d:prop></d:propfind>`,
+  );
+  const hrefs = [...listing.matchAll(/<(?:\w+:)?response>([\s\S]*?)<\/(?:\w+:)?response>/g)]
+    .map((m) => m[1]!)
+    .filter((r) => new RegExp(`<(?:\\w+:)?${kind}\\s*/>`).test(r))
+    .map((r) => /<(?:\w+:)?href>([^<]+)</.exec(r)![1]!);
+  const found = new Map<string, string[]>();
+  for (const href of hrefs) {
+    const report =
+      kind === "calendar"
+        ? `<?xml version="1.0"?><c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><c:calendar-data/></d:prop><c:filter><c:comp-filter name="VCALENDAR"/></c:filter></c:calendar-query>`
+        : `<?xml version="1.0"?><c:addressbook-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><d:prop><c:address-data/></d:prop></c:addressbook-query>`;
+    const text = await dav("REPORT", new URL(href, radicale.url).href, user, report);
+    const tag = kind === "calendar" ? "calendar-data" : "address-data";
+    const datas = [
+      ...text.matchAll(new RegExp(`<(?:\\w+:)?${tag}[^>]*>([\\s\\S]*?)</(?:\\w+:)?${tag}>`, "g")),
+    ].map((m) =>
+      m[1]!
+        .replaceAll("&lt;", "<")
+        .replaceAll("&gt;", ">")
+        .replaceAll("&amp;", "&")
+        .replaceAll("&#13;", "\r"),
+    );
+    found.set(decodeURIComponent(href), datas);
+  }
+  return found;
+}
+
+/** The occurrences of every event of these calendars that start within [from, to). */
+function occurrences(datas: string[], from: string, to: string): string[] {
+  const starts: string[] = [];
+  for (const data of datas) {
+    const component = new ICAL.Component(ICAL.parse(data));
+    const vevents = component.getAllSubcomponents("vevent");
+    const master = vevents.find((v) => !v.hasProperty("recurrence-id")) ?? vevents[0]!;
+    const event = new ICAL.Event(master);
+    for (const v of vevents) if (v !== master) event.relateException(v);
+    const it = event.iterator();
+    for (let next = it.next(); next && next.toJSDate().toISOString() < to; next = it.next()) {
+      const details = event.getOccurrenceDetails(next);
+      const start = details.startDate.toJSDate().toISOString();
+      if (start >= from && start < to) starts.push(`${start} ${details.item.summary}`);
+      if (!event.isRecurring()) break;
+    }
+  }
+  return starts.sort();
+}
+
+describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => {
+  it("ends ok for alice and the throttled mailbox, not_delegated for bob; Radicale holds every occurrence and contact; a rerun adds nothing", async () => {
+    const dir = await tempDir("items-e2e-");
+    await writeFile(
+      path.join(dir, "users.csv"),
+      [
+        "source,destination,password",
+        `alice@contoso.test,alice@example.net,${PASSWORDS["alice@example.net"]}`,
+        `bob@contoso.test,bob@example.net,${PASSWORDS["bob@example.net"]}`,
+        `busy@contoso.test,busy@example.net,${PASSWORDS["busy@example.net"]}`,
+        "",
+      ].join("\n"),
+    );
+    const env = {
+      ITEMS: "calendar,contacts",
+      GRANT: "client-credentials",
+      TENANT_ID: "contoso.test",
+      APP_ID: APP_CLIENT_ID,
+      APP_SECRET: APP_CLIENT_SECRET,
+      AUTHORITY_URL: world.oauth.issuer,
+      GRAPH_URL: world.graph.url,
+      DAV_URL: radicale.url,
+      WORK_DIR: path.join(dir, "work"),
+      MAX_BACKOFF: "3s",
+    };
+    const first = await runCli(["migrate", "--users", "users.csv"], { cwd: dir, env });
+    assert.equal(first.exitCode, 1, first.stderr);
+    const report = JSON.parse(await readFile(path.join(dir, "work", "report.json"), "utf8"));
+    const parts = (source: string) =>
+      report.mailboxes
+        .find((e: { source: string }) => e.source === source)
+        .parts.map(
+          (p: { kind: string; status: string; class: string }) =>
+            `${p.kind} ${p.status} ${p.class}`,
+        );
+    assert.deepEqual(parts("alice@contoso.test"), ["calendar ok ok", "contacts ok ok"]);
+    assert.deepEqual(parts("busy@contoso.test"), ["calendar ok ok", "contacts ok ok"]);
+    assert.deepEqual(parts("bob@contoso.test"), [
+      "calendar failed not_delegated",
+      "contacts failed not_delegated",
+    ]);
+    assert.equal(report.mailboxes[1].status, "failed");
+
+    // Mondays 09:00 Paris, Mar 2 - Apr 27 2026, across the change to summer time on Mar 29; Mar 16
+    // moved to Tuesday Mar 17 10:00; Apr 13 cancelled.
+    const calendars = await stored("alice@example.net", "calendar");
+    const all = [...calendars.values()].flat();
+    assert.deepEqual(
+      occurrences(all, "2026-03-01T00:00:00.000Z", "2026-05-01T00:00:00.000Z").filter((o) =>
+        o.includes("Point hebdo"),
+      ),
+      [
+        "2026-03-02T08:00:00.000Z Point hebdo équipe",
+        "2026-03-09T08:00:00.000Z Point hebdo équipe",
+        "2026-03-17T09:00:00.000Z Point hebdo équipe (décalé)",
+        "2026-03-23T08:00:00.000Z Point hebdo équipe",
+        "2026-03-30T07:00:00.000Z Point hebdo équipe",
+        "2026-04-06T07:00:00.000Z Point hebdo équipe",
+        "2026-04-20T07:00:00.000Z Point hebdo équipe",
+        "2026-04-27T07:00:00.000Z Point hebdo équipe",
+      ],
+    );
+    assert.ok(
+      [...calendars.keys()].some((href) => href.includes("Projets Été") || calendars.size >= 2),
+      [...calendars.keys()].join(", "),
+    );
+    const cards = [...(await stored("alice@example.net", "addressbook")).values()].flat();
+    const names = cards
+      .map((card) => /^FN:(.*)$/m.exec(card.replace(/\r\n[ \t]/g, ""))![1]!.trim())
+      .sort();
+    assert.deepEqual(names, ["Hans Müller", "Jean Martin", "Zoë Durand", "Élodie Dupont-Lefèvre"]);
+
+    const rerun = await runCli(
+      ["migrate", "--users", "users.csv", "--only", "alice@contoso.test"],
+      { cwd: dir, env },
+    );
+    assert.equal(rerun.exitCode, 0, rerun.stderr);
+    const again = JSON.parse(await readFile(path.join(dir, "work", "report.json"), "utf8"));
+    for (const part of again.mailboxes[0].parts) {
+      assert.equal(
+        part.counts.sent + part.counts.updated + part.counts.removed,
+        0,
+        JSON.stringify(part.counts),
+      );
+    }
+    assert.deepEqual(
+      [...(await stored("alice@example.net", "calendar")).values()].flat().length,
+      all.length,
+    );
+  });
+});
