@@ -190,4 +190,38 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
       all.length,
     );
   });
+
+  it("without DAV_URL, a .vcf per contact folder in WORK_DIR/items/files/<mailbox>/, named in the report", async () => {
+    const dir = await tempDir("items-files-");
+    await writeFile(
+      path.join(dir, "users.csv"),
+      "source,destination\nalice@contoso.test,alice@example.net\n",
+    );
+    const env = {
+      ITEMS: "contacts",
+      GRANT: "client-credentials",
+      TENANT_ID: "contoso.test",
+      APP_ID: APP_CLIENT_ID,
+      APP_SECRET: APP_CLIENT_SECRET,
+      AUTHORITY_URL: world.oauth.issuer,
+      GRAPH_URL: world.graph.url,
+      WORK_DIR: path.join(dir, "work"),
+    };
+    const run = await runCli(["migrate", "--users", "users.csv"], { cwd: dir, env });
+    assert.equal(run.exitCode, 0, run.stderr);
+    const report = JSON.parse(await readFile(path.join(dir, "work", "report.json"), "utf8"));
+    const [contacts] = report.mailboxes[0].parts;
+    const folder = path.join(dir, "work", "items", "files", "alice@contoso.test");
+    assert.ok(contacts.locations.length >= 2, JSON.stringify(contacts.locations));
+    for (const location of contacts.locations) {
+      assert.ok(location.startsWith(folder) && location.endsWith(".vcf"), location);
+    }
+    const all = (
+      await Promise.all(contacts.locations.map((f: string) => readFile(f, "utf8")))
+    ).join("");
+    const names = [...all.replace(/\r\n[ \t]/g, "").matchAll(/^FN:(.*)$/gm)]
+      .map((m) => m[1]!.trim())
+      .sort();
+    assert.deepEqual(names, ["Hans Müller", "Jean Martin", "Zoë Durand", "Élodie Dupont-Lefèvre"]);
+  });
 });
