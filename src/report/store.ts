@@ -86,7 +86,10 @@ export class ReportStore {
   }
 
   save(): Promise<void> {
-    const write = () => this.writeWhole();
+    // The journal as it is now: one opened after this save was queued waits for it (its opening
+    // is queued behind it), so waiting for that one here would wait for itself.
+    const journal = this.journal;
+    const write = () => this.writeWhole(journal);
     this.queue = this.queue.then(write, write);
     return this.queue;
   }
@@ -102,13 +105,13 @@ export class ReportStore {
     await appended;
   }
 
-  private async writeWhole(): Promise<void> {
+  private async writeWhole(journal: Promise<Journal> | undefined): Promise<void> {
     const write = async () => {
       await writeReportJson(this.report, this.files.json);
       await writeReportCsv(this.report, this.files.csv);
       this.reportBytes = (await stat(this.files.json)).size;
     };
-    if (this.journal) await (await this.journal).compact(write);
+    if (journal) await (await journal).compact(write);
     else {
       await write();
       // A journal left by a run that was killed is in report.json now.

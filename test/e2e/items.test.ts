@@ -9,10 +9,12 @@ import { after, before, describe, it } from "node:test";
 import ICAL from "ical.js";
 import { APP_CLIENT_ID, APP_CLIENT_SECRET } from "../../scripts/standin/oauth-server.js";
 import { runCli, tempDir } from "../helpers/env.js";
+import { makeScene, usersAndWorld } from "../helpers/cli-scene.js";
 import { startGraphWorld, type GraphWorld } from "../helpers/graph-standin.js";
 import { startRadicale, type Radicale } from "../helpers/radicale.js";
 
 const PASSWORDS = {
+  "alice@contoso.test": "alice-both-pw",
   "alice@example.net": "alice-dav-pw",
   "bob@example.net": "bob-dav-pw",
   "busy@example.net": "busy-dav-pw",
@@ -223,5 +225,40 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
       .map((m) => m[1]!.trim())
       .sort();
     assert.deepEqual(names, ["Hans Müller", "Jean Martin", "Zoë Durand", "Élodie Dupont-Lefèvre"]);
+  });
+
+  it("--items mail,calendar,contacts: the mail through the imapsync double, calendar and contacts into Radicale, all ok", async () => {
+    // The same address on both sides, as usersAndWorld writes it: the IMAP and the DAV login.
+    const { users, world: imap } = usersAndWorld({ alice: PASSWORDS["alice@contoso.test"] });
+    const s = await makeScene({
+      users,
+      // The scene's saved IMAP token is its admin's; an app-only one would name the app's client id.
+      world: {
+        ...imap,
+        delegations: { ...imap.delegations, [APP_CLIENT_ID]: ["alice@contoso.test"] },
+      },
+      env: {
+        ITEMS: "mail,calendar,contacts",
+        GRANT: "client-credentials",
+        TENANT_ID: "contoso.test",
+        APP_ID: APP_CLIENT_ID,
+        APP_SECRET: APP_CLIENT_SECRET,
+        AUTHORITY_URL: world.oauth.issuer,
+        GRAPH_URL: world.graph.url,
+        DAV_URL: radicale.url,
+      },
+    });
+    const run = await s.run(["migrate", "--users", s.usersFile]);
+    assert.equal(run.exitCode, 0, run.stderr + run.stdout);
+    const report = JSON.parse(await readFile(path.join(s.workDir, "report.json"), "utf8"));
+    const [alice] = report.mailboxes;
+    assert.equal(alice.status, "ok");
+    assert.ok(alice.attempts[0].messagesTransferred > 0, "the mail was copied");
+    assert.deepEqual(
+      alice.parts.map((p: { kind: string; status: string }) => `${p.kind} ${p.status}`),
+      ["mail ok", "calendar ok", "contacts ok"],
+    );
+    const cards = [...(await stored("alice@contoso.test", "addressbook")).values()].flat();
+    assert.equal(cards.length, 4);
   });
 });

@@ -110,6 +110,19 @@ describe("ReportStore with its journal", () => {
     assert.equal((await readFile(journalPath(files.json), "utf8")).length, 0);
   });
 
+  it("a whole save and an entry's save started together both end (two engines, the mail's and the parts')", async () => {
+    const dir = await tempDir();
+    const files = { json: path.join(dir, "report.json"), csv: path.join(dir, "report.csv") };
+    const store = new ReportStore(report(2), files);
+    const e = store.entry("m0@contoso.test");
+    e.status = "running";
+    // Before this was fixed, the save waited for a journal whose opening waited for the save.
+    await Promise.all([store.save(), store.saveEntry(e)]);
+    assert.equal((await loadReport(files.json)).mailboxes[0]?.status, "running");
+    await store.close();
+    assert.equal(JSON.parse(await readFile(files.json, "utf8")).mailboxes[0].status, "running");
+  });
+
   it("the first whole save of a new run takes in a killed run's journal, then removes it", async () => {
     const dir = await tempDir();
     const files = { json: path.join(dir, "report.json"), csv: path.join(dir, "report.csv") };
