@@ -150,8 +150,8 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
     const calendars = await stored("alice@example.net", "calendar");
     const all = [...calendars.values()].flat();
     assert.deepEqual(
-      occurrences(all, "2026-03-01T00:00:00.000Z", "2026-05-01T00:00:00.000Z").filter((o) =>
-        o.includes("Point hebdo"),
+      occurrences(all, "2026-03-01T00:00:00.000Z", "2026-07-01T00:00:00.000Z").filter(
+        (o) => !o.includes("Séminaire"),
       ),
       [
         "2026-03-02T08:00:00.000Z Point hebdo équipe",
@@ -159,11 +159,21 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
         "2026-03-17T09:00:00.000Z Point hebdo équipe (décalé)",
         "2026-03-23T08:00:00.000Z Point hebdo équipe",
         "2026-03-30T07:00:00.000Z Point hebdo équipe",
+        // Thursday Apr 2, 14:00 Paris (summer time).
+        "2026-04-02T12:00:00.000Z Revue de projet Été",
         "2026-04-06T07:00:00.000Z Point hebdo équipe",
+        // Tuesday Apr 14, 10:30 Paris: the private one.
+        "2026-04-14T08:30:00.000Z Rendez-vous médical",
         "2026-04-20T07:00:00.000Z Point hebdo équipe",
         "2026-04-27T07:00:00.000Z Point hebdo équipe",
+        // In "Projets Été": Monday Jun 1, 10:00 Paris.
+        "2026-06-01T08:00:00.000Z Lancement des projets d'été",
       ],
     );
+    // The all-day seminar across the change to summer time: Mar 28 and 29, as dates.
+    const seminar = all.find((data) => data.includes("Séminaire"))!.replace(/\r\n[ \t]/g, "");
+    assert.match(seminar, /^DTSTART;VALUE=DATE:20260328\r?$/m);
+    assert.match(seminar, /^DTEND;VALUE=DATE:20260330\r?$/m);
     assert.ok(
       [...calendars.keys()].some((href) => href.includes("Projets Été") || calendars.size >= 2),
       [...calendars.keys()].join(", "),
