@@ -271,4 +271,41 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
     const cards = [...(await stored("alice@contoso.test", "addressbook")).values()].flat();
     assert.equal(cards.length, 4);
   });
+
+  it("check lists each mailbox's collections at Graph and logs in to Radicale: bob's 403 and a wrong DAV password named", async () => {
+    const dir = await tempDir("items-check-");
+    await writeFile(
+      path.join(dir, "users.csv"),
+      [
+        "source,destination,password",
+        `alice@contoso.test,alice@example.net,${PASSWORDS["alice@example.net"]}`,
+        `bob@contoso.test,bob@example.net,${PASSWORDS["bob@example.net"]}`,
+        "busy@contoso.test,busy@example.net,not-the-password",
+        "",
+      ].join("\n"),
+    );
+    const env = {
+      ITEMS: "calendar",
+      GRANT: "client-credentials",
+      TENANT_ID: "contoso.test",
+      APP_ID: APP_CLIENT_ID,
+      APP_SECRET: APP_CLIENT_SECRET,
+      AUTHORITY_URL: world.oauth.issuer,
+      GRAPH_URL: world.graph.url,
+      DAV_URL: radicale.url,
+      WORK_DIR: path.join(dir, "work"),
+    };
+    const run = await runCli(["check", "--users", "users.csv"], { cwd: dir, env });
+    assert.equal(run.exitCode, 1, run.stderr);
+    assert.match(
+      run.stdout,
+      /alice@contoso\.test +calendar +ok +2 calendars to move, \d+ not the mailbox's own/,
+    );
+    assert.match(run.stdout, /bob@contoso\.test +calendar +not_delegated +Microsoft Graph refused/);
+    assert.match(
+      run.stdout,
+      /busy@contoso\.test +calendar +auth_failed_destination +The CalDAV\/CardDAV server refused the login of busy@example\.net/,
+    );
+    assert.match(run.stdout, /1 of 3 mailboxes can be migrated/);
+  });
 });
