@@ -272,10 +272,31 @@ export async function startGraph(opts: GraphServerOptions): Promise<GraphServer>
           return true;
         }
         if (sub === "attachments") {
-          page(
-            res,
-            url,
-            calendars.find((c) => c.events.includes(event))?.attachments[event.id] ?? [],
+          const attachments =
+            calendars.find((c) => c.events.includes(event))?.attachments[event.id] ?? [];
+          if (subId) {
+            const one = attachments.find((a) => a.id === subId);
+            if (!one)
+              return (
+                error(
+                  res,
+                  404,
+                  "ErrorItemNotFound",
+                  "The specified object was not found in the store.",
+                ),
+                true
+              );
+            json(res, one);
+            return true;
+          }
+          // $select leaves out what it does not name (contentBytes), as Graph does; the type stays.
+          const select = url.searchParams.get("$select")?.split(",");
+          page(res, url, attachments, {}, (a) =>
+            select
+              ? Object.fromEntries(
+                  Object.entries(a).filter(([k]) => k === "@odata.type" || select.includes(k)),
+                )
+              : a,
           );
           return true;
         }
