@@ -7,7 +7,7 @@ import { z } from "zod";
 import { InputError } from "../errors.js";
 import { resolveShard } from "../plan/shard.js";
 import { defaultAuthorityUrl } from "../token/entra.js";
-import type { Command, Config } from "./types.js";
+import type { Command, Config, DavSettings } from "./types.js";
 import { isAddress } from "../users/address.js";
 import { readPasswordFile } from "../users/passwords.js";
 import { fileProblem, locateProgram, parseCommand } from "./programs.js";
@@ -51,6 +51,7 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
   values.appSecret = readAppSecretFile(ctx);
   checkRequirements(ctx);
   const destAdminPasswordFile = checkDestinationAdmin(ctx);
+  const dav = davSettings(ctx);
   const caFiles = { ca1File: checkCaFile(ctx, "ca1File"), ca2File: checkCaFile(ctx, "ca2File") };
   const oauth2c = toCommand(ctx, "oauth2cBin", "oauth2c");
   const imapsync = toCommand(ctx, "imapsyncBin", "imapsync");
@@ -74,6 +75,7 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
     destination: { host: values.host2 ?? "", port: values.port2, tls: values.tls2 },
     destAdminUser: values.destAdminUser,
     destAdminPasswordFile,
+    ...(dav && { dav }),
     oauth2c,
     imapsync,
     workDir: path.resolve(cwd, values.workDir),
@@ -337,6 +339,24 @@ function checkDestinationAdmin(ctx: Context): string | undefined {
     );
   }
   return file;
+}
+
+/** The DAV destination; a home without the server it belongs to is certainly a mistake. */
+function davSettings(ctx: Context): DavSettings | undefined {
+  const { davUrl, davCalendarHome, davAddressbookHome } = ctx.values;
+  if (davUrl === undefined) {
+    for (const key of ["davCalendarHome", "davAddressbookHome"] as const) {
+      if (ctx.values[key] !== undefined) {
+        missing(ctx, "davUrl", `${settingOf(key).env} is set and names a home on that server`);
+      }
+    }
+    return undefined;
+  }
+  return {
+    url: davUrl,
+    ...(davCalendarHome !== undefined && { calendarHome: davCalendarHome }),
+    ...(davAddressbookHome !== undefined && { addressbookHome: davAddressbookHome }),
+  };
 }
 
 /** A CA file imapsync cannot read would fail every TLS handshake: say so before anything runs. */

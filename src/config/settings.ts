@@ -164,6 +164,36 @@ export const TABLE = [
     example: "./secrets/dest-admin.txt",
   },
   {
+    key: "davUrl",
+    env: "DAV_URL",
+    flag: "dav-url",
+    description:
+      "Root of the destination's CalDAV/CardDAV server (homes found by RFC 6764 discovery); unset: calendars and contacts go to files in WORK_DIR",
+    type: "string",
+    format: "url",
+    example: "https://mail.example.org/",
+  },
+  {
+    key: "davCalendarHome",
+    env: "DAV_CALENDAR_HOME",
+    flag: "dav-calendar-home",
+    description:
+      "Calendar home to use instead of the discovered one, {user} standing for the destination address",
+    type: "string",
+    format: "url",
+    example: "https://mail.example.org/dav/{user}/",
+  },
+  {
+    key: "davAddressbookHome",
+    env: "DAV_ADDRESSBOOK_HOME",
+    flag: "dav-addressbook-home",
+    description:
+      "Address-book home to use instead of the discovered one, {user} standing for the destination address",
+    type: "string",
+    format: "url",
+    example: "https://mail.example.org/dav/{user}/",
+  },
+  {
     key: "oauth2cBin",
     env: "OAUTH2C_BIN",
     flag: "oauth2c-bin",

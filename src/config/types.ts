@@ -31,6 +31,8 @@ export interface Config {
   destination: Endpoint;
   destAdminUser?: string;
   destAdminPasswordFile?: string;
+  /** The CalDAV/CardDAV destination of calendars and contacts; undefined: files in the work directory. */
+  dav?: DavSettings;
   oauth2c: Command;
   imapsync: Command;
   workDir: string;
@@ -80,4 +82,12 @@ export interface CertificateCheck {
   verify: boolean;
   /** PEM file of the CA that signed the server's certificate. */
   caFile?: string;
+}
+
+export interface DavSettings {
+  /** The server's root, where discovery starts. */
+  url: string;
+  /** Fixed homes instead of the discovered ones; `{user}` stands for the destination address. */
+  calendarHome?: string;
+  addressbookHome?: string;
 }

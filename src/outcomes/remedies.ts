@@ -191,3 +191,40 @@ export function quotaShortfallRemedy(
   const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
   return `The destination quota of ${destination} leaves ${kib(shortfall.freeBytes)} free, but ${kib(shortfall.needBytes)} of the source's mail is not there yet: raise the quota, then run check again.`;
 }
+
+/** What went wrong with the CalDAV/CardDAV destination, as src/dav/failure.ts sorts it. */
+export type DavTrouble =
+  | { kind: "login"; user: string; status: number }
+  | { kind: "unreachable"; url: string; cause: string }
+  | { kind: "quota"; request: string }
+  | { kind: "server"; request: string; status: number }
+  | { kind: "forbidden"; request: string }
+  | { kind: "discovery"; url: string; problem: string }
+  | { kind: "refused"; request: string; status: number }
+  | { kind: "unusable"; request: string; problem: string };
+
+/** One sentence an admin can act on, naming the setting to fix, for each DAV trouble. */
+export function davRemedy(t: DavTrouble): string {
+  switch (t.kind) {
+    case "login":
+      return (
+        `The CalDAV/CardDAV server refused the login of ${t.user} (HTTP ${t.status}): it logs in with the ` +
+        "users file's destination address and the mailbox's password (password or password_file, or " +
+        "DEST_ADMIN_PASSWORD_FILE); fix them, or DAV_URL if it names another server, then rerun."
+      );
+    case "unreachable":
+      return `The CalDAV/CardDAV server at ${t.url} could not be reached (${t.cause}): check DAV_URL, the network or firewall; the tool retries with growing delays.`;
+    case "quota":
+      return `The destination account is full (${t.request}): raise its quota or free space on it, then rerun (items already stored are skipped).`;
+    case "server":
+      return `The CalDAV/CardDAV server failed (${t.request}: HTTP ${t.status}): the tool retries with growing delays; if it persists, read the server's log.`;
+    case "forbidden":
+      return `The CalDAV/CardDAV server lets this account log in but not write there (${t.request}: HTTP 403): give it rights on its own calendars and address books, or point DAV_CALENDAR_HOME / DAV_ADDRESSBOOK_HOME at a home it owns.`;
+    case "discovery":
+      return `Discovery from ${t.url} found no calendar or address-book home (${t.problem}): set DAV_URL to the server's root (docs/dav-destinations.md), or DAV_CALENDAR_HOME and DAV_ADDRESSBOOK_HOME to the homes.`;
+    case "unusable":
+      return `${t.request} failed (${t.problem}): read the part's evidence; an item that cannot be stored is named in the report, and a rerun tries it again.`;
+    case "refused":
+      return `The CalDAV/CardDAV server refused ${t.request} (HTTP ${t.status}): read the server's log for why; an item it will not take is named in the report.`;
+  }
+}

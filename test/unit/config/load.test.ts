@@ -390,6 +390,30 @@ describe("loadConfig", () => {
     });
   });
 
+  describe("DAV destination", () => {
+    test("none without DAV_URL; the server and its fixed homes with it", () => {
+      assert.equal(load({}).dav, undefined);
+      assert.deepEqual(
+        load({
+          davUrl: "https://mail.example.org/",
+          davCalendarHome: "https://mail.example.org/dav/{user}/",
+        }).dav,
+        {
+          url: "https://mail.example.org/",
+          calendarHome: "https://mail.example.org/dav/{user}/",
+        },
+      );
+    });
+
+    test("a home without the server is refused", () => {
+      assertConfigError(
+        () => load({ davAddressbookHome: "https://mail.example.org/dav/{user}/" }),
+        /DAV_URL \(flag --dav-url\) is not set but DAV_ADDRESSBOOK_HOME is set/,
+      );
+      assertConfigError(() => load({ davUrl: "mail.example.org" }), /DAV_URL .*http\(s\) URL/);
+    });
+  });
+
   describe("destination admin", () => {
     test("user and password file go together", () => {
       assertConfigError(
