@@ -282,6 +282,16 @@ function aliceSeed(): GraphMailboxSeed {
               contentBytes: Buffer.from("Programme de l'été 2026").toString("base64"),
             },
             {
+              "@odata.type": "#microsoft.graph.fileAttachment",
+              id: "att-3",
+              name: "plans.pdf",
+              contentType: "application/pdf",
+              // Said to be 2 MB; its content is never asked for under a smaller limit.
+              size: 2_000_000,
+              isInline: false,
+              contentBytes: "JVBERi0xLjQK",
+            },
+            {
               "@odata.type": "#microsoft.graph.itemAttachment",
               id: "att-2",
               name: "Invitation d'origine",

@@ -92,6 +92,12 @@ function error(
   );
 }
 
+/** Graph's answer for an id it does not hold; true: the request was answered. */
+function notFound(res: ServerResponse): true {
+  error(res, 404, "ErrorItemNotFound", "The specified object was not found in the store.");
+  return true;
+}
+
 export async function startGraph(opts: GraphServerOptions): Promise<GraphServer> {
   const throttled = new Map(
     Object.entries(opts.throttled ?? {}).map(([m, n]) => [m.toLowerCase(), n]),
@@ -217,32 +223,14 @@ export async function startGraph(opts: GraphServerOptions): Promise<GraphServer>
             true
           );
         const cal = calendars.find((c) => c.calendar.id === id);
-        if (!cal)
-          return (
-            error(
-              res,
-              404,
-              "ErrorItemNotFound",
-              "The specified object was not found in the store.",
-            ),
-            true
-          );
+        if (!cal) return notFound(res);
         if (sub !== "events" || subId) return false;
         page(res, url, cal.events, zoneHeader, (e) => render(e, prefer));
         return true;
       }
       case "events": {
         const event = events.find((e) => e.id === id);
-        if (!event)
-          return (
-            error(
-              res,
-              404,
-              "ErrorItemNotFound",
-              "The specified object was not found in the store.",
-            ),
-            true
-          );
+        if (!event) return notFound(res);
         if (sub === "instances") {
           const start = url.searchParams.get("startDateTime");
           const end = url.searchParams.get("endDateTime");
@@ -272,10 +260,22 @@ export async function startGraph(opts: GraphServerOptions): Promise<GraphServer>
           return true;
         }
         if (sub === "attachments") {
-          page(
-            res,
-            url,
-            calendars.find((c) => c.events.includes(event))?.attachments[event.id] ?? [],
+          const attachments =
+            calendars.find((c) => c.events.includes(event))?.attachments[event.id] ?? [];
+          if (subId) {
+            const one = attachments.find((a) => a.id === subId);
+            if (!one) return notFound(res);
+            json(res, one);
+            return true;
+          }
+          // $select leaves out what it does not name (contentBytes), as Graph does; the type stays.
+          const select = url.searchParams.get("$select")?.split(",");
+          page(res, url, attachments, {}, (a) =>
+            select
+              ? Object.fromEntries(
+                  Object.entries(a).filter(([k]) => k === "@odata.type" || select.includes(k)),
+                )
+              : a,
           );
           return true;
         }
@@ -295,16 +295,7 @@ export async function startGraph(opts: GraphServerOptions): Promise<GraphServer>
             true
           );
         const folder = folders.find((f) => f.id === id);
-        if (!folder)
-          return (
-            error(
-              res,
-              404,
-              "ErrorItemNotFound",
-              "The specified object was not found in the store.",
-            ),
-            true
-          );
+        if (!folder) return notFound(res);
         if (sub === "childFolders")
           return (
             page(
@@ -320,16 +311,7 @@ export async function startGraph(opts: GraphServerOptions): Promise<GraphServer>
       case "contacts": {
         if (!id) return (page(res, url, mailbox.contacts.contacts), true);
         const contact = contactIndex(mailbox).get(id);
-        if (!contact)
-          return (
-            error(
-              res,
-              404,
-              "ErrorItemNotFound",
-              "The specified object was not found in the store.",
-            ),
-            true
-          );
+        if (!contact) return notFound(res);
         if (sub === "photo" && subId === "$value") {
           const photo = mailbox.photos[id];
           if (!photo)

@@ -17,7 +17,7 @@ export interface EventInput {
   instances?: GraphEvent[];
   /** A series: the window its instances were asked for; EXDATEs are found only inside it. */
   window?: { start: Date; end: Date };
-  /** The event's attachments as Graph lists them (file ones with contentBytes). */
+  /** The event's attachments; file ones within the size limit with their contentBytes. */
   attachments?: GraphAttachment[];
 }
 
@@ -237,13 +237,17 @@ function attach(
     const name = a.name ?? "(unnamed)";
     const kind = (a["@odata.type"] ?? "").toLowerCase();
     const where = `attachment "${name}" of "${event.subject ?? ""}"`;
-    if (!kind.endsWith("fileattachment") || !a.contentBytes) {
+    if (!kind.endsWith("fileattachment")) {
       losses.push(`${where}: an attached Outlook item or a cloud link has no file to copy`);
       continue;
     }
-    const size = a.size ?? Math.floor((a.contentBytes.length * 3) / 4);
+    const size = a.size ?? Math.floor(((a.contentBytes ?? "").length * 3) / 4);
     if (size > max) {
       losses.push(`${where}: ${size} bytes, over ATTACHMENT_MAX_SIZE`);
+      continue;
+    }
+    if (!a.contentBytes) {
+      losses.push(`${where}: Graph gave no content for it`);
       continue;
     }
     const p = new ICAL.Property("attach", vevent);

@@ -36,7 +36,12 @@ export function graphRequests(baseUrl: string, address: string) {
         endDateTime: window.end.toISOString(),
         $top: PAGE_SIZE,
       })}`,
-    attachments: (eventId: string) => `${root}/events/${id(eventId)}/attachments`,
+    /** What each attachment is, without its content: a large file is never downloaded. */
+    attachments: (eventId: string) =>
+      `${root}/events/${id(eventId)}/attachments?${query({ $select: "id,name,contentType,size,isInline" })}`,
+    /** One attachment with its content (contentBytes for a file). */
+    attachment: (eventId: string, attachmentId: string) =>
+      `${root}/events/${id(eventId)}/attachments/${id(attachmentId)}`,
     /** The folders inside the default contacts folder (and, per the documentation's example, maybe that folder itself). */
     contactFolders: `${root}/contactFolders?${page}`,
     childFolders: (folderId: string) =>

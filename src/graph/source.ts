@@ -205,9 +205,7 @@ export class GraphSource implements ItemSource {
       const window = series ? seriesWindow(event, now, settings.calendarWindow) : undefined;
       const [instances, attachments] = await Promise.all([
         window ? this.all<GraphEvent>(this.requests.instances(event.id, window), asked) : undefined,
-        event.hasAttachments
-          ? this.all<GraphAttachment>(this.requests.attachments(event.id))
-          : undefined,
+        event.hasAttachments ? this.attachments(event.id) : undefined,
       ]);
       const converted = eventToICalendar(
         { event, instances, window, attachments },
@@ -231,6 +229,25 @@ export class GraphSource implements ItemSource {
       return item(converted.text, converted.uid, converted.label, converted.losses);
     };
     yield* inBatches(this.client.pages<GraphContact>(url), convert);
+  }
+
+  /**
+   * The event's attachments: listed without content, then each file within ATTACHMENT_MAX_SIZE
+   * read whole (the others are named in the losses by the conversion).
+   */
+  private async attachments(eventId: string): Promise<GraphAttachment[]> {
+    const max = this.opts.settings.attachmentMaxBytes;
+    const listed = await this.all<GraphAttachment>(this.requests.attachments(eventId));
+    return Promise.all(
+      listed.map(async (a) => {
+        const file = (a["@odata.type"] ?? "").toLowerCase().endsWith("fileattachment");
+        if (!file || !a.id || (a.size ?? 0) > max) return a;
+        const whole = await this.client.json<GraphAttachment>(
+          this.requests.attachment(eventId, a.id),
+        );
+        return { ...a, contentBytes: whole.contentBytes };
+      }),
+    );
   }
 
   private async all<T>(url: string, opts?: Parameters<GraphClient["pages"]>[1]): Promise<T[]> {

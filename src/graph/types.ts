@@ -75,6 +75,7 @@ export interface GraphEvent {
 
 export interface GraphAttachment {
   "@odata.type"?: string;
+  id?: string;
   name?: string | null;
   contentType?: string | null;
   size?: number | null;

@@ -156,8 +156,13 @@ describe("Graph source: alice's items", () => {
       "ATTACH;ENCODING=BASE64;FMTTYPE=text/plain;X-FILENAME=programme.txt;VALUE=BINARY:UHJvZ3JhbW1lIGRlIGwnw6l0w6kgMjAyNg==",
     ]);
     assert.deepEqual(launch!.losses, [
+      'attachment "plans.pdf" of "Lancement des projets d\'été": 2000000 bytes, over ATTACHMENT_MAX_SIZE',
       'attachment "Invitation d\'origine" of "Lancement des projets d\'été": an attached Outlook item or a cloud link has no file to copy',
     ]);
+    // Listed without content; only the small file was read whole.
+    const asked = world.graph.requests.filter((r) => r.includes("/attachments"));
+    assert.ok(asked.some((r) => r.includes("/attachments/att-1")));
+    assert.ok(!asked.some((r) => r.includes("/attachments/att-3")), asked.join("\n"));
   });
 
   it("reads contacts with their photo, every email and phone", async () => {
