@@ -5,12 +5,15 @@ import { locateProgram } from "../config/programs.js";
 import { ExitCode } from "../errors.js";
 import { runMigration } from "../engine/migration.js";
 import { maskArgs } from "../imapsync/args.js";
-import { notYetOk, planMailboxes, type MailboxPlan } from "../plan/plan.js";
+import { notYetOk, planMailboxes, planSlice, type MailboxPlan } from "../plan/plan.js";
+import { searchOf, type SliceSpec } from "../plan/slicing.js";
+import { formatBytes } from "../format.js";
 import type { PrintedPlan } from "../plan/schema.js";
 import { checkWorkDirShard, formatShard, selectShard, shardOf, shardToRun } from "../plan/shard.js";
-import { loadReport, newReport, reportPaths, ReportStore } from "../report/store.js";
+import { checkPaths, loadReport, newReport, reportPaths, ReportStore } from "../report/store.js";
+import { knownSizes } from "../plan/sizes.js";
 import type { Config } from "../config/types.js";
-import type { Report } from "../report/schema.js";
+import type { Report, ReportEntry } from "../report/schema.js";
 import { selectMailboxes } from "../users/select.js";
 import { withWorkDirLock } from "../workdir/lock.js";
 import { openSession, RUNS_IMAPSYNC, type CommandIo } from "./session.js";
@@ -47,6 +50,9 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
   const files = reportPaths(config.workDir);
   const previousReport = async (): Promise<Report | undefined> =>
     existsSync(files.json) ? loadReport(files.json) : undefined;
+  const checked = checkPaths(config.workDir).json;
+  // check's folder sizes: the biggest mailboxes start first, and the big ones are sliced.
+  const check = existsSync(checked) ? await loadReport(checked) : undefined;
   const plansFor = (previous: Report | undefined) => {
     const toRun = flags.resume ? notYetOk(selected, previous) : selected;
     if (flags.resume && toRun.length < selected.length) {
@@ -54,13 +60,22 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
         `--resume: ${selected.length - toRun.length} mailboxes already ok are skipped.\n`,
       );
     }
-    return planMailboxes({
+    const sizes = knownSizes(check, previous);
+    const plans = planMailboxes({
       mode: "sync",
       mailboxes: toRun,
       usersFile: users.path,
       config,
       previous,
+      sizes,
     });
+    if (sizes.size > 0) {
+      const sliced = plans.filter((plan) => plan.slices).length;
+      io.stderr.write(
+        `Largest first: sizes of ${plans.filter((p) => p.bytes !== undefined).length} of ${plans.length} mailboxes known (check.json, verifications); ${sliced} sliced.\n`,
+      );
+    }
+    return plans;
   };
   if (dryPlan) {
     if (index && selected.length === 0) {
@@ -68,8 +83,16 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
         `Shard ${formatShard(index)} holds none of the ${chosen.length} selected mailboxes: nothing to plan. Which shard runs a mailbox depends on its address only; --plan --shard-count ${index.count} shows every mailbox's shard.\n`,
       );
     }
-    const shown = { json: Boolean(flags.json), shardCount: config.shard?.count };
-    await printPlans(plansFor(await previousReport()), io.stdout, shown);
+    const previous = await previousReport();
+    const shown = {
+      json: Boolean(flags.json),
+      shardCount: config.shard?.count,
+      sliceRuns: (plan: MailboxPlan) =>
+        plan.slices?.map((spec) =>
+          planSlice(plan, spec, users.path, config, entryIn(previous, plan.mailbox.source)),
+        ),
+    };
+    await printPlans(plansFor(previous), io.stdout, shown);
     return ExitCode.ok;
   }
   const shard = shardToRun(config.shard);
@@ -115,7 +138,16 @@ function planProgram(config: Config, io: Pick<CommandIo, "env" | "stderr">): Con
 async function printPlans(
   plans: MailboxPlan[],
   out: NodeJS.WritableStream,
-  { json, shardCount }: { json: boolean; shardCount?: number },
+  {
+    json,
+    shardCount,
+    sliceRuns,
+  }: {
+    json: boolean;
+    shardCount?: number;
+    /** A big mailbox's slices, as they will run after its first run. */
+    sliceRuns: (plan: MailboxPlan) => MailboxPlan[] | undefined;
+  },
 ): Promise<void> {
   let closed = false;
   let failure: Error | undefined;
@@ -145,6 +177,7 @@ async function printPlans(
       shardCount === undefined
         ? undefined
         : { index: shardOf(source, shardCount), count: shardCount };
+    const slices = sliceRuns(plan);
     if (json) {
       const shown: PrintedPlan = {
         source,
@@ -155,15 +188,52 @@ async function printPlans(
         logFile: plan.files.logFile,
         folders: plan.folders,
         ...(shard && { shard }),
+        ...(plan.bytes !== undefined && plan.slices && { bytes: plan.bytes }),
+        ...(plan.unsliced && { unsliced: plan.unsliced }),
+        ...(plan.slices && { justFolders: Boolean(plan.justFolders) }),
+        ...(slices && {
+          slices: slices.map((run) => ({
+            ...run.slice!,
+            argv: maskArgs(run.argv),
+            logFile: run.files.logFile,
+          })),
+        }),
       };
       await write(`${JSON.stringify(shown)}\n`);
     } else {
       const which = shard ? ` (shard ${formatShard(shard)})` : "";
-      await write(`# ${source} -> ${destination}${which}\n${argv.map(shellQuote).join(" ")}\n`);
+      const note = plan.unsliced ? ` (${plan.unsliced})` : "";
+      const first = !slices || plan.justFolders ? `${argv.map(shellQuote).join(" ")}\n` : "";
+      const rest = (slices ?? []).map(
+        (run) =>
+          `# slice ${run.slice!.id}: ${sliceWhat(run.slice!)}\n${maskArgs(run.argv).map(shellQuote).join(" ")}\n`,
+      );
+      const head = slices
+        ? ` (${formatBytes(plan.bytes ?? 0)}: ${plan.justFolders ? "folders created first, then " : ""}${slices.length} slices at once)`
+        : "";
+      await write(`# ${source} -> ${destination}${which}${note}${head}\n${first}${rest.join("")}`);
     }
   }
   out.off("error", onError);
   if (failure) throw failure;
+}
+
+/** A slice's folders and date range, as people read them. */
+function sliceWhat(slice: SliceSpec): string {
+  const range = searchOf(slice);
+  return `${slice.folders.join(", ")}${range ? ` (${range})` : ""}`;
+}
+
+/** The report's entry of a mailbox, or an empty one (nothing has run yet). */
+function entryIn(report: Report | undefined, source: string): ReportEntry {
+  return (
+    report?.mailboxes.find((entry) => entry.source === source) ?? {
+      source,
+      destination: source,
+      status: "pending",
+      attempts: [],
+    }
+  );
 }
 
 function shellQuote(word: string): string {

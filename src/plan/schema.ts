@@ -22,5 +22,22 @@ export const printedPlanSchema = z.object({
   folders: z.array(folderPairSchema),
   /** With a shard count: the shard that runs this mailbox. */
   shard: z.object({ index: z.number().int().min(0), count: z.number().int().min(1) }).optional(),
+  /** A sliced mailbox: its size, whether `argv` (--justfolders) runs first, then its slices. */
+  bytes: z.number().optional(),
+  /** A mailbox big enough to slice that runs whole, and why. */
+  unsliced: z.string().optional(),
+  justFolders: z.boolean().optional(),
+  slices: z
+    .array(
+      z.object({
+        id: z.string(),
+        folders: z.array(z.string()),
+        since: z.string().optional(),
+        before: z.string().optional(),
+        argv: z.array(z.string()),
+        logFile: z.string(),
+      }),
+    )
+    .optional(),
 });
 export type PrintedPlan = z.infer<typeof printedPlanSchema>;

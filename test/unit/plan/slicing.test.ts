@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  searchOf,
+  sliceBreakingOption,
+  sliceMailbox,
+  sliceThreshold,
+} from "../../../src/plan/slicing.js";
+import { knownSizes } from "../../../src/plan/sizes.js";
+import type { Report } from "../../../src/report/schema.js";
+
+const folder = (name: string, bytes: number) => ({ folder: name, messages: bytes, bytes });
+
+describe("sliceThreshold", () => {
+  it("auto: a mailbox's share is all sizes over the runs at once; a number wins", () => {
+    assert.equal(sliceThreshold([4000, 150, 150, 500], "auto", 4), 1200);
+    assert.equal(sliceThreshold([4000], 10, 4), 10);
+  });
+});
+
+describe("sliceMailbox", () => {
+  it("leaves a mailbox no bigger than the threshold whole (16 equal mailboxes: none sliced)", () => {
+    const sizes = [folder("INBOX", 100), folder("Sent", 50)];
+    assert.equal(sliceMailbox(sizes, { above: 150, maxSlices: 4 }), undefined);
+  });
+
+  it("spreads folders over as many slices as shares, at most maxSlices, largest into the lightest", () => {
+    const sizes = [
+      folder("INBOX", 500),
+      folder("Sent", 400),
+      folder("Archive", 300),
+      folder("Éléments envoyés", 200),
+      folder("Drafts", 0),
+    ];
+    assert.deepEqual(sliceMailbox(sizes, { above: 500, maxSlices: 2 }), [
+      { id: "s1", folders: ["INBOX", "Éléments envoyés", "Drafts"] },
+      { id: "s2", folders: ["Sent", "Archive"] },
+    ]);
+    assert.equal(sliceMailbox(sizes, { above: 500, maxSlices: 4 })?.length, 3);
+  });
+
+  it("splits a folder bigger than a slice at its probed dates, each range a slice of its own", () => {
+    const sizes = [folder("INBOX", 2600), folder("Sent", 700), folder("Archive", 700)];
+    const boundaries = new Map([["INBOX", ["1-Mar-2024", "1-Sep-2024"]]]);
+    assert.deepEqual(sliceMailbox(sizes, { above: 1000, maxSlices: 4, boundaries, firstId: 5 }), [
+      { id: "s5", folders: ["INBOX"], before: "1-Mar-2024" },
+      { id: "s6", folders: ["INBOX"], since: "1-Mar-2024", before: "1-Sep-2024" },
+      { id: "s7", folders: ["INBOX"], since: "1-Sep-2024" },
+      { id: "s8", folders: ["Sent", "Archive"] },
+    ]);
+    assert.equal(
+      searchOf({ since: "1-Mar-2024", before: "1-Sep-2024" }),
+      "SINCE 1-Mar-2024 BEFORE 1-Sep-2024",
+    );
+    assert.equal(searchOf({}), undefined);
+  });
+});
+
+describe("sliceBreakingOption", () => {
+  it("finds options that choose folders or messages, in imapsync's spellings", () => {
+    assert.equal(sliceBreakingOption(["--include", "^INBOX"]), "--include");
+    assert.equal(sliceBreakingOption(["--maxage=30"]), "--maxage=30");
+    assert.equal(sliceBreakingOption(["-SUBSCRIBED"]), "-SUBSCRIBED");
+    assert.equal(sliceBreakingOption(["--search", "ALL"]), "--search");
+    assert.equal(sliceBreakingOption(["--delete2folders"]), "--delete2folders");
+    assert.equal(sliceBreakingOption(["--nofoldersizes", "--exclude", "^Junk"]), undefined);
+  });
+});
+
+describe("knownSizes", () => {
+  it("takes check.json's listing, or a later verification's source counts", () => {
+    const entry = { destination: "x", status: "ok" as const, attempts: [] };
+    const check: Report = {
+      schemaVersion: 1,
+      startedAt: "2026-12-01T00:00:00Z",
+      usersFile: "/u.csv",
+      mailboxes: [
+        {
+          ...entry,
+          source: "a@x",
+          sizes: [folder("INBOX", 10)],
+          attempts: [{ start: "2026-12-01T00:00:00Z", exitCode: 0, logFile: "l" }],
+        },
+        { ...entry, source: "b@x", sizes: [folder("INBOX", 20)] },
+      ],
+    };
+    const previous: Report = {
+      ...check,
+      mailboxes: [
+        {
+          ...entry,
+          source: "a@x",
+          verification: {
+            at: "2026-12-02T00:00:00Z",
+            verdict: "verified",
+            class: "ok",
+            logFile: "v",
+            mapping: [],
+            folders: [
+              {
+                destination: { name: "INBOX", display: "INBOX" },
+                sources: [{ name: "INBOX", display: "INBOX", messages: 12, bytes: 12 }],
+                verdict: "match",
+                sourceMessages: 12,
+                sourceBytes: 12,
+              },
+            ],
+            missingMessages: 0,
+            extraMessages: 0,
+            evidence: [],
+          },
+        },
+      ],
+    };
+    const sizes = knownSizes(check, previous);
+    assert.deepEqual(sizes.get("a@x"), [folder("INBOX", 12)]);
+    assert.deepEqual(sizes.get("b@x"), [folder("INBOX", 20)]);
+  });
+});
