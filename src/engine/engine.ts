@@ -544,9 +544,11 @@ function slicedMailboxes(deps: EngineDeps): SlicedMailboxes {
     pausedFor: (plan) =>
       plan.slice ? Math.max(0, (pausedUntil.get(plan.mailbox.source) ?? 0) - now()) : 0,
     throttled: (source, ms) => {
-      // Exchange Online budgets the mailbox: its slices share the wait, and half as many go on.
-      pausedUntil.set(source, Math.max(pausedUntil.get(source) ?? 0, now() + ms));
-      caps.set(source, Math.max(1, Math.floor((caps.get(source) ?? most) / 2)));
+      // Exchange Online budgets the mailbox: its slices share the wait, and half as many go on
+      // (once per episode: slices throttled while the mailbox already waits are the same one).
+      const until = pausedUntil.get(source) ?? 0;
+      if (until <= now()) caps.set(source, Math.max(1, Math.floor((caps.get(source) ?? most) / 2)));
+      pausedUntil.set(source, Math.max(until, now() + ms));
     },
   };
 }

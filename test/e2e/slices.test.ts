@@ -4,8 +4,17 @@
 // copies nothing.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { makeScene, usersAndWorld, type Scene } from "../helpers/cli-scene.js";
-import { doubleCalls, type ModelFolder } from "../helpers/imapsync-world.js";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import {
+  makeScene,
+  runSpans,
+  usersAndWorld,
+  type RunSpan,
+  type Scene,
+} from "../helpers/cli-scene.js";
+import { waitFor } from "../helpers/env.js";
+import { doubleCalls, type ModelFolder, type World } from "../helpers/imapsync-world.js";
 import { imapName, readDestination } from "../doubles/mailbox-model.js";
 import type { PrintedPlan } from "../../src/plan/schema.js";
 
@@ -20,7 +29,10 @@ const SMALL: ModelFolder[] = [{ name: "INBOX", messages: 10 }];
 const big = "big@contoso.test";
 
 /** small1 first in the users file: the sizes put big first all the same. */
-function bigScene(more: Record<string, unknown> = {}): Promise<Scene> {
+function bigScene(
+  more: Partial<World> = {},
+  scene: { env?: Record<string, string>; signIn?: "oauth2c" } = {},
+): Promise<Scene> {
   const { users, world } = usersAndWorld(
     { small1: "s1-pw", big: "big-pw-Été", small2: "s2-pw" },
     {
@@ -32,7 +44,29 @@ function bigScene(more: Record<string, unknown> = {}): Promise<Scene> {
       ...more,
     },
   );
-  return makeScene({ users, world, env: { CONCURRENCY: "4" } });
+  return makeScene({ users, world, ...scene, env: { CONCURRENCY: "4", ...scene.env } });
+}
+
+/** check, for the sizes; then what a run of big's slices looked like. */
+async function checked(s: Scene): Promise<void> {
+  const check = await s.run(["check", "--users", s.usersFile]);
+  assert.equal(check.exitCode, 0, check.stderr);
+}
+
+async function bigRuns(s: Scene): Promise<RunSpan[]> {
+  return (await runSpans(s.stateDir))
+    .filter((span) => span.user1 === big && !span.argv.includes("--justfoldersizes"))
+    .sort((a, b) => a.start - b.start);
+}
+
+/** Each message reached the destination once: no copy twice, none missing. */
+async function assertEachMessageOnce(s: Scene, folders: ModelFolder[]): Promise<void> {
+  const events = (await readFile(path.join(s.stateDir, `dest-${big}.jsonl`), "utf8"))
+    .split("\n")
+    .filter((line) => line.includes('"message"'));
+  const total = folders.reduce((sum, f) => sum + f.messages, 0);
+  assert.equal(events.length, total, "copies of big's messages");
+  assertCopiedWhole(s, big, folders);
 }
 
 /** The values of an option in an argv. */
@@ -161,5 +195,121 @@ describe("big mailboxes, sliced", { timeout: 240_000 }, () => {
       ],
     );
     assertCopiedWhole(s, big, BIG);
+  });
+
+  it("throttled slices hold their mailbox back: all wait, then at most 2 of its 4 run at once", async () => {
+    // Exchange Online throttles the mailbox: every slice that runs first is throttled.
+    const s = await bigScene({ throttle: { [big]: 1 }, seconds: { [big]: 2 } });
+    await checked(s);
+    const migrate = await s.run(["migrate", "--users", s.usersFile]);
+    assert.equal(migrate.exitCode, 0, migrate.stderr);
+    const runs = (await bigRuns(s)).filter((r) => r.argv.includes("--folder"));
+    const throttled = runs.filter((r) => r.outcome === "throttled");
+    const ok = runs.filter((r) => r.outcome === "ok");
+    assert.equal(throttled.length, 4);
+    assert.equal(ok.length, 4);
+    const lastThrottled = Math.max(...throttled.map((r) => r.end!));
+    for (const run of ok) {
+      assert.ok(run.start >= lastThrottled, "no slice starts while its mailbox waits");
+      // Its mailbox's cap went from 4 to 2: at most one other slice runs when one starts again.
+      const alongside = ok.filter(
+        (r) => r !== run && r.start <= run.start && (r.end ?? Infinity) > run.start,
+      );
+      assert.ok(alongside.length <= 1, `${alongside.length} slices ran alongside one`);
+    }
+    const entry = (await s.report()).mailboxes.find((e) => e.source === big)!;
+    assert.equal(entry.status, "ok");
+    assert.deepEqual(
+      entry.slices?.map((slice) => slice.attempts.map((a) => a.class)),
+      Array.from({ length: 4 }, () => ["throttled", "ok"]),
+    );
+    await assertEachMessageOnce(s, BIG);
+  });
+
+  it("token expiry inside slices: one new sign-in, the expired slices rerun and end ok", async () => {
+    // check signs in for an hour; migrate's sign-in lives 6 s, less than a slice's 9 s.
+    const s = await bigScene(
+      { seconds: { [big]: 9 } },
+      {
+        env: {
+          APP_SECRET: "app-secret-slices-1",
+          FAKE_TOKEN_TTL: "3600,6,3600",
+          TOKEN_MARGIN: "2s",
+        },
+        signIn: "oauth2c",
+      },
+    );
+    await checked(s);
+    assert.equal((await s.run(["token", "--forget"])).exitCode, 0);
+    const migrate = await s.run(["migrate", "--users", s.usersFile]);
+    assert.equal(migrate.exitCode, 0, migrate.stderr);
+    const entry = (await s.report()).mailboxes.find((e) => e.source === big)!;
+    assert.equal(entry.status, "ok");
+    for (const slice of entry.slices ?? []) {
+      assert.deepEqual(
+        slice.attempts.map((a) => a.class),
+        ["token_expired", "ok"],
+        slice.id,
+      );
+    }
+    const minted = (await readFile(path.join(s.dir, "minted.jsonl"), "utf8")).trim().split("\n");
+    assert.equal(minted.length, 3, "check's, migrate's, and one after the expiry");
+    await assertEachMessageOnce(s, BIG);
+  });
+
+  it("interrupted slices: --resume reruns the slices not ok, and no message is copied twice", async () => {
+    const s = await bigScene({ seconds: { [big]: 6 } });
+    await checked(s);
+    const bg = s.start(["migrate", "--users", s.usersFile]);
+    await waitFor(
+      async () => (await bigRuns(s)).filter((r) => r.argv.includes("--folder")).length >= 2,
+      60_000,
+      "two slices running",
+    );
+    // What a terminal does on Ctrl-C: SIGINT to the whole foreground process group.
+    process.kill(-bg.child.pid!, "SIGINT");
+    const stopped = await bg.child;
+    assert.equal(stopped.exitCode, 130, bg.stderr());
+    const cut = (await s.report()).mailboxes.find((e) => e.source === big)!;
+    assert.notEqual(cut.status, "ok");
+    const notOk = cut.slices!.filter((slice) => slice.status !== "ok").map((slice) => slice.id);
+    assert.ok(notOk.length >= 2, `slices not ok: ${notOk.join()}`);
+    assert.ok(cut.slices!.some((slice) => slice.status === "interrupted"));
+
+    const before = (await bigRuns(s)).length;
+    const resume = await s.run(["migrate", "--users", s.usersFile, "--resume"]);
+    assert.equal(resume.exitCode, 0, resume.stderr);
+    const rerun = (await bigRuns(s)).slice(before);
+    assert.equal(rerun.length, notOk.length, "exactly the slices not ok");
+    const entry = (await s.report()).mailboxes.find((e) => e.source === big)!;
+    assert.equal(entry.status, "ok");
+    assert.ok(entry.slices!.every((slice) => slice.status === "ok"));
+    await assertEachMessageOnce(s, BIG);
+  });
+
+  it("passthrough options that choose folders or messages leave the mailbox whole, with a note", async () => {
+    const s = await bigScene();
+    await checked(s);
+    for (const option of [
+      ["--maxage", "30"],
+      ["--include", "^INBOX"],
+      ["--subscribed"],
+      ["--search", "ALL"],
+    ]) {
+      const plan = await s.run([
+        "migrate",
+        "--users",
+        s.usersFile,
+        "--plan",
+        "--json",
+        "--",
+        ...option,
+      ]);
+      assert.equal(plan.exitCode, 0, plan.stderr);
+      const first = JSON.parse(plan.stdout.split("\n")[0]!) as PrintedPlan;
+      assert.equal(first.source, big, "still the biggest first");
+      assert.equal(first.slices, undefined, option.join(" "));
+      assert.match(first.unsliced ?? "", new RegExp(`not sliced: ${option[0]}`));
+    }
   });
 });
