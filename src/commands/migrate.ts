@@ -11,7 +11,7 @@ import { formatBytes } from "../format.js";
 import type { PrintedPlan } from "../plan/schema.js";
 import { checkWorkDirShard, formatShard, selectShard, shardOf, shardToRun } from "../plan/shard.js";
 import { checkPaths, loadReport, newReport, reportPaths, ReportStore } from "../report/store.js";
-import { knownSizes } from "../plan/sizes.js";
+import { knownCuts, knownSizes } from "../plan/sizes.js";
 import type { Config } from "../config/types.js";
 import type { Report, ReportEntry } from "../report/schema.js";
 import { selectMailboxes } from "../users/select.js";
@@ -68,6 +68,7 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
       config,
       previous,
       sizes,
+      cuts: knownCuts(check),
     });
     if (sizes.size > 0) {
       const sliced = plans.filter((plan) => plan.slices).length;

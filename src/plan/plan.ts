@@ -56,6 +56,8 @@ export interface PlanInput {
   previous?: Report;
   /** Source folder sizes known before the run (knownSizes): largest first, big ones sliced. */
   sizes?: ReadonlyMap<string, FolderSize[]>;
+  /** The days check's probes cut the biggest folders at, per mailbox and folder. */
+  cuts?: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>;
 }
 
 /** The report's entries by address: one pass, so that planning a long list stays linear. */
@@ -145,7 +147,13 @@ export function planMailboxes(input: PlanInput): MailboxPlan[] {
     .map(({ mailbox, folders, bytes }) => {
       const entry = previous.get(mailbox.source);
       const slicing =
-        input.mode === "sync" ? slicesOf(mailbox, folders ?? [], entry, { config, above }) : {};
+        input.mode === "sync"
+          ? slicesOf(mailbox, folders ?? [], entry, {
+              config,
+              above,
+              boundaries: input.cuts?.get(mailbox.source),
+            })
+          : {};
       const made = plan(mailbox, slicing.run);
       if (bytes !== undefined) made.bytes = bytes;
       if (slicing.unsliced) made.unsliced = slicing.unsliced;
@@ -162,13 +170,18 @@ function slicesOf(
   mailbox: Mailbox,
   folders: FolderSize[],
   entry: ReportEntry | undefined,
-  { config, above }: { config: Config; above: number },
+  {
+    config,
+    above,
+    boundaries,
+  }: { config: Config; above: number; boundaries?: ReadonlyMap<string, readonly string[]> },
 ): { run?: SliceRun; unsliced?: string } {
   const unfinished = entry?.slices?.filter((s) => s.status !== "ok");
   const fresh = () =>
     sliceMailbox(folders, {
       above,
       maxSlices: config.maxSlices,
+      boundaries,
       firstId: nextSliceNumber(entry?.slices),
     });
   const slices: SliceSpec[] | undefined = unfinished?.length

@@ -39,3 +39,12 @@ export function knownSizes(
 export function totalBytes(sizes: readonly FolderSize[]): number {
   return sizes.reduce((sum, folder) => sum + folder.bytes, 0);
 }
+
+/** The date cuts check probed, per mailbox and folder (folders too big for one slice). */
+export function knownCuts(check: Report | undefined): Map<string, Map<string, string[]>> {
+  return new Map(
+    (check?.mailboxes ?? []).flatMap((entry) =>
+      entry.dateCuts ? [[entry.source, new Map(Object.entries(entry.dateCuts))]] : [],
+    ),
+  );
+}

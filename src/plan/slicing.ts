@@ -54,6 +54,32 @@ export function sliceThreshold(
   return all / Math.max(1, concurrency);
 }
 
+/** How many slices a mailbox makes and the size of each, or undefined when it runs whole. */
+function sharesOf(
+  sizes: readonly FolderSize[],
+  opts: { above: number; maxSlices: number },
+): { count: number; target: number } | undefined {
+  const total = totalBytes(sizes);
+  if (total <= opts.above || opts.maxSlices < 2) return undefined;
+  const count = Math.min(opts.maxSlices, Math.ceil(total / Math.max(1, opts.above)));
+  return count < 2 ? undefined : { count, target: total / count };
+}
+
+/** The folders bigger than one slice of their mailbox, and in how many parts each is cut by date. */
+export function foldersToCut(
+  sizes: readonly FolderSize[],
+  opts: { above: number; maxSlices: number },
+): { folder: FolderSize; parts: number }[] {
+  const shares = sharesOf(sizes, opts);
+  if (!shares) return [];
+  return sizes
+    .filter((folder) => folder.bytes > shares.target && folder.messages > 1)
+    .map((folder) => ({
+      folder,
+      parts: Math.min(shares.count, Math.ceil(folder.bytes / shares.target)),
+    }));
+}
+
 /** `--search1` date ranges of one folder: boundaries d1 < d2 < … give BEFORE d1, SINCE d1 BEFORE d2, …, SINCE dn. */
 function dateRanges(boundaries: readonly string[]): Pick<SliceSpec, "since" | "before">[] {
   return [undefined, ...boundaries].map((since, i) => {
@@ -79,11 +105,9 @@ export function sliceMailbox(
     firstId?: number;
   },
 ): SliceSpec[] | undefined {
-  const total = totalBytes(sizes);
-  if (total <= opts.above || opts.maxSlices < 2) return undefined;
-  const count = Math.min(opts.maxSlices, Math.ceil(total / Math.max(1, opts.above)));
-  if (count < 2) return undefined;
-  const target = total / count;
+  const shares = sharesOf(sizes, opts);
+  if (!shares) return undefined;
+  const { count, target } = shares;
   const byDate: Omit<SliceSpec, "id">[] = [];
   const whole: FolderSize[] = [];
   for (const folder of sizes) {

@@ -125,6 +125,8 @@ export const entrySchema = z.object({
   verification: verificationSchema.optional(),
   /** check.json only: the source folders' sizes its listing showed (what migrate slices by). */
   sizes: z.array(folderSizeSchema).optional(),
+  /** check.json only: per folder too big for one slice, the days that cut it in equal parts. */
+  dateCuts: z.record(z.string(), z.array(z.string())).optional(),
   /** A mailbox copied as several runs at once: `attempts` then holds its folder-creating runs. */
   slices: z.array(sliceSchema).optional(),
 });

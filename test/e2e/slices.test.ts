@@ -312,4 +312,60 @@ describe("big mailboxes, sliced", { timeout: 240_000 }, () => {
       assert.match(first.unsliced ?? "", new RegExp(`not sliced: ${option[0]}`));
     }
   });
+
+  it("a folder bigger than a slice is cut by date where check's probes say; mail all on one day stays whole", async () => {
+    // INBOX: one message a day from 1 Jan 2024, 120 days; 3 of big's 4 slices' worth.
+    const dated: ModelFolder[] = [
+      { name: "INBOX", messages: 120, firstDay: "2024-01-01", days: 120 },
+      { name: "Sent", messages: 20 },
+      { name: "Archive", messages: 20 },
+    ];
+    const s = await bigScene({
+      mailboxes: { [big]: dated, "small1@contoso.test": SMALL, "small2@contoso.test": SMALL },
+    });
+    const check = await s.run(["check", "--users", s.usersFile]);
+    assert.equal(check.exitCode, 0, check.stderr);
+    assert.match(check.stdout, /big@contoso\.test {2}INBOX cut by date at \S+, \S+ \(\d+ probes\)/);
+    const plan = await s.run(["migrate", "--users", s.usersFile, "--plan", "--json"]);
+    const slices = (JSON.parse(plan.stdout.split("\n")[0]!) as PrintedPlan).slices!;
+    assert.deepEqual(
+      slices.map((slice) => slice.folders),
+      [["INBOX"], ["INBOX"], ["INBOX"], ["Archive", "Sent"]],
+    );
+    // Before the first cut, between the cuts, since the second: no gap, no overlap.
+    const [a, b, c] = slices;
+    assert.equal(a?.since, undefined);
+    assert.equal(a?.before, b?.since);
+    assert.equal(b?.before, c?.since);
+    assert.equal(c?.before, undefined);
+    // 40 messages a part, give or take check's tolerance of 2: the 10th of February, the 21st of March.
+    const day = (text: string) => Date.parse(`${text} UTC`);
+    assert.ok(Math.abs(day(b!.since!) - Date.UTC(2024, 1, 10)) <= 2 * 86_400_000, b?.since);
+    assert.ok(Math.abs(day(c!.since!) - Date.UTC(2024, 2, 21)) <= 2 * 86_400_000, c?.since);
+    assert.deepEqual(values(slices[1]!.argv, "--search1"), [
+      `SINCE ${b!.since} BEFORE ${b!.before}`,
+    ]);
+
+    const migrate = await s.run(["migrate", "--users", s.usersFile]);
+    assert.equal(migrate.exitCode, 0, migrate.stderr);
+    await assertEachMessageOnce(s, dated);
+
+    // An import: every INTERNALDATE on one day. No cut would split it: INBOX stays one slice.
+    const imported = dated.map((f) => (f.name === "INBOX" ? { ...f, days: 1 } : f));
+    const t = await bigScene({
+      mailboxes: { [big]: imported, "small1@contoso.test": SMALL, "small2@contoso.test": SMALL },
+    });
+    const checkT = await t.run(["check", "--users", t.usersFile]);
+    assert.match(checkT.stdout, /INBOX stays whole: most of its mail is on one day/);
+    const planT = await t.run(["migrate", "--users", t.usersFile, "--plan", "--json"]);
+    const whole = (JSON.parse(planT.stdout.split("\n")[0]!) as PrintedPlan).slices!;
+    assert.deepEqual(
+      whole.map((slice) => [slice.folders, slice.since, slice.before]),
+      [
+        [["INBOX"], undefined, undefined],
+        [["Archive"], undefined, undefined],
+        [["Sent"], undefined, undefined],
+      ],
+    );
+  });
 });

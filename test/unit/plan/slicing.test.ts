@@ -7,6 +7,13 @@ import {
   sliceThreshold,
 } from "../../../src/plan/slicing.js";
 import { knownSizes } from "../../../src/plan/sizes.js";
+import {
+  cutsFound,
+  imapDate,
+  nextProbes,
+  recordProbes,
+  startCuts,
+} from "../../../src/plan/probes.js";
 import type { Report } from "../../../src/report/schema.js";
 
 const folder = (name: string, bytes: number) => ({ folder: name, messages: bytes, bytes });
@@ -115,5 +122,45 @@ describe("knownSizes", () => {
     const sizes = knownSizes(check, previous);
     assert.deepEqual(sizes.get("a@x"), [folder("INBOX", 12)]);
     assert.deepEqual(sizes.get("b@x"), [folder("INBOX", 20)]);
+  });
+});
+
+describe("date cuts by bisection", () => {
+  const DAY = 86_400_000;
+  const today = Date.UTC(2026, 11, 7);
+  /** Messages one an hour from 1 Jan 2023 (the stand-in's seed), or all on one day. */
+  const countSince = (dates: number[]) => (day: number) => dates.filter((d) => d >= day).length;
+  const run = (dates: number[], parts: number) => {
+    const cuts = startCuts(dates.length, parts, today);
+    const count = countSince(dates);
+    let rounds = 0;
+    for (let days = nextProbes(cuts); days.length > 0; days = nextProbes(cuts)) {
+      recordProbes(cuts, new Map(days.map((day) => [day, count(day)])));
+      rounds++;
+    }
+    return { cuts: cutsFound(cuts), rounds };
+  };
+
+  it("cuts 2,600 hourly messages into 3 parts of about 867, in a few rounds", () => {
+    const dates = Array.from(
+      { length: 2600 },
+      (_, n) => Date.UTC(2023, 0, 1) + (n + 1) * 3_600_000,
+    );
+    const { cuts, rounds } = run(dates, 3);
+    // 867 messages are 36 days of 24: the cuts fall on 6 Feb and 14 Mar 2023, give or take a day.
+    assert.equal(cuts?.length, 2);
+    const parsed = cuts!.map((c) => Date.parse(`${c} UTC`));
+    assert.ok(Math.abs(parsed[0]! - Date.UTC(2023, 1, 6)) <= DAY, cuts![0]);
+    assert.ok(Math.abs(parsed[1]! - Date.UTC(2023, 2, 14)) <= DAY, cuts![1]);
+    assert.ok(rounds <= 16, `${rounds} rounds`);
+  });
+
+  it("gives up when most mail is on one day (an import)", () => {
+    const dates = [
+      ...Array.from({ length: 900 }, () => Date.UTC(2025, 5, 3, 10)),
+      ...Array.from({ length: 100 }, (_, n) => Date.UTC(2024, 0, 1) + n * DAY),
+    ];
+    assert.equal(run(dates, 2).cuts, undefined);
+    assert.equal(imapDate(Date.UTC(2026, 11, 7)), "7-Dec-2026");
   });
 });
