@@ -81,8 +81,9 @@ async function scene(
   // The big one (when there is one) and the small ones, in the stand-in's users-file format.
   const [header, ...rows] = (await readFile(standin.usersFile, "utf8")).trim().split("\n");
   const mine = rows.filter((row) => row.startsWith("equal") || (opts.big && row.startsWith(BIG)));
-  // Listed last: the tool must find the big one by its size, not by its place.
-  const users = path.join(dir, "users.csv");
+  // Listed last: the tool must find the big one by its size, not by its place. Beside the
+  // stand-in's own users file: its password files are relative to it.
+  const users = path.join(standin.dir, "users-bench.csv");
   await writeFile(
     users,
     [header, ...mine.sort((a, b) => (a.startsWith(BIG) ? 1 : b.startsWith(BIG) ? -1 : 0)), ""].join(
@@ -92,7 +93,8 @@ async function scene(
   const env = {
     ...standin.env,
     IMAPSYNC_BIN: imapsync!,
-    OAUTH2C_BIN: "/bin/false",
+    // check only asks its version (the token is already there): the double answers it.
+    OAUTH2C_BIN: `node ${path.join(root, "dist/test/doubles/oauth2c.js")}`,
     WORK_DIR: workDir,
     TOKEN_MARGIN: "0",
     NO_COLOR: "1",

@@ -150,8 +150,14 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
         // Its plan (argv, paths) is not needed again: memory stays with the mailboxes to come.
         histories.delete(key);
       }
-      // A big mailbox's folders exist: its slices go.
+      // A big mailbox's folders exist: its slices go. Its last slice ended it ok: its verification.
       if (next.slicesNext) return { then: sliceRuns(first, entry, histories, deps) };
+      if (next.verifyNext) {
+        const whole = { ...first, slice: undefined, slices: undefined, justFolders: undefined };
+        const verify = deps.replan("verify", whole, entry);
+        histories.set(runKey(verify), freshHistory(verify));
+        return { then: [verify] };
+      }
       return next;
     },
   );
@@ -436,6 +442,7 @@ function statusOf(cls: RunClass): ReportEntry["status"] {
 interface Next {
   againInMs?: number;
   slicesNext?: boolean;
+  verifyNext?: boolean;
 }
 
 /** The scheduler's and the auto limit's name for a run: a slice's carries its id. */
@@ -581,8 +588,10 @@ async function settleSlice(
     return runAgain(ended, retry, deps);
   }
   await deps.store.saveEntry(entry);
-  if (entry.slices!.every((s) => s.status !== "running" && s.status !== "pending")) {
-    deps.ui.finished(entry);
+  if (entry.slices!.some((s) => s.status === "running" || s.status === "pending")) return {};
+  if (entry.status === "ok" && deps.verifyAfterCopy && !deps.signal.aborted) {
+    return { verifyNext: true };
   }
+  deps.ui.finished(entry);
   return {};
 }

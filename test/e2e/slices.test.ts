@@ -368,4 +368,29 @@ describe("big mailboxes, sliced", { timeout: 240_000 }, () => {
       ],
     );
   });
+
+  it("migrate --verify: once its last slice ends ok, the mailbox is verified whole, folder by folder", async () => {
+    const s = await bigScene();
+    await checked(s);
+    const migrate = await s.run(["migrate", "--users", s.usersFile, "--verify"]);
+    assert.equal(migrate.exitCode, 0, migrate.stderr);
+    const entry = (await s.report()).mailboxes.find((e) => e.source === big)!;
+    assert.equal(entry.slices?.length, 4);
+    assert.equal(entry.verification?.verdict, "verified");
+    assert.deepEqual(
+      entry.verification?.folders.map((f) => [
+        f.destination.display,
+        f.sourceMessages,
+        f.destinationMessages,
+      ]),
+      // In the listing's order, by IMAP name (`&AMk-l…` first).
+      [
+        ["Éléments envoyés", 40, 40],
+        ["Archive", 30, 30],
+        ["INBOX", 60, 60],
+        ["Projets Été", 10, 10],
+        ["Sent", 20, 20],
+      ],
+    );
+  });
 });
