@@ -183,10 +183,8 @@ async function xargsRun(name: string) {
     const usersRows = (await readFile(s.users, "utf8")).trim().split("\n").slice(1);
     const scripts: string[] = [];
     for (const p of [...plans].sort((a, b) => (a.source === BIG ? -1 : b.source === BIG ? 1 : 0))) {
-      const passFile = usersRows
-        .find((row) => row.startsWith(`${p.source},`))!
-        .split(",")
-        .at(-1)!;
+      const row = usersRows.find((line) => line.startsWith(`${p.source},`))!;
+      const passFile = path.resolve(s.standin.dir, row.split(",").at(-1)!);
       const argv = p.argv.map((word, i) => (p.argv[i - 1] === "--passfile2" ? passFile : word));
       const script = path.join(s.dir, `${p.source}.sh`);
       const quoted = argv.map((w) => `'${w.replace(/'/g, `'\\''`)}'`).join(" ");
@@ -197,6 +195,7 @@ async function xargsRun(name: string) {
       );
       scripts.push(script);
     }
+    await mkdir(path.join(s.workDir, "run"), { recursive: true });
     const begin = performance.now();
     const xargs = await execa("xargs", ["-P", "4", "-n", "1", "sh"], {
       input: scripts.join("\n"),

@@ -4,7 +4,7 @@ import type { Requirement } from "../config/load.js";
 import { locateProgram } from "../config/programs.js";
 import { ExitCode } from "../errors.js";
 import { runMigration } from "../engine/migration.js";
-import { maskArgs } from "../imapsync/args.js";
+import { decodeModifiedUtf7, maskArgs } from "../imapsync/args.js";
 import { notYetOk, planMailboxes, planSlice, type MailboxPlan } from "../plan/plan.js";
 import { searchOf, type SliceSpec } from "../plan/slicing.js";
 import { formatBytes } from "../format.js";
@@ -222,7 +222,7 @@ async function printPlans(
 /** A slice's folders and date range, as people read them. */
 function sliceWhat(slice: SliceSpec): string {
   const range = searchOf(slice);
-  return `${slice.folders.join(", ")}${range ? ` (${range})` : ""}`;
+  return `${slice.folders.map(decodeModifiedUtf7).join(", ")}${range ? ` (${range})` : ""}`;
 }
 
 /** The report's entry of a mailbox, or an empty one (nothing has run yet). */

@@ -73,6 +73,14 @@ export function encodeModifiedUtf7(name: string): string {
   });
 }
 
+/** The inverse of encodeModifiedUtf7: a folder's IMAP name as people read it. */
+export function decodeModifiedUtf7(name: string): string {
+  return name.replace(/&([^-]*)-/g, (_, run: string) => {
+    if (run === "") return "&";
+    return Buffer.from(run.replace(/,/g, "/"), "base64").swap16().toString("utf16le");
+  });
+}
+
 /**
  * Top-level Office 365 folders that hold no mail (English names and their French localisation),
  * with their subfolders. Copied as mail folders they only produce empty folders or errors.
