@@ -149,6 +149,8 @@ export function newReport(
     attempts: before?.attempts ?? [],
     folders: before?.folders,
     verification: before?.verification,
+    // Its slices' records: which are ok, and their attempts (their logs are numbered after them).
+    ...(before?.slices && { slices: before.slices }),
   });
   const kept = (previous?.mailboxes ?? []).map((before) => {
     const mailbox = selected.get(before.source);

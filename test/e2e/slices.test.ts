@@ -140,6 +140,16 @@ describe("big mailboxes, sliced", { timeout: 240_000 }, () => {
       [60, 40, 30, 30],
     );
 
+    // verify keeps the slices' records (their attempts number their logs).
+    const verify = await s.run(["verify", "--users", s.usersFile]);
+    assert.equal(verify.exitCode, 0, verify.stderr);
+    const kept = (await s.report()).mailboxes.find((e) => e.source === big)!;
+    assert.equal(kept.verification?.verdict, "verified");
+    assert.deepEqual(
+      kept.slices?.map((slice) => [slice.id, slice.status]),
+      entry.slices?.map((slice) => [slice.id, slice.status]),
+    );
+
     // The final delta: new slices of the same folders (no folder to create), nothing copied.
     const again = await s.run(["migrate", "--users", s.usersFile]);
     assert.equal(again.exitCode, 0, again.stderr);
