@@ -172,10 +172,13 @@ const world = JSON.parse(readFileSync(worldFile, "utf8")) as World;
 const fixturesDir = world.fixturesDir ?? path.resolve(import.meta.dirname, "../../../fixtures");
 /** Lines per second when replaying a fixture of `lineCount` lines for this run's mailbox. */
 function pace(lineCount: number): number {
-  // Creating folders is quick: a big mailbox's length is in its copies.
-  const seconds = has("justfolders")
-    ? undefined
-    : Object.entries(world.seconds ?? {}).find(([m]) => same(m, user1))?.[1];
+  // Creating or listing a modelled mailbox's folders is quick: its length is in its copies.
+  const listing = has("justfolders") || has("justfoldersizes");
+  const modelled = Object.keys(world.mailboxes ?? {}).some((m) => same(m, user1));
+  const seconds =
+    listing && modelled
+      ? undefined
+      : Object.entries(world.seconds ?? {}).find(([m]) => same(m, user1))?.[1];
   return seconds ? lineCount / seconds : (world.linesPerSecond ?? 20000);
 }
 const callsFile = path.join(world.stateDir, "calls.jsonl");

@@ -28,7 +28,10 @@ export interface World {
   stall?: Record<string, number>;
   /** Replay pace (default 20000 lines a second). */
   linesPerSecond?: number;
-  /** A big mailbox: any replay for it takes this many seconds, whatever the fixture's length. */
+  /**
+   * A big mailbox: any replay for it takes this many seconds, whatever the fixture's length (a
+   * modelled mailbox's `--justfolders` and `--justfoldersizes` runs excepted: they only list).
+   */
   seconds?: Record<string, number>;
   /** What a folder-size listing of the mailbox shows: a file of fixtures/imapsync-2.229-verify. */
   verify?: Record<string, string>;
