@@ -12,9 +12,11 @@
 // STANDIN_COMMAND_DELAY_MS (a delay before every IMAP command, default 0), STANDIN_EQUAL_MAILBOXES
 // (that many equal mailboxes, listed alone in <dir>/users-equal.csv; default 0),
 // STANDIN_DEVICE_SIGN_IN=auto (the admin signs every device code in by itself: the Docker demo),
+// STANDIN_GRAPH_BENCH_COUNT (events and contacts in big@contoso.test's Graph mailbox; default 0),
 // and the ports STANDIN_OAUTH_PORT (11180), STANDIN_IMAP_PORT (13001, the front = the
 // "Microsoft 365" source), STANDIN_SOURCE_PORT (13002, Dovecot behind the front),
-// STANDIN_DEST_PORT (13003). A port that is taken stops `serve` at once, naming its variable.
+// STANDIN_DEST_PORT (13003), STANDIN_GRAPH_PORT (13004, Microsoft Graph). A port that is taken
+// stops `serve` at once, naming its variable.
 import { spawn } from "node:child_process";
 import { existsSync, openSync } from "node:fs";
 import { createServer } from "node:net";
@@ -57,7 +59,7 @@ const listenable = (port: number) =>
 
 /** Each port from its variable; a taken one stops everything, saying which and what to do. */
 async function ports(): Promise<StandinPorts> {
-  const chosen: StandinPorts = { oauth: 0, front: 0, source: 0, destination: 0 };
+  const chosen: StandinPorts = { oauth: 0, front: 0, source: 0, destination: 0, graph: 0 };
   for (const [key, name, fallback] of PORT_VARIABLES) chosen[key] = num(name, fallback);
   for (const [key, name] of PORT_VARIABLES) {
     if (chosen[key] === 0 || (await listenable(chosen[key]))) continue;
@@ -96,6 +98,7 @@ async function serve(): Promise<void> {
     commandDelayMs: num("STANDIN_COMMAND_DELAY_MS", 0),
     equal: equalCount > 0 ? { count: equalCount } : undefined,
     approveDeviceCodes: process.env.STANDIN_DEVICE_SIGN_IN === "auto",
+    graphBenchCount: num("STANDIN_GRAPH_BENCH_COUNT", 0),
   });
   const stop = () => {
     void standin

@@ -36,6 +36,34 @@ export const DELEGATED_SCOPE = "IMAP.AccessAsUser.All";
 export const APP_ROLE = "IMAP.AccessAsApp";
 /** What a client asks for, Entra style; the short forms are accepted too. */
 const RESOURCE_SCOPES = [`${AUDIENCE}/.default`, `${AUDIENCE}/${DELEGATED_SCOPE}`, DELEGATED_SCOPE];
+/** Microsoft Graph, a second resource: its tokens are refused by IMAP and the other way round. */
+export const GRAPH_AUDIENCE = "https://graph.microsoft.com";
+export const GRAPH_DELEGATED = [
+  "Calendars.Read.Shared",
+  "Contacts.Read.Shared",
+  "MailboxSettings.Read",
+];
+export const GRAPH_ROLES = ["Calendars.Read", "Contacts.Read", "MailboxSettings.Read"];
+const GRAPH_SCOPES = [
+  `${GRAPH_AUDIENCE}/.default`,
+  ...GRAPH_DELEGATED.map((p) => `${GRAPH_AUDIENCE}/${p}`),
+];
+/**
+ * The resource a request is for, from its scopes as Entra reads them (no `resource` parameter):
+ * the first resource scope named decides, so that a sign-in widened to both resources (below)
+ * still gives the token it asked for first.
+ */
+const resourceOf = (scope: unknown) =>
+  String(scope ?? "")
+    .split(" ")
+    .map((s) =>
+      GRAPH_SCOPES.includes(s)
+        ? GRAPH_AUDIENCE
+        : RESOURCE_SCOPES.includes(s)
+          ? AUDIENCE
+          : undefined,
+    )
+    .find((r) => r !== undefined) ?? AUDIENCE;
 
 export type Grant =
   "authorization_code" | "refresh_token" | "device_code" | "client_credentials" | "implicit";
@@ -122,8 +150,13 @@ export interface OAuthServer {
   introspectionUrl: string;
   jwksUrl: string;
   setTokenTtl(sec: number): void;
-  mint(who: { upn: string } | { appId: string }, ttlSec?: number): Promise<string>;
-  verify(token: string): Promise<TokenClaims | undefined>;
+  /** `audience` GRAPH_AUDIENCE: a Microsoft Graph token (default: Exchange Online's). */
+  mint(
+    who: { upn: string } | { appId: string },
+    ttlSec?: number,
+    audience?: string,
+  ): Promise<string>;
+  verify(token: string, audience?: string): Promise<TokenClaims | undefined>;
   stop(): Promise<void>;
 }
 
@@ -219,14 +252,21 @@ export async function startOAuthServer(opts: OAuthServerOptions = {}): Promise<O
   const mount = `/${tenant}`;
   const issuer = `${origin}${mount}/v2.0`;
 
-  const claimsFor = (clientId: string, accountId: string | undefined) => ({
-    tid: tenant,
-    appid: clientId,
-    ver: "2.0",
-    ...(accountId
-      ? { upn: accountId, unique_name: accountId, scp: DELEGATED_SCOPE }
-      : { roles: [APP_ROLE] }),
-  });
+  const claimsFor = (clientId: string, accountId: string | undefined, audience = AUDIENCE) => {
+    const graph = audience === GRAPH_AUDIENCE;
+    return {
+      tid: tenant,
+      appid: clientId,
+      ver: "2.0",
+      ...(accountId
+        ? {
+            upn: accountId,
+            unique_name: accountId,
+            scp: graph ? GRAPH_DELEGATED.join(" ") : DELEGATED_SCOPE,
+          }
+        : { roles: graph ? GRAPH_ROLES : [APP_ROLE] }),
+    };
+  };
 
   const configuration: Configuration = {
     clients: clients.map(clientMetadata),
@@ -267,13 +307,29 @@ export async function startOAuthServer(opts: OAuthServerOptions = {}): Promise<O
       },
       resourceIndicators: {
         enabled: true,
-        defaultResource: () => AUDIENCE,
+        // A sign-in for Exchange Online with offline_access is granted Graph too (widened below);
+        // each token request then gets the resource its scopes name, Exchange Online when they
+        // name none (a code or device code is redeemed without a scope; oidc-provider reorders
+        // the code's scopes, so they cannot tell which was asked first).
+        defaultResource: (ctx, _client, oneOf?: string[]) => {
+          const scope = ctx.oidc.params?.scope;
+          if (oneOf) {
+            const wanted = scope ? resourceOf(scope) : AUDIENCE;
+            return oneOf.includes(wanted) ? wanted : oneOf[0]!;
+          }
+          const asked = String(scope ?? "").split(" ");
+          const named = [AUDIENCE, GRAPH_AUDIENCE].filter((r) =>
+            asked.some((s) => (r === AUDIENCE ? RESOURCE_SCOPES : GRAPH_SCOPES).includes(s)),
+          );
+          return named.length > 1 ? named : resourceOf(scope);
+        },
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx, resource) => {
-          if (resource !== AUDIENCE) throw new Error(`unknown resource ${resource}`);
+          if (resource !== AUDIENCE && resource !== GRAPH_AUDIENCE)
+            throw new Error(`unknown resource ${resource}`);
           return {
-            scope: RESOURCE_SCOPES.join(" "),
-            audience: AUDIENCE,
+            scope: (resource === AUDIENCE ? RESOURCE_SCOPES : GRAPH_SCOPES).join(" "),
+            audience: resource,
             accessTokenFormat: "jwt",
             jwt: { sign: { alg: "RS256" } },
           };
@@ -298,7 +354,11 @@ export async function startOAuthServer(opts: OAuthServerOptions = {}): Promise<O
       client.grantTypeAllowed("refresh_token") && code.scopes.has("offline_access"),
     extraTokenClaims: (_ctx, token) =>
       "accountId" in token || token.kind === "ClientCredentials"
-        ? claimsFor(token.clientId ?? "", "accountId" in token ? token.accountId : undefined)
+        ? claimsFor(
+            token.clientId ?? "",
+            "accountId" in token ? token.accountId : undefined,
+            token.resourceServer?.audience,
+          )
         : undefined,
     pkce: { required: () => false, methods: ["S256"] },
     cookies: { keys: [randomUUID()] },
@@ -344,6 +404,8 @@ export async function startOAuthServer(opts: OAuthServerOptions = {}): Promise<O
     const requested = String(details.params.scope ?? "").split(" ");
     grant.addOIDCScope(requested.filter((s) => !RESOURCE_SCOPES.includes(s)).join(" "));
     grant.addResourceScope(AUDIENCE, RESOURCE_SCOPES.join(" "));
+    // Entra redeems one refresh token for either resource: the grant covers Graph as well.
+    grant.addResourceScope(GRAPH_AUDIENCE, GRAPH_SCOPES.join(" "));
     const grantId = await grant.save();
     await provider.interactionFinished(
       req,
@@ -353,15 +415,19 @@ export async function startOAuthServer(opts: OAuthServerOptions = {}): Promise<O
     );
   }
 
-  async function mint(who: { upn: string } | { appId: string }, ttl?: number): Promise<string> {
+  async function mint(
+    who: { upn: string } | { appId: string },
+    ttl?: number,
+    audience = AUDIENCE,
+  ): Promise<string> {
     const appId = "appId" in who ? who.appId : PUBLIC_CLIENT_ID;
-    const claims = claimsFor(appId, "upn" in who ? who.upn : undefined);
+    const claims = claimsFor(appId, "upn" in who ? who.upn : undefined, audience);
     const lifetime = ttl ?? ttlFor(appId);
     const now = Math.floor(Date.now() / 1000);
     return new SignJWT({ ...claims, client_id: appId, sub: "upn" in who ? who.upn : appId })
       .setProtectedHeader({ alg: "RS256", typ: "JWT", kid })
       .setIssuer(issuer)
-      .setAudience(AUDIENCE)
+      .setAudience(audience)
       .setIssuedAt(now)
       .setNotBefore(now)
       .setExpirationTime(now + lifetime)
@@ -369,9 +435,9 @@ export async function startOAuthServer(opts: OAuthServerOptions = {}): Promise<O
       .sign(privateKey);
   }
 
-  async function verify(token: string): Promise<TokenClaims | undefined> {
+  async function verify(token: string, audience = AUDIENCE): Promise<TokenClaims | undefined> {
     try {
-      const { payload } = await jwtVerify(token, keySet, { audience: AUDIENCE, issuer });
+      const { payload } = await jwtVerify(token, keySet, { audience, issuer });
       return payload as unknown as TokenClaims;
     } catch {
       return undefined;
@@ -407,11 +473,15 @@ export async function startOAuthServer(opts: OAuthServerOptions = {}): Promise<O
       };
     } else {
       const ttl = ttlFor(client.clientId);
+      const audience = resourceOf(q.get("scope"));
       fields = {
-        access_token: await mint({ upn }, ttl),
+        access_token: await mint({ upn }, ttl, audience),
         token_type: "Bearer",
         expires_in: String(ttl),
-        scope: `${AUDIENCE}/${DELEGATED_SCOPE} ${AUDIENCE}/.default`,
+        scope:
+          audience === GRAPH_AUDIENCE
+            ? GRAPH_SCOPES.slice(1).join(" ")
+            : `${AUDIENCE}/${DELEGATED_SCOPE} ${AUDIENCE}/.default`,
         state,
         session_state: randomUUID(),
       };
@@ -453,12 +523,17 @@ export async function startOAuthServer(opts: OAuthServerOptions = {}): Promise<O
       // Entra grants offline_access without a consent prompt; oidc-provider (OpenID Connect)
       // drops it unless prompt=consent, which the automatic sign-in answers anyway.
       const scope = url.searchParams.get("scope") ?? "";
-      if (
-        path === `${mount}/oauth2/v2.0/authorize` &&
-        scope.split(" ").includes("offline_access") &&
-        !url.searchParams.has("prompt")
-      )
-        url.searchParams.set("prompt", "consent");
+      const offline =
+        path === `${mount}/oauth2/v2.0/authorize` && scope.split(" ").includes("offline_access");
+      if (offline && !url.searchParams.has("prompt")) url.searchParams.set("prompt", "consent");
+      // Entra redeems a refresh token for any resource consented to; oidc-provider only for the
+      // scopes asked at sign-in: an Exchange Online sign-in asks for Graph's delegated scopes too.
+      // (A sign-in for Graph alone is not widened: its refresh token serves Graph only here.)
+      if (offline && resourceOf(scope) === AUDIENCE)
+        url.searchParams.set(
+          "scope",
+          [...new Set([...scope.split(" "), ...GRAPH_SCOPES.slice(1)])].join(" "),
+        );
       // The provider lives under /<tenant> (Entra's endpoint paths); discovery under the issuer.
       const inner = path.startsWith(`${mount}/v2.0/.well-known/`)
         ? path.slice(`${mount}/v2.0`.length)

@@ -15,6 +15,7 @@ export const PORT_VARIABLES = [
   ["front", "STANDIN_IMAP_PORT", 13001],
   ["source", "STANDIN_SOURCE_PORT", 13002],
   ["destination", "STANDIN_DEST_PORT", 13003],
+  ["graph", "STANDIN_GRAPH_PORT", 13004],
 ] as const;
 
 /** Each port variable of the stand-in set to a free port (scripts/standin-start.sh, compose). */

@@ -7,6 +7,7 @@
 //     usersFile        <dir>/users.csv, every seeded mailbox with its destination password file
 //     equalUsersFile   <dir>/users-equal.csv, only the `equal` mailboxes (for benchmarks)
 //     oauth, front     see oauth-server.ts / front.ts (setTokenTtl, mint, setThrottle...)
+//     graph            the Microsoft Graph stand-in (graph.ts, seed graph-seed.ts): GRAPH_URL
 //     grant(tokenUser, mailbox, allowed)   edits the delegations (FullAccess) of the source;
 //                      resolves once Dovecot sees the change (about a second)
 //     stop()           stops everything it started, Dovecot sessions included
@@ -25,10 +26,19 @@ import {
 import { startFront, type Front, type LoadThrottle, type ThrottleSettings } from "./front.js";
 import {
   APP_CLIENT_ID,
+  GRAPH_AUDIENCE,
   PUBLIC_CLIENT_ID,
   startOAuthServer,
   type OAuthServer,
 } from "./oauth-server.js";
+import { startGraph, type GraphServer } from "./graph.js";
+import {
+  GRAPH_DENIED,
+  GRAPH_NOT_ENABLED,
+  GRAPH_THROTTLED,
+  GRAPH_THROTTLED_TIMES,
+  graphSeed,
+} from "./graph-seed.js";
 import { freePort } from "./ports.js";
 import { equalMailboxes, seedMailbox, seedPlan, type MailboxSeed } from "./seed.js";
 
@@ -64,6 +74,7 @@ export interface StandinPorts {
   front: number;
   source: number;
   destination: number;
+  graph: number;
 }
 
 export interface StandinOptions {
@@ -82,6 +93,8 @@ export interface StandinOptions {
   equal?: { count: number; seed?: MailboxSeed };
   /** ADMIN signs every device code in by itself: a device-code token needs nobody. */
   approveDeviceCodes?: boolean;
+  /** big@contoso.test's Graph mailbox holds this many events and contacts (benchmarks). */
+  graphBenchCount?: number;
 }
 
 export interface Standin {
@@ -94,6 +107,7 @@ export interface Standin {
   mailboxes: string[];
   oauth: OAuthServer;
   front: Front;
+  graph: GraphServer;
   destinationPassword(mailbox: string): string;
   grant(tokenUser: string, mailbox: string, allowed: boolean): Promise<void>;
   stop(): Promise<void>;
@@ -171,8 +185,26 @@ export async function startStandin(opts: StandinOptions): Promise<Standin> {
         path.join(dir, "mail"),
       ]);
 
+    const graph = await startGraph({
+      port: opts.ports?.graph ?? 0,
+      verify: async (token) => {
+        const claims = await oauth.verify(token, GRAPH_AUDIENCE);
+        return claims && { who: claims.upn ?? claims.appid };
+      },
+      seed: graphSeed(
+        opts.graphBenchCount
+          ? { address: "big@contoso.test", count: opts.graphBenchCount }
+          : undefined,
+      ),
+      denied: [GRAPH_DENIED],
+      notEnabled: [GRAPH_NOT_ENABLED],
+      throttled: { [GRAPH_THROTTLED]: GRAPH_THROTTLED_TIMES },
+    });
+    started.push(() => graph.stop());
+
     const ports: StandinPorts = {
       oauth: oauth.port,
+      graph: graph.port,
       front: 0,
       source: opts.ports?.source || (await freePort()),
       destination: opts.ports?.destination || (await freePort()),
@@ -239,6 +271,7 @@ export async function startStandin(opts: StandinOptions): Promise<Standin> {
       HOST2: "127.0.0.1",
       PORT2: String(ports.destination),
       TLS2: "none",
+      GRAPH_URL: graph.url,
     };
     await writeFile(path.join(dir, "standin.env"), envFile(env));
     return {
@@ -250,6 +283,7 @@ export async function startStandin(opts: StandinOptions): Promise<Standin> {
       mailboxes,
       oauth,
       front,
+      graph,
       destinationPassword: passwordOf,
       grant: async (tokenUser, mailbox, allowed) => {
         const entry = `${tokenUser}/${mailbox}`;

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { InputError } from "../errors.js";
 import { resolveShard } from "../plan/shard.js";
 import { defaultAuthorityUrl } from "../token/entra.js";
-import type { Command, Config } from "./types.js";
+import type { Command, Config, DavSettings } from "./types.js";
 import { isAddress } from "../users/address.js";
 import { readPasswordFile } from "../users/passwords.js";
 import { fileProblem, locateProgram, parseCommand } from "./programs.js";
@@ -52,6 +52,7 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
   values.appSecret = readAppSecretFile(ctx);
   checkRequirements(ctx);
   const destAdminPasswordFile = checkDestinationAdmin(ctx);
+  const dav = davSettings(ctx);
   const caFiles = { ca1File: checkCaFile(ctx, "ca1File"), ca2File: checkCaFile(ctx, "ca2File") };
   const oauth2c = toCommand(ctx, "oauth2cBin", "oauth2c");
   const imapsync = toCommand(ctx, "imapsyncBin", "imapsync");
@@ -75,6 +76,7 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
     destination: { host: values.host2 ?? "", port: values.port2, tls: values.tls2 },
     destAdminUser: values.destAdminUser,
     destAdminPasswordFile,
+    ...(dav && { dav }),
     oauth2c,
     imapsync,
     workDir: path.resolve(cwd, values.workDir),
@@ -99,12 +101,26 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
     },
     stopGraceMs: values.stopGrace,
     stallTimeoutMs: values.stallTimeout,
+    graph: {
+      url: values.graphUrl,
+      calendarWindow: calendarWindow(values.calendarWindow),
+      attachmentMaxBytes: values.attachmentMaxSize * 1024 * 1024,
+      vcardVersion: values.vcardVersion,
+    },
   };
 }
 
 /** A number of MB in bytes; `auto` (which the table's number type does not spell) stays. */
 function megabytes(value: number | "auto"): number | "auto" {
   return value === "auto" ? value : value * MB;
+}
+
+const CALENDAR_WINDOW = /^\s*(\d+)\s*y\s+back\s*,\s*(\d+)\s*y\s+ahead\s*$/i;
+
+/** "2y back, 5y ahead", already checked against CALENDAR_WINDOW. */
+function calendarWindow(text: string): { backYears: number; aheadYears: number } {
+  const [, back = "2", ahead = "5"] = CALENDAR_WINDOW.exec(text) ?? [];
+  return { backYears: Number(back), aheadYears: Number(ahead) };
 }
 
 interface Dotenv {
@@ -209,6 +225,7 @@ function schemaFor(setting: Setting): z.ZodType<unknown> {
       if (setting.format === "address") return text.refine(isAddress);
       if (setting.format === "url") return text.pipe(z.url({ protocol: /^https?$/ }));
       if (setting.format === "word") return text.regex(/^[^\s\p{C}]+$/u);
+      if (setting.format === "window") return text.regex(CALENDAR_WINDOW);
       return text.min(1);
     }
   }
@@ -235,6 +252,7 @@ function expectation(setting: Setting): string {
       if (setting.format === "address") return "an email address";
       if (setting.format === "url") return "an http(s) URL";
       if (setting.format === "word") return "a value without spaces";
+      if (setting.format === "window") return 'years back and ahead, like "2y back, 5y ahead"';
       return "a non-empty value";
   }
 }
@@ -329,6 +347,24 @@ function checkDestinationAdmin(ctx: Context): string | undefined {
     );
   }
   return file;
+}
+
+/** The DAV destination; a home without the server it belongs to is certainly a mistake. */
+function davSettings(ctx: Context): DavSettings | undefined {
+  const { davUrl, davCalendarHome, davAddressbookHome } = ctx.values;
+  if (davUrl === undefined) {
+    for (const key of ["davCalendarHome", "davAddressbookHome"] as const) {
+      if (ctx.values[key] !== undefined) {
+        missing(ctx, "davUrl", `${settingOf(key).env} is set and names a home on that server`);
+      }
+    }
+    return undefined;
+  }
+  return {
+    url: davUrl,
+    ...(davCalendarHome !== undefined && { calendarHome: davCalendarHome }),
+    ...(davAddressbookHome !== undefined && { addressbookHome: davAddressbookHome }),
+  };
 }
 
 /** A CA file imapsync cannot read would fail every TLS handshake: say so before anything runs. */

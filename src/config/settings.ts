@@ -28,7 +28,7 @@ export interface Setting {
   /** A number that may also be `auto`: the tool chooses. */
   auto?: boolean;
   /** Extra check on a string. */
-  format?: "address" | "url" | "word";
+  format?: "address" | "url" | "word" | "window";
   /** A realistic value, shown in messages that say how to set the setting. */
   example: string;
   /** Never trimmed, never repeated in a message. */
@@ -162,6 +162,36 @@ export const TABLE = [
     description: "File whose first line is the destination admin's password",
     type: "string",
     example: "./secrets/dest-admin.txt",
+  },
+  {
+    key: "davUrl",
+    env: "DAV_URL",
+    flag: "dav-url",
+    description:
+      "Root of the destination's CalDAV/CardDAV server (homes found by RFC 6764 discovery); unset: calendars and contacts go to files in WORK_DIR",
+    type: "string",
+    format: "url",
+    example: "https://mail.example.org/",
+  },
+  {
+    key: "davCalendarHome",
+    env: "DAV_CALENDAR_HOME",
+    flag: "dav-calendar-home",
+    description:
+      "Calendar home to use instead of the discovered one, {user} standing for the destination address",
+    type: "string",
+    format: "url",
+    example: "https://mail.example.org/dav/{user}/",
+  },
+  {
+    key: "davAddressbookHome",
+    env: "DAV_ADDRESSBOOK_HOME",
+    flag: "dav-addressbook-home",
+    description:
+      "Address-book home to use instead of the discovered one, {user} standing for the destination address",
+    type: "string",
+    format: "url",
+    example: "https://mail.example.org/dav/{user}/",
   },
   {
     key: "oauth2cBin",
@@ -392,6 +422,52 @@ export const TABLE = [
     type: "duration",
     default: 10,
     example: "10m",
+  },
+  {
+    key: "graphUrl",
+    env: "GRAPH_URL",
+    flag: "graph-url",
+    description:
+      "Microsoft Graph's base URL, version included, for tests (the token's scope stays Graph's)",
+    type: "string",
+    format: "url",
+    default: "https://graph.microsoft.com/v1.0",
+    example: "http://127.0.0.1:8443/v1.0",
+  },
+  {
+    key: "calendarWindow",
+    env: "CALENDAR_WINDOW",
+    flag: "calendar-window",
+    description:
+      'Years around today in which a recurring series\' moved and cancelled occurrences are looked for ("2y back, 5y ahead")',
+    type: "string",
+    format: "window",
+    // Graph v1.0 lists no cancelled occurrence: they are found by expanding the series' pattern,
+    // which for an endless series needs an end; older changes rarely matter on Monday morning.
+    default: "2y back, 5y ahead",
+    example: "2y back, 5y ahead",
+  },
+  {
+    key: "attachmentMaxSize",
+    env: "ATTACHMENT_MAX_SIZE",
+    flag: "attachment-max-size",
+    description:
+      "Largest event attachment copied, in MiB (larger ones are named in the report; 0: none)",
+    type: "number",
+    min: 0,
+    max: 1024,
+    default: 10,
+    example: "10",
+  },
+  {
+    key: "vcardVersion",
+    env: "VCARD_VERSION",
+    flag: "vcard-version",
+    description: "vCard version of the contacts written (3.0: Zimbra's; 4.0: RFC 6350)",
+    type: "enum",
+    choices: ["3.0", "4.0"],
+    default: "3.0",
+    example: "3.0",
   },
 ] as const satisfies readonly Setting[];
 

@@ -31,6 +31,8 @@ export interface Config {
   destination: Endpoint;
   destAdminUser?: string;
   destAdminPasswordFile?: string;
+  /** The CalDAV/CardDAV destination of calendars and contacts; undefined: files in the work directory. */
+  dav?: DavSettings;
   oauth2c: Command;
   imapsync: Command;
   workDir: string;
@@ -66,10 +68,30 @@ export interface Config {
   stopGraceMs: number;
   /** A run silent for this long is stopped and retried; 0: never. */
   stallTimeoutMs: number;
+  /** Calendars and contacts read from Microsoft Graph. */
+  graph: GraphSettings;
+}
+
+export interface GraphSettings {
+  /** GRAPH_URL: Graph's base, version included; never the token's scope. */
+  url: string;
+  /** CALENDAR_WINDOW: where a series' moved and cancelled occurrences are looked for. */
+  calendarWindow: { backYears: number; aheadYears: number };
+  /** ATTACHMENT_MAX_SIZE: larger event attachments are left out and reported. */
+  attachmentMaxBytes: number;
+  vcardVersion: "3.0" | "4.0";
 }
 
 export interface CertificateCheck {
   verify: boolean;
   /** PEM file of the CA that signed the server's certificate. */
   caFile?: string;
+}
+
+export interface DavSettings {
+  /** The server's root, where discovery starts. */
+  url: string;
+  /** Fixed homes instead of the discovered ones; `{user}` stands for the destination address. */
+  calendarHome?: string;
+  addressbookHome?: string;
 }

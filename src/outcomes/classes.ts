@@ -1,8 +1,9 @@
-// How one imapsync run ended: the classes every layer speaks of (the classifier decides them, the
-// report keeps them), with the retry rule of each; remedies.ts says what each calls for.
+// How one run ended: the classes every layer speaks of (imapsync's classifier and Microsoft
+// Graph's decide them, the report keeps them), with the retry rule of each; remedies.ts says what
+// each calls for.
 
 /** How one imapsync run ended, as decided from its output lines and exit status. */
-export const RUN_CLASSES = [
+export const IMAPSYNC_CLASSES = [
   "ok",
   "not_delegated",
   "token_expired",
@@ -17,6 +18,15 @@ export const RUN_CLASSES = [
   "interrupted",
   "other",
 ] as const;
+
+/**
+ * Only Microsoft Graph says these (a calendar or contacts part): `mailbox_not_enabled` is a user
+ * without an Exchange Online mailbox (404 MailboxNotEnabledForRESTAPI).
+ */
+export const GRAPH_ONLY_CLASSES = ["mailbox_not_enabled"] as const;
+
+/** Every class a run or a part can end with. */
+export const RUN_CLASSES = [...IMAPSYNC_CLASSES, ...GRAPH_ONLY_CLASSES] as const;
 export type RunClass = (typeof RUN_CLASSES)[number];
 
 /** How a mailbox may run again after an attempt of a given class. */
@@ -41,6 +51,8 @@ export const RETRY_POLICY: Readonly<Record<RunClass, RetryPolicy>> = {
   partial: "exponential",
   interrupted: "never",
   other: "exponential",
+  // The user has no mailbox Graph can read (no licence, on-premises, deleted): a rerun changes nothing.
+  mailbox_not_enabled: "never",
 };
 
 /** Office 365's published suggestion (≈ 300 s) when a throttled reply gave no figure. */

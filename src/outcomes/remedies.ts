@@ -42,12 +42,15 @@ export function remedyFor(
     killedFromOutside?: boolean;
     /** The log stops before any line imapsync prints at the end of a run. */
     logEndsEarly?: boolean;
+    /** The part read Microsoft Graph (calendars, contacts), not IMAP. */
+    graph?: { appOnly: boolean };
   } = {},
 ): string {
   switch (cls) {
     case "ok":
       return "Nothing to do: the mailbox is in sync; a later rerun only copies new messages.";
     case "not_delegated":
+      if (c.graph) return graphAccessDenied(c.graph.appOnly, c.mailbox);
       return (
         "The token is valid but its admin cannot open this mailbox: grant the admin FullAccess " +
         `(Add-MailboxPermission -Identity ${c.mailbox ?? "<mailbox>"} -User ${c.admin ?? "<admin>"} -AccessRights FullAccess ` +
@@ -60,6 +63,12 @@ export function remedyFor(
         "mailbox, which only copies what is still missing (reruns are incremental)."
       );
     case "auth_failed_source":
+      if (c.graph)
+        return (
+          "Microsoft Graph refused the access token, and a new one too (401): check that the token " +
+          "is asked for https://graph.microsoft.com (GRAPH_URL never changes that), by the intended " +
+          "app in the intended tenant, then rerun."
+        );
       return (
         "Office 365 refused the first login: check that the token belongs to the intended admin, " +
         "carries IMAP.AccessAsUser.All (or IMAP.AccessAsApp) for outlook.office365.com, and that " +
@@ -68,6 +77,8 @@ export function remedyFor(
     case "auth_failed_destination":
       return "The destination refused the login: fix this mailbox's destination user or password (users file or password file), then rerun.";
     case "connect_failed_source":
+      if (c.graph)
+        return "Microsoft Graph could not be reached or failed on its side (5xx): check GRAPH_URL, the network, any HTTPS_PROXY; the tool retries with growing delays.";
       return "The source IMAP server could not be reached: check its host, port and the network or firewall; the tool retries with growing delays.";
     case "connect_failed_destination":
       return "The destination IMAP server could not be reached: check its host, port and the network or firewall; the tool retries with growing delays.";
@@ -101,7 +112,29 @@ export function remedyFor(
         );
       }
       return "imapsync stopped for a reason this tool does not recognise: read the evidence lines and the log, fix the cause, then rerun.";
+    case "mailbox_not_enabled":
+      return (
+        `Microsoft Graph says ${c.mailbox ?? "this user"} has no Exchange Online mailbox it can read ` +
+        "(MailboxNotEnabledForRESTAPI): a user without an Exchange Online licence, a mailbox still " +
+        "on-premises, or one deleted or being provisioned. Check the user's licence and " +
+        "Get-Mailbox in Exchange Online; once the mailbox exists there, rerun."
+      );
   }
+}
+
+/** Graph's 403 ErrorAccessDenied: what the token lacks, by the kind of grant it came from. */
+function graphAccessDenied(appOnly: boolean, mailbox = "<mailbox>"): string {
+  return appOnly
+    ? "Microsoft Graph refused to open this mailbox (403 ErrorAccessDenied): give the app the " +
+        "application permissions Calendars.Read, Contacts.Read and MailboxSettings.Read (Microsoft " +
+        "Graph) with admin consent, then get a new token; if it already has them, an Exchange " +
+        `application access policy or RBAC for Applications scope leaves ${mailbox} out ` +
+        "(Test-ApplicationAccessPolicy -Identity <mailbox> -AppId <app>)."
+    : "Microsoft Graph refused to open this mailbox for the signed-in admin (403 ErrorAccessDenied): " +
+        "the token needs the delegated permissions Calendars.Read.Shared, Contacts.Read.Shared and " +
+        "MailboxSettings.Read with admin consent, and the mailbox's owner must share its calendars " +
+        `and contact folders with the admin (FullAccess alone may not be enough for Graph on ${mailbox}); ` +
+        "for a migration prefer GRANT=client-credentials with application permissions.";
 }
 
 export const WAITING_FOR_TOKEN =
@@ -157,4 +190,41 @@ export function quotaShortfallRemedy(
 ): string {
   const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
   return `The destination quota of ${destination} leaves ${kib(shortfall.freeBytes)} free, but ${kib(shortfall.needBytes)} of the source's mail is not there yet: raise the quota, then run check again.`;
+}
+
+/** What went wrong with the CalDAV/CardDAV destination, as src/dav/failure.ts sorts it. */
+export type DavTrouble =
+  | { kind: "login"; user: string; status: number }
+  | { kind: "unreachable"; url: string; cause: string }
+  | { kind: "quota"; request: string }
+  | { kind: "server"; request: string; status: number }
+  | { kind: "forbidden"; request: string }
+  | { kind: "discovery"; url: string; problem: string }
+  | { kind: "refused"; request: string; status: number }
+  | { kind: "unusable"; request: string; problem: string };
+
+/** One sentence an admin can act on, naming the setting to fix, for each DAV trouble. */
+export function davRemedy(t: DavTrouble): string {
+  switch (t.kind) {
+    case "login":
+      return (
+        `The CalDAV/CardDAV server refused the login of ${t.user} (HTTP ${t.status}): it logs in with the ` +
+        "users file's destination address and the mailbox's password (password or password_file, or " +
+        "DEST_ADMIN_PASSWORD_FILE); fix them, or DAV_URL if it names another server, then rerun."
+      );
+    case "unreachable":
+      return `The CalDAV/CardDAV server at ${t.url} could not be reached (${t.cause}): check DAV_URL, the network or firewall; the tool retries with growing delays.`;
+    case "quota":
+      return `The destination account is full (${t.request}): raise its quota or free space on it, then rerun (items already stored are skipped).`;
+    case "server":
+      return `The CalDAV/CardDAV server failed (${t.request}: HTTP ${t.status}): the tool retries with growing delays; if it persists, read the server's log.`;
+    case "forbidden":
+      return `The CalDAV/CardDAV server lets this account log in but not write there (${t.request}: HTTP 403): give it rights on its own calendars and address books, or point DAV_CALENDAR_HOME / DAV_ADDRESSBOOK_HOME at a home it owns.`;
+    case "discovery":
+      return `Discovery from ${t.url} found no calendar or address-book home (${t.problem}): set DAV_URL to the server's root (docs/dav-destinations.md), or DAV_CALENDAR_HOME and DAV_ADDRESSBOOK_HOME to the homes.`;
+    case "unusable":
+      return `${t.request} failed (${t.problem}): read the part's evidence; an item that cannot be stored is named in the report, and a rerun tries it again.`;
+    case "refused":
+      return `The CalDAV/CardDAV server refused ${t.request} (HTTP ${t.status}): read the server's log for why; an item it will not take is named in the report.`;
+  }
 }

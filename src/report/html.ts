@@ -33,6 +33,7 @@ const CLASS_COLOURS: Record<RunClass, string> = {
   partial: "#8d6e63",
   interrupted: "#546e7a",
   other: "#424242",
+  mailbox_not_enabled: "#4e342e",
 };
 
 const time = (iso: string | undefined) => (iso ? Date.parse(iso) : Number.NaN);

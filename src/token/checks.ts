@@ -4,6 +4,7 @@
 // `AUTHENTICATE failed` or `User is authenticated but not connected`.
 import type { StoredToken } from "./claims.js";
 import { describeExpiry } from "./claims.js";
+import { GRAPH_APP_PERMISSIONS, GRAPH_DELEGATED_PERMISSIONS } from "./entra.js";
 
 /** Microsoft Graph's application id: a token for it is refused by IMAP (`AUTHENTICATE failed`). */
 export const GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000";
@@ -81,10 +82,7 @@ function whose(t: StoredToken): string {
 export function checkToken(t: StoredToken, expect: TokenExpectations): TokenVerdict {
   const refusals: string[] = [];
   const warnings: string[] = [];
-  const left = t.expiresAt.getTime() - expect.now.getTime();
-  if (left <= 0) refusals.push(`the token ${describeExpiry(t, expect.now)}; ${REQUEST_AGAIN}.`);
-  else if (expect.marginMs !== undefined && left < expect.marginMs)
-    warnings.push(`The token ${describeExpiry(t, expect.now)}, within the renewal margin.`);
+  expiryVerdict(t, expect, refusals, warnings);
 
   if (t.opaque) {
     warnings.push(
@@ -127,4 +125,62 @@ export function checkToken(t: StoredToken, expect: TokenExpectations): TokenVerd
 export function refusalMessage(verdict: TokenVerdict, origin: string, api = "IMAP"): string {
   const reasons = verdict.refusals.map((r) => `  - ${r}`).join("\n");
   return `The access token ${origin} cannot work for ${api} (${verdict.summary}):\n${reasons}`;
+}
+
+/** The expiry part of a verdict, the same for every API. */
+function expiryVerdict(
+  t: StoredToken,
+  expect: TokenExpectations,
+  refusals: string[],
+  warnings: string[],
+): void {
+  const left = t.expiresAt.getTime() - expect.now.getTime();
+  if (left <= 0) refusals.push(`the token ${describeExpiry(t, expect.now)}; ${REQUEST_AGAIN}.`);
+  else if (expect.marginMs !== undefined && left < expect.marginMs)
+    warnings.push(`The token ${describeExpiry(t, expect.now)}, within the renewal margin.`);
+}
+
+/**
+ * Can this token read calendars and contacts through Microsoft Graph (microsoft-graph.md §2-§3)?
+ * Its audience must be Graph; app-only tokens carry the permissions in `roles`
+ * (Calendars.Read, Contacts.Read, MailboxSettings.Read), delegated ones in `scp` (the .Shared
+ * forms, or the plain ones for the signed-in user's own mailbox). A token with none of them is
+ * refused; one missing some is a warning, since a part may need only calendars or only contacts.
+ */
+export function checkGraphToken(t: StoredToken, expect: TokenExpectations): TokenVerdict {
+  const refusals: string[] = [];
+  const warnings: string[] = [];
+  expiryVerdict(t, expect, refusals, warnings);
+  const app = t.claims.roles !== undefined;
+  const held = app
+    ? (t.claims.roles ?? [])
+    : (t.claims.scp ?? "").split(/\s+/).map((s) => s.replace(/^.*\//, ""));
+  const wanted: readonly string[] = app ? GRAPH_APP_PERMISSIONS : GRAPH_DELEGATED_PERMISSIONS;
+  // A delegated Calendars.Read reads the admin's own mailbox only, but is still a calendar permission.
+  const has = (p: string) =>
+    held.includes(p) || (!app && held.includes(p.replace(/\.Shared$/, "")));
+  const missing = wanted.filter((p) => !has(p));
+  if (t.opaque) {
+    warnings.push(
+      "The access token is not a JWT: its audience and permissions cannot be checked here; Microsoft Graph will judge it at the first request.",
+    );
+  } else {
+    const aud = (t.claims.aud ?? "").toLowerCase().replace(/\/$/, "");
+    if (!GRAPH_AUDIENCES.includes(aud))
+      refusals.push(
+        `the token is for ${t.claims.aud ?? "no audience"}, not for Microsoft Graph (https://graph.microsoft.com), which answers it 401; request the scope https://graph.microsoft.com/.default, ${REQUEST_AGAIN}.`,
+      );
+    const kind = app ? "application" : "delegated";
+    if (missing.length === wanted.length)
+      refusals.push(
+        `the token carries none of the Microsoft Graph ${kind} permissions ${wanted.join(", ")}; in the app registration add them (Microsoft Graph → ${kind} permissions), grant admin consent, ${REQUEST_AGAIN}.`,
+      );
+    else if (missing.length > 0)
+      warnings.push(
+        `The token lacks the Microsoft Graph ${kind} permission${missing.length === 1 ? "" : "s"} ${missing.join(", ")}: the parts that need ${missing.length === 1 ? "it" : "them"} will fail (not_delegated) until ${missing.length === 1 ? "it is" : "they are"} added with admin consent.`,
+      );
+  }
+  const allows = wanted.filter(has);
+  const summary = `${whose(t)}${allows.length ? ` (${allows.join(", ")})` : ""} that ${describeExpiry(t, expect.now)}`;
+  return { refusals, warnings, summary };
 }

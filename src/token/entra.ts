@@ -14,6 +14,28 @@ export interface TokenResponse {
 /** `.default` asks for every Exchange Online permission the app was granted (microsoft-365.md §3). */
 export const EXCHANGE_DEFAULT_SCOPE = "https://outlook.office365.com/.default";
 /**
+ * Microsoft Graph, for calendars and contacts (microsoft-graph.md §2-§3): a resource of its own,
+ * whose token IMAP refuses and the other way round. App-only: every application permission
+ * granted (Calendars.Read, Contacts.Read, MailboxSettings.Read); delegated: the shared-folder
+ * permissions a migrating admin needs on other users' mailboxes.
+ */
+export const GRAPH_RESOURCE = "https://graph.microsoft.com";
+export const GRAPH_DEFAULT_SCOPE = `${GRAPH_RESOURCE}/.default`;
+export const GRAPH_DELEGATED_PERMISSIONS = [
+  "Calendars.Read.Shared",
+  "Contacts.Read.Shared",
+  "MailboxSettings.Read",
+] as const;
+export const GRAPH_APP_PERMISSIONS = [
+  "Calendars.Read",
+  "Contacts.Read",
+  "MailboxSettings.Read",
+] as const;
+export const GRAPH_DELEGATED_SCOPE = GRAPH_DELEGATED_PERMISSIONS.map(
+  (p) => `${GRAPH_RESOURCE}/${p}`,
+).join(" ");
+
+/**
  * Grants with a refresh token ask for `scope` and these: `offline_access` brings the refresh
  * token; `openid` is what a standard OpenID provider demands on its authorization endpoint (Entra
  * accepts it; fixture authcode_pkce_*).

@@ -2,13 +2,14 @@
 // auth-code, device-code sign-ins), openid-client in-process for those that need nobody (refresh
 // token, client credentials). Every token is for one audience (audiences.ts), and checked as that
 // audience says before it is saved or used.
+import path from "node:path";
 import { InputError, TokenError } from "../errors.js";
 import { assertCallbackPortFree, oauth2cVersion, runOauth2c } from "./oauth2c/run.js";
 import { authCodeArgs, deviceCodeArgs, implicitArgs } from "./oauth2c/args.js";
 import { callbackUrl, defaultAuthorityUrl, type TokenResponse } from "./entra.js";
 import { oauth2cFeatures, type Oauth2cFeatures } from "./oauth2c/output.js";
 import { clientCredentialsGrant, refreshGrant } from "./oauth-client.js";
-import { AUDIENCES, type AudienceName } from "./audiences.js";
+import { AUDIENCES, type Audience, type AudienceName } from "./audiences.js";
 import { refusalMessage, type TokenExpectations } from "./checks.js";
 import { DEFAULT_RETRY_DELAYS_MS, TokenKeeper } from "./keeper.js";
 import {
@@ -214,7 +215,7 @@ async function offlineGrant(
   audience: AudienceName,
   signIn: typeof deviceSignIn,
 ): Promise<TokenResponse> {
-  const { scope } = AUDIENCES[audience];
+  const scope = delegatedScope(audience);
   const refreshToken = await loadRefreshToken(config.workDir, audience);
   if (refreshToken) {
     try {
@@ -229,6 +230,28 @@ async function offlineGrant(
   return signIn(config, opts, io, scope);
 }
 
+/** What a person's grant asks for: the audience's delegated scopes where it names them. */
+function delegatedScope(audience: AudienceName): string {
+  const a: Audience = AUDIENCES[audience];
+  return a.delegatedScope ?? a.scope;
+}
+
+/**
+ * Audiences sharing one refresh token file redeem it one at a time: a refresh token is rotated
+ * on use, and two redeemed at once would spend the same one twice.
+ */
+const refreshTurns = new Map<string, Promise<unknown>>();
+function oneAtATime<T>(key: string, step: () => Promise<T>): Promise<T> {
+  const previous = refreshTurns.get(key) ?? Promise.resolve();
+  const turn = previous.then(step, step);
+  const settled = turn.catch(() => undefined);
+  refreshTurns.set(key, settled);
+  void settled.then(() => {
+    if (refreshTurns.get(key) === settled) refreshTurns.delete(key);
+  });
+  return turn;
+}
+
 function responseFor(
   config: Config,
   opts: SignInOptions,
@@ -237,7 +260,8 @@ function responseFor(
 ): Promise<TokenResponse> {
   switch (config.grant) {
     case "implicit":
-      return browserSignIn(config, opts, io, AUDIENCES[audience].scope);
+      // No refresh token: each audience is its own sign-in.
+      return browserSignIn(config, opts, io, delegatedScope(audience));
     case "auth-code":
       return offlineGrant(config, opts, io, audience, browserSignIn);
     case "device-code":
@@ -264,9 +288,14 @@ export async function obtainToken(
 ): Promise<StoredToken> {
   const grant = config.grant;
   const { check, name } = AUDIENCES[audience];
-  const response = await responseFor(config, opts, io, audience);
-  if (response.refresh_token)
-    await saveRefreshToken(config.workDir, response.refresh_token, audience);
+  const response = await oneAtATime(
+    path.resolve(config.workDir, AUDIENCES[audience].files.refresh),
+    async () => {
+      const r = await responseFor(config, opts, io, audience);
+      if (r.refresh_token) await saveRefreshToken(config.workDir, r.refresh_token, audience);
+      return r;
+    },
+  );
   const now = new Date();
   const verdict = check(toStoredToken(response, now), expectationsOf(config, now));
   if (verdict.refusals.length > 0)

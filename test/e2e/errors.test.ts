@@ -179,6 +179,11 @@ const CASES: [string, () => unknown, number][] = [
   ],
   ["HOST2 (flag --host2) must be a value without spaces", config({ HOST2: "imap example" }), 2],
   [
+    'CALENDAR_WINDOW (flag --calendar-window) must be years back and ahead, like "2y back, 5y ahead"',
+    config({ CALENDAR_WINDOW: "5 years" }),
+    2,
+  ],
+  [
     "is given more than once",
     () => loadConfig({ host2: ["a", "b"] }, { env: {}, envFile: false, require: [] }),
     2,

@@ -28,6 +28,12 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     certificates: { source: { verify: true }, destination: { verify: true } },
     stopGraceMs: 5000,
     stallTimeoutMs: 0,
+    graph: {
+      url: "https://graph.microsoft.com/v1.0",
+      calendarWindow: { backYears: 2, aheadYears: 5 },
+      attachmentMaxBytes: 10 * 1024 * 1024,
+      vcardVersion: "3.0",
+    },
     ...overrides,
   };
 }

@@ -32,7 +32,7 @@ export const README_BLOCKS: Record<string, Where> = {
   "docker compose run --rm demo   # the demo, nothing to configure; exit 1 by design (compose v1: docker-compose run --rm demo)":
     {
       reason:
-        "CI's Docker has no bridge network: the image test runs the same demo through the host-network override (the next block), on the test's base images",
+        "CI's Docker has no bridge network: the image test runs the same demo through the host-network override (the next block), on the test's base images; the block's second line is CI itself, which runs npm test, which runs this test",
     },
   "docker compose -f docker-compose.yml -f docker-compose.host-network.yml run --rm demo   # exit 1 by design":
     { runs: "image test" },

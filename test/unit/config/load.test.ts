@@ -64,6 +64,37 @@ describe("SETTINGS table", () => {
   });
 });
 
+describe("Graph settings", () => {
+  test("CALENDAR_WINDOW reads years back and ahead; ATTACHMENT_MAX_SIZE is MiB; VCARD_VERSION 4.0", () => {
+    const config = load(
+      {},
+      {
+        env: {
+          CALENDAR_WINDOW: "1y back, 10Y ahead",
+          ATTACHMENT_MAX_SIZE: "3",
+          VCARD_VERSION: "4.0",
+          GRAPH_URL: "http://127.0.0.1:9/v1.0",
+        },
+      },
+    );
+    assert.deepEqual(config.graph, {
+      url: "http://127.0.0.1:9/v1.0",
+      calendarWindow: { backYears: 1, aheadYears: 10 },
+      attachmentMaxBytes: 3_145_728,
+      vcardVersion: "4.0",
+    });
+  });
+
+  test("a window not written as years back and ahead is refused, saying the form", () => {
+    assertConfigError(
+      () => load({ calendarWindow: "5 years" }),
+      /CALENDAR_WINDOW/,
+      /"2y back, 5y ahead"/,
+    );
+    assertConfigError(() => load({ vcardVersion: "2.1" }), /VCARD_VERSION/, /3\.0, 4\.0/);
+  });
+});
+
 describe("loadConfig", () => {
   test("defaults", () => {
     const config = load({});
@@ -100,6 +131,12 @@ describe("loadConfig", () => {
         destination: { verify: true, caFile: undefined },
       },
       stopGraceMs: 5000,
+      graph: {
+        url: "https://graph.microsoft.com/v1.0",
+        calendarWindow: { backYears: 2, aheadYears: 5 },
+        attachmentMaxBytes: 10 * 1024 * 1024,
+        vcardVersion: "3.0",
+      },
       stallTimeoutMs: 10 * 60_000,
     });
   });
@@ -358,6 +395,30 @@ describe("loadConfig", () => {
     test("an unclosed quote or an empty command", () => {
       assertConfigError(() => load({ oauth2cBin: "'oauth2c" }), /OAUTH2C_BIN .* single quote/);
       assertConfigError(() => load({ oauth2cBin: "''" }), /OAUTH2C_BIN .* names no program/);
+    });
+  });
+
+  describe("DAV destination", () => {
+    test("none without DAV_URL; the server and its fixed homes with it", () => {
+      assert.equal(load({}).dav, undefined);
+      assert.deepEqual(
+        load({
+          davUrl: "https://mail.example.org/",
+          davCalendarHome: "https://mail.example.org/dav/{user}/",
+        }).dav,
+        {
+          url: "https://mail.example.org/",
+          calendarHome: "https://mail.example.org/dav/{user}/",
+        },
+      );
+    });
+
+    test("a home without the server is refused", () => {
+      assertConfigError(
+        () => load({ davAddressbookHome: "https://mail.example.org/dav/{user}/" }),
+        /DAV_URL \(flag --dav-url\) is not set but DAV_ADDRESSBOOK_HOME is set/,
+      );
+      assertConfigError(() => load({ davUrl: "mail.example.org" }), /DAV_URL .*http\(s\) URL/);
     });
   });
 

@@ -255,6 +255,7 @@ const RETRIED: Record<RunClass, boolean> = {
   partial: true,
   interrupted: false,
   other: false,
+  mailbox_not_enabled: false,
 };
 
 describe("engine with a fake runner: verification after the copy", () => {

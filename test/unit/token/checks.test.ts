@@ -3,7 +3,12 @@ import { unsignedJwt } from "../../helpers/jwt.js";
 import { TENANT } from "../../helpers/constants.js";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { checkToken, GRAPH_APP_ID, refusalMessage } from "../../../src/token/checks.js";
+import {
+  checkGraphToken,
+  checkToken,
+  GRAPH_APP_ID,
+  refusalMessage,
+} from "../../../src/token/checks.js";
 import { toStoredToken } from "../../../src/token/claims.js";
 import { mintAccessToken } from "../../doubles/entra.js";
 
@@ -138,5 +143,61 @@ describe("token checks", () => {
     assert.deepEqual(v.refusals, []);
     assert.match(v.warnings.join(), /not a JWT.*expires_in/);
     assert.equal(t.expiresAt.getTime(), now.getTime() + 3_600_000);
+  });
+});
+
+describe("Microsoft Graph token checks", () => {
+  it("accepts an app-only Graph token with the three application permissions", () => {
+    const t = claimsToken({
+      aud: "https://graph.microsoft.com",
+      roles: ["Calendars.Read", "Contacts.Read", "MailboxSettings.Read"],
+      appid: "app",
+    });
+    const v = checkGraphToken(t, expect);
+    assert.deepEqual(v.refusals, []);
+    assert.deepEqual(v.warnings, []);
+    assert.match(
+      v.summary,
+      /^an app-only token of application app \(Calendars\.Read, Contacts\.Read, MailboxSettings\.Read\)/,
+    );
+  });
+
+  it("accepts a delegated Graph token (by Graph's app id) with the .Shared scopes", () => {
+    const t = claimsToken({
+      aud: GRAPH_APP_ID,
+      upn: ADMIN,
+      scp: "Calendars.Read.Shared Contacts.Read.Shared MailboxSettings.Read User.Read",
+    });
+    assert.deepEqual(checkGraphToken(t, expect).refusals, []);
+  });
+
+  it("refuses an Exchange Online token, and one without any calendar or contacts permission", () => {
+    const imap = claimsToken({
+      aud: "https://outlook.office365.com",
+      upn: ADMIN,
+      scp: "IMAP.AccessAsUser.All",
+    });
+    const v = checkGraphToken(imap, expect);
+    assert.equal(v.refusals.length, 2);
+    assert.match(
+      v.refusals[0]!,
+      /not for Microsoft Graph .* request the scope https:\/\/graph\.microsoft\.com\/\.default/,
+    );
+    assert.match(
+      v.refusals[1]!,
+      /none of the Microsoft Graph delegated permissions Calendars\.Read\.Shared, Contacts\.Read\.Shared, MailboxSettings\.Read/,
+    );
+  });
+
+  it("warns, without refusing, when one permission is missing", () => {
+    const t = claimsToken({
+      aud: "https://graph.microsoft.com",
+      roles: ["Calendars.Read", "MailboxSettings.Read"],
+    });
+    const v = checkGraphToken(t, expect);
+    assert.deepEqual(v.refusals, []);
+    assert.deepEqual(v.warnings, [
+      "The token lacks the Microsoft Graph application permission Contacts.Read: the parts that need it will fail (not_delegated) until it is added with admin consent.",
+    ]);
   });
 });

@@ -1,0 +1,56 @@
+// The stand-in's OAuth server and Microsoft Graph (scripts/standin/graph.ts) without Dovecot,
+// seeded as the stand-in seeds them: for tests of the Graph source and of the stand-in itself.
+import { startGraph, type GraphServer } from "../../scripts/standin/graph.js";
+import {
+  GRAPH_DENIED,
+  GRAPH_NOT_ENABLED,
+  GRAPH_THROTTLED,
+  GRAPH_THROTTLED_TIMES,
+  graphSeed,
+} from "../../scripts/standin/graph-seed.js";
+import {
+  APP_CLIENT_ID,
+  GRAPH_AUDIENCE,
+  startOAuthServer,
+  type OAuthServer,
+} from "../../scripts/standin/oauth-server.js";
+import type { StoredToken } from "../../src/token/index.js";
+
+export interface GraphWorld {
+  oauth: OAuthServer;
+  graph: GraphServer;
+  /** An app-only token minted for Graph (or, with `audience`, for another API). */
+  token(audience?: string): Promise<StoredToken>;
+  stop(): Promise<void>;
+}
+
+export async function startGraphWorld(): Promise<GraphWorld> {
+  const oauth = await startOAuthServer({ tenant: "contoso.test" });
+  const graph = await startGraph({
+    verify: async (token) => {
+      const claims = await oauth.verify(token, GRAPH_AUDIENCE);
+      return claims && { who: claims.upn ?? claims.appid };
+    },
+    seed: graphSeed(),
+    denied: [GRAPH_DENIED],
+    notEnabled: [GRAPH_NOT_ENABLED],
+    throttled: { [GRAPH_THROTTLED]: GRAPH_THROTTLED_TIMES },
+  });
+  return {
+    oauth,
+    graph,
+    token: async (audience = GRAPH_AUDIENCE) => {
+      const now = new Date();
+      return {
+        accessToken: await oauth.mint({ appId: APP_CLIENT_ID }, 3600, audience),
+        obtainedAt: now,
+        expiresAt: new Date(now.getTime() + 3_600_000),
+        claims: {},
+      };
+    },
+    stop: async () => {
+      await graph.stop();
+      await oauth.stop();
+    },
+  };
+}
