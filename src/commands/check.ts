@@ -161,12 +161,12 @@ async function dateCuts(
     if (Object.keys(found.cuts).length > 0) entry.dateCuts = found.cuts;
     for (const [folder, days] of Object.entries(found.cuts)) {
       lines.push(
-        `  ${entry.source}  ${folder} cut by date at ${days.join(", ")} (${found.probes} probes)`,
+        `  ${folder} of ${entry.source}: cut by date at ${days.join(", ")} (${found.probes} probes)`,
       );
     }
     for (const folder of found.whole) {
       lines.push(
-        `  ${entry.source}  ${folder} stays whole: most of its mail is on one day, or a probe failed`,
+        `  ${folder} of ${entry.source}: stays whole (most of its mail is on one day, or a probe failed)`,
       );
     }
   }

@@ -54,6 +54,12 @@ export function sliceThreshold(
   return all / Math.max(1, concurrency);
 }
 
+/**
+ * Below this a slice is not worth its own login, listing and folder run: a mailbox of a few
+ * hundred kilobytes runs whole however short the list.
+ */
+export const MIN_SLICE_BYTES = 1_000_000;
+
 /** How many slices a mailbox makes and the size of each, or undefined when it runs whole. */
 function sharesOf(
   sizes: readonly FolderSize[],
@@ -61,7 +67,11 @@ function sharesOf(
 ): { count: number; target: number } | undefined {
   const total = totalBytes(sizes);
   if (total <= opts.above || opts.maxSlices < 2) return undefined;
-  const count = Math.min(opts.maxSlices, Math.ceil(total / Math.max(1, opts.above)));
+  const count = Math.min(
+    opts.maxSlices,
+    Math.ceil(total / Math.max(1, opts.above)),
+    Math.floor(total / MIN_SLICE_BYTES),
+  );
   return count < 2 ? undefined : { count, target: total / count };
 }
 

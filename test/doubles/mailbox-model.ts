@@ -13,6 +13,8 @@ import type { ModelFolder } from "../helpers/imapsync-world.js";
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const DAY_MS = 86_400_000;
+/** A message's size unless the world says: big enough that a modelled big mailbox is sliced. */
+const MESSAGE_BYTES = 100_000;
 
 /** IMAP modified UTF-7 (RFC 3501 §5.1.3), as imapsync names folders. */
 export function imapName(name: string): string {
@@ -125,7 +127,7 @@ export function modelScript(run: ModelRun): ModelScript {
   let sourceMessages = 0;
   folders.forEach((f, i) => {
     const messages = selected(f);
-    const size = f.size ?? 1000;
+    const size = f.size ?? MESSAGE_BYTES;
     sourceMessages += messages.length;
     const row = `${String(i + 1).padStart(5)}/${n} ${shown(f.name).padEnd(35)}`;
     body.push(
@@ -160,7 +162,7 @@ export function modelScript(run: ModelRun): ModelScript {
     }
     if (run.mode === "justfolders") return;
     const held = destination.held.get(dst) ?? new Set<string>();
-    const size = f.size ?? 1000;
+    const size = f.size ?? MESSAGE_BYTES;
     for (const index of selected(f)) {
       const id = `${imapName(f.name)}/${index}`;
       if (held.has(id)) continue;

@@ -333,7 +333,10 @@ describe("big mailboxes, sliced", { timeout: 900_000 }, () => {
     });
     const check = await s.run(["check", "--users", s.usersFile]);
     assert.equal(check.exitCode, 0, check.stderr);
-    assert.match(check.stdout, /big@contoso\.test {2}INBOX cut by date at \S+, \S+ \(\d+ probes\)/);
+    assert.match(
+      check.stdout,
+      /^ {2}INBOX of big@contoso\.test: cut by date at \S+, \S+ \(\d+ probes\)$/m,
+    );
     const plan = await s.run(["migrate", "--users", s.usersFile, "--plan", "--json"]);
     const slices = (JSON.parse(plan.stdout.split("\n")[0]!) as PrintedPlan).slices!;
     assert.deepEqual(
@@ -364,7 +367,10 @@ describe("big mailboxes, sliced", { timeout: 900_000 }, () => {
       mailboxes: { [big]: imported, "small1@contoso.test": SMALL, "small2@contoso.test": SMALL },
     });
     const checkT = await t.run(["check", "--users", t.usersFile]);
-    assert.match(checkT.stdout, /INBOX stays whole: most of its mail is on one day/);
+    assert.match(
+      checkT.stdout,
+      /^ {2}INBOX of big@contoso\.test: stays whole \(most of its mail is on one day/m,
+    );
     const planT = await t.run(["migrate", "--users", t.usersFile, "--plan", "--json"]);
     const whole = (JSON.parse(planT.stdout.split("\n")[0]!) as PrintedPlan).slices!;
     assert.deepEqual(

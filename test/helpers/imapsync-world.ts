@@ -48,7 +48,7 @@ export interface World {
 }
 
 /**
- * A source folder of a modelled mailbox: `messages` of `size` bytes (default 1000), their
+ * A source folder of a modelled mailbox: `messages` of `size` bytes (default 100,000), their
  * INTERNALDATEs spread evenly over `days` days from `firstDay` (default one day: a PST import).
  */
 export interface ModelFolder {

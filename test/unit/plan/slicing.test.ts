@@ -16,7 +16,9 @@ import {
 } from "../../../src/plan/probes.js";
 import type { Report } from "../../../src/report/schema.js";
 
-const folder = (name: string, bytes: number) => ({ folder: name, messages: bytes, bytes });
+const MB = 1_000_000;
+/** `n` messages of a megabyte each. */
+const folder = (name: string, n: number) => ({ folder: name, messages: n, bytes: n * MB });
 
 describe("sliceThreshold", () => {
   it("auto: a mailbox's share is all sizes over the runs at once; a number wins", () => {
@@ -28,7 +30,7 @@ describe("sliceThreshold", () => {
 describe("sliceMailbox", () => {
   it("leaves a mailbox no bigger than the threshold whole (16 equal mailboxes: none sliced)", () => {
     const sizes = [folder("INBOX", 100), folder("Sent", 50)];
-    assert.equal(sliceMailbox(sizes, { above: 150, maxSlices: 4 }), undefined);
+    assert.equal(sliceMailbox(sizes, { above: 150 * MB, maxSlices: 4 }), undefined);
   });
 
   it("spreads folders over as many slices as shares, at most maxSlices, largest into the lightest", () => {
@@ -39,22 +41,28 @@ describe("sliceMailbox", () => {
       folder("Éléments envoyés", 200),
       folder("Drafts", 0),
     ];
-    assert.deepEqual(sliceMailbox(sizes, { above: 500, maxSlices: 2 }), [
+    assert.deepEqual(sliceMailbox(sizes, { above: 500 * MB, maxSlices: 2 }), [
       { id: "s1", folders: ["INBOX", "Éléments envoyés", "Drafts"] },
       { id: "s2", folders: ["Sent", "Archive"] },
     ]);
-    assert.equal(sliceMailbox(sizes, { above: 500, maxSlices: 4 })?.length, 3);
+    assert.equal(sliceMailbox(sizes, { above: 500 * MB, maxSlices: 4 })?.length, 3);
+    // A mailbox of a few hundred kilobytes is never worth slicing, however short the list.
+    const tiny = [{ folder: "INBOX", messages: 120, bytes: 385_000 }];
+    assert.equal(sliceMailbox(tiny, { above: 24_000, maxSlices: 4 }), undefined);
   });
 
   it("splits a folder bigger than a slice at its probed dates, each range a slice of its own", () => {
     const sizes = [folder("INBOX", 2600), folder("Sent", 700), folder("Archive", 700)];
     const boundaries = new Map([["INBOX", ["1-Mar-2024", "1-Sep-2024"]]]);
-    assert.deepEqual(sliceMailbox(sizes, { above: 1000, maxSlices: 4, boundaries, firstId: 5 }), [
-      { id: "s5", folders: ["INBOX"], before: "1-Mar-2024" },
-      { id: "s6", folders: ["INBOX"], since: "1-Mar-2024", before: "1-Sep-2024" },
-      { id: "s7", folders: ["INBOX"], since: "1-Sep-2024" },
-      { id: "s8", folders: ["Sent", "Archive"] },
-    ]);
+    assert.deepEqual(
+      sliceMailbox(sizes, { above: 1000 * MB, maxSlices: 4, boundaries, firstId: 5 }),
+      [
+        { id: "s5", folders: ["INBOX"], before: "1-Mar-2024" },
+        { id: "s6", folders: ["INBOX"], since: "1-Mar-2024", before: "1-Sep-2024" },
+        { id: "s7", folders: ["INBOX"], since: "1-Sep-2024" },
+        { id: "s8", folders: ["Sent", "Archive"] },
+      ],
+    );
     assert.equal(
       searchOf({ since: "1-Mar-2024", before: "1-Sep-2024" }),
       "SINCE 1-Mar-2024 BEFORE 1-Sep-2024",
@@ -106,10 +114,10 @@ describe("knownSizes", () => {
             folders: [
               {
                 destination: { name: "INBOX", display: "INBOX" },
-                sources: [{ name: "INBOX", display: "INBOX", messages: 12, bytes: 12 }],
+                sources: [{ name: "INBOX", display: "INBOX", messages: 12, bytes: 12 * MB }],
                 verdict: "match",
                 sourceMessages: 12,
-                sourceBytes: 12,
+                sourceBytes: 12 * MB,
               },
             ],
             missingMessages: 0,
