@@ -84,6 +84,8 @@ export interface StandinOptions {
   tokenTtlSec?: number;
   /** Messages in big@contoso.test's INBOX (default 4000). */
   bigCount?: number;
+  /** big@contoso.test's folders and message counts instead (benchmarks of big mailboxes). */
+  bigSeed?: MailboxSeed;
   throttle?: ThrottleSettings;
   load?: LoadThrottle;
   commandDelayMs?: number;
@@ -167,7 +169,11 @@ export async function startStandin(opts: StandinOptions): Promise<Standin> {
 
     const source = instanceDirs(dir, "source");
     const destination = instanceDirs(dir, "destination");
-    const plan = { ...seedPlan(opts.bigCount ?? 4000), ...equal };
+    const plan: Record<string, MailboxSeed> = {
+      ...seedPlan(opts.bigCount ?? 4000),
+      ...(opts.bigSeed && { "big@contoso.test": opts.bigSeed }),
+      ...equal,
+    };
     const mailboxes = Object.keys(plan);
     await rm(path.join(dir, "mail"), { recursive: true, force: true });
     await Promise.all(mailboxes.map((m) => seedMailbox(source.mail, m, plan[m]!)));

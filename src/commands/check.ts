@@ -9,10 +9,13 @@ import { limitFor, type ConcurrencyLimit } from "../engine/limit.js";
 import { schedule } from "../engine/scheduler.js";
 import { grantLine, principalOf } from "../exchange/scripts.js";
 import { imapsyncVersion } from "../imapsync/run.js";
-import { planMailboxes, planParts, type MailboxPlan } from "../plan/plan.js";
+import { planAttempt, planMailboxes, planParts, type MailboxPlan } from "../plan/plan.js";
 import { checkParts, PART_CONCURRENCY } from "../engine/parts.js";
 import { partEnds } from "../items/open.js";
 import { newPart, persisted } from "../report/parts.js";
+import { sliceThreshold } from "../plan/slicing.js";
+import { totalBytes } from "../plan/sizes.js";
+import { probeDateCuts, type Probe } from "../engine/probing.js";
 import { checkPaths, ReportStore } from "../report/store.js";
 import { REPORT_SCHEMA_VERSION, type Report, type ReportEntry } from "../report/schema.js";
 import {
@@ -132,6 +135,8 @@ async function checkMail(
   });
   const entries = await preflights(plans, { limit, config, tokens }, io);
   const results = users.mailboxes.flatMap((m) => entries.get(m.source) ?? []);
+  for (const line of await dateCuts(plans, results, { config, usersFile: users.path, tokens }, io))
+    out(line);
   for (const line of [...table(results), ...grantHelp(results, config)]) out(line);
   return results;
 }
@@ -177,6 +182,60 @@ async function preflights(
   });
   limit.stop();
   return entries;
+}
+
+/**
+ * The folders too big for one slice of their mailbox (as migrate will slice it) are probed for
+ * the days that cut them in equal parts, recorded in check.json for migrate.
+ */
+async function dateCuts(
+  plans: MailboxPlan[],
+  results: ReportEntry[],
+  ctx: { config: Config; usersFile: string; tokens: Pick<TokenKeeper, "fresh"> },
+  io: CommandIo,
+): Promise<string[]> {
+  const { config, usersFile } = ctx;
+  const above = sliceThreshold(
+    results.flatMap((entry) => (entry.sizes ? [totalBytes(entry.sizes)] : [])),
+    config.sliceAboveBytes,
+    config.concurrency === "auto" ? config.maxConcurrency : config.concurrency,
+  );
+  const run = imapsyncRunner(config);
+  const lines: string[] = [];
+  for (const entry of results) {
+    const plan = plans.find((p) => p.mailbox.source === entry.source);
+    if (!entry.sizes || !plan || io.signal.aborted) continue;
+    const password = await readPassword(plan.password);
+    const probe: Probe = async (folder, since, n) => {
+      await ctx.tokens.fresh();
+      const slice = { id: `probe${n}`, folders: [folder], since };
+      const probing = planAttempt("preflight", plan.mailbox, usersFile, config, undefined, {
+        slice,
+      });
+      const result = await run(probing, { ...io, password });
+      if (result.classification.class !== "ok") return undefined;
+      return result.folderSizes?.rows.find((row) => row.source.name === folder)?.source.count
+        ?.messages;
+    };
+    const found = await probeDateCuts(entry.sizes, {
+      above,
+      maxSlices: config.maxSlices,
+      today: Date.now(),
+      probe,
+    });
+    if (Object.keys(found.cuts).length > 0) entry.dateCuts = found.cuts;
+    for (const [folder, days] of Object.entries(found.cuts)) {
+      lines.push(
+        `  ${folder} of ${entry.source}: cut by date at ${days.join(", ")} (${found.probes} probes)`,
+      );
+    }
+    for (const folder of found.whole) {
+      lines.push(
+        `  ${folder} of ${entry.source}: stays whole (most of its mail is on one day, or a probe failed)`,
+      );
+    }
+  }
+  return lines.length > 0 ? ["Date cuts (folders bigger than one slice)", ...lines] : [];
 }
 
 async function programLines(config: Config): Promise<string[]> {

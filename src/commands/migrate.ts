@@ -4,20 +4,24 @@ import type { Requirement } from "../config/load.js";
 import { locateProgram } from "../config/programs.js";
 import { ExitCode } from "../errors.js";
 import { runMigration } from "../engine/migration.js";
-import { maskArgs } from "../imapsync/args.js";
+import { decodeModifiedUtf7, maskArgs } from "../imapsync/args.js";
 import {
   notYetOk,
   planMailboxes,
   planParts,
+  planSlice,
   type MailboxPlan,
   type PartPlan,
 } from "../plan/plan.js";
+import { searchOf, type SliceSpec } from "../plan/slicing.js";
+import { formatBytes } from "../format.js";
 import type { PrintedPartPlan, PrintedPlan } from "../plan/schema.js";
 import { partEnds } from "../items/open.js";
 import { checkWorkDirShard, formatShard, selectShard, shardOf, shardToRun } from "../plan/shard.js";
-import { loadReport, newReport, reportPaths, ReportStore } from "../report/store.js";
+import { checkPaths, loadReport, newReport, reportPaths, ReportStore } from "../report/store.js";
+import { knownCuts, knownSizes } from "../plan/sizes.js";
 import type { Config } from "../config/types.js";
-import type { Report } from "../report/schema.js";
+import type { Report, ReportEntry } from "../report/schema.js";
 import { selectMailboxes } from "../users/select.js";
 import { withWorkDirLock } from "../workdir/lock.js";
 import { openSession, RUNS_IMAPSYNC, type CommandIo } from "./session.js";
@@ -56,6 +60,9 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
   const files = reportPaths(config.workDir);
   const previousReport = async (): Promise<Report | undefined> =>
     existsSync(files.json) ? loadReport(files.json) : undefined;
+  const checked = checkPaths(config.workDir).json;
+  // check's folder sizes: the biggest mailboxes start first, and the big ones are sliced.
+  const check = existsSync(checked) ? await loadReport(checked) : undefined;
   const plansFor = (previous: Report | undefined) => {
     const mail = config.items.includes("mail");
     const toRun = flags.resume && mail ? notYetOk(selected, previous) : selected;
@@ -65,8 +72,21 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
       );
     }
     const input = { mode: "sync" as const, usersFile: users.path, config, previous };
+    if (!mail)
+      return {
+        mail: [],
+        parts: planParts({ ...input, mailboxes: selected, resume: flags.resume }),
+      };
+    const sizes = knownSizes(check, previous);
+    const plans = planMailboxes({ ...input, mailboxes: toRun, sizes, cuts: knownCuts(check) });
+    if (sizes.size > 0) {
+      const sliced = plans.filter((plan) => plan.slices).length;
+      io.stderr.write(
+        `Largest first: sizes of ${plans.filter((p) => p.bytes !== undefined).length} of ${plans.length} mailboxes known (check.json, verifications); ${sliced} sliced.\n`,
+      );
+    }
     return {
-      mail: mail ? planMailboxes({ ...input, mailboxes: toRun }) : [],
+      mail: plans,
       parts: planParts({ ...input, mailboxes: selected, resume: flags.resume }),
     };
   };
@@ -76,8 +96,17 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
         `Shard ${formatShard(index)} holds none of the ${chosen.length} selected mailboxes: nothing to plan. Which shard runs a mailbox depends on its address only; --plan --shard-count ${index.count} shows every mailbox's shard.\n`,
       );
     }
-    const shown = { json: Boolean(flags.json), shardCount: config.shard?.count, mailOnly };
-    await printPlans(plansFor(await previousReport()), io.stdout, shown);
+    const previous = await previousReport();
+    const shown = {
+      json: Boolean(flags.json),
+      shardCount: config.shard?.count,
+      mailOnly,
+      sliceRuns: (plan: MailboxPlan) =>
+        plan.slices?.map((spec) =>
+          planSlice(plan, spec, users.path, config, entryIn(previous, plan.mailbox.source)),
+        ),
+    };
+    await printPlans(plansFor(previous), io.stdout, shown);
     return ExitCode.ok;
   }
   // Before any mailbox is read or signed in for: a build without the parts' sides says so now.
@@ -127,7 +156,18 @@ function planProgram(config: Config, io: Pick<CommandIo, "env" | "stderr">): Con
 async function printPlans(
   plans: { mail: MailboxPlan[]; parts: PartPlan[] },
   out: NodeJS.WritableStream,
-  { json, shardCount, mailOnly }: { json: boolean; shardCount?: number; mailOnly: boolean },
+  {
+    json,
+    shardCount,
+    mailOnly,
+    sliceRuns,
+  }: {
+    json: boolean;
+    shardCount?: number;
+    mailOnly: boolean;
+    /** A big mailbox's slices, as they will run after its first run. */
+    sliceRuns: (plan: MailboxPlan) => MailboxPlan[] | undefined;
+  },
 ): Promise<void> {
   let closed = false;
   let failure: Error | undefined;
@@ -153,13 +193,18 @@ async function printPlans(
     shardCount === undefined
       ? undefined
       : { index: shardOf(source, shardCount), count: shardCount };
-  // Each mailbox's parts follow its mail line: both lists are in users-file order, merged by line.
-  const parts = plans.parts;
-  let nextPart = 0;
-  const writeParts = async (upToLine: number) => {
-    while (!closed && nextPart < parts.length && parts[nextPart]!.mailbox.line <= upToLine) {
-      await writePart(parts[nextPart++]!);
-    }
+  // Each mailbox's parts follow its mail line. The mail may come largest first rather than in
+  // users-file order, so parts are found by mailbox; those whose mail is not planned (already ok,
+  // --resume) come after the mail lines, in users-file order.
+  const partsOf = new Map<string, PartPlan[]>();
+  for (const part of plans.parts) {
+    const list = partsOf.get(part.mailbox.source);
+    if (list) list.push(part);
+    else partsOf.set(part.mailbox.source, [part]);
+  }
+  const writeParts = async (source: string) => {
+    for (const part of partsOf.get(source) ?? []) if (!closed) await writePart(part);
+    partsOf.delete(source);
   };
   const writePart = async (plan: PartPlan) => {
     const { source, destination } = plan.mailbox;
@@ -185,10 +230,9 @@ async function printPlans(
   for (const plan of plans.mail) {
     if (closed) break;
     const { source, destination } = plan.mailbox;
-    // Parts of mailboxes whose mail is not planned (already ok, --resume) come in their place.
-    await writeParts(plan.mailbox.line - 1);
     const argv = maskArgs(plan.argv);
     const shard = shardOfSource(source);
+    const slices = sliceRuns(plan);
     if (json) {
       const shown: PrintedPlan = {
         source,
@@ -200,17 +244,54 @@ async function printPlans(
         folders: plan.folders,
         ...(shard && { shard }),
         ...(!mailOnly && { part: "mail" as const }),
+        ...(plan.bytes !== undefined && plan.slices && { bytes: plan.bytes }),
+        ...(plan.unsliced && { unsliced: plan.unsliced }),
+        ...(plan.slices && { justFolders: Boolean(plan.justFolders) }),
+        ...(slices && {
+          slices: slices.map((run) => ({
+            ...run.slice!,
+            argv: maskArgs(run.argv),
+            logFile: run.files.logFile,
+          })),
+        }),
       };
       await write(`${JSON.stringify(shown)}\n`);
     } else {
       const which = shard ? ` (shard ${formatShard(shard)})` : "";
-      await write(`# ${source} -> ${destination}${which}\n${argv.map(shellQuote).join(" ")}\n`);
+      const note = plan.unsliced ? ` (${plan.unsliced})` : "";
+      const first = !slices || plan.justFolders ? `${argv.map(shellQuote).join(" ")}\n` : "";
+      const rest = (slices ?? []).map(
+        (run) =>
+          `# slice ${run.slice!.id}: ${sliceWhat(run.slice!)}\n${maskArgs(run.argv).map(shellQuote).join(" ")}\n`,
+      );
+      const head = slices
+        ? ` (${formatBytes(plan.bytes ?? 0)}: ${plan.justFolders ? "folders created first, then " : ""}${slices.length} slices at once)`
+        : "";
+      await write(`# ${source} -> ${destination}${which}${note}${head}\n${first}${rest.join("")}`);
     }
-    await writeParts(plan.mailbox.line);
+    await writeParts(source);
   }
-  await writeParts(Number.POSITIVE_INFINITY);
+  for (const source of [...partsOf.keys()]) await writeParts(source);
   out.off("error", onError);
   if (failure) throw failure;
+}
+
+/** A slice's folders and date range, as people read them. */
+function sliceWhat(slice: SliceSpec): string {
+  const range = searchOf(slice);
+  return `${slice.folders.map(decodeModifiedUtf7).join(", ")}${range ? ` (${range})` : ""}`;
+}
+
+/** The report's entry of a mailbox, or an empty one (nothing has run yet). */
+function entryIn(report: Report | undefined, source: string): ReportEntry {
+  return (
+    report?.mailboxes.find((entry) => entry.source === source) ?? {
+      source,
+      destination: source,
+      status: "pending",
+      attempts: [],
+    }
+  );
 }
 
 function shellQuote(word: string): string {

@@ -26,6 +26,7 @@ export interface LoadOptions {
 }
 
 const MS_PER_MINUTE = 60_000;
+const MB = 1_000_000;
 const DURATION_UNITS: Record<string, number> = { s: 1000, m: MS_PER_MINUTE, h: 60 * MS_PER_MINUTE };
 const DURATION = /^(\d+(?:\.\d+)?)\s*([smh]?)$/i;
 
@@ -86,6 +87,8 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
     tokenMarginMs: values.tokenMargin,
     concurrency: values.concurrency,
     maxConcurrency: values.maxConcurrency,
+    sliceAboveBytes: megabytes(values.sliceAbove),
+    maxSlices: values.maxSlices,
     maxAttempts: values.maxAttempts,
     maxBackoffMs: values.maxBackoff,
     throttleGiveUpMs: values.throttleGiveUp,
@@ -106,6 +109,11 @@ export function loadConfig(flags: Record<string, unknown>, opts: LoadOptions): C
       vcardVersion: values.vcardVersion,
     },
   };
+}
+
+/** A number of MB in bytes; `auto` (which the table's number type does not spell) stays. */
+function megabytes(value: number | "auto"): number | "auto" {
+  return value === "auto" ? value : value * MB;
 }
 
 const CALENDAR_WINDOW = /^\s*(\d+)\s*y\s+back\s*,\s*(\d+)\s*y\s+ahead\s*$/i;

@@ -301,6 +301,30 @@ export const TABLE = [
     example: "16",
   },
   {
+    key: "sliceAbove",
+    env: "SLICE_ABOVE",
+    flag: "slice-above",
+    description:
+      "MB: a mailbox bigger than this is copied as several imapsync runs at once; auto: its share of the work (all sizes / concurrency)",
+    type: "number",
+    auto: true,
+    min: 1,
+    default: "auto",
+    example: "20000",
+  },
+  {
+    key: "maxSlices",
+    env: "MAX_SLICES",
+    flag: "max-slices",
+    description:
+      "The most imapsync runs on one mailbox at the same time (Exchange Online allows about 20 connections per mailbox)",
+    type: "number",
+    min: 1,
+    max: 16,
+    default: 4,
+    example: "4",
+  },
+  {
     key: "maxAttempts",
     env: "MAX_ATTEMPTS",
     flag: "max-attempts",

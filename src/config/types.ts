@@ -53,6 +53,10 @@ export interface Config {
   concurrency: number | "auto";
   /** The ceiling of `auto`. */
   maxConcurrency: number;
+  /** A mailbox bigger than this (bytes) is sliced; auto: its share, all sizes / concurrency. */
+  sliceAboveBytes: number | "auto";
+  /** The most imapsync runs on one mailbox at the same time. */
+  maxSlices: number;
   maxAttempts: number;
   maxBackoffMs: number;
   /** A throttled mailbox is given up once this long passes without a copied message; 0: never. */

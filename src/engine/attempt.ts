@@ -32,7 +32,7 @@ export interface AttemptResult {
   exit: ExitStatus;
   /** Messages this attempt copied, from the statistics or, for a run that died, its copy lines. */
   copied: number;
-  /** A verify run's folder-size listing. */
+  /** The run's folder-size listing (a preflight's, a verification's, a sync's before copying). */
   folderSizes?: FolderSizes;
 }
 
@@ -50,14 +50,14 @@ export function imapsyncRunner(
 async function classifyLines(
   batches: AsyncIterable<string[]>,
   classifier: RunClassifier,
-  sizes: FolderSizesParser | undefined,
+  sizes: FolderSizesParser,
   progress?: (progress: Progress) => void,
 ): Promise<void> {
   let lastDone = -1;
   for await (const lines of batches) {
     for (const line of lines) {
       classifier.push(line);
-      sizes?.push(line);
+      sizes.push(line);
     }
     const now = classifier.progress;
     if (now && now.done !== lastDone) {
@@ -93,8 +93,9 @@ async function runAttempt(
   });
   const untie = stopOnInterrupt(child, { ...io, graceMs: config.stopGraceMs });
   const classifier = new RunClassifier();
-  // A sync's listing says what the destination held before it (duplicates or older mail, later).
-  const sizes = plan.mode === "preflight" ? undefined : new FolderSizesParser();
+  // A sync's listing says what the destination held before it (duplicates or older mail, later);
+  // a preflight's, how big each folder is (what a big mailbox is sliced by).
+  const sizes = new FolderSizesParser();
   let exit: ExitStatus;
   try {
     await classifyLines(child.lines, classifier, sizes, io.progress);
@@ -116,8 +117,8 @@ async function runAttempt(
     messagesTransferred: copied,
     bytesTransferred: classification.stats.bytesTransferred,
   });
-  const folderSizes = sizes?.finish();
-  if (plan.mode === "sync" && folderSizes) {
+  const folderSizes = sizes.finish();
+  if (plan.mode === "sync") {
     attempt.destinationBefore = destinationBefore(folderSizes);
   }
   return { attempt, classification, exit, copied, folderSizes };

@@ -6,7 +6,8 @@ import type { PlanMode } from "../plan/schema.js";
 import type { ReportStore } from "../report/store.js";
 import type { StoredToken, TokenKeeper } from "../token/index.js";
 import type { Classification } from "../imapsync/classification.js";
-import type { FolderPair, ReportEntry } from "../report/schema.js";
+import type { Attempt, FolderPair, ReportEntry, Slice } from "../report/schema.js";
+import type { SliceSpec } from "../plan/slicing.js";
 import type { RunClass } from "../outcomes/classes.js";
 import type { Ui } from "../view/ui.js";
 import type { Leftover } from "../workdir/lock.js";
@@ -44,8 +45,11 @@ export interface EngineDeps {
   verifyAfterCopy?: boolean;
   /** Reads the plan's destination password (a file is read only now, for a mailbox that runs). */
   password: (plan: MailboxPlan) => Promise<string | undefined>;
-  /** `concurrency`: a number, or a limit that changes while it runs (`--concurrency auto`). */
-  limits: RetryLimits & { concurrency: number | ConcurrencyLimit };
+  /**
+   * `concurrency`: a number, or a limit that changes while it runs (`--concurrency auto`);
+   * `maxSlices`: the most runs on one mailbox at a time (its slices).
+   */
+  limits: RetryLimits & { concurrency: number | ConcurrencyLimit; maxSlices?: number };
   /** In [0, 1), for the jitter of throttling waits (tests make it predictable). */
   random?: () => number;
   /** For remedies: the admin who signs in, and the stall limit. */
@@ -85,11 +89,14 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
   };
   const histories = new Map<string, History>();
   for (const plan of plans) {
-    histories.set(plan.mailbox.source, freshHistory(plan));
+    histories.set(runKey(plan), freshHistory(plan));
+    const entry = deps.store.entry(plan.mailbox.source);
     // A verification leaves the status alone: it says how the last copy ended.
-    if (plan.mode !== "verify") deps.store.entry(plan.mailbox.source).status = "pending";
+    if (plan.mode !== "verify") entry.status = "pending";
+    if (plan.slices) recordSlices(entry, plan.slices);
   }
   await deps.store.save();
+  const sliced = slicedMailboxes(deps);
 
   const clock = clockOf(deps);
   const inFlight = { count: 0 };
@@ -98,11 +105,17 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
   const limit = typeof concurrency === "number" ? fixedLimit(concurrency) : concurrency;
   const unfinished = await schedule(
     plans,
-    { concurrency: limit, signal: starting.signal, clock: deps.clock },
+    { concurrency: limit, signal: starting.signal, clock: deps.clock, groups: sliced.groups },
     async (first) => {
-      const history = histories.get(first.mailbox.source)!;
+      const key = runKey(first);
       const entry = deps.store.entry(first.mailbox.source);
+      // A big mailbox whose folders all exist already: its slices start at once.
+      if (first.slices && !first.justFolders)
+        return { then: sliceRuns(first, entry, histories, deps) };
+      const history = histories.get(key)!;
       if (leftoverHolds(first, entry, deps)) return { againInMs: LEFTOVER_POLL_MS };
+      const pause = sliced.pausedFor(first);
+      if (pause > 0) return { againInMs: pause };
       let token: StoredToken;
       try {
         token = await tokenFor(history, deps);
@@ -113,19 +126,30 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
       }
       history.quietSince ??= clock.now();
       inFlight.count++;
-      const result = await attempt(history.plan, entry, deps, limit).finally(
+      const result = await attempt(history.plan, entry, deps, limit, key).finally(
         () => inFlight.count--,
       );
-      limit.attemptEnded(first.mailbox.source, {
+      limit.attemptEnded(key, {
         copied: result.copied,
-        bytes: entry.attempts.at(-1)?.bytesTransferred ?? 0,
+        bytes: attemptsOf(entry, first).at(-1)?.bytesTransferred ?? 0,
         throttled: result.classification.class === "throttled",
       });
-      const next = await settle({ history, entry, token, result }, deps);
+      const ended = { history, entry, token, result };
+      const next = first.slice
+        ? await settleSlice(ended, first.slice.id, deps, sliced)
+        : await settle(ended, deps);
       if (next.againInMs === undefined) {
-        limit.mailboxDone(first.mailbox.source);
+        limit.mailboxDone(key);
         // Its plan (argv, paths) is not needed again: memory stays with the mailboxes to come.
-        histories.delete(first.mailbox.source);
+        histories.delete(key);
+      }
+      // A big mailbox's folders exist: its slices go. Its last slice ended it ok: its verification.
+      if (next.slicesNext) return { then: sliceRuns(first, entry, histories, deps) };
+      if (next.verifyNext) {
+        const whole = { ...first, slice: undefined, slices: undefined, justFolders: undefined };
+        const verify = deps.replan("verify", whole, entry);
+        histories.set(runKey(verify), freshHistory(verify));
+        return { then: [verify] };
       }
       return next;
     },
@@ -134,7 +158,9 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
   deps.signal.removeEventListener("abort", stopStarting);
   for (const plan of unfinished) {
     const entry = deps.store.entry(plan.mailbox.source);
-    if (plan.mode !== "verify") entry.status = "pending";
+    const slice = plan.slice && entry.slices?.find((s) => s.id === plan.slice!.id);
+    if (slice) slice.status = "pending";
+    if (plan.mode !== "verify") entry.status = slice ? worstOf(entry.slices!).status : "pending";
     // Its next try is now whenever the migration is resumed.
     delete entry.nextAttemptAt;
     if (tokenFailure) entry.remedy = WAITING_FOR_TOKEN;
@@ -190,6 +216,7 @@ async function attempt(
   entry: ReportEntry,
   deps: EngineDeps,
   limit: ConcurrencyLimit,
+  key: string,
 ): Promise<AttemptResult> {
   const source = plan.mailbox.source;
   return deps.runAttempt(plan, {
@@ -201,16 +228,18 @@ async function attempt(
       delete entry.nextAttemptAt;
       // A copy makes an earlier verification stale; a verification is not a copy attempt.
       if (plan.mode !== "verify") {
-        entry.attempts.push(record);
+        attemptsOf(entry, plan).push(record);
+        const slice = sliceOf(entry, plan);
+        if (slice) slice.status = "running";
         entry.status = "running";
         entry.verification = undefined;
       }
       await deps.store.saveEntry(entry);
-      limit.attemptStarted(source);
+      limit.attemptStarted(key);
       deps.ui.attemptStarted(source, plan.attempt);
     },
     progress: (progress) => {
-      limit.progress(source, progress.done);
+      limit.progress(key, progress.done);
       deps.ui.progress(source, progress);
     },
     spawnFailed: (reason) => deps.ui.warn(`${source}: imapsync could not be started: ${reason}`),
@@ -226,14 +255,20 @@ interface Ended {
 }
 
 /** After an attempt: the remedy, then either the next attempt's wait or the final status. */
-async function settle(ended: Ended, deps: EngineDeps): Promise<{ againInMs?: number }> {
+async function settle(ended: Ended, deps: EngineDeps): Promise<Next> {
   const { history, entry, result } = ended;
   if (history.plan.mode === "verify") return settleVerification(ended, deps);
   const { classification } = result;
   entry.class = classification.class;
   const { decision, remedy } = decide(history, classification, result, deps);
   entry.remedy = remedy;
-  entry.folders ??= firstMapping(result);
+  entry.folders = withMapping(entry.folders, firstMapping(result));
+  if (history.plan.justFolders && classification.class === "ok") {
+    // Only the folders exist yet: the mailbox is what its slices make of it.
+    entry.status = worstOf(entry.slices ?? []).status;
+    await deps.store.saveEntry(entry);
+    return { slicesNext: true };
+  }
   if (decision.retry) {
     entry.status = "pending";
     setNextAttempt(entry, decision, deps);
@@ -257,7 +292,7 @@ async function settle(ended: Ended, deps: EngineDeps): Promise<{ againInMs?: num
  * After a verify run: what it proves (or the class of a run that could not tell), retried like
  * any run when a rerun can help; the copy's status stays as it was.
  */
-async function settleVerification(ended: Ended, deps: EngineDeps): Promise<{ againInMs?: number }> {
+async function settleVerification(ended: Ended, deps: EngineDeps): Promise<Next> {
   const { history, entry, result } = ended;
   const { exit } = result;
   const plan = history.plan;
@@ -418,4 +453,162 @@ function statusOf(cls: RunClass): ReportEntry["status"] {
   if (cls === "ok") return "ok";
   if (cls === "interrupted") return "interrupted";
   return "failed";
+}
+
+/** What the scheduler hears after an attempt: a wait before the next, or the slices to start. */
+interface Next {
+  againInMs?: number;
+  slicesNext?: boolean;
+  verifyNext?: boolean;
+}
+
+/** The scheduler's and the auto limit's name for a run: a slice's carries its id. */
+function runKey(plan: MailboxPlan): string {
+  return plan.slice ? `${plan.mailbox.source}#${plan.slice.id}` : plan.mailbox.source;
+}
+
+function sliceOf(entry: ReportEntry, plan: MailboxPlan): Slice | undefined {
+  return plan.slice && entry.slices?.find((s) => s.id === plan.slice!.id);
+}
+
+/** Where a run's attempts are recorded: its slice's, or the mailbox's. */
+function attemptsOf(entry: ReportEntry, plan: MailboxPlan): Attempt[] {
+  return sliceOf(entry, plan)?.attempts ?? entry.attempts;
+}
+
+/**
+ * The slices this run makes of a mailbox, in its entry before anything starts: those of an
+ * earlier slicing that are rerun keep their attempts; a new slicing replaces the earlier one.
+ */
+function recordSlices(entry: ReportEntry, specs: SliceSpec[]): void {
+  const before = new Map(entry.slices?.map((s) => [s.id, s]));
+  const rerun = specs.every((spec) => before.has(spec.id));
+  const pending = (spec: SliceSpec): Slice => ({
+    ...spec,
+    status: "pending",
+    attempts: before.get(spec.id)?.attempts ?? [],
+  });
+  if (!rerun) {
+    entry.slices = specs.map(pending);
+    return;
+  }
+  for (const spec of specs) Object.assign(before.get(spec.id)!, { status: "pending" });
+}
+
+/** The slices' plans, numbered and pinned by what the entry now records. */
+function sliceRuns(
+  plan: MailboxPlan,
+  entry: ReportEntry,
+  histories: Map<string, History>,
+  deps: EngineDeps,
+): MailboxPlan[] {
+  return (plan.slices ?? []).map((slice) => {
+    const run = deps.replan(
+      "sync",
+      { ...plan, slice, slices: undefined, justFolders: undefined },
+      entry,
+    );
+    histories.set(runKey(run), freshHistory(run));
+    return run;
+  });
+}
+
+const SEVERITY: Record<Slice["status"], number> = {
+  ok: 0,
+  running: 1,
+  pending: 2,
+  interrupted: 3,
+  failed: 4,
+};
+
+/** A sliced mailbox is as its worst slice: its status, class and remedy (a running one counts as running). */
+function worstOf(slices: readonly Slice[]): Pick<Slice, "status" | "class" | "remedy"> {
+  const settled = slices.filter((s) => s.status !== "running");
+  const worst = settled.reduce<Slice | undefined>(
+    (w, s) => (!w || SEVERITY[s.status] > SEVERITY[w.status] ? s : w),
+    undefined,
+  );
+  if (slices.some((s) => s.status === "running")) return { status: "running" };
+  if (!worst) return { status: "pending" };
+  const remedy =
+    worst.remedy && (worst.status === "ok" ? worst.remedy : `slice ${worst.id}: ${worst.remedy}`);
+  return { status: worst.status, class: worst.class, remedy };
+}
+
+/** The mapping an entry records, with the folders a later run met for the first time. */
+function withMapping(
+  recorded: FolderPair[] | undefined,
+  found: FolderPair[] | undefined,
+): FolderPair[] | undefined {
+  if (!recorded || !found) return recorded ?? found;
+  const known = new Set(recorded.map((pair) => pair.source));
+  const added = found.filter((pair) => !known.has(pair.source));
+  return added.length > 0 ? [...recorded, ...added] : recorded;
+}
+
+/** Per sliced mailbox: how many of its slices may run at once, and until when they all wait. */
+interface SlicedMailboxes {
+  groups: { of: (plan: MailboxPlan) => string | undefined; cap: (source: string) => number };
+  /** Milliseconds a slice of this plan's mailbox must still wait (0: it may run). */
+  pausedFor: (plan: MailboxPlan) => number;
+  /** Throttled: every slice of the mailbox waits `ms`, and fewer run at once. */
+  throttled: (source: string, ms: number) => void;
+}
+
+function slicedMailboxes(deps: EngineDeps): SlicedMailboxes {
+  const caps = new Map<string, number>();
+  const pausedUntil = new Map<string, number>();
+  const most = deps.limits.maxSlices ?? Number.POSITIVE_INFINITY;
+  const now = () => clockOf(deps).now();
+  return {
+    groups: {
+      of: (plan) => (plan.slice ? plan.mailbox.source : undefined),
+      cap: (source) => caps.get(source) ?? most,
+    },
+    pausedFor: (plan) =>
+      plan.slice ? Math.max(0, (pausedUntil.get(plan.mailbox.source) ?? 0) - now()) : 0,
+    throttled: (source, ms) => {
+      // Exchange Online budgets the mailbox: its slices share the wait, and half as many go on
+      // (once per episode: slices throttled while the mailbox already waits are the same one).
+      const until = pausedUntil.get(source) ?? 0;
+      if (until <= now()) caps.set(source, Math.max(1, Math.floor((caps.get(source) ?? most) / 2)));
+      pausedUntil.set(source, Math.max(until, now() + ms));
+    },
+  };
+}
+
+/**
+ * After a slice's attempt: its own class, remedy and retry (as a whole mailbox's), the mailbox
+ * then as its worst slice; a throttled slice holds back every slice of the mailbox.
+ */
+async function settleSlice(
+  ended: Ended,
+  id: string,
+  deps: EngineDeps,
+  sliced: SlicedMailboxes,
+): Promise<Next> {
+  const { history, entry, result } = ended;
+  const slice = entry.slices!.find((s) => s.id === id)!;
+  const { classification } = result;
+  slice.class = classification.class;
+  const { decision, remedy } = decide(history, classification, result, deps);
+  slice.remedy = remedy;
+  entry.folders = withMapping(entry.folders, firstMapping(result));
+  const retry = decision.retry ? decision : undefined;
+  if (retry?.throttle) sliced.throttled(entry.source, retry.delayMs);
+  slice.status = retry ? "pending" : statusOf(classification.class);
+  if (!retry && decision.reason) slice.remedy = `${slice.remedy} (${decision.reason})`;
+  Object.assign(entry, { class: undefined, remedy: undefined }, worstOf(entry.slices!));
+  if (retry) {
+    setNextAttempt(entry, retry, deps);
+    await deps.store.saveEntry(entry);
+    return runAgain(ended, retry, deps);
+  }
+  await deps.store.saveEntry(entry);
+  if (entry.slices!.some((s) => s.status === "running" || s.status === "pending")) return {};
+  if (entry.status === "ok" && deps.verifyAfterCopy && !deps.signal.aborted) {
+    return { verifyNext: true };
+  }
+  deps.ui.finished(entry);
+  return {};
 }

@@ -154,7 +154,9 @@ async function runPlans(
       tokens,
       store,
       ui,
-      replan: (mode, plan, entry) => planAttempt(mode, plan.mailbox, opts.usersFile, config, entry),
+      // A sync keeps what the run is of a big mailbox (its first run, or one slice).
+      replan: (mode, plan, entry) =>
+        planAttempt(mode, plan.mailbox, opts.usersFile, config, entry, mode === "sync" ? plan : {}),
       verifyAfterCopy: opts.verify,
       password: async (plan) => passwords.get(plan.mailbox.source),
       limits: { ...config, concurrency: limit },

@@ -1,7 +1,8 @@
 // What a preflight attempt (`check`) says about a mailbox: its class, or quota_exceeded when the
 // mail still missing on the destination does not fit in its quota.
 import type { MailboxPlan } from "../plan/plan.js";
-import type { ReportEntry } from "../report/schema.js";
+import type { FolderSize, ReportEntry } from "../report/schema.js";
+import type { FolderSizes } from "../verify/foldersizes.js";
 import type { RunStats } from "../imapsync/classification.js";
 import type { AttemptResult } from "./attempt.js";
 import { PREFLIGHT_OK, quotaShortfallRemedy, remedyFor } from "../outcomes/remedies.js";
@@ -41,6 +42,7 @@ export function preflightEntry(
       : cls === "ok"
         ? PREFLIGHT_OK
         : remedyFor(cls, { mailbox: mailbox.source, admin }),
+    ...(cls === "ok" && { sizes: sourceSizes(result.folderSizes) }),
     attempts: [
       {
         start: result.attempt.start,
@@ -52,4 +54,11 @@ export function preflightEntry(
       },
     ],
   };
+}
+
+/** Each source folder's size, as the preflight's listing showed it (for migrate's slicing). */
+function sourceSizes(listing: FolderSizes | undefined): FolderSize[] {
+  return (listing?.rows ?? []).flatMap(({ source }) =>
+    source.count ? [{ folder: source.name, ...source.count }] : [],
+  );
 }

@@ -1,7 +1,7 @@
 // When each mailbox runs: a number of slots (fixed, or a limit that changes while it runs),
 // delayed items giving their slot to others. Ours rather than p-queue's: a limit that moves while
-// it runs, items that hand back their slot with a delay, and soon per-mailbox caps and largest or
-// delayed items first (big mailboxes split across runs) are not what p-queue offers.
+// it runs, items that hand back their slot with a delay, items that bring others (a big
+// mailbox's slices) and caps per group (runs on one mailbox) are not what p-queue offers.
 import { systemClock, type Clock } from "./clock.js";
 import { fixedLimit, type ConcurrencyLimit } from "./limit.js";
 
@@ -20,8 +20,14 @@ export interface Job<T> {
  */
 export async function schedule<T>(
   items: readonly T[],
-  opts: { concurrency: number | ConcurrencyLimit; signal: AbortSignal; clock?: Clock },
-  work: (item: T) => Promise<{ againInMs?: number }>,
+  opts: {
+    concurrency: number | ConcurrencyLimit;
+    signal: AbortSignal;
+    clock?: Clock;
+    /** Items of one group (a mailbox's slices) run at most `cap(group)` at a time. */
+    groups?: { of: (item: T) => string | undefined; cap: (group: string) => number };
+  },
+  work: (item: T) => Promise<{ againInMs?: number; then?: T[] }>,
 ): Promise<T[]> {
   const clock = opts.clock ?? systemClock;
   const now = () => clock.now();
@@ -29,12 +35,22 @@ export async function schedule<T>(
   // next item costs the same whatever the length of the list.
   let next = 0;
   const delayed: Job<T>[] = [];
-  const waiting = () => items.length - next + delayed.length;
+  // Items that work brought (`then`): they go before new items, which are smaller (largest first).
+  const ready: T[] = [];
+  const waiting = () => items.length - next + delayed.length + ready.length;
+  const running = new Map<string, number>();
+  const groupOf = (item: T) => opts.groups?.of(item);
+  const allowed = (item: T) => {
+    const group = groupOf(item);
+    return group === undefined || (running.get(group) ?? 0) < opts.groups!.cap(group);
+  };
   /** A job whose wait is over first (it was in line before the others), then a new item. */
   const take = (): T | undefined => {
     const at = now();
-    const due = delayed.findIndex((job) => job.notBefore <= at);
+    const due = delayed.findIndex((job) => job.notBefore <= at && allowed(job.item));
     if (due !== -1) return delayed.splice(due, 1)[0]!.item;
+    const brought = ready.findIndex(allowed);
+    if (brought !== -1) return ready.splice(brought, 1)[0];
     return next < items.length ? items[next++] : undefined;
   };
   const wake = new Set<() => void>();
@@ -71,24 +87,27 @@ export async function schedule<T>(
       }
       const item = take();
       if (item === undefined) {
-        if (delayed.length === 0) {
-          if (inFlight === 0) return;
-          // A running job may come back with a delay: wait for it rather than exit.
-          await waitUntil(Number.POSITIVE_INFINITY);
-          continue;
-        }
-        await waitUntil(
-          delayed.reduce((soonest, job) => Math.min(soonest, job.notBefore), Infinity),
+        if (delayed.length === 0 && ready.length === 0 && inFlight === 0) return;
+        // A running job may come back with a delay, or end and free its group: wait for it. A
+        // delayed job held only by its group's cap waits for that too, not for its time.
+        const soonest = delayed.reduce(
+          (at, job) => (allowed(job.item) ? Math.min(at, job.notBefore) : at),
+          Number.POSITIVE_INFINITY,
         );
+        await waitUntil(soonest);
         continue;
       }
       inFlight++;
+      const group = groupOf(item);
+      if (group !== undefined) running.set(group, (running.get(group) ?? 0) + 1);
       try {
-        const { againInMs } = await work(item);
+        const { againInMs, then } = await work(item);
         // Kept even after an abort: the caller gets it back among the unfinished items.
         if (againInMs !== undefined) delayed.push({ item, notBefore: now() + againInMs });
+        if (then) ready.push(...then);
       } finally {
         inFlight--;
+        if (group !== undefined) running.set(group, running.get(group)! - 1);
         wakeAll();
       }
     }
@@ -96,5 +115,5 @@ export async function schedule<T>(
   await Promise.all(Array.from({ length: limit.max }, worker));
   unsubscribe();
   opts.signal.removeEventListener("abort", wakeAll);
-  return [...delayed.map((job) => job.item), ...items.slice(next)];
+  return [...delayed.map((job) => job.item), ...ready, ...items.slice(next)];
 }

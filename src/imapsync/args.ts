@@ -38,9 +38,12 @@ export function runPaths(
   workDir: string,
   mailbox: string,
   attempt: number | "check" | "verify",
+  /** A slice's runs (its id in every path: slices of a mailbox run at once). */
+  slice?: string,
 ): RunPaths {
   const name = safeFileName(mailbox);
-  const label = typeof attempt === "number" ? `attempt-${attempt}` : attempt;
+  const run = typeof attempt === "number" ? `attempt-${attempt}` : attempt;
+  const label = slice === undefined ? run : `slice-${slice}.${run}`;
   const dir = path.join(workDir, "run");
   const secretsDir = path.join(workDir, "secrets");
   return {
@@ -67,6 +70,14 @@ export function encodeModifiedUtf7(name: string): string {
     if (run === "&") return "&-";
     const utf16be = Buffer.from(run, "utf16le").swap16();
     return `&${utf16be.toString("base64").replace(/=+$/, "").replace(/\//g, ",")}-`;
+  });
+}
+
+/** The inverse of encodeModifiedUtf7: a folder's IMAP name as people read it. */
+export function decodeModifiedUtf7(name: string): string {
+  return name.replace(/&([^-]*)-/g, (_, run: string) => {
+    if (run === "") return "&";
+    return Buffer.from(run.replace(/,/g, "/"), "base64").swap16().toString("utf16le");
   });
 }
 
@@ -186,6 +197,10 @@ export function buildImapsyncArgs(p: {
    * commands after the login (fixtures/imapsync-2.229-standin).
    */
   preflight?: boolean;
+  /** A big mailbox's first run: it creates every destination folder, and copies nothing. */
+  justFolders?: boolean;
+  /** A slice of a big mailbox: only these source folders, only mail of this `--search1`. */
+  slice?: { folders: readonly string[]; search?: string };
 }): string[] {
   const { mailbox, config, files } = p;
   const destination = config.destination;
@@ -218,6 +233,9 @@ export function buildImapsyncArgs(p: {
     "--nodockercontext",
     ...(config.dryRun ? ["--dry"] : []),
     ...(p.preflight ? ["--justfoldersizes"] : []),
+    ...(p.justFolders ? ["--justfolders"] : []),
+    ...(p.slice?.folders.flatMap((folder) => ["--folder", folder]) ?? []),
+    ...(p.slice?.search !== undefined ? ["--search1", p.slice.search] : []),
     ...(config.includeNonMailFolders ? [] : NON_MAIL_EXCLUDE_ARGS),
     ...folderArgs(p.folders ?? []),
     ...mailbox.extraArgs,

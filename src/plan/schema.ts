@@ -24,6 +24,23 @@ export const printedPlanSchema = z.object({
   shard: z.object({ index: z.number().int().min(0), count: z.number().int().min(1) }).optional(),
   /** Only when ITEMS names more than mail: "mail", beside the lines of the other parts. */
   part: partKindSchema.optional(),
+  /** A sliced mailbox: its size, whether `argv` (--justfolders) runs first, then its slices. */
+  bytes: z.number().optional(),
+  /** A mailbox big enough to slice that runs whole, and why. */
+  unsliced: z.string().optional(),
+  justFolders: z.boolean().optional(),
+  slices: z
+    .array(
+      z.object({
+        id: z.string(),
+        folders: z.array(z.string()),
+        since: z.string().optional(),
+        before: z.string().optional(),
+        argv: z.array(z.string()),
+        logFile: z.string(),
+      }),
+    )
+    .optional(),
 });
 export type PrintedPlan = z.infer<typeof printedPlanSchema>;
 

@@ -156,6 +156,31 @@ export const partSchema = z.object({
 });
 export type Part = z.infer<typeof partSchema>;
 
+/** A source folder's size as a folder-size listing showed it (check, or a verification). */
+export const folderSizeSchema = z.object({
+  folder: z.string(),
+  messages: z.number(),
+  bytes: z.number(),
+});
+export type FolderSize = z.infer<typeof folderSizeSchema>;
+
+/**
+ * One of the imapsync runs a big mailbox's mail is split into: some of its source folders
+ * (`--folder`, IMAP names), and for a folder split by date, its INTERNALDATE range (`--search1`:
+ * `SINCE since`, `BEFORE before`, each absent at an open end). Its own attempts and status.
+ */
+export const sliceSchema = z.object({
+  id: z.string(),
+  folders: z.array(z.string()),
+  since: z.string().optional(),
+  before: z.string().optional(),
+  status: mailboxStatusSchema,
+  class: classSchema.optional(),
+  remedy: z.string().optional(),
+  attempts: z.array(attemptSchema),
+});
+export type Slice = z.infer<typeof sliceSchema>;
+
 export const entrySchema = z.object({
   source: z.string(),
   destination: z.string(),
@@ -177,6 +202,12 @@ export const entrySchema = z.object({
    * worst of theirs. Mail-only reports have none, and read as they always did.
    */
   parts: z.array(partSchema).optional(),
+  /** check.json only: the source folders' sizes its listing showed (what migrate slices by). */
+  sizes: z.array(folderSizeSchema).optional(),
+  /** check.json only: per folder too big for one slice, the days that cut it in equal parts. */
+  dateCuts: z.record(z.string(), z.array(z.string())).optional(),
+  /** A mailbox copied as several runs at once: `attempts` then holds its folder-creating runs. */
+  slices: z.array(sliceSchema).optional(),
 });
 export type ReportEntry = z.infer<typeof entrySchema>;
 

@@ -162,6 +162,8 @@ export function newReport(
         status: part.status === "ok" ? "ok" : "pending",
         nextAttemptAt: undefined,
       })),
+      // Its slices' records: which are ok, and their attempts (their logs are numbered after them).
+      ...(before?.slices && { slices: before.slices }),
     };
     selectParts(fresh, items);
     return fresh;

@@ -45,6 +45,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { decodeJwt } from "jose";
 import type { World as WorldState } from "../helpers/imapsync-world.js";
+import { modelScript, type ModelScript } from "./mailbox-model.js";
 
 // ---------------------------------------------------------------------------------------------
 // Command line, as Getopt::Long reads it with imapsync 2.229's option table (copied from its
@@ -171,7 +172,13 @@ const world = JSON.parse(readFileSync(worldFile, "utf8")) as World;
 const fixturesDir = world.fixturesDir ?? path.resolve(import.meta.dirname, "../../../fixtures");
 /** Lines per second when replaying a fixture of `lineCount` lines for this run's mailbox. */
 function pace(lineCount: number): number {
-  const seconds = Object.entries(world.seconds ?? {}).find(([m]) => same(m, user1))?.[1];
+  // Creating or listing a modelled mailbox's folders is quick: its length is in its copies.
+  const listing = has("justfolders") || has("justfoldersizes");
+  const modelled = Object.keys(world.mailboxes ?? {}).some((m) => same(m, user1));
+  const seconds =
+    listing && modelled
+      ? undefined
+      : Object.entries(world.seconds ?? {}).find(([m]) => same(m, user1))?.[1];
   return seconds ? lineCount / seconds : (world.linesPerSecond ?? 20000);
 }
 const callsFile = path.join(world.stateDir, "calls.jsonl");
@@ -289,9 +296,10 @@ class Fixture {
   private readonly user2: RegExp;
   private readonly pidFile: string | undefined;
 
-  constructor(name: string) {
-    const text = readFileSync(path.join(fixturesDir, name), "utf8");
-    this.lines = text.endsWith("\n") ? text.slice(0, -1).split("\n") : text.split("\n");
+  /** `lines`: a modelled run's, made of a recording's lines and the model's (see modelled). */
+  constructor(name: string, lines?: string[]) {
+    const text = lines ? "" : readFileSync(path.join(fixturesDir, name), "utf8");
+    this.lines = lines ?? (text.endsWith("\n") ? text.slice(0, -1).split("\n") : text.split("\n"));
     const find = (re: RegExp): string | undefined => {
       for (const line of this.lines) {
         const match = re.exec(line);
@@ -345,6 +353,8 @@ interface Outcome {
   name: string;
   fixture: string;
   exitCode: number;
+  /** A modelled mailbox's run: the lines written between the recording's login and its end. */
+  script?: ModelScript;
 }
 
 function outcome(): Outcome {
@@ -390,7 +400,25 @@ function outcome(): Outcome {
     return pick("not_delegated", `${M365}/not_delegated_select.log`, 117);
   }
   if (has("justlogin")) return pick("ok", `${PLAIN}/d_justlogin.log`, 0);
+  const model = Object.entries(world.mailboxes ?? {}).find(([m]) => same(m, user1))?.[1];
+  const modelled = (mode: "sync" | "justfolders" | "justfoldersizes", fixture: string) => ({
+    ...pick("ok", fixture, 0),
+    script: modelScript({
+      folders: model ?? [],
+      only: opts.get("folder") ?? [],
+      pins: opts.get("f1f2") ?? [],
+      search: opt("search1"),
+      mode,
+      stateDir: world.stateDir,
+      user2,
+    }),
+  });
+  if (model && has("justfoldersizes")) {
+    return modelled("justfoldersizes", `${STANDIN}/ok_justfoldersizes.log`);
+  }
   if (has("justfoldersizes")) return folderSizesOutcome(pick);
+  if (model && has("justfolders"))
+    return modelled("justfolders", `${M365}/ok_xoauth2_delegated.log`);
   if (has("dry")) return pick("ok", `${PLAIN}/c_dry.log`, 0);
 
   if (world.quota?.some((m) => same(m, user2))) {
@@ -401,6 +429,16 @@ function outcome(): Outcome {
   if (windowed) return windowOutcome(windowed, history, pick);
   const throttled = Object.entries(world.throttle ?? {}).find(([m]) => same(m, user1))?.[1] ?? 0;
   if (history.length < throttled) return pick("throttled", `${M365}/throttled_fetch.log`, 115);
+  if (model) {
+    const broken = Object.entries(world.brokenFolder ?? {}).find(([m]) => same(m, user1))?.[1];
+    const folders = opts.get("folder");
+    if (broken !== undefined && (!folders || folders.includes(broken))) {
+      return pick("quota_exceeded", `${M365}/quota_exceeded.log`, 113);
+    }
+    const run = modelled("sync", `${M365}/ok_xoauth2_delegated.log`);
+    const lines = run.script.body.length + 100;
+    return expMs < nowMs + (lines / pace(lines)) * 1000 ? expired : run;
+  }
   const ok = history.some((call) => call.outcome === "token_expired")
     ? pick("ok", `${M365}/ok_rerun_after_expiry.log`, 0)
     : pick("ok", `${M365}/ok_xoauth2_delegated.log`, 0);
@@ -509,9 +547,11 @@ function record(outcomeName: string, fixture: string | undefined, exit: object):
       ? "justlogin"
       : has("justfoldersizes")
         ? "preflight"
-        : has("dry")
-          ? "dry"
-          : "sync",
+        : has("justfolders")
+          ? "justfolders"
+          : has("dry")
+            ? "dry"
+            : "sync",
     outcome: outcomeName,
     fixture,
     ...exit,
@@ -593,8 +633,40 @@ function specialise(line: string): string {
   return line;
 }
 
+/**
+ * A modelled run's lines: the recording's up to its folder-size listing, the model's, then the
+ * recording's end (--justfoldersizes: from its sizing time; a copy: its statistics, with the
+ * model's counts, without the lines comparing whole mailboxes).
+ */
+function modelled(
+  fixtureName: string,
+  script: ModelScript,
+): { lines: string[]; after: (index: number) => void } {
+  const recorded = new Fixture(fixtureName);
+  const listing = recorded.indexOf(/^Folders sizes before the synchronization/);
+  const head = recorded.lines.slice(0, listing + 1);
+  const after = (index: number) => script.effects.get(index - head.length)?.();
+  if (has("justfoldersizes")) {
+    const end = recorded.lines.slice(recorded.indexOf(/^Time spent on sizing/));
+    return { lines: [...head, ...script.body, ...end], after };
+  }
+  const tail = recorded.lines
+    .slice(recorded.indexOf(/^\+\+\+\+ Statistics/))
+    .filter((line) => !/^(Start|Final) difference|^The sync |^There is no unidentified/.test(line))
+    .map((line) =>
+      line
+        .replace(/^(Messages transferred\s+: )\d+/, `$1${script.transferred}`)
+        .replace(
+          /^(Total bytes transferred\s+: )\d+ \([\d.]+ KiB\)/,
+          `$1${script.bytes} (${(script.bytes / 1024).toFixed(3)} KiB)`,
+        ),
+    );
+  return { lines: [...head, ...script.body, ...tail], after };
+}
+
 async function replay(chosen: Outcome): Promise<never> {
-  const fixture = new Fixture(chosen.fixture);
+  const made = chosen.script && modelled(chosen.fixture, chosen.script);
+  const fixture = new Fixture(chosen.fixture, made?.lines);
   installSignals(chosen.fixture);
   if (pidFile) writeFileSync(pidFile, `${process.pid}\n`);
   const stallAt = Object.entries(world.stall ?? {}).find(([m]) => same(m, user1))?.[1];
@@ -625,6 +697,7 @@ async function replay(chosen: Outcome): Promise<never> {
     if (dying) await forever();
     const line = fixture.render(i);
     if (line !== undefined) print(specialise(line));
+    made?.after(i);
   }
   finish(chosen.name, chosen.fixture, chosen.exitCode);
 }

@@ -190,6 +190,7 @@ export async function makeScene(p: {
 export interface RunSpan {
   pid: number;
   user1: string;
+  argv: string[];
   start: number;
   end?: number;
   outcome?: string;
@@ -208,6 +209,7 @@ export async function runSpans(stateDir: string): Promise<RunSpan[]> {
       return {
         pid: start.pid,
         user1: user1.toLowerCase(),
+        argv: start.argv,
         start: Date.parse(start.start),
         end: end ? Date.parse(end.end) : undefined,
         outcome: end?.outcome,

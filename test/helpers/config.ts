@@ -15,6 +15,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     tokenMarginMs: 0,
     concurrency: 1,
     maxConcurrency: 16,
+    sliceAboveBytes: "auto",
+    maxSlices: 4,
     maxAttempts: 3,
     maxBackoffMs: 600_000,
     throttleGiveUpMs: 12 * 3_600_000,

@@ -28,12 +28,35 @@ export interface World {
   stall?: Record<string, number>;
   /** Replay pace (default 20000 lines a second). */
   linesPerSecond?: number;
-  /** A big mailbox: any replay for it takes this many seconds, whatever the fixture's length. */
+  /**
+   * A big mailbox: any replay for it takes this many seconds, whatever the fixture's length (a
+   * modelled mailbox's `--justfolders` and `--justfoldersizes` runs excepted: they only list).
+   */
   seconds?: Record<string, number>;
   /** What a folder-size listing of the mailbox shows: a file of fixtures/imapsync-2.229-verify. */
   verify?: Record<string, string>;
   /** The destination password is tried by a real IMAP LOGIN at --host2 instead (plain TCP). */
   destinationLogin?: boolean;
+  /**
+   * Mailboxes whose folders and messages the double models instead of replaying a recorded copy
+   * (see test/doubles/mailbox-model.ts): `--folder`, `--f1f2`, `--search1`, `--justfolders` and
+   * `--justfoldersizes` then act on them as on a server; what reached the destination is kept.
+   */
+  mailboxes?: Record<string, ModelFolder[]>;
+  /** A modelled mailbox's run that copies this folder ends quota_exceeded (the recorded one). */
+  brokenFolder?: Record<string, string>;
+}
+
+/**
+ * A source folder of a modelled mailbox: `messages` of `size` bytes (default 100,000), their
+ * INTERNALDATEs spread evenly over `days` days from `firstDay` (default one day: a PST import).
+ */
+export interface ModelFolder {
+  name: string;
+  messages: number;
+  size?: number;
+  firstDay?: string;
+  days?: number;
 }
 
 export interface WorldFiles {

@@ -118,6 +118,8 @@ describe("loadConfig", () => {
       tokenMarginMs: 15 * 60_000,
       concurrency: "auto",
       maxConcurrency: 16,
+      sliceAboveBytes: "auto",
+      maxSlices: 4,
       maxAttempts: 3,
       maxBackoffMs: 10 * 60_000,
       throttleGiveUpMs: 12 * 3_600_000,
@@ -138,6 +140,12 @@ describe("loadConfig", () => {
       },
       stallTimeoutMs: 10 * 60_000,
     });
+  });
+
+  test("SLICE_ABOVE is in MB (auto by default), MAX_SLICES at most 16", () => {
+    assert.equal(load({ sliceAbove: "250" }).sliceAboveBytes, 250_000_000);
+    assert.equal(load({ maxSlices: "2" }).maxSlices, 2);
+    assert.throws(() => load({ maxSlices: "17" }), /MAX_SLICES|max-slices/);
   });
 
   test("the authority defaults from the tenant; an explicit one wins", () => {

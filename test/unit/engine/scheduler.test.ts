@@ -168,6 +168,36 @@ describe("decideRetry", () => {
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("schedule", () => {
+  it("runs the items an item brings before new ones, at most `cap` of one group at once", async () => {
+    const order: string[] = [];
+    const peak = new Map<string, number>();
+    const running = new Map<string, number>();
+    const group = (item: string) => (item.includes("#") ? item.split("#")[0] : undefined);
+    await schedule(
+      ["big", "small1", "small2", "small3", "small4"],
+      {
+        concurrency: 4,
+        signal: new AbortController().signal,
+        groups: { of: group, cap: () => 2 },
+      },
+      async (item) => {
+        order.push(item);
+        if (item === "big") return { then: ["big#1", "big#2", "big#3"] };
+        const g = group(item) ?? item;
+        running.set(g, (running.get(g) ?? 0) + 1);
+        peak.set(g, Math.max(peak.get(g) ?? 0, running.get(g)!));
+        await tick(5);
+        running.set(g, running.get(g)! - 1);
+        return {};
+      },
+    );
+    // big's slices go before small4, but never 3 of them at once: small4 takes the free slot.
+    const at = (item: string) => order.indexOf(item);
+    assert.ok(at("big#2") < at("small4") && at("small4") < at("big#3"), order.join(" "));
+    assert.equal(peak.get("big"), 2);
+    assert.equal(order.length, 8);
+  });
+
   it("never runs more than `concurrency` items at once, and runs each until it stops asking", async () => {
     let running = 0;
     let peak = 0;

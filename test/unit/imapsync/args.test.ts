@@ -7,6 +7,7 @@ import {
   buildEnv,
   buildImapsyncArgs,
   checkUserOptions,
+  decodeModifiedUtf7,
   encodeModifiedUtf7,
   excludePattern,
   maskArgs,
@@ -260,6 +261,13 @@ describe("encodeModifiedUtf7", () => {
     assert.equal(encodeModifiedUtf7("INBOX"), "INBOX");
     // RFC 3501's own example: base64 `/` is written `,`.
     assert.equal(encodeModifiedUtf7("台北"), "&U,BTFw-");
+  });
+
+  it("decodes back what people read (the plan's slice lines)", () => {
+    assert.equal(decodeModifiedUtf7("&AMk-l&AOk-ments envoy&AOk-s"), "Éléments envoyés");
+    assert.equal(decodeModifiedUtf7("Projets/&AMk-t&AOk- 2024"), "Projets/Été 2024");
+    assert.equal(decodeModifiedUtf7("R&-D"), "R&D");
+    assert.equal(decodeModifiedUtf7("&U,BTFw-"), "台北");
   });
 
   it("escapes regex characters of the encoded form in the exclusions", () => {
