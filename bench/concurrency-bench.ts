@@ -13,14 +13,9 @@ import { execa } from "execa";
 import { ADMIN, startStandin } from "../scripts/standin/standin.js";
 import type { LoadThrottle } from "../scripts/standin/front.js";
 import { loadReport } from "../src/report/store.js";
+import { cli, realImapsync, root } from "./real-imapsync.js";
 
-const root = path.resolve(import.meta.dirname, "../..");
-const cli = path.join(root, "dist/src/cli.js");
-const imapsync = process.env.IMAPSYNC_BIN;
-if (!imapsync) {
-  console.error("Set IMAPSYNC_BIN to a real imapsync (this benchmark measures real runs).");
-  process.exit(2);
-}
+const imapsync = realImapsync();
 const mailboxes = Number(process.env.BENCH_MAILBOXES ?? 16);
 const messages = Number(process.env.BENCH_MESSAGES ?? 150);
 const delayMs = Number(process.env.BENCH_DELAY_MS ?? 20);

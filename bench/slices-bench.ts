@@ -15,14 +15,9 @@ import type { ThrottleSettings } from "../scripts/standin/front.js";
 import { loadReport } from "../src/report/store.js";
 import { parseFolderSizes } from "../src/verify/foldersizes.js";
 import type { PrintedPlan } from "../src/plan/schema.js";
+import { cli, realImapsync, root } from "./real-imapsync.js";
 
-const root = path.resolve(import.meta.dirname, "../..");
-const cli = path.join(root, "dist/src/cli.js");
-const imapsync = process.env.IMAPSYNC_BIN;
-if (!imapsync) {
-  console.error("Set IMAPSYNC_BIN to a real imapsync (this benchmark measures real runs).");
-  process.exit(2);
-}
+const imapsync = realImapsync();
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const delayMs = Number(process.env.BENCH_DELAY_MS ?? 20);
 const bigInbox = Number(process.env.BENCH_BIG_INBOX ?? 2600);
