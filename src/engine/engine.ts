@@ -18,6 +18,7 @@ import { parseFolderSizes } from "../verify/foldersizes.js";
 import {
   leftoverRemedy,
   MISSING_REMEDY,
+  PAUSED_BY_THROTTLING,
   remedyFor,
   STALLED_WAITING,
   stalledRemedy,
@@ -114,8 +115,8 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
         return { then: sliceRuns(first, entry, histories, deps) };
       const history = histories.get(key)!;
       if (leftoverHolds(first, entry, deps)) return { againInMs: LEFTOVER_POLL_MS };
-      const pause = sliced.pausedFor(first);
-      if (pause > 0) return { againInMs: pause };
+      const wait = sliced.pausedFor(first);
+      if (wait > 0) return { againInMs: wait };
       let token: StoredToken;
       try {
         token = await tokenFor(history, deps);
@@ -126,7 +127,8 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
       }
       history.quietSince ??= clock.now();
       inFlight.count++;
-      const result = await attempt(history.plan, entry, deps, limit, key).finally(
+      const pause = sliced.pauseSignal(first);
+      const result = await attempt(history.plan, entry, deps, limit, key, pause).finally(
         () => inFlight.count--,
       );
       limit.attemptEnded(key, {
@@ -135,9 +137,11 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
         throttled: result.classification.class === "throttled",
       });
       const ended = { history, entry, token, result };
-      const next = first.slice
-        ? await settleSlice(ended, first.slice.id, deps, sliced)
-        : await settle(ended, deps);
+      const next = !first.slice
+        ? await settle(ended, deps)
+        : pausedBy(pause, result, deps)
+          ? await settlePausedSlice(ended, first, deps, sliced)
+          : await settleSlice(ended, first.slice.id, deps, sliced);
       if (next.againInMs === undefined) {
         limit.mailboxDone(key);
         // Its plan (argv, paths) is not needed again: memory stays with the mailboxes to come.
@@ -217,11 +221,13 @@ async function attempt(
   deps: EngineDeps,
   limit: ConcurrencyLimit,
   key: string,
+  pause?: AbortSignal,
 ): Promise<AttemptResult> {
   const source = plan.mailbox.source;
   return deps.runAttempt(plan, {
     password: await deps.password(plan),
-    signal: deps.signal,
+    // A slice also stops, as an interruption does, when a sibling of it is throttled.
+    signal: pause ? AbortSignal.any([deps.signal, pause]) : deps.signal,
     forceSignal: deps.forceSignal,
     now: () => new Date(clockOf(deps).now()),
     started: async (record) => {
@@ -551,6 +557,8 @@ interface SlicedMailboxes {
   groups: { of: (plan: MailboxPlan) => string | undefined; cap: (source: string) => number };
   /** Milliseconds a slice of this plan's mailbox must still wait (0: it may run). */
   pausedFor: (plan: MailboxPlan) => number;
+  /** For a slice about to run: aborted when a sibling of it is throttled while it runs. */
+  pauseSignal: (plan: MailboxPlan) => AbortSignal | undefined;
   /** Throttled: every slice of the mailbox waits `ms`, and fewer run at once. */
   throttled: (source: string, ms: number) => void;
 }
@@ -558,6 +566,7 @@ interface SlicedMailboxes {
 function slicedMailboxes(deps: EngineDeps): SlicedMailboxes {
   const caps = new Map<string, number>();
   const pausedUntil = new Map<string, number>();
+  const pauses = new Map<string, AbortController>();
   const most = deps.limits.maxSlices ?? Number.POSITIVE_INFINITY;
   const now = () => clockOf(deps).now();
   return {
@@ -567,12 +576,23 @@ function slicedMailboxes(deps: EngineDeps): SlicedMailboxes {
     },
     pausedFor: (plan) =>
       plan.slice ? Math.max(0, (pausedUntil.get(plan.mailbox.source) ?? 0) - now()) : 0,
+    pauseSignal: (plan) => {
+      if (!plan.slice) return undefined;
+      const source = plan.mailbox.source;
+      const pause = pauses.get(source) ?? new AbortController();
+      pauses.set(source, pause);
+      return pause.signal;
+    },
     throttled: (source, ms) => {
       // Exchange Online budgets the mailbox: its slices share the wait, and half as many go on
       // (once per episode: slices throttled while the mailbox already waits are the same one).
       const until = pausedUntil.get(source) ?? 0;
       if (until <= now()) caps.set(source, Math.max(1, Math.floor((caps.get(source) ?? most) / 2)));
       pausedUntil.set(source, Math.max(until, now() + ms));
+      // Its running siblings would only be refused in turn, each an attempt throttled: they stop
+      // now and wait with it. Slices started after this get a new signal.
+      pauses.get(source)?.abort();
+      pauses.delete(source);
     },
   };
 }
@@ -611,4 +631,46 @@ async function settleSlice(
   }
   deps.ui.finished(entry);
   return {};
+}
+
+/**
+ * A slice stopped because its mailbox was throttled (a sibling's refusal), not by an interruption:
+ * it ended as the stop makes it end, or refused itself before the stop reached it.
+ */
+function pausedBy(
+  pause: AbortSignal | undefined,
+  result: AttemptResult,
+  deps: EngineDeps,
+): boolean {
+  const cls = result.classification.class;
+  return (
+    pause?.aborted === true &&
+    !deps.signal.aborted &&
+    !result.exit.stalled &&
+    (cls === "interrupted" || cls === "throttled")
+  );
+}
+
+/**
+ * A slice its mailbox's throttling stopped: neither a throttled attempt nor a failure, so the
+ * retry policy does not count it. It waits with its mailbox, then goes on (imapsync is
+ * incremental: what it copied stays, and is not copied again) under the lowered cap.
+ */
+async function settlePausedSlice(
+  { history, entry, result }: Ended,
+  plan: MailboxPlan,
+  deps: EngineDeps,
+  sliced: SlicedMailboxes,
+): Promise<Next> {
+  const slice = sliceOf(entry, plan)!;
+  result.attempt.reason = "paused";
+  if (result.copied > 0) history.quietSince = clockOf(deps).now();
+  Object.assign(slice, { status: "pending", remedy: PAUSED_BY_THROTTLING });
+  Object.assign(entry, { class: undefined, remedy: undefined }, worstOf(entry.slices!));
+  const delayMs = sliced.pausedFor(plan);
+  if (delayMs > 0) entry.nextAttemptAt = new Date(clockOf(deps).now() + delayMs).toISOString();
+  await deps.store.saveEntry(entry);
+  deps.ui.waiting(entry, PAUSED_BY_THROTTLING, delayMs);
+  history.plan = deps.replan(history.plan.mode, history.plan, entry);
+  return { againInMs: delayMs };
 }

@@ -194,6 +194,10 @@ export function stalledRemedy(stallTimeoutMs: number): string {
 
 export const STALLED_WAITING = "the run went silent (STALL_TIMEOUT)";
 
+/** A slice stopped because another slice of its mailbox was throttled. */
+export const PAUSED_BY_THROTTLING =
+  "Paused: another slice of this mailbox was throttled; it goes on with the mailbox after the wait, fewer slices at once.";
+
 export function leftoverRemedy(pid: number): string {
   return `An imapsync left by an earlier run (PID ${pid}) is still copying this mailbox; it starts when that one ends (--stop-leftovers stops it).`;
 }

@@ -20,8 +20,12 @@ export const attemptSchema = z.object({
   exitCode: z.number().nullable(),
   signal: z.string().nullable().optional(),
   class: classSchema.optional(),
-  /** Why the tool stopped the run itself: it printed nothing for STALL_TIMEOUT. */
-  reason: z.literal("stalled").optional(),
+  /**
+   * Why the tool stopped the run itself: it printed nothing for STALL_TIMEOUT (`stalled`), or
+   * another slice of its mailbox was throttled (`paused`: it waits with the mailbox, not counted
+   * as an attempt throttled or failed).
+   */
+  reason: z.enum(["stalled", "paused"]).optional(),
   messagesTransferred: z.number().optional(),
   bytesTransferred: z.number().optional(),
   /** Messages the destination held when this copy started (its `Start difference`). */

@@ -755,3 +755,107 @@ describe("engine: throttling is a wait, never a failure (virtual clock)", () => 
     ]);
   });
 });
+
+/**
+ * A big mailbox in four slices of 50 messages behind Exchange Online's throttling, on a virtual
+ * clock: once all four run, slice s1's first attempt is refused 1 s later; the other first
+ * attempts copy until they are stopped (20 messages by then). Later attempts copy what their slice
+ * still misses, in 10 s. (No timer ends the others, nor refuses s1 before all have started: the
+ * virtual clock jumps to the next timer while the engine saves or starts something.)
+ */
+function slicedThrottlingServer(clock: Clock) {
+  const there = new Map<string, number>();
+  const spans: { slice: string; start: number; end: number }[] = [];
+  const copies: number[] = [];
+  /** Each running first attempt, and how it would be refused. */
+  const firstRuns = new Map<string, () => void>();
+  /** The most attempts running at once before the mailbox was first throttled, and after. */
+  const mostAtOnce = { before: 0, after: 0 };
+  let running = 0;
+  const runner = async (plan: MailboxPlan, io: AttemptIo): Promise<AttemptResult> => {
+    const id = plan.slice!.id;
+    const attempt = { start: new Date(clock.now()).toISOString(), exitCode: null, logFile: "" };
+    await io.started?.(attempt);
+    const start = clock.now();
+    const first = !spans.some((s) => s.slice === id);
+    running++;
+    const phase = spans.length < 4 ? "before" : "after";
+    mostAtOnce[phase] = Math.max(mostAtOnce[phase], running);
+    const before = there.get(id) ?? 0;
+    const [cls, copied] = await new Promise<[RunClass, number]>((resolve) => {
+      if (!first) return void clock.setTimeout(() => resolve(["ok", 50 - before]), 10_000);
+      if (id !== "s1") io.signal.addEventListener("abort", () => resolve(["interrupted", 20]));
+      firstRuns.set(id, () => clock.setTimeout(() => resolve(["throttled", 0]), 1000));
+      if (firstRuns.size === 4) firstRuns.get("s1")!();
+    });
+    running--;
+    there.set(id, before + copied);
+    copies.push(copied);
+    spans.push({ slice: id, start, end: clock.now() });
+    Object.assign(attempt, { class: cls, messagesTransferred: copied });
+    return {
+      attempt,
+      copied,
+      exit: { code: cls === "ok" ? 0 : cls === "interrupted" ? 7 : 115, signal: null },
+      classification: {
+        class: cls,
+        evidence: [],
+        stats: { messagesTransferred: copied },
+        folders: [],
+        backoffMs: cls === "throttled" ? 30_000 : undefined,
+        lostConnection: false,
+      },
+    };
+  };
+  return { runner, there, spans, copies, mostAtOnce };
+}
+
+describe("engine: a big mailbox's slices and Exchange Online's throttling (virtual clock)", () => {
+  it("one slice refused stops its running siblings: paused, not throttled nor failed; all resume under the lowered cap", async () => {
+    const clock = virtualClock();
+    const s = await scene(["big"], {}, fakeTokens(), { clock });
+    const server = slicedThrottlingServer(clock);
+    const config = testConfig({ workDir: s.workDir, concurrency: 4, maxAttempts: 1 });
+    const slices = ["s1", "s2", "s3", "s4"].map((id, i) => ({ id, folders: [`F${i + 1}`] }));
+    await runEngine([{ ...s.plans[0]!, slices }], {
+      ...s.deps,
+      runAttempt: server.runner,
+      // A sync keeps its slice, as migrate's own replan does.
+      replan: (mode, plan, entry) =>
+        planAttempt(mode, plan.mailbox, "users.csv", config, entry, mode === "sync" ? plan : {}),
+      // --max-attempts 1: a paused attempt counted as one would give its slice up.
+      limits: { ...s.deps.limits, concurrency: 4, maxSlices: 4, maxAttempts: 1 },
+      random: () => 0,
+    });
+    const big = s.entry("big");
+    assert.equal(big.status, "ok");
+    assert.deepEqual(
+      big.slices?.map((slice) => [
+        slice.id,
+        slice.status,
+        slice.attempts.map((a) => `${a.class}${a.reason ? `/${a.reason}` : ""}`),
+      ]),
+      [
+        ["s1", "ok", ["throttled", "ok"]],
+        ["s2", "ok", ["interrupted/paused", "ok"]],
+        ["s3", "ok", ["interrupted/paused", "ok"]],
+        ["s4", "ok", ["interrupted/paused", "ok"]],
+      ],
+    );
+    // Every message of every slice copied once: 20 before the stop, the other 30 after.
+    assert.deepEqual([...server.there.values()], [50, 50, 50, 50]);
+    assert.equal(
+      server.copies.reduce((a, b) => a + b, 0),
+      200,
+    );
+    // All stopped at 1 s, when s1 was refused; none runs again before the 30 s it suggested are
+    // over, and then at most 2 at a time (its cap 4 → 2).
+    assert.deepEqual(
+      server.spans.slice(0, 4).map((span) => span.end - VIRTUAL_START),
+      [1000, 1000, 1000, 1000],
+    );
+    for (const span of server.spans.slice(4)) assert.ok(span.start - VIRTUAL_START >= 31_000);
+    assert.ok(server.mostAtOnce.after <= 2, `${server.mostAtOnce.after} slices at once`);
+    assert.equal(server.mostAtOnce.before, 4);
+  });
+});
