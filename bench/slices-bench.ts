@@ -159,11 +159,22 @@ async function copiedSince(s: Scene, since: string): Promise<number> {
     .reduce((sum, a) => sum + (a.messagesTransferred ?? 0), 0);
 }
 
-async function throttledAttempts(s: Scene): Promise<number> {
+/**
+ * Attempts throttled (those the retry policy counted), and slices paused by their mailbox's
+ * throttling (stopped when a sibling was refused; `refused`: refused themselves before the stop).
+ */
+async function throttledAttempts(s: Scene) {
   const report = await loadReport(path.join(s.workDir, "report.json"));
-  return report.mailboxes
-    .flatMap((e) => [...e.attempts, ...(e.slices ?? []).flatMap((slice) => slice.attempts)])
-    .filter((a) => a.class === "throttled").length;
+  const attempts = report.mailboxes.flatMap((e) => [
+    ...e.attempts,
+    ...(e.slices ?? []).flatMap((slice) => slice.attempts),
+  ]);
+  const paused = attempts.filter((a) => a.reason === "paused");
+  return {
+    throttled: attempts.filter((a) => a.class === "throttled" && a.reason !== "paused").length,
+    paused: paused.length,
+    refused: paused.filter((a) => a.class === "throttled").length,
+  };
 }
 
 /** check (sizes, date cuts: before the weekend), then the timed migrate. */
@@ -180,7 +191,7 @@ async function toolRun(
     const wallMs = performance.now() - begin;
     const report = await loadReport(path.join(s.workDir, "report.json"));
     const big = report.mailboxes.find((e) => e.source === BIG);
-    const throttled = await throttledAttempts(s);
+    const { throttled, paused, refused } = await throttledAttempts(s);
     const counts = throttle ? "-" : await countsEqual(s);
     const since = new Date().toISOString();
     const again = throttle ? undefined : await cli_(s, ["migrate", "--users", s.users], "again");
@@ -190,7 +201,8 @@ async function toolRun(
     return {
       wallMs,
       throttled,
-      line: `${name}: ${(wallMs / 1000).toFixed(1)} s, check exit ${check.exitCode}, migrate exit ${migrate.exitCode}, big in ${big?.slices?.length ?? 0} slices ${JSON.stringify(big?.slices?.map((x) => [x.folders.length, x.since ?? "", x.before ?? ""]))}, ${throttled} throttled attempts, ${counts}; ${second} [load ${loadavg()}]`,
+      paused,
+      line: `${name}: ${(wallMs / 1000).toFixed(1)} s, check exit ${check.exitCode}, migrate exit ${migrate.exitCode}, big in ${big?.slices?.length ?? 0} slices ${JSON.stringify(big?.slices?.map((x) => [x.folders.length, x.since ?? "", x.before ?? ""]))}, ${throttled} throttled attempts, ${paused} paused (${refused} of them refused before the stop), ${counts}; ${second} [load ${loadavg()}]`,
     };
   } finally {
     await s.standin.stop();
@@ -298,6 +310,6 @@ if (wanted("throttled")) {
   const sliced = await toolRun("throttled-sliced", throttle);
   console.log(sliced.line);
   console.log(
-    `throttled: sliced ${sliced.throttled} throttled attempts in ${(sliced.wallMs / 1000).toFixed(1)} s, whole ${whole.throttled} in ${(whole.wallMs / 1000).toFixed(1)} s`,
+    `throttled: sliced ${sliced.throttled} throttled attempts (and ${sliced.paused} paused) in ${(sliced.wallMs / 1000).toFixed(1)} s, whole ${whole.throttled} in ${(whole.wallMs / 1000).toFixed(1)} s`,
   );
 }

@@ -117,6 +117,8 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
       if (leftoverHolds(first, entry, deps)) return { againInMs: LEFTOVER_POLL_MS };
       const wait = sliced.pausedFor(first);
       if (wait > 0) return { againInMs: wait };
+      // Taken with the look at the wait: a sibling throttled from now on stops this one too.
+      const pause = sliced.pauseSignal(first);
       let token: StoredToken;
       try {
         token = await tokenFor(history, deps);
@@ -127,7 +129,6 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
       }
       history.quietSince ??= clock.now();
       inFlight.count++;
-      const pause = sliced.pauseSignal(first);
       const result = await attempt(history.plan, entry, deps, limit, key, pause).finally(
         () => inFlight.count--,
       );

@@ -207,31 +207,41 @@ describe("big mailboxes, sliced", { timeout: 900_000 }, () => {
     assertCopiedWhole(s, big, BIG);
   });
 
-  it("throttled slices hold their mailbox back: all wait, then at most 2 of its 4 run at once", async () => {
-    // Exchange Online throttles the mailbox: every slice that runs first is throttled.
+  it("a throttled slice stops its siblings: one throttled attempt, the others paused; all wait, then at most 2 of its 4 run at once", async () => {
+    // Exchange Online throttles the mailbox: every slice that runs first would be throttled.
     const s = await bigScene({ throttle: { [big]: 1 }, seconds: { [big]: 2 } });
     await checked(s);
     const migrate = await s.run(["migrate", "--users", s.usersFile]);
     assert.equal(migrate.exitCode, 0, migrate.stderr);
     const runs = (await bigRuns(s)).filter((r) => r.argv.includes("--folder"));
-    const throttled = runs.filter((r) => r.outcome === "throttled");
-    const ok = runs.filter((r) => r.outcome === "ok");
-    assert.equal(throttled.length, 4);
-    assert.equal(ok.length, 4);
-    const lastThrottled = Math.max(...throttled.map((r) => r.end!));
-    for (const run of ok) {
-      assert.ok(run.start >= lastThrottled, "no slice starts while its mailbox waits");
+    const [first, second] = [runs.slice(0, 4), runs.slice(4)];
+    // The first refused stops the others through their abort file (exit 7), unless they were
+    // refused too before it reached them.
+    assert.ok(first.some((r) => r.outcome === "throttled"));
+    for (const run of first) assert.match(run.outcome ?? "", /^(throttled|interrupted)$/);
+    assert.deepEqual(
+      second.map((r) => r.outcome),
+      ["ok", "ok", "ok", "ok"],
+    );
+    const lastStopped = Math.max(...first.map((r) => r.end!));
+    for (const run of second) {
+      assert.ok(run.start >= lastStopped, "no slice starts while its mailbox waits");
       // Its mailbox's cap went from 4 to 2: at most one other slice runs when one starts again.
-      const alongside = ok.filter(
+      const alongside = second.filter(
         (r) => r !== run && r.start <= run.start && (r.end ?? Infinity) > run.start,
       );
       assert.ok(alongside.length <= 1, `${alongside.length} slices ran alongside one`);
     }
     const entry = (await s.report()).mailboxes.find((e) => e.source === big)!;
     assert.equal(entry.status, "ok");
+    // One throttled attempt in the episode; the other three slices were paused by it.
+    const firstAttempts = entry.slices!.map((slice) => slice.attempts[0]!);
+    assert.equal(firstAttempts.filter((a) => a.reason === undefined).length, 1);
+    assert.equal(firstAttempts.find((a) => a.reason === undefined)?.class, "throttled");
+    assert.equal(firstAttempts.filter((a) => a.reason === "paused").length, 3);
     assert.deepEqual(
-      entry.slices?.map((slice) => slice.attempts.map((a) => a.class)),
-      Array.from({ length: 4 }, () => ["throttled", "ok"]),
+      entry.slices?.map((slice) => [slice.status, slice.attempts.length, slice.attempts[1]?.class]),
+      Array.from({ length: 4 }, () => ["ok", 2, "ok"]),
     );
     await assertEachMessageOnce(s, BIG);
   });
