@@ -20,7 +20,8 @@
 // * a delay before every command (a distant server: what makes parallel runs pay off);
 // * basic auth (LOGIN, AUTHENTICATE PLAIN) refused, as in a tenant with basic auth disabled.
 import { randomBytes } from "node:crypto";
-import { connect, createServer, type AddressInfo, type Socket } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
+import { listenOnLoopback } from "./ports.js";
 import type { TokenClaims } from "./oauth-server.js";
 
 export interface ThrottleSettings {
@@ -443,12 +444,9 @@ export async function startFront(opts: FrontOptions): Promise<Front> {
     socket.on("close", () => sockets.delete(socket));
     new Session(socket, opts, shared);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? 0, "127.0.0.1", resolve);
-  });
+  const port = await listenOnLoopback(server, opts.port);
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     setThrottle: (t) => {
       shared.throttle = t;
       shared.budgets.clear();

@@ -13,7 +13,7 @@
 //                         the concurrency limit); inFlight(m) and maxInFlight(m) count them
 //     requests            every request served, as "<status> <path>"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "./ports.js";
 import { DateTime } from "luxon";
 import { findIana } from "windows-iana";
 import type { GraphMailboxSeed, SeedContactFolder, SeedEvent } from "./graph-seed.js";
@@ -112,11 +112,7 @@ export async function startGraph(opts: GraphServerOptions): Promise<GraphServer>
   const retryAfter = String(opts.retryAfterSec ?? 1);
 
   const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? 0, "127.0.0.1", resolve);
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server, opts.port);
   const origin = `http://127.0.0.1:${port}`;
 
   /** One page of `items`, each shown through `show` (only the page's: a bench calendar is large). */

@@ -22,7 +22,7 @@
 // which delegations list them.
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "./ports.js";
 import { pathToFileURL } from "node:url";
 import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWK } from "jose";
 import Provider, {
@@ -243,11 +243,7 @@ export async function startOAuthServer(opts: OAuthServerOptions = {}): Promise<O
   });
 
   const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? 0, "127.0.0.1", resolve);
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server, opts.port);
   const origin = `http://127.0.0.1:${port}`;
   const mount = `/${tenant}`;
   const issuer = `${origin}${mount}/v2.0`;

@@ -1,4 +1,13 @@
-import { createServer } from "node:net";
+import { createServer, type AddressInfo, type Server } from "node:net";
+
+/** Starts `server` on 127.0.0.1 (`port`, or any free one); its port, or the listen error. */
+export async function listenOnLoopback(server: Server, port = 0): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", resolve);
+  });
+  return (server.address() as AddressInfo).port;
+}
 
 /** A port nobody listens on right now on 127.0.0.1 (tests run in parallel: never a fixed one). */
 export async function freePort(): Promise<number> {
