@@ -102,6 +102,16 @@ function occurrences(datas: string[], from: string, to: string): string[] {
   return starts.sort();
 }
 
+/** The app-only grant and the stand-in's OAuth server and Graph: what every case reads Graph with. */
+const graphEnv = () => ({
+  GRANT: "client-credentials",
+  TENANT_ID: "contoso.test",
+  APP_ID: APP_CLIENT_ID,
+  APP_SECRET: APP_CLIENT_SECRET,
+  AUTHORITY_URL: world.oauth.issuer,
+  GRAPH_URL: world.graph.url,
+});
+
 describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => {
   it("ends ok for alice and the throttled mailbox, not_delegated for bob; Radicale holds every occurrence and contact; a rerun adds nothing", async () => {
     const dir = await tempDir("items-e2e-");
@@ -117,12 +127,7 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
     );
     const env = {
       ITEMS: "calendar,contacts",
-      GRANT: "client-credentials",
-      TENANT_ID: "contoso.test",
-      APP_ID: APP_CLIENT_ID,
-      APP_SECRET: APP_CLIENT_SECRET,
-      AUTHORITY_URL: world.oauth.issuer,
-      GRAPH_URL: world.graph.url,
+      ...graphEnv(),
       DAV_URL: radicale.url,
       WORK_DIR: path.join(dir, "work"),
       MAX_BACKOFF: "3s",
@@ -211,12 +216,7 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
     );
     const env = {
       ITEMS: "contacts",
-      GRANT: "client-credentials",
-      TENANT_ID: "contoso.test",
-      APP_ID: APP_CLIENT_ID,
-      APP_SECRET: APP_CLIENT_SECRET,
-      AUTHORITY_URL: world.oauth.issuer,
-      GRAPH_URL: world.graph.url,
+      ...graphEnv(),
       WORK_DIR: path.join(dir, "work"),
     };
     const run = await runCli(["migrate", "--users", "users.csv"], { cwd: dir, env });
@@ -249,12 +249,7 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
       },
       env: {
         ITEMS: "mail,calendar,contacts",
-        GRANT: "client-credentials",
-        TENANT_ID: "contoso.test",
-        APP_ID: APP_CLIENT_ID,
-        APP_SECRET: APP_CLIENT_SECRET,
-        AUTHORITY_URL: world.oauth.issuer,
-        GRAPH_URL: world.graph.url,
+        ...graphEnv(),
         DAV_URL: radicale.url,
       },
     });
@@ -286,12 +281,7 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
     );
     const env = {
       ITEMS: "calendar",
-      GRANT: "client-credentials",
-      TENANT_ID: "contoso.test",
-      APP_ID: APP_CLIENT_ID,
-      APP_SECRET: APP_CLIENT_SECRET,
-      AUTHORITY_URL: world.oauth.issuer,
-      GRAPH_URL: world.graph.url,
+      ...graphEnv(),
       DAV_URL: radicale.url,
       WORK_DIR: path.join(dir, "work"),
     };
