@@ -160,8 +160,9 @@ async function copiedSince(s: Scene, since: string): Promise<number> {
 }
 
 /**
- * Attempts throttled (those the retry policy counted), and slices paused by their mailbox's
- * throttling (stopped when a sibling was refused; `refused`: refused themselves before the stop).
+ * What the server saw: `refused`, every attempt whose own log shows its refusal (`NO Request is
+ * throttled`), whatever the report made of it; `throttled`, the attempts the report records as
+ * throttled; `paused`, the slices stopped by their mailbox's throttling before any refusal.
  */
 async function throttledAttempts(s: Scene) {
   const report = await loadReport(path.join(s.workDir, "report.json"));
@@ -169,11 +170,15 @@ async function throttledAttempts(s: Scene) {
     ...e.attempts,
     ...(e.slices ?? []).flatMap((slice) => slice.attempts),
   ]);
-  const paused = attempts.filter((a) => a.reason === "paused");
+  let refused = 0;
+  for (const a of attempts) {
+    const log = await readFile(path.resolve(s.workDir, a.logFile), "utf8").catch(() => "");
+    if (log.includes("NO Request is throttled")) refused++;
+  }
   return {
-    throttled: attempts.filter((a) => a.class === "throttled" && a.reason !== "paused").length,
-    paused: paused.length,
-    refused: paused.filter((a) => a.class === "throttled").length,
+    refused,
+    throttled: attempts.filter((a) => a.class === "throttled").length,
+    paused: attempts.filter((a) => a.reason === "paused").length,
   };
 }
 
@@ -191,8 +196,8 @@ async function toolRun(
     const wallMs = performance.now() - begin;
     const report = await loadReport(path.join(s.workDir, "report.json"));
     const big = report.mailboxes.find((e) => e.source === BIG);
-    const { throttled, paused, refused } = await throttledAttempts(s);
-    const counts = throttle ? "-" : await countsEqual(s);
+    const { refused, throttled, paused } = await throttledAttempts(s);
+    const counts = await countsEqual(s);
     const since = new Date().toISOString();
     const again = throttle ? undefined : await cli_(s, ["migrate", "--users", s.users], "again");
     const second = again
@@ -200,9 +205,10 @@ async function toolRun(
       : "";
     return {
       wallMs,
+      refused,
       throttled,
       paused,
-      line: `${name}: ${(wallMs / 1000).toFixed(1)} s, check exit ${check.exitCode}, migrate exit ${migrate.exitCode}, big in ${big?.slices?.length ?? 0} slices ${JSON.stringify(big?.slices?.map((x) => [x.folders.length, x.since ?? "", x.before ?? ""]))}, ${throttled} throttled attempts, ${paused} paused (${refused} of them refused before the stop), ${counts}; ${second} [load ${loadavg()}]`,
+      line: `${name}: ${(wallMs / 1000).toFixed(1)} s, check exit ${check.exitCode}, migrate exit ${migrate.exitCode}, big in ${big?.slices?.length ?? 0} slices ${JSON.stringify(big?.slices?.map((x) => [x.folders.length, x.since ?? "", x.before ?? ""]))}, ${refused} attempts refused by the server (their logs), ${throttled} recorded throttled, ${paused} paused before any refusal, ${counts}; ${second} [load ${loadavg()}]`,
     };
   } finally {
     await s.standin.stop();
@@ -310,6 +316,6 @@ if (wanted("throttled")) {
   const sliced = await toolRun("throttled-sliced", throttle);
   console.log(sliced.line);
   console.log(
-    `throttled: sliced ${sliced.throttled} throttled attempts (and ${sliced.paused} paused) in ${(sliced.wallMs / 1000).toFixed(1)} s, whole ${whole.throttled} in ${(whole.wallMs / 1000).toFixed(1)} s`,
+    `throttled: sliced ${sliced.refused} attempts refused (${sliced.paused} paused before any refusal) in ${(sliced.wallMs / 1000).toFixed(1)} s, whole ${whole.refused} refused in ${(whole.wallMs / 1000).toFixed(1)} s`,
   );
 }

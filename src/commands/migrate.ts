@@ -247,6 +247,7 @@ async function printPlans(
         ...(plan.bytes !== undefined && plan.slices && { bytes: plan.bytes }),
         ...(plan.unsliced && { unsliced: plan.unsliced }),
         ...(plan.slices && { justFolders: Boolean(plan.justFolders) }),
+        ...(plan.oneAtATime && { oneAtATime: plan.oneAtATime }),
         ...(slices && {
           slices: slices.map((run) => ({
             ...run.slice!,
@@ -265,7 +266,7 @@ async function printPlans(
           `# slice ${run.slice!.id}: ${sliceWhat(run.slice!)}\n${maskArgs(run.argv).map(shellQuote).join(" ")}\n`,
       );
       const head = slices
-        ? ` (${formatBytes(plan.bytes ?? 0)}: ${plan.justFolders ? "folders created first, then " : ""}${slices.length} slices at once)`
+        ? ` (${formatBytes(plan.bytes ?? 0)}: ${plan.justFolders ? "folders created first, then " : ""}${slices.length} slices ${plan.oneAtATime ? `one at a time: ${plan.oneAtATime}` : "at once"})`
         : "";
       await write(`# ${source} -> ${destination}${which}${note}${head}\n${first}${rest.join("")}`);
     }

@@ -89,15 +89,16 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
     starting.abort();
   };
   const histories = new Map<string, History>();
+  const sliced = slicedMailboxes(deps);
   for (const plan of plans) {
     histories.set(runKey(plan), freshHistory(plan));
     const entry = deps.store.entry(plan.mailbox.source);
     // A verification leaves the status alone: it says how the last copy ended.
     if (plan.mode !== "verify") entry.status = "pending";
     if (plan.slices) recordSlices(entry, plan.slices);
+    if (plan.slices && entry.throttledWhileSliced) sliced.oneAtATime(entry.source);
   }
   await deps.store.save();
-  const sliced = slicedMailboxes(deps);
 
   const clock = clockOf(deps);
   const inFlight = { count: 0 };
@@ -142,7 +143,7 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
         ? await settle(ended, deps)
         : pausedBy(pause, result, deps)
           ? await settlePausedSlice(ended, first, deps, sliced)
-          : await settleSlice(ended, first.slice.id, deps, sliced);
+          : await settleSlice(refusedWhenStopped(ended, pause), first.slice.id, deps, sliced);
       if (next.againInMs === undefined) {
         limit.mailboxDone(key);
         // Its plan (argv, paths) is not needed again: memory stays with the mailboxes to come.
@@ -370,6 +371,8 @@ export interface AttemptCounts {
   throttled: boolean;
   /** When it last copied something, or its first attempt here started (engine clock, ms). */
   quietSince?: number;
+  /** A sliced mailbox: how long its last throttling episode refused it (RetryHistory). */
+  rememberedMs?: number;
 }
 
 /**
@@ -441,6 +444,7 @@ function freshHistory(plan: MailboxPlan): History {
     throttledAgain: 0,
     throttled: false,
     quietSince: undefined,
+    rememberedMs: undefined,
     plan,
   };
 }
@@ -560,16 +564,46 @@ interface SlicedMailboxes {
   pausedFor: (plan: MailboxPlan) => number;
   /** For a slice about to run: aborted when a sibling of it is throttled while it runs. */
   pauseSignal: (plan: MailboxPlan) => AbortSignal | undefined;
-  /** Throttled: every slice of the mailbox waits `ms`, and fewer run at once. */
+  /** Throttled: every slice of the mailbox waits `ms`, and one runs at a time from now on. */
   throttled: (source: string, ms: number) => void;
+  /** Its slices run one at a time (it was throttled while sliced, in this run or an earlier one). */
+  oneAtATime: (source: string) => void;
+  /**
+   * The mailbox's throttling so far, with what this slice's attempt taught, into the slice's
+   * counts before the retry policy reads them.
+   */
+  share: (source: string, history: AttemptCounts, result: AttemptResult) => void;
+  /** What the policy made of a slice's attempt (`throttled`: it waits), for its next slice. */
+  learn: (source: string, history: AttemptCounts, throttled: boolean) => void;
+}
+
+/**
+ * A mailbox's throttling, whichever of its slices met it: Exchange Online budgets the mailbox, so
+ * a slice refused right after another's wait is refused again (its wait doubles), and the wait an
+ * episode needed is where the next starts (retry-policy.ts says why).
+ */
+interface MailboxThrottling {
+  throttled: boolean;
+  throttledAgain: number;
+  /** When the current episode's first refusal ended its attempt; undefined between episodes. */
+  episodeStart?: number;
+  rememberedMs?: number;
+  /** What the attempt that got through after `rememberedMs` copied before its own refusal. */
+  rememberedCopied?: number;
 }
 
 function slicedMailboxes(deps: EngineDeps): SlicedMailboxes {
   const caps = new Map<string, number>();
   const pausedUntil = new Map<string, number>();
   const pauses = new Map<string, AbortController>();
+  const throttling = new Map<string, MailboxThrottling>();
   const most = deps.limits.maxSlices ?? Number.POSITIVE_INFINITY;
   const now = () => clockOf(deps).now();
+  const stateOf = (source: string) => {
+    const state = throttling.get(source) ?? { throttled: false, throttledAgain: 0 };
+    throttling.set(source, state);
+    return state;
+  };
   return {
     groups: {
       of: (plan) => (plan.slice ? plan.mailbox.source : undefined),
@@ -585,15 +619,47 @@ function slicedMailboxes(deps: EngineDeps): SlicedMailboxes {
       return pause.signal;
     },
     throttled: (source, ms) => {
-      // Exchange Online budgets the mailbox: its slices share the wait, and half as many go on
-      // (once per episode: slices throttled while the mailbox already waits are the same one).
-      const until = pausedUntil.get(source) ?? 0;
-      if (until <= now()) caps.set(source, Math.max(1, Math.floor((caps.get(source) ?? most) / 2)));
-      pausedUntil.set(source, Math.max(until, now() + ms));
+      // Exchange Online budgets the mailbox itself: slices share that budget, so more of them at
+      // once cannot copy faster, only be refused more. One at a time from now on, as a whole run.
+      caps.set(source, 1);
+      pausedUntil.set(source, Math.max(pausedUntil.get(source) ?? 0, now() + ms));
       // Its running siblings would only be refused in turn, each an attempt throttled: they stop
       // now and wait with it. Slices started after this get a new signal.
       pauses.get(source)?.abort();
       pauses.delete(source);
+    },
+    oneAtATime: (source) => caps.set(source, 1),
+    share: (source, history, { copied, attempt, classification }) => {
+      const state = stateOf(source);
+      const started = Date.parse(attempt.start);
+      if (copied > 0 && state.episodeStart !== undefined && started >= state.episodeStart) {
+        // Got through: the episode refused it from its first refusal until its last wait ended.
+        state.rememberedMs = (pausedUntil.get(source) ?? started) - state.episodeStart;
+        state.rememberedCopied = copied;
+        state.episodeStart = undefined;
+      } else if (
+        classification.class === "throttled" &&
+        copied > 0 &&
+        copied < (state.rememberedCopied ?? 0) / 2
+      ) {
+        // Refused after copying much less than the run that got through: the budget is not the
+        // one the remembered wait was for (others' load, a smaller allowance); the suggestion again.
+        state.rememberedMs = undefined;
+        state.rememberedCopied = undefined;
+      }
+      Object.assign(history, {
+        throttled: state.throttled,
+        throttledAgain: state.throttledAgain,
+        rememberedMs: state.rememberedMs,
+      });
+    },
+    learn: (source, history, throttled) => {
+      const state = stateOf(source);
+      Object.assign(state, {
+        throttled: history.throttled,
+        throttledAgain: history.throttledAgain,
+      });
+      if (throttled) state.episodeStart ??= now();
     },
   };
 }
@@ -612,11 +678,17 @@ async function settleSlice(
   const slice = entry.slices!.find((s) => s.id === id)!;
   const { classification } = result;
   slice.class = classification.class;
+  sliced.share(entry.source, history, result);
   const { decision, remedy } = decide(history, classification, result, deps);
+  const retry = decision.retry ? decision : undefined;
+  sliced.learn(entry.source, history, Boolean(retry?.throttle));
   slice.remedy = remedy;
   entry.folders = withMapping(entry.folders, firstMapping(result));
-  const retry = decision.retry ? decision : undefined;
-  if (retry?.throttle) sliced.throttled(entry.source, retry.delayMs);
+  if (retry?.throttle) {
+    sliced.throttled(entry.source, retry.delayMs);
+    // retry, --resume and the next migrate run its slices one at a time too (plan.ts).
+    entry.throttledWhileSliced ??= new Date(clockOf(deps).now()).toISOString();
+  }
   slice.status = retry ? "pending" : statusOf(classification.class);
   if (!retry && decision.reason) slice.remedy = `${slice.remedy} (${decision.reason})`;
   Object.assign(entry, { class: undefined, remedy: undefined }, worstOf(entry.slices!));
@@ -635,21 +707,38 @@ async function settleSlice(
 }
 
 /**
- * A slice stopped because its mailbox was throttled (a sibling's refusal), not by an interruption:
- * it ended as the stop makes it end, or refused itself before the stop reached it.
+ * A slice stopped because its mailbox was throttled (a sibling's refusal), not by an interruption,
+ * before the server refused it too: only then is its attempt "paused" rather than throttled.
  */
 function pausedBy(
   pause: AbortSignal | undefined,
   result: AttemptResult,
   deps: EngineDeps,
 ): boolean {
-  const cls = result.classification.class;
+  const { classification } = result;
   return (
     pause?.aborted === true &&
     !deps.signal.aborted &&
     !result.exit.stalled &&
-    (cls === "interrupted" || cls === "throttled")
+    classification.class === "interrupted" &&
+    !classification.refused
   );
+}
+
+/**
+ * A slice the stop reached just after the server had refused it too (its log shows the refusal,
+ * its exit the stop): the server saw a throttled attempt, and it is counted as one.
+ */
+function refusedWhenStopped(ended: Ended, pause: AbortSignal | undefined): Ended {
+  const { result } = ended;
+  const { classification } = result;
+  if (!pause?.aborted || classification.class !== "interrupted" || !classification.refused)
+    return ended;
+  result.attempt.class = "throttled";
+  return {
+    ...ended,
+    result: { ...result, classification: { ...classification, class: "throttled" } },
+  };
 }
 
 /**

@@ -43,6 +43,11 @@ export interface Classification {
   folders: FolderPair[];
   /** Throttling: imapsync's suggested wait, when it printed one. */
   backoffMs?: number;
+  /**
+   * The server refused a command as throttling (`Request is throttled`), whatever the class: a
+   * run stopped on purpose right after such a refusal is `interrupted`, yet it was refused.
+   */
+  refused?: boolean;
   /** The source or destination connection was lost (worth an automatic rerun). */
   lostConnection: boolean;
   /** Killed by something other than a stop request (a shell, the kernel, a container limit). */

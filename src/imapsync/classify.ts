@@ -236,6 +236,7 @@ export class RunClassifier {
     const progress = this.progress;
     if (progress) classification.progress = progress;
     if (this.backoffMs !== undefined) classification.backoffMs = this.backoffMs;
+    if (this.hitsOf("throttled").length > 0) classification.refused = true;
     if (killedFromOutside) classification.killedFromOutside = true;
     if (logEndsEarly) classification.logEndsEarly = true;
     return classification;

@@ -17,6 +17,12 @@ export function duration(ms: number): string {
 function throttleWaitText(delayMs: number, wait: ThrottleWait): string {
   const suggested = duration(wait.suggestedMs);
   if (wait.capped) return `${duration(delayMs)} (--max-backoff; Office 365 suggested ${suggested})`;
+  if (wait.remembered && wait.doublings === 0) {
+    return (
+      `${duration(delayMs)} (Office 365 suggested ${suggested}, but the last time this mailbox ` +
+      "was throttled it was refused until then)"
+    );
+  }
   if (wait.doublings === 0) return `${duration(delayMs)}, as Office 365 suggested`;
   return (
     `${duration(delayMs)} (Office 365 suggested ${suggested}, but the mailbox was throttled ` +
@@ -196,7 +202,7 @@ export const STALLED_WAITING = "the run went silent (STALL_TIMEOUT)";
 
 /** A slice stopped because another slice of its mailbox was throttled. */
 export const PAUSED_BY_THROTTLING =
-  "Paused: another slice of this mailbox was throttled; it goes on with the mailbox after the wait, fewer slices at once.";
+  "Paused: another slice of this mailbox was throttled; it goes on with the mailbox after the wait, one slice at a time.";
 
 export function leftoverRemedy(pid: number): string {
   return `An imapsync left by an earlier run (PID ${pid}) is still copying this mailbox; it starts when that one ends (--stop-leftovers stops it).`;

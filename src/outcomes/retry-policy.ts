@@ -46,6 +46,11 @@ export interface RetryHistory {
   throttledAgain: number;
   /** Since the mailbox last copied a message (or since its first attempt in this run). */
   quietMs: number;
+  /**
+   * A sliced mailbox only: how long its last throttling episode kept refusing it (from the first
+   * refusal to the end of the wait that got it through). Its next episode starts there.
+   */
+  rememberedMs?: number;
 }
 
 export type RetryDecision =
@@ -112,7 +117,8 @@ export function decideRetry(
  * The wait Office 365 suggested; when the mailbox was throttled again on the first commands after
  * such a wait, that wait doubles for each time in a row (the figure is a hint: the server may still
  * refuse when it is over), less up to THROTTLE_JITTER at random, never below the suggestion and
- * never above --max-backoff. An attempt that copied mail brings it back to the suggestion.
+ * never above --max-backoff. An attempt that copied mail brings it back to the suggestion (for a
+ * sliced mailbox, to `rememberedMs` when that is longer).
  */
 function throttledRetry(
   outcome: AttemptOutcome,
@@ -124,10 +130,18 @@ function throttledRetry(
   if (giveUpMs > 0 && history.quietMs >= giveUpMs)
     return { retry: false, reason: gaveUpReason({ quietMs: history.quietMs, giveUpMs }) };
   const suggestedMs = outcome.backoffMs ?? DEFAULT_BACKOFF_MS;
+  // Issue 17's rule, for a whole mailbox: each episode starts again from the suggestion (one run
+  // learns the window by doubling, and a copy may mean the budget is back). A sliced mailbox's
+  // slices, once it is throttled, run one after another, each a run of its own: starting each
+  // episode from a suggestion shorter than the window the server keeps would cost that mailbox
+  // one or two refusals more every time (the stand-in's 10 s window, 3 s suggested: 2 instead of
+  // 1), so its episodes start, and double, from the wait its last one needed (engine.ts).
+  const remembered = (history.rememberedMs ?? 0) > suggestedMs;
+  const baseMs = remembered ? history.rememberedMs! : suggestedMs;
   const doublings = history.throttledAgain;
-  const least = Math.min(suggestedMs, limits.maxBackoffMs);
+  const least = Math.min(baseMs, limits.maxBackoffMs);
   // 2 ** 30 times any suggestion is past any cap: the exponent stops growing there.
-  const grown = suggestedMs * 2 ** Math.min(doublings, 30);
+  const grown = baseMs * 2 ** Math.min(doublings, 30);
   const capped = grown > limits.maxBackoffMs;
   const delayMs =
     doublings === 0
@@ -141,6 +155,6 @@ function throttledRetry(
     delayMs,
     renewToken: false,
     reason: RETRY_REASONS.throttled,
-    throttle: { suggestedMs, doublings, capped },
+    throttle: { suggestedMs, doublings, capped, ...(remembered && { remembered }) },
   };
 }

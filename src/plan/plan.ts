@@ -44,6 +44,8 @@ export interface MailboxPlan {
   bytes?: number;
   /** Why a mailbox big enough to slice runs whole. */
   unsliced?: string;
+  /** Why a sliced mailbox's slices run one at a time rather than at once. */
+  oneAtATime?: string;
 }
 
 /** What a sync of a big mailbox runs besides the whole mailbox. */
@@ -160,8 +162,15 @@ export function planMailboxes(input: PlanInput): MailboxPlan[] {
       const made = plan(mailbox, slicing.run);
       if (bytes !== undefined) made.bytes = bytes;
       if (slicing.unsliced) made.unsliced = slicing.unsliced;
+      if (slicing.run && entry?.throttledWhileSliced)
+        made.oneAtATime = oneAtATimeReason(entry.throttledWhileSliced);
       return made;
     });
+}
+
+/** Why a mailbox throttled while sliced (engine.ts) runs its slices one after another. */
+function oneAtATimeReason(at: string): string {
+  return `Exchange Online throttled it while sliced (${at}): it budgets the mailbox itself, so slices at once would only be refused more`;
 }
 
 /**

@@ -212,6 +212,11 @@ export const entrySchema = z.object({
   dateCuts: z.record(z.string(), z.array(z.string())).optional(),
   /** A mailbox copied as several runs at once: `attempts` then holds its folder-creating runs. */
   slices: z.array(sliceSchema).optional(),
+  /**
+   * When one of its slices was first throttled: Exchange Online budgets this mailbox itself, so
+   * its slices run one at a time from then on, in later runs too.
+   */
+  throttledWhileSliced: z.string().optional(),
 });
 export type ReportEntry = z.infer<typeof entrySchema>;
 

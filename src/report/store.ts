@@ -164,6 +164,7 @@ export function newReport(
       })),
       // Its slices' records: which are ok, and their attempts (their logs are numbered after them).
       ...(before?.slices && { slices: before.slices }),
+      ...(before?.throttledWhileSliced && { throttledWhileSliced: before.throttledWhileSliced }),
     };
     selectParts(fresh, items);
     return fresh;

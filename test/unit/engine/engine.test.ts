@@ -760,10 +760,11 @@ describe("engine: throttling is a wait, never a failure (virtual clock)", () => 
  * A big mailbox in four slices of 50 messages behind Exchange Online's throttling, on a virtual
  * clock: once all four run, slice s1's first attempt is refused 1 s later; the other first
  * attempts copy until they are stopped (20 messages by then). Later attempts copy what their slice
- * still misses, in 10 s. (No timer ends the others, nor refuses s1 before all have started: the
+ * still misses, in 10 s. A slice of `refusedBeforeTheStop` was refused itself (its log shows the
+ * refusal) just before the stop reached it. (No timer ends the others, nor refuses s1 before all have started: the
  * virtual clock jumps to the next timer while the engine saves or starts something.)
  */
-function slicedThrottlingServer(clock: Clock) {
+function slicedThrottlingServer(clock: Clock, refusedBeforeTheStop: string[] = []) {
   const there = new Map<string, number>();
   const spans: { slice: string; start: number; end: number }[] = [];
   const copies: number[] = [];
@@ -793,6 +794,7 @@ function slicedThrottlingServer(clock: Clock) {
     copies.push(copied);
     spans.push({ slice: id, start, end: clock.now() });
     Object.assign(attempt, { class: cls, messagesTransferred: copied });
+    const refused = cls === "throttled" || (first && refusedBeforeTheStop.includes(id));
     return {
       attempt,
       copied,
@@ -802,8 +804,9 @@ function slicedThrottlingServer(clock: Clock) {
         evidence: [],
         stats: { messagesTransferred: copied },
         folders: [],
-        backoffMs: cls === "throttled" ? 30_000 : undefined,
+        backoffMs: refused ? 30_000 : undefined,
         lostConnection: false,
+        refused,
       },
     };
   };
@@ -811,7 +814,7 @@ function slicedThrottlingServer(clock: Clock) {
 }
 
 describe("engine: a big mailbox's slices and Exchange Online's throttling (virtual clock)", () => {
-  it("one slice refused stops its running siblings: paused, not throttled nor failed; all resume under the lowered cap", async () => {
+  it("one slice refused stops its running siblings: paused, not throttled nor failed; then one slice at a time", async () => {
     const clock = virtualClock();
     const s = await scene(["big"], {}, fakeTokens(), { clock });
     const server = slicedThrottlingServer(clock);
@@ -849,13 +852,169 @@ describe("engine: a big mailbox's slices and Exchange Online's throttling (virtu
       200,
     );
     // All stopped at 1 s, when s1 was refused; none runs again before the 30 s it suggested are
-    // over, and then at most 2 at a time (its cap 4 → 2).
+    // over, and then one at a time (Exchange Online budgets the mailbox: its cap 4 → 1), 10 s each.
     assert.deepEqual(
       server.spans.slice(0, 4).map((span) => span.end - VIRTUAL_START),
       [1000, 1000, 1000, 1000],
     );
     for (const span of server.spans.slice(4)) assert.ok(span.start - VIRTUAL_START >= 31_000);
-    assert.ok(server.mostAtOnce.after <= 2, `${server.mostAtOnce.after} slices at once`);
+    assert.equal(server.mostAtOnce.after, 1);
     assert.equal(server.mostAtOnce.before, 4);
+    assert.equal(clock.elapsedMs(), 71_000);
+    // Recorded, so that retry, --resume and the next migrate run them one at a time as well.
+    assert.equal(big.throttledWhileSliced, "2026-11-29T22:00:01.000Z");
+  });
+
+  it("a sibling refused itself before the stop reached it is a throttled attempt, not paused", async () => {
+    const clock = virtualClock();
+    const s = await scene(["big"], {}, fakeTokens(), { clock });
+    const server = slicedThrottlingServer(clock, ["s2", "s3"]);
+    const config = testConfig({ workDir: s.workDir, concurrency: 4, maxAttempts: 1 });
+    const slices = ["s1", "s2", "s3", "s4"].map((id, i) => ({ id, folders: [`F${i + 1}`] }));
+    await runEngine([{ ...s.plans[0]!, slices }], {
+      ...s.deps,
+      runAttempt: server.runner,
+      replan: (mode, plan, entry) =>
+        planAttempt(mode, plan.mailbox, "users.csv", config, entry, mode === "sync" ? plan : {}),
+      limits: { ...s.deps.limits, concurrency: 4, maxSlices: 4, maxAttempts: 1 },
+      random: () => 0,
+    });
+    const big = s.entry("big");
+    assert.equal(big.status, "ok");
+    // Their logs show the server's refusal, their exit the stop: the server saw three refusals.
+    assert.deepEqual(
+      big.slices?.map((slice) =>
+        slice.attempts.map((a) => `${a.class}${a.reason ? `/${a.reason}` : ""}`),
+      ),
+      [
+        ["throttled", "ok"],
+        ["throttled", "ok"],
+        ["throttled", "ok"],
+        ["interrupted/paused", "ok"],
+      ],
+    );
+    assert.deepEqual([...server.there.values()], [50, 50, 50, 50]);
+  });
+});
+
+/**
+ * Exchange Online's budget of one mailbox, whichever run spends it: after `perWindow` messages the
+ * mailbox is refused for `windowMs` (longer than the `suggestMs` it names), then counts again.
+ * An attempt of a slice copies what its slice misses, up to what the budget still allows.
+ */
+function mailboxBudgetServer(
+  clock: Clock,
+  o: { perSlice: number; perWindow: number; windowMs: number; suggestMs: number },
+) {
+  const there = new Map<string, number>();
+  let left = o.perWindow;
+  let refusedUntil = Number.NEGATIVE_INFINITY;
+  const attempts: string[] = [];
+  const runner = async (plan: MailboxPlan, io: AttemptIo): Promise<AttemptResult> => {
+    const id = plan.slice!.id;
+    const attempt = { start: new Date(clock.now()).toISOString(), exitCode: null, logFile: "" };
+    await io.started?.(attempt);
+    const missing = o.perSlice - (there.get(id) ?? 0);
+    const open = clock.now() >= refusedUntil;
+    const copied = open ? Math.min(missing, left) : 0;
+    left -= copied;
+    there.set(id, (there.get(id) ?? 0) + copied);
+    const cls: RunClass = copied === missing ? "ok" : "throttled";
+    if (cls === "throttled" && open) {
+      refusedUntil = clock.now() + o.windowMs;
+      left = o.perWindow;
+    }
+    attempts.push(`${(clock.now() - VIRTUAL_START) / 1000}s ${id} ${copied} ${cls}`);
+    Object.assign(attempt, { class: cls, messagesTransferred: copied });
+    return {
+      attempt,
+      copied,
+      exit: { code: cls === "ok" ? 0 : 115, signal: null },
+      classification: {
+        class: cls,
+        evidence: [],
+        stats: { messagesTransferred: copied },
+        folders: [],
+        backoffMs: cls === "throttled" ? o.suggestMs : undefined,
+        lostConnection: false,
+        refused: cls === "throttled",
+      },
+    };
+  };
+  return { runner, there, attempts };
+}
+
+describe("engine: a sliced mailbox learns how long Exchange Online refuses it (virtual clock)", () => {
+  it("its slices share one doubling, and each new episode starts at the wait the last one needed", async () => {
+    const clock = virtualClock();
+    const stream = sink();
+    const ui = new PlainUi(["big@contoso.test"], {
+      stream,
+      env: {},
+      now: () => new Date(clock.now()),
+    });
+    const s = await scene(["big"], {}, fakeTokens(), { clock, ui });
+    const remedies: string[] = [];
+    const saveEntry = s.store.saveEntry.bind(s.store);
+    s.store.saveEntry = (entry: ReportEntry) => {
+      remedies.push(entry.remedy ?? "");
+      return saveEntry(entry);
+    };
+    // Refused for 10 s after every 100 messages, suggesting 3 s: the stand-in's figures.
+    const server = mailboxBudgetServer(clock, {
+      perSlice: 300,
+      perWindow: 100,
+      windowMs: 10_000,
+      suggestMs: 3000,
+    });
+    const config = testConfig({ workDir: s.workDir, concurrency: 2 });
+    const slices = ["s1", "s2"].map((id, i) => ({ id, folders: [`F${i + 1}`] }));
+    await runEngine([{ ...s.plans[0]!, slices }], {
+      ...s.deps,
+      runAttempt: server.runner,
+      replan: (mode, plan, entry) =>
+        planAttempt(mode, plan.mailbox, "users.csv", config, entry, mode === "sync" ? plan : {}),
+      limits: { ...s.deps.limits, concurrency: 1, maxSlices: 1 },
+      random: () => 0,
+    });
+    await ui.close();
+    assert.equal(s.entry("big").status, "ok");
+    assert.deepEqual([...server.there.values()], [300, 300]);
+    assert.deepEqual(server.attempts, [
+      // The first episode learns the window by doubling: 3 s, 6 s, 12 s.
+      "0s s1 100 throttled",
+      "3s s1 0 throttled",
+      "9s s1 0 throttled",
+      // Through after 21 s: the next episodes wait that at once, and are refused once each.
+      "21s s1 100 throttled",
+      "42s s1 100 ok",
+      // Another slice, refused at once: the mailbox's wait, not a fresh 3 s.
+      "42s s2 0 throttled",
+      "63s s2 100 throttled",
+      "84s s2 100 throttled",
+      "105s s2 100 ok",
+    ]);
+    const waits = [...stream.text().matchAll(/next try at \S+ \(in (\S+)\)/g)].map((m) => m[1]);
+    assert.deepEqual(waits, ["3s", "6s", "12s", "21s", "21s", "21s", "21s"]);
+    // The remedy states the wait used, and why it is not the suggestion.
+    assert.ok(
+      remedies.some((remedy) =>
+        /slice s1: .*waits 21 seconds \(Office 365 suggested 3 seconds, but the last time this mailbox was throttled it was refused until then\)/.test(
+          remedy,
+        ),
+      ),
+      JSON.stringify(remedies),
+    );
+  });
+
+  it("a whole mailbox keeps issue 17's rule: each episode starts again from the suggestion", async () => {
+    const s = await throttledScene({
+      messages: 300,
+      perAttempt: 90,
+      windowMs: 4000,
+      suggestMs: 3000,
+    });
+    await s.run();
+    assert.deepEqual(s.waits(), ["3s", "6s", "3s", "6s", "3s", "6s"]);
   });
 });

@@ -93,6 +93,34 @@ describe("decideRetry", () => {
     assert.equal(wait(1, 0.999_999, 3500).delayMs, 3000);
   });
 
+  it("a sliced mailbox's remembered wait: where its episode starts and doubles from, never below the suggestion, within --max-backoff", () => {
+    const wait = (throttledAgain: number, rememberedMs: number, maxBackoffMs = 600_000) => {
+      const d = decideRetry(
+        outcome("throttled", { backoffMs: 3000 }),
+        history({ throttledAgain, rememberedMs }),
+        { ...LIMITS, maxBackoffMs },
+        false,
+        () => 0,
+      );
+      assert.ok(d.retry);
+      return { delayMs: d.delayMs, throttle: d.throttle };
+    };
+    assert.deepEqual(wait(0, 10_500), {
+      delayMs: 10_500,
+      throttle: { suggestedMs: 3000, doublings: 0, capped: false, remembered: true },
+    });
+    assert.equal(wait(1, 10_500).delayMs, 21_000);
+    // Shorter than the suggestion: the suggestion, as without it.
+    assert.deepEqual(wait(0, 2000), {
+      delayMs: 3000,
+      throttle: { suggestedMs: 3000, doublings: 0, capped: false },
+    });
+    assert.deepEqual(wait(0, 90_000, 60_000), {
+      delayMs: 60_000,
+      throttle: { suggestedMs: 3000, doublings: 0, capped: true, remembered: true },
+    });
+  });
+
   it("a throttled attempt counts toward neither --max-attempts nor the safety net", () => {
     const d = decideRetry(
       outcome("throttled"),

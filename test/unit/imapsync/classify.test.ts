@@ -171,6 +171,15 @@ describe("throttling", () => {
   test("no backoff without throttling", () => {
     assert.equal(classify("imapsync-2.229-m365/token_expired_midrun.log").backoffMs, undefined);
   });
+
+  test("a run stopped on purpose after a refusal is interrupted, and says it was refused", () => {
+    // The same log ended by the abort file (exit 7): a slice paused just after its own refusal.
+    const c = classify("imapsync-2.229-m365/throttled_fetch.log", { code: 7, signal: null });
+    assert.equal(c.class, "interrupted");
+    assert.equal(c.refused, true);
+    assert.equal(classify("imapsync-2.229/k1_sigterm.log").refused, undefined);
+    assert.equal(classify("imapsync-2.229-m365/token_expired_midrun.log").refused, undefined);
+  });
 });
 
 describe("folders", () => {
