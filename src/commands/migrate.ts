@@ -4,7 +4,7 @@ import type { Requirement } from "../config/load.js";
 import { locateProgram } from "../config/programs.js";
 import { ExitCode } from "../errors.js";
 import { runMigration } from "../engine/migration.js";
-import { decodeModifiedUtf7, maskArgs } from "../imapsync/args.js";
+import { maskArgs } from "../imapsync/args.js";
 import {
   notYetOk,
   planMailboxes,
@@ -13,7 +13,7 @@ import {
   type MailboxPlan,
   type PartPlan,
 } from "../plan/plan.js";
-import { searchOf, type SliceSpec } from "../plan/slicing.js";
+import { sliceWhat } from "../plan/slicing.js";
 import { formatBytes } from "../format.js";
 import type { PrintedPartPlan, PrintedPlan } from "../plan/schema.js";
 import { partEnds } from "../items/open.js";
@@ -275,12 +275,6 @@ async function printPlans(
   for (const source of [...partsOf.keys()]) await writeParts(source);
   out.off("error", onError);
   if (failure) throw failure;
-}
-
-/** A slice's folders and date range, as people read them. */
-function sliceWhat(slice: SliceSpec): string {
-  const range = searchOf(slice);
-  return `${slice.folders.map(decodeModifiedUtf7).join(", ")}${range ? ` (${range})` : ""}`;
 }
 
 /** The report's entry of a mailbox, or an empty one (nothing has run yet). */

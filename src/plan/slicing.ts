@@ -1,6 +1,7 @@
 // How a big mailbox is split into runs that go at once ("slices" of its mail): when it is split,
 // which folders each slice copies, and which folders are split by date. Pure: sizes in, slices out.
 import type { FolderSize, Slice } from "../report/schema.js";
+import { decodeModifiedUtf7 } from "../imapsync/args.js";
 import { totalBytes } from "./sizes.js";
 
 /** What a slice copies, before it has run. */
@@ -157,4 +158,10 @@ export function searchOf(slice: Pick<SliceSpec, "since" | "before">): string | u
     ...(slice.before !== undefined ? [`BEFORE ${slice.before}`] : []),
   ];
   return words.length > 0 ? words.join(" ") : undefined;
+}
+
+/** A slice's folders and date range, as people read them (--plan, the report's outputs). */
+export function sliceWhat(slice: Pick<SliceSpec, "folders" | "since" | "before">): string {
+  const range = searchOf(slice);
+  return `${slice.folders.map(decodeModifiedUtf7).join(", ")}${range ? ` (${range})` : ""}`;
 }

@@ -1,8 +1,10 @@
 // report.csv: one row per mailbox, its latest attempt, its remedy and its verification (for a
-// spreadsheet); with calendar or contacts parts, one row per part of each mailbox instead.
+// spreadsheet); with calendar or contacts parts, one row per part of each mailbox instead; with
+// sliced mailboxes, a row per slice after its mailbox's rows.
 import { stringify } from "csv-stringify/sync";
-import type { Attempt, Part, Report, ReportEntry } from "./schema.js";
-import { partsOf, persisted } from "./parts.js";
+import type { Attempt, Part, Report, ReportEntry, Slice } from "./schema.js";
+import { mailAttempts, partsOf, persisted } from "./parts.js";
+import { sliceWhat } from "../plan/slicing.js";
 
 export function latestAttempt(entry: ReportEntry): Attempt | undefined {
   return entry.attempts.at(-1);
@@ -30,7 +32,7 @@ function row(entry: ReportEntry): (string | number)[] {
     entry.destination,
     entry.status,
     entry.class ?? "",
-    entry.attempts.length,
+    mailAttempts(entry).length,
     last?.exitCode ?? "",
     last?.messagesTransferred ?? "",
     last?.bytesTransferred ?? "",
@@ -102,16 +104,49 @@ function partRow(entry: ReportEntry, part: Part): (string | number)[] {
   ];
 }
 
+/** Last, when some mailbox is sliced: which slice a row is (empty on a mailbox's own rows). */
+const SLICE_COLUMNS = ["slice", "slice_folders_or_dates"] as const;
+
+/**
+ * A slice's row: the mailbox's source and destination, then the slice's own status, class,
+ * attempts, latest attempt and remedy (the mail part's columns, when there are parts).
+ */
+function sliceRow(entry: ReportEntry, slice: Slice, withParts: boolean): (string | number)[] {
+  const last = slice.attempts.at(-1);
+  const mail = [
+    entry.source,
+    entry.destination,
+    slice.status,
+    slice.class ?? "",
+    slice.attempts.length,
+    last?.exitCode ?? "",
+    last?.messagesTransferred ?? "",
+    last?.bytesTransferred ?? "",
+    last?.logFile ?? "",
+    slice.remedy ?? "",
+    "",
+    "",
+  ];
+  const part = withParts ? ["mail", slice.status, slice.class ?? "", "", "", "", "", ""] : [];
+  return [...mail, ...part, slice.id, sliceWhat(slice)];
+}
+
 /** report.csv a row at a time, so that a long list is never one string. */
 export function* reportCsvPieces(report: Report): Generator<string> {
   const withParts = report.mailboxes.some((entry) => entry.parts);
-  yield stringify([withParts ? [...CSV_COLUMNS, ...PART_COLUMNS] : [...CSV_COLUMNS]]);
+  const withSlices = report.mailboxes.some((entry) => entry.slices);
+  const noSlice = withSlices ? ["", ""] : [];
+  yield stringify([
+    [...CSV_COLUMNS, ...(withParts ? PART_COLUMNS : []), ...(withSlices ? SLICE_COLUMNS : [])],
+  ]);
   for (const entry of report.mailboxes) {
-    if (!withParts) yield stringify([row(entry)]);
+    if (!withParts) yield stringify([[...row(entry), ...noSlice]]);
     else if (!entry.parts)
       yield stringify([
-        [...row(entry), "mail", entry.status, entry.class ?? "", "", "", "", "", ""],
+        [...row(entry), "mail", entry.status, entry.class ?? "", "", "", "", "", "", ...noSlice],
       ]);
-    else for (const part of partsOf(entry)) yield stringify([partRow(entry, part)]);
+    else
+      for (const part of partsOf(entry)) yield stringify([[...partRow(entry, part), ...noSlice]]);
+    for (const slice of entry.slices ?? []) yield stringify([sliceRow(entry, slice, withParts)]);
   }
 }

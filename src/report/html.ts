@@ -4,8 +4,9 @@
 // sorting and filters). Written in pieces so that 10,000 mailboxes never build one giant string.
 import type { Attempt, Report, ReportEntry, Verification, VerifiedFolder } from "./schema.js";
 import { RUN_CLASSES, type RunClass } from "../outcomes/classes.js";
-import { partsOf, persisted } from "./parts.js";
+import { mailAttempts, partsOf, persisted } from "./parts.js";
 import { formatBytes } from "../format.js";
+import { sliceWhat } from "../plan/slicing.js";
 
 const ESCAPES: Record<string, string> = {
   "&": "&amp;",
@@ -58,11 +59,12 @@ interface MailboxFigures {
 }
 
 function figures(entry: ReportEntry): MailboxFigures {
-  const starts = entry.attempts.map((a) => time(a.start)).filter(Number.isFinite);
-  const ends = entry.attempts.map((a) => time(a.end ?? a.start)).filter(Number.isFinite);
+  const attempts = mailAttempts(entry);
+  const starts = attempts.map((a) => time(a.start)).filter(Number.isFinite);
+  const ends = attempts.map((a) => time(a.end ?? a.start)).filter(Number.isFinite);
   return {
-    messages: sum(entry.attempts.map((a) => a.messagesTransferred)),
-    bytes: sum(entry.attempts.map((a) => a.bytesTransferred)),
+    messages: sum(attempts.map((a) => a.messagesTransferred)),
+    bytes: sum(attempts.map((a) => a.bytesTransferred)),
     start: starts.length ? Math.min(...starts) : Number.NaN,
     end: ends.length ? Math.max(...ends) : Number.NaN,
   };
@@ -307,6 +309,25 @@ function partRows(entry: ReportEntry): string {
   return `<tr class="fold"><td colspan="${COLUMNS.length}"><details${failed ? " open" : ""}><summary>Calendar and contacts</summary><table><thead><tr><th>Part<th>Status<th>Class<th>Attempts<th>Collections<th>Sent<th>Updated<th>Removed<th>Unchanged<th>Verification<th>Remedy</tr></thead><tbody>${rows.join("")}</tbody></table>${list}</details></td></tr>`;
 }
 
+/**
+ * A big mailbox's slices, under its row: each one's folders or date range, status, class,
+ * attempts (with their timeline) and remedy; open while one is not ok.
+ */
+function sliceRows(entry: ReportEntry, now: number): string {
+  const slices = entry.slices ?? [];
+  if (slices.length === 0) return "";
+  const rows = slices.map((slice) => {
+    const messages = sum(slice.attempts.map((a) => a.messagesTransferred));
+    const remedy = slice.status === "ok" ? "" : (slice.remedy ?? "");
+    return `<tr data-slice="${escapeHtml(slice.id)}"><td>${escapeHtml(slice.id)}<td>${escapeHtml(sliceWhat(slice))}<td class="st-${slice.status}">${slice.status}<td>${escapeHtml(slice.class ?? "–")}<td class="n">${slice.attempts.length}<td class="n">${messages}<td>${timelineSvg(slice.attempts, now)}<td class="rem">${escapeHtml(remedy)}</tr>`;
+  });
+  const notOk = slices.filter((slice) => slice.status !== "ok").length;
+  const oneAtATime = entry.throttledWhileSliced
+    ? `<p>Exchange Online throttled it while sliced (${escapeHtml(entry.throttledWhileSliced)}): its slices run one at a time from then on.</p>`
+    : "";
+  return `<tr class="fold"><td colspan="${COLUMNS.length}"><details class="slices"${notOk ? " open" : ""}><summary>${slices.length} slices, ${slices.length - notOk} ok</summary>${oneAtATime}<table><thead><tr><th>Slice<th>Folders or dates<th>Status<th>Class<th>Attempts<th>Messages<th>Timeline<th>Remedy</tr></thead><tbody>${rows.join("")}</tbody></table></details></td></tr>`;
+}
+
 function mailboxBody(entry: ReportEntry, now: number): string {
   // Status, class and remedy of the whole mailbox: the worst part's, when it has parts.
   const shown = persisted(entry);
@@ -325,7 +346,7 @@ function mailboxBody(entry: ReportEntry, now: number): string {
     status: shown.status,
     class: shown.class ?? "none yet",
     verdict,
-    attempts: entry.attempts.length,
+    attempts: mailAttempts(entry).length,
     messages: f.messages,
     bytes: f.bytes,
     duration: Number.isFinite(duration) ? duration : 0,
@@ -337,7 +358,7 @@ function mailboxBody(entry: ReportEntry, now: number): string {
     .join(" ");
   const destination =
     entry.destination !== entry.source ? `<small>→ ${escapeHtml(entry.destination)}</small>` : "";
-  return `<tbody ${attrs}><tr><td class="mb">${escapeHtml(entry.source)}${destination}<td class="st-${shown.status}">${shown.status}<td>${escapeHtml(shown.class ?? "–")}<td class="v-${verdict.replace(" ", "-")}">${escapeHtml(verdictText)}<td class="n">${entry.attempts.length}<td class="n">${f.messages}<td class="n">${formatBytes(f.bytes)}<td class="n">${formatDuration(duration)}<td>${timelineSvg(entry.attempts, now)}<td class="rem">${escapeHtml(data.remedy)}</tr>${v ? folderRows(v) : ""}${partRows(entry)}</tbody>\n`;
+  return `<tbody ${attrs}><tr><td class="mb">${escapeHtml(entry.source)}${destination}<td class="st-${shown.status}">${shown.status}<td>${escapeHtml(shown.class ?? "–")}<td class="v-${verdict.replace(" ", "-")}">${escapeHtml(verdictText)}<td class="n">${data.attempts}<td class="n">${f.messages}<td class="n">${formatBytes(f.bytes)}<td class="n">${formatDuration(duration)}<td>${timelineSvg(mailAttempts(entry), now)}<td class="rem">${escapeHtml(data.remedy)}</tr>${v ? folderRows(v) : ""}${sliceRows(entry, now)}${partRows(entry)}</tbody>\n`;
 }
 
 function legend(): string {

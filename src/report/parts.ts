@@ -3,11 +3,20 @@
 // the journal, report.csv, report.html) they are the worst part's, and the mail part carries the
 // mail's. `persisted` and `live` turn one into the other, at the only places a report is written
 // and read, so that the mail engine never learns about parts.
-import type { MailboxStatus, Part, PartKind, ReportEntry } from "./schema.js";
+import type { Attempt, MailboxStatus, Part, PartKind, ReportEntry } from "./schema.js";
 import { ITEMS } from "../config/settings.js";
 
 /** The first of these a part has is the mailbox's: still running, then what needs the admin. */
 const WORST_FIRST: readonly MailboxStatus[] = ["running", "failed", "interrupted", "pending", "ok"];
+
+/**
+ * Every imapsync attempt of a mailbox's mail: its own (a sliced mailbox's folder-creating runs)
+ * and each slice's, in that order; what the outputs count as its attempts and messages.
+ */
+export function mailAttempts(entry: Pick<ReportEntry, "attempts" | "slices">): Attempt[] {
+  if (!entry.slices) return entry.attempts;
+  return [...entry.attempts, ...entry.slices.flatMap((slice) => slice.attempts)];
+}
 
 /** A part that has not run yet. */
 export function newPart(kind: PartKind): Part {

@@ -1,7 +1,8 @@
 // The end-of-run summary: a line per mailbox (only those not ok, for a long list) with totals,
 // then what to do for those not ok.
-import type { Part, Report, ReportEntry } from "./schema.js";
-import { partDone, partsOf, persisted } from "./parts.js";
+import type { Part, Report, ReportEntry, Slice } from "./schema.js";
+import { mailAttempts, partDone, partsOf, persisted } from "./parts.js";
+import { sliceWhat } from "../plan/slicing.js";
 
 /**
  * The mail is done: the last copy ended ok, and no verification found mail missing since (not
@@ -51,12 +52,9 @@ export function formatSummary(report: Report): string[] {
   }
   for (const entry of listed) {
     const status = shownStatus(entry);
-    const copied = entry.attempts.reduce(
-      (sum, attempt) => sum + (attempt.messagesTransferred ?? 0),
-      0,
-    );
+    const attempts = mailAttempts(entry);
     lines.push(
-      `${entry.source.padEnd(width)}  ${status.padEnd(11)}  ${(entry.class ?? "-").padEnd(26)}  ${String(entry.attempts.length).padStart(8)}  ${String(copied).padStart(8)}${verified ? `  ${verdictText(entry)}` : ""}`,
+      `${entry.source.padEnd(width)}  ${status.padEnd(11)}  ${(entry.class ?? "-").padEnd(26)}  ${String(attempts.length).padStart(8)}  ${String(copied(attempts)).padStart(8)}${verified ? `  ${verdictText(entry)}` : ""}`,
     );
   }
   const totals = [...counts].map(([status, count]) => `${count} ${status}`).join(", ");
@@ -65,7 +63,43 @@ export function formatSummary(report: Report): string[] {
       `(${counts.get("ok") ?? 0} mailboxes ok${counts.get("pending") ? ` and ${counts.get("pending")} pending` : ""} not listed: every mailbox is in the report)`,
     );
   lines.push(`${report.mailboxes.length} mailboxes: ${totals}`);
-  return [...lines, ...formatParts(report, long)];
+  return [...lines, ...formatParts(report, long), ...formatSlices(report, long)];
+}
+
+function copied(attempts: readonly { messagesTransferred?: number }[]): number {
+  return attempts.reduce((sum, attempt) => sum + (attempt.messagesTransferred ?? 0), 0);
+}
+
+/**
+ * Beside the mailboxes' lines: one line per slice of a sliced mailbox (those not ok, when long),
+ * with its folders or date range, and the remedy of one not ok.
+ */
+function formatSlices(report: Report, long: boolean): string[] {
+  const rows = report.mailboxes.flatMap((entry) =>
+    (entry.slices ?? []).map((slice) => ({ source: entry.source, slice })),
+  );
+  if (rows.length === 0) return [];
+  const listed = long
+    ? rows.filter(({ slice }) => !["ok", "pending"].includes(slice.status))
+    : rows;
+  const width = listed.reduce((w, row) => Math.max(w, row.source.length), 7);
+  const lines = [
+    `${"MAILBOX".padEnd(width)}  SLICE  ${"STATUS".padEnd(11)}  ${"CLASS".padEnd(26)}  ATTEMPTS  MESSAGES  FOLDERS OR DATES`,
+  ];
+  for (const { source, slice } of listed) {
+    lines.push(
+      `${source.padEnd(width)}  ${slice.id.padEnd(5)}  ${slice.status.padEnd(11)}  ${(slice.class ?? "-").padEnd(26)}  ${String(slice.attempts.length).padStart(8)}  ${String(copied(slice.attempts)).padStart(8)}  ${sliceWhat(slice)}${sliceRemedy(slice)}`,
+    );
+  }
+  const counts = new Map<string, number>();
+  for (const { slice } of rows) counts.set(slice.status, (counts.get(slice.status) ?? 0) + 1);
+  const totals = [...counts].map(([status, count]) => `${count} ${status}`).join(", ");
+  lines.push(`${rows.length} slices of big mailboxes: ${totals}`);
+  return lines;
+}
+
+function sliceRemedy(slice: Slice): string {
+  return slice.status !== "ok" && slice.remedy ? ` — ${slice.remedy}` : "";
 }
 
 /** Beside the mailboxes' lines: one line per calendar or contacts part (those not ok, when long). */

@@ -6,7 +6,9 @@ import { before, describe, it } from "node:test";
 import { escapeHtml, renderHtmlReport } from "../../src/report/html.js";
 import { chromiumMissing, launchChromium } from "../helpers/chromium.js";
 import { ROOT, runCli, tempDir } from "../helpers/env.js";
-import { mixedReport, TEMPLATES } from "../helpers/mixed-report.js";
+import { mixedReport, SLICE_REMEDY, slicedMailbox, TEMPLATES } from "../helpers/mixed-report.js";
+import { reportCsvPieces } from "../../src/report/csv.js";
+import { formatRemedies, formatSummary } from "../../src/report/summary.js";
 
 /** Git-ignored: the screenshot an admin (and a reviewer) looks at. */
 const SCREENSHOT = path.join(ROOT, "test-output", "report-html.png");
@@ -123,6 +125,110 @@ describe("report.html in headless Chromium", () => {
     } finally {
       await browser.close();
     }
+  });
+});
+
+describe("report.html: a big mailbox's slices, in headless Chromium", () => {
+  it("lists each slice under its mailbox: id, folders or dates, status, class, attempts, remedy", async (t) => {
+    const missing = chromiumMissing();
+    if (missing) return t.skip(missing);
+    const dir = await tempDir("report-html-sliced-");
+    const json = path.join(dir, "report.json");
+    const report = mixedReport();
+    report.mailboxes.push(slicedMailbox());
+    await writeFile(json, JSON.stringify(report));
+    const result = await runCli(["report", "html", "--report", json], { cwd: dir, env: {} });
+    assert.equal(result.exitCode, 0, result.stderr);
+    const browser = await launchChromium();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(pathToFileURL(path.join(dir, "report.html")).href);
+      const big = page.locator("#mailboxes > tbody").nth(TEMPLATES.length);
+      // The mailbox's own row counts every attempt: its folder-creating run and its slices' 4.
+      const cells = big.locator("tr").first().locator("td");
+      assert.equal(await cells.nth(4).innerText(), "5");
+      assert.equal(await cells.nth(5).innerText(), String(867 + 300 + 120 + 640));
+      // A slice is not ok: the slices are open, one row each.
+      const details = big.locator("details.slices");
+      assert.equal(await details.getAttribute("open"), "");
+      assert.equal(await details.locator("summary").innerText(), "3 slices, 2 ok");
+      assert.match(
+        await details.innerText(),
+        /throttled it while sliced \(2026-12-01T08:01:10\.000Z\): its slices run one at a time/,
+      );
+      const rows = details.locator("tbody tr");
+      assert.equal(await rows.count(), 3);
+      const row = async (i: number) =>
+        (await rows.nth(i).locator("td").allInnerTexts()).filter((_, j) => j !== 6);
+      assert.deepEqual(await row(0), [
+        "s1",
+        "INBOX (BEFORE 6-Feb-2023)",
+        "ok",
+        "ok",
+        "1",
+        "867",
+        "",
+      ]);
+      assert.deepEqual(await row(1), [
+        "s2",
+        "INBOX (SINCE 6-Feb-2023)",
+        "failed",
+        "quota_exceeded",
+        "2",
+        "420",
+        SLICE_REMEDY,
+      ]);
+      assert.deepEqual(await row(2), ["s3", "Projets Été, Sent Items", "ok", "ok", "1", "640", ""]);
+      // Each slice's attempts on its own timeline, a bar each in its class's colour.
+      assert.equal(await rows.nth(1).locator("svg.tl rect.bar").count(), 2);
+      assert.equal(await rows.nth(1).locator("svg.tl rect.c-throttled").count(), 1);
+      // Filtering by the mailbox's class still finds it (the slices' tables are not mailboxes).
+      await page.selectOption("#filters select[name=klass]", "quota_exceeded");
+      assert.match((await page.textContent("#shown")) ?? "", /of 10 mailboxes shown/);
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+describe("report.csv and the summary: a big mailbox's slices", () => {
+  it("a row per slice after its mailbox's, and a line per slice in the summary", () => {
+    const report = mixedReport(1);
+    report.mailboxes.push(slicedMailbox());
+    const csv = [...reportCsvPieces(report)].join("");
+    assert.deepEqual(csv.trim().split("\n"), [
+      "source,destination,status,class,attempts,exit_code,messages_transferred,bytes_transferred,log_file,remedy,verification,missing_messages,slice,slice_folders_or_dates",
+      "alice@contoso.com,alice@contoso.com,ok,ok,1,0,194,388000,/work/logs/alice@contoso.com/attempt-1.log,,verified,,,",
+      `big@contoso.com,big@contoso.com,failed,quota_exceeded,5,0,0,0,/work/logs/big@contoso.com/attempt-1.log,"slice s2: ${SLICE_REMEDY}",,,,`,
+      "big@contoso.com,big@contoso.com,ok,ok,1,0,867,1734000,/work/logs/big@contoso.com/slice-s1/attempt-1.log,,,,s1,INBOX (BEFORE 6-Feb-2023)",
+      `big@contoso.com,big@contoso.com,failed,quota_exceeded,2,115,120,240000,/work/logs/big@contoso.com/slice-s2/attempt-2.log,"${SLICE_REMEDY}",,,s2,INBOX (SINCE 6-Feb-2023)`,
+      'big@contoso.com,big@contoso.com,ok,ok,1,0,640,1280000,/work/logs/big@contoso.com/slice-s3/attempt-1.log,,,,s3,"Projets Été, Sent Items"',
+    ]);
+    const summary = formatSummary(report);
+    assert.deepEqual(summary.slice(2), [
+      "big@contoso.com    failed       quota_exceeded                     5      1927  -",
+      "2 mailboxes: 1 ok, 1 failed",
+      "MAILBOX          SLICE  STATUS       CLASS                       ATTEMPTS  MESSAGES  FOLDERS OR DATES",
+      "big@contoso.com  s1     ok           ok                                 1       867  INBOX (BEFORE 6-Feb-2023)",
+      `big@contoso.com  s2     failed       quota_exceeded                     2       420  INBOX (SINCE 6-Feb-2023) — ${SLICE_REMEDY}`,
+      "big@contoso.com  s3     ok           ok                                 1       640  Projets Été, Sent Items",
+      "3 slices of big mailboxes: 2 ok, 1 failed",
+    ]);
+  });
+
+  it("an unsliced report's html, csv and summary are byte for byte what they were before slices were shown", async () => {
+    // Written by main's code at e878c27, before this change, from the same mixed report.
+    const golden = JSON.parse(
+      await readFile(path.join(ROOT, "test/e2e/golden/unsliced-report-outputs.json"), "utf8"),
+    ) as { html: string; csv: string; summary: string };
+    const report = mixedReport();
+    const now = Date.parse("2026-12-02T00:00:00Z");
+    assert.equal([...renderHtmlReport(report, now)].join(""), golden.html);
+    assert.equal([...reportCsvPieces(report)].join(""), golden.csv);
+    assert.equal(
+      [...formatSummary(report), ...formatRemedies(report)].join("\n") + "\n",
+      golden.summary,
+    );
   });
 });
 

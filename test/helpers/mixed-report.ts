@@ -138,3 +138,55 @@ export function mixedReport(count = TEMPLATES.length): Report {
     mailboxes,
   };
 }
+
+/** The remedy of the sliced mailbox's failed slice, as the outputs must show it. */
+export const SLICE_REMEDY = "The destination mailbox is over quota: raise it, then retry.";
+
+/**
+ * A big mailbox copied in three slices, throttled while sliced: INBOX cut by date in two (one ok,
+ * one over quota after a throttled attempt), and an accented folder (modified UTF-7 in the report,
+ * as the slices pass it to imapsync); its own attempt is the folder-creating run.
+ */
+export function slicedMailbox(): ReportEntry {
+  const source = "big@contoso.com";
+  const slice = (id: string, runs: [RunClass, number, number, number][]) =>
+    attempts(`${source}/slice-${id}`, START + 10_000, runs);
+  return {
+    source,
+    destination: source,
+    status: "failed",
+    class: "quota_exceeded",
+    remedy: `slice s2: ${SLICE_REMEDY}`,
+    attempts: attempts(source, START, [["ok", 10, 0, 0]]),
+    throttledWhileSliced: iso(START + 70_000),
+    slices: [
+      {
+        id: "s1",
+        folders: ["INBOX"],
+        before: "6-Feb-2023",
+        status: "ok",
+        class: "ok",
+        attempts: slice("s1", [["ok", 120, 0, 867]]),
+      },
+      {
+        id: "s2",
+        folders: ["INBOX"],
+        since: "6-Feb-2023",
+        status: "failed",
+        class: "quota_exceeded",
+        remedy: SLICE_REMEDY,
+        attempts: slice("s2", [
+          ["throttled", 60, 30, 300],
+          ["quota_exceeded", 50, 0, 120],
+        ]),
+      },
+      {
+        id: "s3",
+        folders: ["Projets &AMk-t&AOk-", "Sent Items"],
+        status: "ok",
+        class: "ok",
+        attempts: slice("s3", [["ok", 90, 0, 640]]),
+      },
+    ],
+  };
+}
