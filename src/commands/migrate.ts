@@ -5,26 +5,18 @@ import { locateProgram } from "../config/programs.js";
 import { ExitCode } from "../errors.js";
 import { runMigration } from "../engine/migration.js";
 import { maskArgs } from "../imapsync/args.js";
-import {
-  notYetOk,
-  planMailboxes,
-  planParts,
-  planSlice,
-  type MailboxPlan,
-  type PartPlan,
-} from "../plan/plan.js";
+import { notYetOk, planParts, planSlice, type MailboxPlan, type PartPlan } from "../plan/plan.js";
 import { sliceWhat } from "../plan/slicing.js";
 import { formatBytes } from "../format.js";
 import type { PrintedPartPlan, PrintedPlan } from "../plan/schema.js";
 import { partEnds } from "../items/open.js";
 import { checkWorkDirShard, formatShard, selectShard, shardOf, shardToRun } from "../plan/shard.js";
-import { checkPaths, loadReport, newReport, reportPaths, ReportStore } from "../report/store.js";
-import { knownCuts, knownSizes } from "../plan/sizes.js";
+import { loadReport, newReport, reportPaths, ReportStore } from "../report/store.js";
 import type { Config } from "../config/types.js";
 import type { Report, ReportEntry } from "../report/schema.js";
 import { selectMailboxes } from "../users/select.js";
 import { withWorkDirLock } from "../workdir/lock.js";
-import { openSession, RUNS_IMAPSYNC, type CommandIo } from "./session.js";
+import { checkIn, openSession, planMail, RUNS_IMAPSYNC, type CommandIo } from "./session.js";
 
 export interface MigrateFlags extends Record<string, unknown> {
   users: string;
@@ -60,9 +52,8 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
   const files = reportPaths(config.workDir);
   const previousReport = async (): Promise<Report | undefined> =>
     existsSync(files.json) ? loadReport(files.json) : undefined;
-  const checked = checkPaths(config.workDir).json;
   // check's folder sizes: the biggest mailboxes start first, and the big ones are sliced.
-  const check = existsSync(checked) ? await loadReport(checked) : undefined;
+  const check = await checkIn(config.workDir);
   const plansFor = (previous: Report | undefined) => {
     const mail = config.items.includes("mail");
     const toRun = flags.resume && mail ? notYetOk(selected, previous) : selected;
@@ -77,16 +68,8 @@ export async function migrateCommand(flags: MigrateFlags, io: CommandIo): Promis
         mail: [],
         parts: planParts({ ...input, mailboxes: selected, resume: flags.resume }),
       };
-    const sizes = knownSizes(check, previous);
-    const plans = planMailboxes({ ...input, mailboxes: toRun, sizes, cuts: knownCuts(check) });
-    if (sizes.size > 0) {
-      const sliced = plans.filter((plan) => plan.slices).length;
-      io.stderr.write(
-        `Largest first: sizes of ${plans.filter((p) => p.bytes !== undefined).length} of ${plans.length} mailboxes known (check.json, verifications); ${sliced} sliced.\n`,
-      );
-    }
     return {
-      mail: plans,
+      mail: planMail({ ...input, mailboxes: toRun }, check, io),
       parts: planParts({ ...input, mailboxes: selected, resume: flags.resume }),
     };
   };

@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { ExitCode, InputError } from "../errors.js";
 import { runMigration } from "../engine/migration.js";
-import { notYetOk, planMailboxes, planParts } from "../plan/plan.js";
+import { notYetOk, planParts } from "../plan/plan.js";
 import { partEnds } from "../items/open.js";
 import { selectParts } from "../report/parts.js";
 import { checkWorkDirShard, formatShard, shardOf, shardToRun, type Shard } from "../plan/shard.js";
@@ -14,7 +14,14 @@ import { countsAsOk } from "../report/summary.js";
 import type { Mailbox } from "../users/types.js";
 import type { Report, ReportEntry } from "../report/schema.js";
 import { withWorkDirLock } from "../workdir/lock.js";
-import { openSession, RUNS_IMAPSYNC, type CommandIo, type Session } from "./session.js";
+import {
+  checkIn,
+  openSession,
+  planMail,
+  RUNS_IMAPSYNC,
+  type CommandIo,
+  type Session,
+} from "./session.js";
 
 export interface RetryFlags extends Record<string, unknown> {
   report: string;
@@ -133,7 +140,8 @@ async function rerun(
   for (const mailbox of todo.mailboxes) selectParts(store.entry(mailbox.source), config.items);
   const input = { mode: "sync" as const, usersFile: users.path, config, previous: store.report };
   const mail = config.items.includes("mail") ? notYetOk(todo.mailboxes, store.report) : [];
-  const plans = planMailboxes({ ...input, mailboxes: mail });
+  // As migrate: with the sizes check.json and the report's verifications know, largest first.
+  const plans = planMail({ ...input, mailboxes: mail }, await checkIn(config.workDir), io);
   const parts = { plans: planParts({ ...input, mailboxes: todo.mailboxes, resume: true }), ends };
   const signIn = {
     openBrowser: flags.browser !== false,

@@ -6,6 +6,11 @@ import { checkUserOptions } from "../imapsync/args.js";
 import type { Config } from "../config/types.js";
 import type { Mailbox, UsersFile } from "../users/types.js";
 import { readUsersFile } from "../users/read.js";
+import { existsSync } from "node:fs";
+import { checkPaths, loadReport } from "../report/store.js";
+import { planMailboxes, type MailboxPlan, type PlanInput } from "../plan/plan.js";
+import { knownCuts, knownSizes } from "../plan/sizes.js";
+import type { Report } from "../report/schema.js";
 
 export interface CommandIo {
   stdout: NodeJS.WriteStream;
@@ -55,3 +60,30 @@ function checkMailboxOptions(usersFile: string, mailboxes: Mailbox[], config: Co
 
 /** The token, imapsync and oauth2c: what a command that runs imapsync needs. */
 export const RUNS_IMAPSYNC: Requirement[] = ["imapsync", "oauth2c", "token"];
+
+/** check.json of a work directory, where `migrate` and `retry` find sizes and date cuts. */
+export async function checkIn(workDir: string): Promise<Report | undefined> {
+  const checked = checkPaths(workDir).json;
+  return existsSync(checked) ? loadReport(checked) : undefined;
+}
+
+/**
+ * The mail's plans of `migrate` and `retry` alike: with the sizes check.json and the previous
+ * report's verifications know, the biggest first and the big ones sliced (README: Big mailboxes),
+ * said on standard error; without, the users file's order.
+ */
+export function planMail(
+  input: Omit<PlanInput, "sizes" | "cuts">,
+  check: Report | undefined,
+  io: Pick<CommandIo, "stderr">,
+): MailboxPlan[] {
+  const sizes = knownSizes(check, input.previous);
+  const plans = planMailboxes({ ...input, sizes, cuts: knownCuts(check) });
+  if (sizes.size > 0) {
+    const sliced = plans.filter((plan) => plan.slices).length;
+    io.stderr.write(
+      `Largest first: sizes of ${plans.filter((p) => p.bytes !== undefined).length} of ${plans.length} mailboxes known (check.json, verifications); ${sliced} sliced.\n`,
+    );
+  }
+  return plans;
+}

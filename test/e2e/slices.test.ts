@@ -167,6 +167,51 @@ describe("big mailboxes, sliced", { timeout: 900_000 }, () => {
     assert.equal(later.filter((c) => c.mode === "justfolders").length, 1);
   });
 
+  it("retry reruns the mailboxes not ok largest first, as migrate runs them", async () => {
+    // Listed smallest first; one run at a time (nothing sliced), so the starts are the order.
+    const { users, world } = usersAndWorld(
+      { small1: "s1-pw", mid: "mid-pw", big: "big-pw-Été" },
+      {
+        mailboxes: {
+          "small1@contoso.test": SMALL,
+          "mid@contoso.test": [{ name: "INBOX", messages: 40 }],
+          [big]: BIG,
+        },
+      },
+    );
+    const s = await makeScene({ users, world, env: { CONCURRENCY: "1" } });
+    await checked(s);
+    // The admin's FullAccess is not there yet: every mailbox fails.
+    await s.setWorld({ ...world, delegations: {} });
+    const migrate = await s.run(["migrate", "--users", s.usersFile]);
+    assert.equal(migrate.exitCode, 1, migrate.stderr);
+    const failed = (await s.report()).mailboxes.map((e) => [e.source, e.status, e.class]);
+    assert.deepEqual(failed, [
+      ["small1@contoso.test", "failed", "not_delegated"],
+      ["mid@contoso.test", "failed", "not_delegated"],
+      [big, "failed", "not_delegated"],
+    ]);
+
+    await s.setWorld(world);
+    const before = (await doubleCalls(s.stateDir)).length;
+    const retry = await s.run(["retry", "--report", `${s.workDir}/report.json`]);
+    assert.equal(retry.exitCode, 0, retry.stderr);
+    assert.match(retry.stderr, /Largest first: sizes of 3 of 3 mailboxes known .*0 sliced/);
+    const rerun = (await doubleCalls(s.stateDir))
+      .slice(before)
+      .sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
+    assert.deepEqual(
+      rerun.map((c) => [c.user1, c.mode]),
+      [
+        [big, "sync"],
+        ["mid@contoso.test", "sync"],
+        ["small1@contoso.test", "sync"],
+      ],
+    );
+    const report = await s.report();
+    assert.ok(report.mailboxes.every((e) => e.status === "ok"));
+  });
+
   it("a slice that fails is rerun alone by retry; the mailbox is as its worst slice", async () => {
     const s = await bigScene({ brokenFolder: { [big]: "Archive" } });
     assert.equal((await s.run(["check", "--users", s.usersFile])).exitCode, 0);
