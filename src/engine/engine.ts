@@ -588,8 +588,10 @@ interface MailboxThrottling {
   /** When the current episode's first refusal ended its attempt; undefined between episodes. */
   episodeStart?: number;
   rememberedMs?: number;
-  /** What the attempt that got through after `rememberedMs` copied before its own refusal. */
-  rememberedCopied?: number;
+  /** Messages its slices copied since the last episode ended (got through), all slices together. */
+  copiedSince: number;
+  /** What they copied between the two episodes before: the budget the server last allowed. */
+  allowance?: number;
 }
 
 function slicedMailboxes(deps: EngineDeps): SlicedMailboxes {
@@ -600,7 +602,7 @@ function slicedMailboxes(deps: EngineDeps): SlicedMailboxes {
   const most = deps.limits.maxSlices ?? Number.POSITIVE_INFINITY;
   const now = () => clockOf(deps).now();
   const stateOf = (source: string) => {
-    const state = throttling.get(source) ?? { throttled: false, throttledAgain: 0 };
+    const state = throttling.get(source) ?? { throttled: false, throttledAgain: 0, copiedSince: 0 };
     throttling.set(source, state);
     return state;
   };
@@ -635,17 +637,16 @@ function slicedMailboxes(deps: EngineDeps): SlicedMailboxes {
       if (copied > 0 && state.episodeStart !== undefined && started >= state.episodeStart) {
         // Got through: the episode refused it from its first refusal until its last wait ended.
         state.rememberedMs = (pausedUntil.get(source) ?? started) - state.episodeStart;
-        state.rememberedCopied = copied;
         state.episodeStart = undefined;
-      } else if (
-        classification.class === "throttled" &&
-        copied > 0 &&
-        copied < (state.rememberedCopied ?? 0) / 2
-      ) {
-        // Refused after copying much less than the run that got through: the budget is not the
-        // one the remembered wait was for (others' load, a smaller allowance); the suggestion again.
-        state.rememberedMs = undefined;
-        state.rememberedCopied = undefined;
+        state.copiedSince = 0;
+      }
+      state.copiedSince += copied;
+      if (classification.class === "throttled" && state.episodeStart === undefined) {
+        // A new episode. Its slices copied much less than the server allowed last time: the
+        // budget is not the one the remembered wait was for (others' load, a smaller allowance);
+        // the suggestion again.
+        if (state.copiedSince < (state.allowance ?? 0) / 2) state.rememberedMs = undefined;
+        state.allowance = state.copiedSince;
       }
       Object.assign(history, {
         throttled: state.throttled,
@@ -744,7 +745,7 @@ function refusedWhenStopped(ended: Ended, pause: AbortSignal | undefined): Ended
 /**
  * A slice its mailbox's throttling stopped: neither a throttled attempt nor a failure, so the
  * retry policy does not count it. It waits with its mailbox, then goes on (imapsync is
- * incremental: what it copied stays, and is not copied again) under the lowered cap.
+ * incremental: what it copied stays, and is not copied again) one slice at a time.
  */
 async function settlePausedSlice(
   { history, entry, result }: Ended,

@@ -904,10 +904,11 @@ describe("engine: a big mailbox's slices and Exchange Online's throttling (virtu
  */
 function mailboxBudgetServer(
   clock: Clock,
-  o: { perSlice: number; perWindow: number; windowMs: number; suggestMs: number },
+  o: { perSlice: number; perWindow: number; windowMs: number; suggestMs: number; later?: number },
 ) {
   const there = new Map<string, number>();
   let left = o.perWindow;
+  let windows = 0;
   let refusedUntil = Number.NEGATIVE_INFINITY;
   const attempts: string[] = [];
   const runner = async (plan: MailboxPlan, io: AttemptIo): Promise<AttemptResult> => {
@@ -922,7 +923,8 @@ function mailboxBudgetServer(
     const cls: RunClass = copied === missing ? "ok" : "throttled";
     if (cls === "throttled" && open) {
       refusedUntil = clock.now() + o.windowMs;
-      left = o.perWindow;
+      // From its third window on, the mailbox may be allowed `later` messages instead.
+      left = ++windows >= 2 ? (o.later ?? o.perWindow) : o.perWindow;
     }
     attempts.push(`${(clock.now() - VIRTUAL_START) / 1000}s ${id} ${copied} ${cls}`);
     Object.assign(attempt, { class: cls, messagesTransferred: copied });
@@ -1005,6 +1007,50 @@ describe("engine: a sliced mailbox learns how long Exchange Online refuses it (v
       ),
       JSON.stringify(remedies),
     );
+  });
+
+  it("allowed much less than the time before, it forgets the remembered wait and learns again", async () => {
+    const clock = virtualClock();
+    const stream = sink();
+    const ui = new PlainUi(["big@contoso.test"], {
+      stream,
+      env: {},
+      now: () => new Date(clock.now()),
+    });
+    const s = await scene(["big"], {}, fakeTokens(), { clock, ui });
+    // 100 messages a window, then 20 from the third window on (another client spends the rest).
+    const server = mailboxBudgetServer(clock, {
+      perSlice: 260,
+      perWindow: 100,
+      windowMs: 10_000,
+      suggestMs: 3000,
+      later: 20,
+    });
+    const config = testConfig({ workDir: s.workDir, concurrency: 1 });
+    await runEngine([{ ...s.plans[0]!, slices: [{ id: "s1", folders: ["F1"] }] }], {
+      ...s.deps,
+      runAttempt: server.runner,
+      replan: (mode, plan, entry) =>
+        planAttempt(mode, plan.mailbox, "users.csv", config, entry, mode === "sync" ? plan : {}),
+      limits: { ...s.deps.limits, concurrency: 1, maxSlices: 1 },
+      random: () => 0,
+    });
+    await ui.close();
+    assert.equal(s.entry("big").status, "ok");
+    assert.deepEqual(server.attempts, [
+      "0s s1 100 throttled",
+      "3s s1 0 throttled",
+      "9s s1 0 throttled",
+      "21s s1 100 throttled",
+      // 20 where 100 went through before: back to the suggestion, doubled again.
+      "42s s1 20 throttled",
+      "45s s1 0 throttled",
+      "51s s1 0 throttled",
+      "63s s1 20 throttled",
+      "84s s1 20 ok",
+    ]);
+    const waits = [...stream.text().matchAll(/next try at \S+ \(in (\S+)\)/g)].map((m) => m[1]);
+    assert.deepEqual(waits, ["3s", "6s", "12s", "21s", "3s", "6s", "12s", "21s"]);
   });
 
   it("a whole mailbox keeps issue 17's rule: each episode starts again from the suggestion", async () => {
