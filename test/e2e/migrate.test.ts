@@ -81,15 +81,19 @@ const WORLD: World = {
     Object.entries(PASSWORDS).map(([name, password]) => [`${name}@contoso.test`, password]),
   ),
   throttle: { "carol@contoso.test": 1 },
-  // big takes 9 s to copy: longer than the first token (6 s) lives.
   seconds: { "big@contoso.test": 9 },
 };
 
 describe("migrate, retry and --resume against the doubles", { timeout: 180_000 }, () => {
   it("ends each mailbox in its true class, retries what can be retried, reports it all, leaks nothing", async () => {
-    // A 2 s margin: no mailbox starts on a token about to die, however slow the machine, while
-    // big still starts on the first one (it has 4 s or more left then).
-    const s = await scene(USERS, WORLD, { FAKE_TOKEN_TTL: "6,3600", TOKEN_MARGIN: "2s" });
+    // big takes 16 s to copy: longer than the first token (12 s) lives. A 2 s margin: no mailbox
+    // starts on a token about to die, while big still starts on the first one, even after a
+    // sign-in that took a loaded machine several seconds.
+    const s = await scene(
+      USERS,
+      { ...WORLD, seconds: { "big@contoso.test": 16 } },
+      { FAKE_TOKEN_TTL: "12,3600", TOKEN_MARGIN: "2s" },
+    );
 
     const first = await s.run(["migrate", "--users", s.usersFile]);
     assert.equal(first.exitCode, 1, first.stderr);
