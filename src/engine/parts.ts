@@ -3,10 +3,10 @@
 // part's attempt is one run of the part runner (items/run.ts) through the two sides `open` gives;
 // it never spawns imapsync, so --concurrency (imapsync runs) does not count it.
 import type { PartPlan } from "../plan/plan.js";
-import type { Part, ReportEntry } from "../report/schema.js";
+import type { Part, PermissionCheck, ReportEntry } from "../report/schema.js";
 import type { ReportStore } from "../report/store.js";
 import type { RunClass } from "../outcomes/classes.js";
-import { partRemedy } from "../outcomes/remedies.js";
+import { accessRemedy, partRemedy } from "../outcomes/remedies.js";
 import { checkPart, runPart, verifyPart, type PartEnds, type PartResult } from "../items/run.js";
 import { classifyPartError, type PartFailure } from "../items/classify.js";
 import { zeroCounts } from "../items/sync.js";
@@ -205,12 +205,16 @@ function outcomeLine(plan: PartPlan, part: Part): string {
 }
 
 /**
- * `check` for every part plan, in the parts' own pool: each mailbox's collections listed at the
- * source and its destination login tried, nothing copied. A part per plan, by mailbox.
+ * `check` for every part plan, in the parts' own pool: each permission tried on each mailbox, its
+ * collections listed at the source and its destination login tried, nothing copied. A part per
+ * plan, by mailbox, with a verdict per permission.
  */
 export async function checkParts(
   plans: PartPlan[],
-  deps: Pick<PartsDeps, "open" | "concurrency" | "signal" | "appOnly">,
+  deps: Pick<PartsDeps, "open" | "concurrency" | "signal" | "appOnly"> & {
+    /** The permissions the token's claims carry (`roles`, or `scp`); undefined for an opaque token. */
+    granted?: readonly string[];
+  },
 ): Promise<Map<string, Part[]>> {
   const found = new Map<string, Part[]>();
   await schedule(plans, { concurrency: deps.concurrency, signal: deps.signal }, async (plan) => {
@@ -218,29 +222,44 @@ export async function checkParts(
     try {
       result = await checkPart(plan.kind, await deps.open(plan));
     } catch (error) {
-      result = { owned: 0, skipped: 0, failure: classifyPartError(error, "source") };
+      result = { owned: 0, skipped: 0, access: [], failure: classifyPartError(error, "source") };
     }
+    const mailbox = plan.mailbox.source;
+    const permissions: PermissionCheck[] = result.access.map(({ permission, verdict, said }) => {
+      const name = deps.appOnly ? permission.app : permission.delegated;
+      if (verdict === "granted") return { permission: name, verdict };
+      const inToken = deps.granted?.some((g) => g.toLowerCase() === name.toLowerCase());
+      const remedy = accessRemedy(verdict, {
+        permission: name,
+        appOnly: deps.appOnly,
+        mailbox,
+        inToken,
+        said,
+      });
+      return { permission: name, verdict, ...(said && { said }), remedy };
+    });
     const cls = result.failure?.class ?? "ok";
     const remedy =
-      result.failure?.remedy && cls !== "throttled"
+      permissions.find((p) => p.remedy)?.remedy ??
+      (result.failure?.remedy && cls !== "throttled"
         ? result.failure.remedy
         : cls === "ok"
           ? `${result.owned} ${plan.kind === "calendar" ? "calendars" : "contact folders"} to move${result.skipped ? `, ${result.skipped} not the mailbox's own (left out)` : ""}; the destination login works.`
-          : partRemedy(cls, {
-              kind: plan.kind,
-              mailbox: plan.mailbox.source,
-              appOnly: deps.appOnly,
-            });
-    const parts = found.get(plan.mailbox.source) ?? [];
+          : partRemedy(cls, { kind: plan.kind, mailbox, appOnly: deps.appOnly }));
+    const parts = found.get(mailbox) ?? [];
     parts.push({
       kind: plan.kind,
       status: cls === "ok" ? "ok" : "failed",
       class: cls,
       remedy,
       attempts: [],
+      ...(permissions.length > 0 && { permissions }),
     });
-    found.set(plan.mailbox.source, parts);
+    found.set(mailbox, parts);
     return {};
   });
+  // In the plans' order (ITEMS'), whichever check ended first.
+  const order = (p: Part) => plans.findIndex((plan) => plan.kind === p.kind);
+  for (const parts of found.values()) parts.sort((a, b) => order(a) - order(b));
   return found;
 }

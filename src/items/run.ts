@@ -4,7 +4,7 @@
 // side that threw it (classify.ts); the engine (engine/parts.ts) decides what comes next.
 import type { PartCounts, VerifiedCollection } from "../report/schema.js";
 import { classifyPartError, type PartFailure, type Side } from "./classify.js";
-import type { ItemDestination, ItemKind, ItemSource } from "./contract.js";
+import type { AccessCheck, ItemDestination, ItemKind, ItemSource } from "./contract.js";
 import { readState, writeState } from "./state.js";
 import { syncCollection, zeroCounts } from "./sync.js";
 
@@ -128,21 +128,25 @@ export async function runPart(run: {
 }
 
 /**
- * `check` for one part: the source lists the mailbox's collections (Graph's token, its permissions
- * and the mailbox's access policy answer there), then the destination logs in; nothing is copied
- * or created. What it says about the mailbox, per collection kind.
+ * `check` for one part: the source tries each permission the kind needs on the mailbox (one cheap
+ * request each), lists the mailbox's collections (Graph's token and the mailbox's access policy
+ * answer there), then the destination logs in; nothing is copied or created. A permission not
+ * granted ends the check there, with every permission's verdict.
  */
 export async function checkPart(
   kind: ItemKind,
   ends: PartEnds,
-): Promise<{ owned: number; skipped: number; failure?: PartFailure }> {
+): Promise<{ owned: number; skipped: number; access: AccessCheck[]; failure?: PartFailure }> {
   const { source } = tagged(ends);
+  const access = (await ends.source.access?.(kind)) ?? [];
+  const denied = access.find((a) => a.verdict !== "granted");
+  if (denied) return { owned: 0, skipped: 0, access, failure: failureOf(denied.error) };
   try {
     const listed = await source.collections(kind);
     if (ends.probe) await on("destination", ends.probe);
-    return { owned: listed.owned.length, skipped: listed.skipped.length };
+    return { owned: listed.owned.length, skipped: listed.skipped.length, access };
   } catch (error) {
-    return { owned: 0, skipped: 0, failure: failureOf(error) };
+    return { owned: 0, skipped: 0, access, failure: failureOf(error) };
   }
 }
 

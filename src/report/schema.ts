@@ -133,6 +133,30 @@ const partVerificationSchema = z.object({
 });
 export type PartVerification = z.infer<typeof partVerificationSchema>;
 
+/**
+ * What one permission of the Graph token allows on one mailbox (`check`): granted, refused (403),
+ * the user has no Exchange Online mailbox (404 MailboxNotEnabledForRESTAPI), Graph knows no such
+ * user (any other 404), or no verdict (throttled, unreachable).
+ */
+export const ACCESS_VERDICTS = [
+  "granted",
+  "refused",
+  "no_mailbox",
+  "unknown_user",
+  "unanswered",
+] as const;
+export type AccessVerdict = (typeof ACCESS_VERDICTS)[number];
+
+const permissionCheckSchema = z.object({
+  /** As the admin grants it: `Calendars.Read` (application) or `Calendars.Read.Shared` (delegated). */
+  permission: z.string(),
+  verdict: z.enum(ACCESS_VERDICTS),
+  /** What Graph answered when it was not granted ("403 ErrorAccessDenied"). */
+  said: z.string().optional(),
+  remedy: z.string().optional(),
+});
+export type PermissionCheck = z.infer<typeof permissionCheckSchema>;
+
 export const partKindSchema = z.enum(ITEMS);
 export type PartKind = z.infer<typeof partKindSchema>;
 
@@ -157,6 +181,8 @@ export const partSchema = z.object({
   /** Where the collections went (DAV addresses, or the files to import by hand). */
   locations: z.array(z.string()).optional(),
   verification: partVerificationSchema.optional(),
+  /** check.json only: each permission the part needs, tried on this mailbox. */
+  permissions: z.array(permissionCheckSchema).optional(),
 });
 export type Part = z.infer<typeof partSchema>;
 

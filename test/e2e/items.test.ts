@@ -298,4 +298,74 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
     );
     assert.match(run.stdout, /1 of 3 mailboxes can be migrated/);
   });
+
+  it("check gives a verdict per Graph permission and mailbox: the role the app lacks, the mailbox a policy leaves out, the unknown user; in check.json too", async () => {
+    const dir = await tempDir("items-permissions-");
+    await writeFile(
+      path.join(dir, "users.csv"),
+      [
+        "source,destination,password",
+        `alice@contoso.test,alice@example.net,${PASSWORDS["alice@example.net"]}`,
+        `bob@contoso.test,bob@example.net,${PASSWORDS["bob@example.net"]}`,
+        "nobody@contoso.test,nobody@example.net,x",
+        "",
+      ].join("\n"),
+    );
+    const env = {
+      ITEMS: "calendar,contacts",
+      ...graphEnv(),
+      WORK_DIR: path.join(dir, "work"),
+    };
+    world.oauth.setGraphRoles(["Calendars.Read", "MailboxSettings.Read"]);
+    let run: Awaited<ReturnType<typeof runCli>>;
+    try {
+      run = await runCli(["check", "--users", "users.csv"], { cwd: dir, env });
+    } finally {
+      world.oauth.setGraphRoles(["Calendars.Read", "Contacts.Read", "MailboxSettings.Read"]);
+    }
+    assert.equal(run.exitCode, 1, run.stderr);
+    assert.match(
+      run.stdout,
+      /Graph token {2}expires at .*; roles: Calendars\.Read MailboxSettings\.Read/,
+    );
+    const row = (who: string, permission: string, verdict: string) =>
+      new RegExp(
+        `^ +${who.replaceAll(".", "\\.")} +${permission.replaceAll(".", "\\.")} +${verdict} +(.*)$`,
+        "m",
+      );
+    assert.match(run.stdout, row("alice@contoso.test", "Calendars.Read", "granted"));
+    assert.match(run.stdout, row("alice@contoso.test", "MailboxSettings.Read", "granted"));
+    assert.match(
+      run.stdout,
+      /alice@contoso\.test +Contacts\.Read +refused +Microsoft Graph refused Contacts\.Read on alice@contoso\.test \(403 ErrorAccessDenied\): the token's roles lack it: give the app the application permission Contacts\.Read/,
+    );
+    assert.match(
+      run.stdout,
+      /bob@contoso\.test +Calendars\.Read +refused +.*the token carries it, so an Exchange application access policy or RBAC for Applications scope leaves bob@contoso\.test out/,
+    );
+    assert.match(
+      run.stdout,
+      /nobody@contoso\.test +Calendars\.Read +unknown_user +Microsoft Graph knows no user nobody@contoso\.test \(404\): check the source address in the users file/,
+    );
+    assert.match(run.stdout, /alice@contoso\.test +calendar +ok +2 calendars to move/);
+    assert.match(
+      run.stdout,
+      /alice@contoso\.test +contacts +not_delegated +Microsoft Graph refused Contacts\.Read/,
+    );
+    assert.match(run.stdout, /0 of 3 mailboxes can be migrated/);
+    const saved = JSON.parse(await readFile(path.join(dir, "work", "check.json"), "utf8"));
+    const alice = saved.mailboxes.find(
+      (m: { source: string }) => m.source === "alice@contoso.test",
+    );
+    assert.deepEqual(
+      alice.parts.map(
+        (p: { kind: string; permissions: { permission: string; verdict: string }[] }) =>
+          `${p.kind}: ${p.permissions.map((c) => `${c.permission} ${c.verdict}`).join(", ")}`,
+      ),
+      [
+        "calendar: Calendars.Read granted, MailboxSettings.Read granted",
+        "contacts: Contacts.Read refused",
+      ],
+    );
+  });
 });

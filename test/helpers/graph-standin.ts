@@ -29,7 +29,12 @@ export async function startGraphWorld(): Promise<GraphWorld> {
   const graph = await startGraph({
     verify: async (token) => {
       const claims = await oauth.verify(token, GRAPH_AUDIENCE);
-      return claims && { who: claims.upn ?? claims.appid };
+      return (
+        claims && {
+          who: claims.upn ?? claims.appid,
+          permissions: claims.roles ?? claims.scp?.split(" ") ?? [],
+        }
+      );
     },
     seed: graphSeed(),
     denied: [GRAPH_DENIED],
