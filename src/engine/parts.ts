@@ -45,12 +45,18 @@ function partIn(entry: ReportEntry, plan: PartPlan): Part {
 export async function runParts(plans: PartPlan[], deps: PartsDeps): Promise<void> {
   const clock = deps.clock ?? systemClock;
   const histories = new Map<PartPlan, AttemptCounts>();
+  // A pass runs from its first attempt until the part ends ok: a part that has not (interrupted,
+  // failed, throttled past its budget) goes on with its pass, through `--resume` or `retry` too.
+  const newPass = new Set<PartPlan>();
   for (const plan of plans) {
     histories.set(plan, freshCounts());
     const part = partIn(deps.store.entry(plan.mailbox.source), plan);
     if (plan.mode === "sync") {
+      if (part.status === "ok" || part.attempts.length === 0 || !part.counts) {
+        newPass.add(plan);
+        part.counts = zeroCounts();
+      }
       part.status = "pending";
-      part.counts = zeroCounts();
     }
   }
   const unfinished = await schedule(
@@ -69,7 +75,7 @@ export async function runParts(plans: PartPlan[], deps: PartsDeps): Promise<void
         part.verification = undefined;
       }
       await deps.store.saveEntry(entry);
-      const ran = await attempt(plan, deps);
+      const ran = await attempt(plan, deps, newPass.delete(plan));
       const failure = ran.failure;
       const cls: RunClass = failure?.class ?? "ok";
       const copied = ran.counts ? ran.counts.sent + ran.counts.updated + ran.counts.removed : 0;
@@ -150,7 +156,7 @@ type Ran = Partial<PartResult> &
     failure?: PartFailure;
   };
 
-async function attempt(plan: PartPlan, deps: PartsDeps): Promise<Ran> {
+async function attempt(plan: PartPlan, deps: PartsDeps, newPass: boolean): Promise<Ran> {
   let ends: PartEnds;
   try {
     ends = await deps.open(plan);
@@ -168,22 +174,17 @@ async function attempt(plan: PartPlan, deps: PartsDeps): Promise<Ran> {
     ends,
     stateFile: plan.stateFile,
     signal: deps.signal,
+    newPass,
   });
   return { ...result, collections: [], missingItems: 0 };
 }
 
-/** A sync attempt into the part: its record, the run's counts, and what the latest pass found. */
+/** A sync attempt into the part: its record, the pass's counts, and what the latest pass found. */
 function record(part: Part, ran: Ran, cls: RunClass, remedy: string, ended: string): void {
   const last = part.attempts.at(-1)!;
   Object.assign(last, { end: ended, class: cls, counts: ran.counts, detail: ran.failure?.detail });
-  const total = (part.counts ??= zeroCounts());
-  if (ran.counts) {
-    total.sent += ran.counts.sent;
-    total.updated += ran.counts.updated;
-    total.removed += ran.counts.removed;
-    total.unchanged = ran.counts.unchanged;
-    total.collections = ran.counts.collections;
-  }
+  // An attempt whose sides did not open leaves the pass's counts as they were.
+  if (ran.passCounts) part.counts = ran.passCounts;
   part.class = cls;
   part.remedy = remedy;
   if (ran.skipped) part.skipped = ran.skipped;

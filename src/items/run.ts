@@ -5,7 +5,7 @@
 import type { PartCounts, VerifiedCollection } from "../report/schema.js";
 import { classifyPartError, type PartFailure, type Side } from "./classify.js";
 import type { AccessCheck, ItemDestination, ItemKind, ItemSource } from "./contract.js";
-import { readState, writeState } from "./state.js";
+import { emptyPass, passCounts, readState, writeState } from "./state.js";
 import { syncCollection, zeroCounts } from "./sync.js";
 
 /** The two sides of one part, opened for one attempt. */
@@ -20,7 +20,10 @@ export interface PartEnds {
 }
 
 export interface PartResult {
+  /** What this attempt did. */
   counts: PartCounts;
+  /** What the part's pass did, this attempt included: each item once (state.ts). */
+  passCounts: PartCounts;
   skipped: { name: string; reason: string }[];
   losses: string[];
   /** Where each collection went (DAV addresses or files), in the source's order. */
@@ -81,16 +84,30 @@ function failureOf(error: unknown): PartFailure {
     : classifyPartError(error, "source");
 }
 
-/** One attempt: sends what changed since the state of `stateFile`, and saves the new state. */
+/**
+ * One attempt: sends what changed since the state of `stateFile`, and saves the new state. The
+ * first attempt of a run starts a new pass (`newPass`); the others add to the one on file.
+ */
 export async function runPart(run: {
   kind: ItemKind;
   ends: PartEnds;
   stateFile: string;
   signal: AbortSignal;
+  newPass: boolean;
 }): Promise<PartResult> {
   const { source, destination } = tagged(run.ends);
   const state = await readState(run.stateFile);
-  const result: PartResult = { counts: zeroCounts(), skipped: [], losses: [], locations: [] };
+  const pass = run.newPass || !state.pass ? emptyPass() : state.pass;
+  // On file at once: an attempt that fails before its first collection must not leave the next
+  // one adding to the pass before.
+  if (pass !== state.pass) await writeState(run.stateFile, { ...state, pass });
+  state.pass = pass;
+  const result: Omit<PartResult, "passCounts"> = {
+    counts: zeroCounts(),
+    skipped: [],
+    losses: [],
+    locations: [],
+  };
   try {
     const listed = await source.collections(run.kind);
     result.skipped = listed.skipped.map(({ name, reason }) => ({ name, reason }));
@@ -107,6 +124,7 @@ export async function runPart(run: {
           collection,
           state: known,
           counts: result.counts,
+          pass,
           losses: result.losses,
           signal: run.signal,
         });
@@ -124,7 +142,7 @@ export async function runPart(run: {
   } catch (error) {
     result.failure ??= failureOf(error);
   }
-  return result;
+  return { ...result, passCounts: passCounts(pass) };
 }
 
 /**

@@ -172,7 +172,10 @@ export const partSchema = z.object({
   remedy: z.string().optional(),
   nextAttemptAt: z.string().optional(),
   attempts: z.array(partAttemptSchema),
-  /** The attempts of the last run summed: what that pass did. */
+  /**
+   * What the part's pass did: every attempt from the first of a run until the part ends ok
+   * (`--resume` and `retry` go on with it), each item once (items/state.ts).
+   */
   counts: partCountsSchema.optional(),
   /** Collections the source lists that are not the mailbox's own (shared, birthdays, holidays). */
   skipped: z.array(z.object({ name: z.string(), reason: z.string() })).optional(),

@@ -230,6 +230,35 @@ describe("runParts", () => {
     await runParts(s.plans(), s.deps);
     for (const entry of s.store.report.mailboxes) assert.equal(entry.parts![0]!.status, "pending");
   });
+
+  it("a part's counts are its whole pass: a run that did not end ok goes on with them; the run after an ok starts afresh", async () => {
+    const s = await scene(["alice"], ["calendar"]);
+    await runParts(s.plans(), s.deps);
+    const source = s.ends.get("alice@contoso.test")!.source;
+    source.content.set(
+      "cal",
+      ["e1", "e2", "e3", "e4"].map((n) => item(`alice-${n}`)),
+    );
+    source.failAt.set("cal", { index: 3, error: httpError(403, "ErrorAccessDenied") });
+    await runParts(s.plans(), s.deps);
+    const part = () => s.store.entry("alice@contoso.test").parts![0]!;
+    assert.equal(part().status, "failed");
+    const counts = (sent: number, unchanged: number, collections = 1) => ({
+      collections,
+      sent,
+      updated: 0,
+      removed: 0,
+      unchanged,
+    });
+    assert.deepEqual(part().counts, counts(1, 2, 0));
+    // Run again (--resume, retry): e4 is sent; e3, sent before, counts as sent, not unchanged.
+    await runParts(s.plans(), s.deps);
+    assert.equal(part().status, "ok");
+    assert.deepEqual(part().counts, counts(2, 2));
+    assert.deepEqual(part().attempts.at(-1)!.counts, counts(1, 3));
+    await runParts(s.plans(), s.deps);
+    assert.deepEqual(part().counts, counts(0, 4));
+  });
 });
 
 describe("checkParts", () => {
