@@ -185,6 +185,7 @@ function record(part: Part, ran: Ran, cls: RunClass, remedy: string, ended: stri
   Object.assign(last, { end: ended, class: cls, counts: ran.counts, detail: ran.failure?.detail });
   // An attempt whose sides did not open leaves the pass's counts as they were.
   if (ran.passCounts) part.counts = ran.passCounts;
+  if (ran.gone) part.gone = ran.gone.length > 0 ? ran.gone : undefined;
   part.class = cls;
   part.remedy = remedy;
   if (ran.skipped) part.skipped = ran.skipped;
@@ -200,9 +201,12 @@ function outcomeLine(plan: PartPlan, part: Part): string {
   }
   const c = part.counts ?? zeroCounts();
   const counts = `${c.collections} collections, ${c.sent} sent, ${c.updated} updated, ${c.removed} removed, ${c.unchanged} unchanged`;
+  const gone = part.gone?.length
+    ? `; gone at the source since the last run, kept at the destination: ${part.gone.map((g) => `${g.name} (${g.location})`).join(", ")}`
+    : "";
   return part.status === "ok"
-    ? `${who}: ok, ${counts}`
-    : `${who}: ${part.status} (${part.class}), ${counts}: ${part.remedy}`;
+    ? `${who}: ok, ${counts}${gone}`
+    : `${who}: ${part.status} (${part.class}), ${counts}${gone}: ${part.remedy}`;
 }
 
 /**

@@ -4,8 +4,21 @@
 // side that threw it (classify.ts); the engine (engine/parts.ts) decides what comes next.
 import type { PartCounts, VerifiedCollection } from "../report/schema.js";
 import { classifyPartError, type PartFailure, type Side } from "./classify.js";
-import type { AccessCheck, ItemDestination, ItemKind, ItemSource } from "./contract.js";
-import { emptyPass, passCounts, readState, writeState } from "./state.js";
+import type {
+  AccessCheck,
+  ItemDestination,
+  ItemKind,
+  ItemSource,
+  SourceCollection,
+} from "./contract.js";
+import {
+  emptyPass,
+  passCounts,
+  readState,
+  writeState,
+  type Pass,
+  type SyncState,
+} from "./state.js";
 import { syncCollection, zeroCounts } from "./sync.js";
 
 /** The two sides of one part, opened for one attempt. */
@@ -24,6 +37,8 @@ export interface PartResult {
   counts: PartCounts;
   /** What the part's pass did, this attempt included: each item once (state.ts). */
   passCounts: PartCounts;
+  /** Collections moved before that the source no longer lists, found by the pass (kept at the destination). */
+  gone: { name: string; location: string }[];
   skipped: { name: string; reason: string }[];
   losses: string[];
   /** Where each collection went (DAV addresses or files), in the source's order. */
@@ -102,7 +117,7 @@ export async function runPart(run: {
   // one adding to the pass before.
   if (pass !== state.pass) await writeState(run.stateFile, { ...state, pass });
   state.pass = pass;
-  const result: Omit<PartResult, "passCounts"> = {
+  const result: Omit<PartResult, "passCounts" | "gone"> = {
     counts: zeroCounts(),
     skipped: [],
     losses: [],
@@ -111,6 +126,7 @@ export async function runPart(run: {
   try {
     const listed = await source.collections(run.kind);
     result.skipped = listed.skipped.map(({ name, reason }) => ({ name, reason }));
+    if (forgetGone(state, listed.owned, pass)) await writeState(run.stateFile, state);
     for (const collection of listed.owned) {
       const known = (state.collections[collection.id] ??= {
         name: collection.name,
@@ -142,7 +158,24 @@ export async function runPart(run: {
   } catch (error) {
     result.failure ??= failureOf(error);
   }
-  return { ...result, passCounts: passCounts(pass) };
+  return { ...result, passCounts: passCounts(pass), gone: pass.gone };
+}
+
+/**
+ * The collections an earlier run moved that the source no longer lists (deleted, or no longer
+ * the mailbox's own): never deleted at the destination, where they may be all that is left of
+ * them; their state is dropped so that no later run considers them, and the pass names them.
+ * Whether any was found.
+ */
+function forgetGone(state: SyncState, owned: readonly SourceCollection[], pass: Pass): boolean {
+  const listed = new Set(owned.map((c) => c.id));
+  const gone = Object.keys(state.collections).filter((id) => !listed.has(id));
+  for (const id of gone) {
+    const { name, location } = state.collections[id]!;
+    pass.gone.push({ name, location });
+    delete state.collections[id];
+  }
+  return gone.length > 0;
 }
 
 /**

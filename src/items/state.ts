@@ -40,6 +40,11 @@ const passSchema = z.object({
   removed: z.number(),
   /** The source collections the pass went through to their end. */
   collections: z.array(z.string()),
+  /**
+   * Collections an earlier run moved that the source no longer lists: kept at the destination,
+   * their state dropped, named in the report.
+   */
+  gone: z.array(z.object({ name: z.string(), location: z.string() })),
 });
 export type Pass = z.infer<typeof passSchema>;
 
@@ -52,7 +57,7 @@ const syncStateSchema = z.object({
 export type SyncState = z.infer<typeof syncStateSchema>;
 
 export function emptyPass(): Pass {
-  return { items: {}, removed: 0, collections: [] };
+  return { items: {}, removed: 0, collections: [], gone: [] };
 }
 
 /** An item sent by one attempt and found unchanged by the next was sent by the pass. */

@@ -183,6 +183,11 @@ export const partSchema = z.object({
   losses: z.array(z.string()).optional(),
   /** Where the collections went (DAV addresses, or the files to import by hand). */
   locations: z.array(z.string()).optional(),
+  /**
+   * Calendars or address books an earlier run moved that the source no longer lists ("gone at
+   * the source since the last run"): kept at the destination (`location`), no longer synced.
+   */
+  gone: z.array(z.object({ name: z.string(), location: z.string() })).optional(),
   verification: partVerificationSchema.optional(),
   /** check.json only: each permission the part needs, tried on this mailbox. */
   permissions: z.array(permissionCheckSchema).optional(),

@@ -18,6 +18,7 @@ const PASSWORDS = {
   "alice@example.net": "alice-dav-pw",
   "bob@example.net": "bob-dav-pw",
   "busy@example.net": "busy-dav-pw",
+  "carol@example.net": "carol-dav-pw",
 };
 
 let world: GraphWorld;
@@ -367,5 +368,74 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
         "contacts: Contacts.Read refused",
       ],
     );
+  });
+
+  it("a calendar gone at the source since the last run: named in the report, kept whole in Radicale, not named again", async () => {
+    const dir = await tempDir("items-gone-");
+    await writeFile(
+      path.join(dir, "users.csv"),
+      `source,destination,password\ncarol@contoso.test,carol@example.net,${PASSWORDS["carol@example.net"]}\n`,
+    );
+    const env = {
+      ITEMS: "calendar",
+      ...graphEnv(),
+      DAV_URL: radicale.url,
+      WORK_DIR: path.join(dir, "work"),
+    };
+    const carol = world.seed["carol@contoso.test"]!;
+    const conges = structuredClone(carol.calendars[0]!);
+    conges.calendar = {
+      ...conges.calendar,
+      id: "cal-carol-conges",
+      name: "Congés Été",
+      isDefaultCalendar: false,
+      isRemovable: true,
+    };
+    conges.events = conges.events.map((e) => ({
+      ...e,
+      id: "evt-carol-conges",
+      iCalUId: "uid-carol-conges",
+    }));
+    carol.calendars.push(conges);
+    const migrate = () => runCli(["migrate", "--users", "users.csv"], { cwd: dir, env });
+    const partOf = async () =>
+      JSON.parse(await readFile(path.join(dir, "work", "report.json"), "utf8")).mailboxes[0]
+        .parts[0];
+    try {
+      const first = await migrate();
+      assert.equal(first.exitCode, 0, first.stderr);
+      assert.equal((await partOf()).counts.collections, 2);
+      carol.calendars.pop();
+      const second = await migrate();
+      assert.equal(second.exitCode, 0, second.stderr);
+      const part = await partOf();
+      assert.equal(part.status, "ok");
+      const location = new URL("/carol@example.net/conges-ete/", radicale.url).href;
+      assert.deepEqual(part.gone, [{ name: "Congés Été", location }]);
+      assert.match(
+        second.stdout + second.stderr,
+        /carol@contoso\.test calendar: ok, 1 collections, .*; gone at the source since the last run, kept at the destination: Congés Été \(http:\/\/127\.0\.0\.1:\d+\/carol@example\.net\/conges-ete\/\)/,
+      );
+      assert.match(
+        second.stdout,
+        /^Gone at the source since the last run, kept at the destination \(remove them there by hand if they should go\):\n {2}carol@contoso\.test calendar: Congés Été \(http:\/\/127\.0\.0\.1:\d+\/carol@example\.net\/conges-ete\/\)$/m,
+      );
+      const kept = await stored("carol@example.net", "calendar");
+      assert.equal(
+        kept.get("/carol@example.net/conges-ete/")?.length,
+        1,
+        "its event is still there",
+      );
+      const html = await readFile(path.join(dir, "work", "report.html"), "utf8");
+      assert.match(
+        html,
+        /gone at the source since the last run, kept at the destination, Congés Été/,
+      );
+      const third = await migrate();
+      assert.equal(third.exitCode, 0, third.stderr);
+      assert.equal((await partOf()).gone, undefined);
+    } finally {
+      if (carol.calendars.length > 1) carol.calendars.pop();
+    }
   });
 });

@@ -7,6 +7,7 @@ import {
   GRAPH_THROTTLED,
   GRAPH_THROTTLED_TIMES,
   graphSeed,
+  type GraphMailboxSeed,
 } from "../../scripts/standin/graph-seed.js";
 import {
   APP_CLIENT_ID,
@@ -19,6 +20,8 @@ import type { StoredToken } from "../../src/token/index.js";
 export interface GraphWorld {
   oauth: OAuthServer;
   graph: GraphServer;
+  /** What the stand-in serves, by mailbox: a test may change it between runs. */
+  seed: Record<string, GraphMailboxSeed>;
   /** An app-only token minted for Graph (or, with `audience`, for another API). */
   token(audience?: string): Promise<StoredToken>;
   stop(): Promise<void>;
@@ -26,6 +29,7 @@ export interface GraphWorld {
 
 export async function startGraphWorld(): Promise<GraphWorld> {
   const oauth = await startOAuthServer({ tenant: "contoso.test" });
+  const seed = graphSeed();
   const graph = await startGraph({
     verify: async (token) => {
       const claims = await oauth.verify(token, GRAPH_AUDIENCE);
@@ -36,7 +40,7 @@ export async function startGraphWorld(): Promise<GraphWorld> {
         }
       );
     },
-    seed: graphSeed(),
+    seed,
     denied: [GRAPH_DENIED],
     notEnabled: [GRAPH_NOT_ENABLED],
     throttled: { [GRAPH_THROTTLED]: GRAPH_THROTTLED_TIMES },
@@ -44,6 +48,7 @@ export async function startGraphWorld(): Promise<GraphWorld> {
   return {
     oauth,
     graph,
+    seed,
     token: async (audience = GRAPH_AUDIENCE) => {
       const now = new Date();
       return {

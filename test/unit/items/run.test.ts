@@ -251,6 +251,26 @@ describe("runPart with in-memory sides", () => {
     assert.deepEqual(Object.keys((await readState(file)).collections.A!.items), ["u1"]);
   });
 
+  it("a collection gone at the source since the last run is named, kept whole at the destination, and forgotten", async () => {
+    const source = new FakeSource()
+      .add({ id: "A", name: "Calendar", isDefault: true }, [item("u1")])
+      .add({ id: "B", name: "Congés Été", isDefault: false }, [item("b1"), item("b2")]);
+    const destination = new FakeDestination();
+    const file = stateFile();
+    const first = await run(source, destination, file);
+    assert.deepEqual(first.gone, []);
+    source.owned.splice(1, 1);
+    const second = await run(source, destination, file);
+    assert.equal(second.failure, undefined);
+    assert.deepEqual(second.gone, [{ name: "Congés Été", location: "/Congés Été/" }]);
+    assert.deepEqual(destination.uids("/Congés Été/"), ["b1", "b2"], "nothing deleted there");
+    assert.equal(destination.calls.remove, 0);
+    assert.deepEqual(Object.keys((await readState(file)).collections), ["A"]);
+    // A later attempt of the same pass still names it; the next pass does not.
+    assert.deepEqual((await run(source, destination, file, false)).gone, second.gone);
+    assert.deepEqual((await run(source, destination, file, true)).gone, []);
+  });
+
   it("an unreadable state file starts afresh: items are replaced by UID, never duplicated", async () => {
     const source = new FakeSource().add({ id: "A", name: "Calendar", isDefault: true }, [
       item("u1"),
