@@ -286,6 +286,7 @@ export function quotaShortfallRemedy(
 export type DavTrouble =
   | { kind: "login"; user: string; status: number }
   | { kind: "unreachable"; url: string; cause: string }
+  | { kind: "tls"; url: string; cause: string }
   | { kind: "quota"; request: string }
   | { kind: "server"; request: string; status: number }
   | { kind: "forbidden"; request: string }
@@ -304,6 +305,8 @@ export function davRemedy(t: DavTrouble): string {
       );
     case "unreachable":
       return `The CalDAV/CardDAV server at ${t.url} could not be reached (${t.cause}): check DAV_URL, the network or firewall; the tool retries with growing delays.`;
+    case "tls":
+      return `The TLS handshake with the CalDAV/CardDAV server at ${t.url} failed (${t.cause}): for a certificate signed by a private CA, give that CA's PEM file in CA2_FILE (the same as the mail's destination); TLS2_VERIFY=false accepts any certificate (a test server only); check that DAV_URL's scheme and port match the server, then rerun.`;
     case "quota":
       return `The destination account is full (${t.request}): raise its quota or free space on it, then rerun (items already stored are skipped).`;
     case "server":

@@ -7,10 +7,10 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import ICAL from "ical.js";
-import { APP_CLIENT_ID, APP_CLIENT_SECRET } from "../../scripts/standin/oauth-server.js";
+import { APP_CLIENT_ID } from "../../scripts/standin/oauth-server.js";
 import { runCli, tempDir } from "../helpers/env.js";
 import { makeScene, usersAndWorld } from "../helpers/cli-scene.js";
-import { startGraphWorld, type GraphWorld } from "../helpers/graph-standin.js";
+import { graphEnv, startGraphWorld, type GraphWorld } from "../helpers/graph-standin.js";
 import { startRadicale, type Radicale } from "../helpers/radicale.js";
 
 const PASSWORDS = {
@@ -103,16 +103,6 @@ function occurrences(datas: string[], from: string, to: string): string[] {
   return starts.sort();
 }
 
-/** The app-only grant and the stand-in's OAuth server and Graph: what every case reads Graph with. */
-const graphEnv = () => ({
-  GRANT: "client-credentials",
-  TENANT_ID: "contoso.test",
-  APP_ID: APP_CLIENT_ID,
-  APP_SECRET: APP_CLIENT_SECRET,
-  AUTHORITY_URL: world.oauth.issuer,
-  GRAPH_URL: world.graph.url,
-});
-
 describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => {
   it("ends ok for alice and the throttled mailbox, not_delegated for bob; Radicale holds every occurrence and contact; a rerun adds nothing", async () => {
     const dir = await tempDir("items-e2e-");
@@ -128,7 +118,7 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
     );
     const env = {
       ITEMS: "calendar,contacts",
-      ...graphEnv(),
+      ...graphEnv(world),
       DAV_URL: radicale.url,
       WORK_DIR: path.join(dir, "work"),
       MAX_BACKOFF: "3s",
@@ -217,7 +207,7 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
     );
     const env = {
       ITEMS: "contacts",
-      ...graphEnv(),
+      ...graphEnv(world),
       WORK_DIR: path.join(dir, "work"),
     };
     const run = await runCli(["migrate", "--users", "users.csv"], { cwd: dir, env });
@@ -250,7 +240,7 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
       },
       env: {
         ITEMS: "mail,calendar,contacts",
-        ...graphEnv(),
+        ...graphEnv(world),
         DAV_URL: radicale.url,
       },
     });
@@ -282,7 +272,7 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
     );
     const env = {
       ITEMS: "calendar",
-      ...graphEnv(),
+      ...graphEnv(world),
       DAV_URL: radicale.url,
       WORK_DIR: path.join(dir, "work"),
     };
@@ -314,7 +304,7 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
     );
     const env = {
       ITEMS: "calendar,contacts",
-      ...graphEnv(),
+      ...graphEnv(world),
       WORK_DIR: path.join(dir, "work"),
     };
     world.oauth.setGraphRoles(["Calendars.Read", "MailboxSettings.Read"]);
@@ -378,7 +368,7 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
     );
     const env = {
       ITEMS: "calendar",
-      ...graphEnv(),
+      ...graphEnv(world),
       DAV_URL: radicale.url,
       WORK_DIR: path.join(dir, "work"),
     };

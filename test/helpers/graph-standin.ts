@@ -11,6 +11,7 @@ import {
 } from "../../scripts/standin/graph-seed.js";
 import {
   APP_CLIENT_ID,
+  APP_CLIENT_SECRET,
   GRAPH_AUDIENCE,
   startOAuthServer,
   type OAuthServer,
@@ -62,5 +63,17 @@ export async function startGraphWorld(): Promise<GraphWorld> {
       await graph.stop();
       await oauth.stop();
     },
+  };
+}
+
+/** The app-only grant and the world's OAuth server and Graph: the settings the CLI reads Graph with. */
+export function graphEnv(world: GraphWorld): Record<string, string> {
+  return {
+    GRANT: "client-credentials",
+    TENANT_ID: "contoso.test",
+    APP_ID: APP_CLIENT_ID,
+    APP_SECRET: APP_CLIENT_SECRET,
+    AUTHORITY_URL: world.oauth.issuer,
+    GRAPH_URL: world.graph.url,
   };
 }
