@@ -336,7 +336,7 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
     );
     assert.match(
       run.stdout,
-      /nobody@contoso\.test +Calendars\.Read +unknown_user +Microsoft Graph knows no user nobody@contoso\.test \(404\): check the source address in the users file/,
+      /nobody@contoso\.test +Calendars\.Read +unknown_user +Microsoft Graph knows no user nobody@contoso\.test \(404 ErrorInvalidUser\): check the source address in the users file/,
     );
     assert.match(run.stdout, /alice@contoso\.test +calendar +ok +2 calendars to move/);
     assert.match(

@@ -274,8 +274,20 @@ describe("access: one request per permission a part needs, for check", () => {
       "MailboxSettings.Read no_mailbox 404 MailboxNotEnabledForRESTAPI",
     ]);
     assert.deepEqual(await verdicts("nobody@contoso.test", "contacts"), [
-      "Contacts.Read unknown_user 404",
+      "Contacts.Read unknown_user 404 ErrorInvalidUser",
     ]);
+  });
+
+  it("an unknown user's collections fail with Graph's code, never read as empty", async () => {
+    for (const kind of ["calendar", "contacts"] as const)
+      await assert.rejects(
+        source("nobody@contoso.test").collections(kind),
+        (e) =>
+          e instanceof GraphError &&
+          e.runClass === "other" &&
+          e.status === 404 &&
+          e.code === "ErrorInvalidUser",
+      );
   });
 
   it("refuses only the permission the app's token lacks, with one cheap request each", async () => {
