@@ -156,7 +156,8 @@ function defineToken(y: Argv, _result: Result): Argv {
           },
           forget: {
             type: "boolean",
-            describe: "remove the saved access token, its metadata and any refresh token",
+            describe:
+              "remove the saved access tokens ITEMS needs (IMAP, Microsoft Graph), their metadata and the refresh token, unless the other API's token still renews with it",
           },
         })
         .conflicts("import", "forget"),

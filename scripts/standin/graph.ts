@@ -2,7 +2,9 @@
 // documented shapes of fixtures/graph: `@odata.nextLink` paging ($top, 10 by default),
 // `Prefer: outlook.timezone` (echoed in Preference-Applied) and `outlook.body-content-type`,
 // and the errors of microsoft-graph.md §9: 401 InvalidAuthenticationToken for a token that is not
-// for Graph, 403 ErrorAccessDenied for a mailbox not granted, 404 MailboxNotEnabledForRESTAPI,
+// for Graph, 403 ErrorAccessDenied for a mailbox not granted or a token without the permission
+// a path needs (Calendars.Read, Contacts.Read, MailboxSettings.Read, or their delegated
+// `.Shared` forms), 404 MailboxNotEnabledForRESTAPI, 404 ErrorInvalidUser for an unknown user,
 // 429 with Retry-After for a mailbox throttled N times, and 429 ApplicationThrottled beyond 4
 // requests in flight for one mailbox (Outlook's MailboxConcurrency limit).
 //
@@ -19,13 +21,26 @@ import { findIana } from "windows-iana";
 import type { GraphMailboxSeed, SeedContactFolder, SeedEvent } from "./graph-seed.js";
 
 export const MAILBOX_CONCURRENCY = 4;
+
+/** The permission each path under /users/{id}/ needs (application form; `.Shared` is its delegated one). */
+const PERMISSION_OF: Record<string, string> = {
+  calendar: "Calendars.Read",
+  calendars: "Calendars.Read",
+  events: "Calendars.Read",
+  contacts: "Contacts.Read",
+  contactFolders: "Contacts.Read",
+  mailboxSettings: "MailboxSettings.Read",
+};
 const DEFAULT_PAGE = 10;
 const MAX_PAGE = 1000;
 
 export interface GraphServerOptions {
   port?: number;
-  /** Whether a bearer token is a valid Graph token; its user (upn or app id) when so. */
-  verify: (token: string) => Promise<{ who: string } | undefined>;
+  /**
+   * Whether a bearer token is a valid Graph token; its user (upn or app id) when so, and the
+   * permissions its claims carry (`roles` or `scp`; absent: every one).
+   */
+  verify: (token: string) => Promise<{ who: string; permissions?: string[] } | undefined>;
   seed: Record<string, GraphMailboxSeed>;
   denied?: string[];
   notEnabled?: string[];
@@ -355,7 +370,17 @@ export async function startGraph(opts: GraphServerOptions): Promise<GraphServer>
         "ErrorAccessDenied",
         "Access is denied. Check credentials and try again.",
       );
+    const need = PERMISSION_OF[parts[3] ?? ""];
+    if (need && caller.permissions && !caller.permissions.some((p) => p.startsWith(need)))
+      return error(
+        res,
+        403,
+        "ErrorAccessDenied",
+        "Access is denied. Check credentials and try again.",
+      );
     const mailbox = seed.get(address);
+    if (!mailbox && !notEnabled.has(address))
+      return error(res, 404, "ErrorInvalidUser", `The requested user '${parts[2]}' is invalid.`);
     if (!mailbox || notEnabled.has(address))
       return error(
         res,

@@ -6,6 +6,8 @@
 //     issuer            http://127.0.0.1:<port>/<tenant>/v2.0 (OIDC discovery below it: AUTHORITY_URL)
 //     tokenEndpoint, deviceEndpoint, authorizeEndpoint, introspectionUrl, jwksUrl
 //     setTokenTtl(sec)  lifetime of the tokens issued from now on (every grant; per-client ttl wins)
+//     setGraphRoles(r)  the application permissions of Graph tokens issued from now on (an app
+//                       whose admin consent lacks some; default GRAPH_ROLES)
 //     mint({ upn } | { appId }, ttlSec?) an access token without a grant (tests)
 //     verify(token)     its claims when valid (signature, audience, expiry), else undefined
 //     stop()
@@ -150,6 +152,7 @@ export interface OAuthServer {
   introspectionUrl: string;
   jwksUrl: string;
   setTokenTtl(sec: number): void;
+  setGraphRoles(roles: readonly string[]): void;
   /** `audience` GRAPH_AUDIENCE: a Microsoft Graph token (default: Exchange Online's). */
   mint(
     who: { upn: string } | { appId: string },
@@ -248,6 +251,7 @@ export async function startOAuthServer(opts: OAuthServerOptions = {}): Promise<O
   const mount = `/${tenant}`;
   const issuer = `${origin}${mount}/v2.0`;
 
+  let graphRoles: readonly string[] = GRAPH_ROLES;
   const claimsFor = (clientId: string, accountId: string | undefined, audience = AUDIENCE) => {
     const graph = audience === GRAPH_AUDIENCE;
     return {
@@ -260,7 +264,7 @@ export async function startOAuthServer(opts: OAuthServerOptions = {}): Promise<O
             unique_name: accountId,
             scp: graph ? GRAPH_DELEGATED.join(" ") : DELEGATED_SCOPE,
           }
-        : { roles: graph ? GRAPH_ROLES : [APP_ROLE] }),
+        : { roles: graph ? [...graphRoles] : [APP_ROLE] }),
     };
   };
 
@@ -553,6 +557,9 @@ export async function startOAuthServer(opts: OAuthServerOptions = {}): Promise<O
     deviceEndpoint: `${origin}${mount}/oauth2/v2.0/devicecode`,
     introspectionUrl: `${origin}/introspect`,
     jwksUrl: `${origin}${mount}/discovery/v2.0/keys`,
+    setGraphRoles: (roles) => {
+      graphRoles = roles;
+    },
     setTokenTtl: (sec) => {
       ttlSec = sec;
     },

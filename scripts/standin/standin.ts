@@ -189,7 +189,12 @@ export async function startStandin(opts: StandinOptions): Promise<Standin> {
       port: opts.ports?.graph ?? 0,
       verify: async (token) => {
         const claims = await oauth.verify(token, GRAPH_AUDIENCE);
-        return claims && { who: claims.upn ?? claims.appid };
+        return (
+          claims && {
+            who: claims.upn ?? claims.appid,
+            permissions: claims.roles ?? claims.scp?.split(" ") ?? [],
+          }
+        );
       },
       seed: graphSeed(
         opts.graphBenchCount

@@ -66,7 +66,15 @@ export async function checkCommand(flags: CheckFlags, io: CommandIo): Promise<nu
         "graph",
       );
       const token = await graph.fresh();
-      out(`Graph token  ${describeExpiry(token)}`);
+      const appOnly = config.grant === "client-credentials";
+      const granted = token.opaque
+        ? undefined
+        : appOnly
+          ? (token.claims.roles ?? [])
+          : (token.claims.scp ?? "").split(" ").filter(Boolean);
+      out(
+        `Graph token  ${describeExpiry(token)}${granted ? `; ${appOnly ? "roles" : "scopes"}: ${granted.join(" ") || "none"}` : ""}`,
+      );
       out(
         `Calendar and contacts  Microsoft Graph lists each mailbox's collections, then the destination's login, ${PART_CONCURRENCY} at a time`,
       );
@@ -74,7 +82,8 @@ export async function checkCommand(flags: CheckFlags, io: CommandIo): Promise<nu
         open: ends(graph, io.signal),
         concurrency: PART_CONCURRENCY,
         signal: io.signal,
-        appOnly: config.grant === "client-credentials",
+        appOnly,
+        granted,
       });
       const bySource = new Map(results.map((entry) => [entry.source, entry]));
       for (const mailbox of users.mailboxes) {
@@ -86,7 +95,7 @@ export async function checkCommand(flags: CheckFlags, io: CommandIo): Promise<nu
           results.push({ source, destination, status: "pending", attempts: [], parts });
         }
       }
-      for (const line of partTable(results)) out(line);
+      for (const line of [...permissionTable(results), ...partTable(results)]) out(line);
     }
     await saveResults(results, users.path, config.workDir);
     const ok = results.filter((e) => persisted(e).status === "ok").length;
@@ -139,6 +148,24 @@ async function checkMail(
     out(line);
   for (const line of [...table(results), ...grantHelp(results, config)]) out(line);
   return results;
+}
+
+/** One line per permission tried on a mailbox: the Graph verdicts, as the mail's are per mailbox. */
+function permissionTable(entries: ReportEntry[]): string[] {
+  const rows = entries.flatMap((e) =>
+    (e.parts ?? []).flatMap((p) => (p.permissions ?? []).map((c) => ({ source: e.source, c }))),
+  );
+  if (rows.length === 0) return [];
+  const width = Math.max(7, ...rows.map((r) => r.source.length));
+  const name = Math.max(10, ...rows.map((r) => r.c.permission.length));
+  return [
+    "Graph permissions  one request per permission and mailbox",
+    `  ${"MAILBOX".padEnd(width)}  ${"PERMISSION".padEnd(name)}  VERDICT       WHAT TO DO`,
+    ...rows.map(
+      ({ source, c }) =>
+        `  ${source.padEnd(width)}  ${c.permission.padEnd(name)}  ${c.verdict.padEnd(12)}  ${c.remedy ?? "-"}`,
+    ),
+  ];
 }
 
 /** One line per calendar or contacts part checked. */

@@ -6,6 +6,7 @@ import {
   importToken,
   obtainToken,
   tokenPaths,
+  type AudienceName,
   type SignInOptions,
   type StoredToken,
   type TokenIo,
@@ -33,9 +34,22 @@ export function importCommand(config: Config, file: string, io: TokenIo): Promis
   return importToken(config, file, io, "imap");
 }
 
-/** `token --forget`: the access token, its metadata and any refresh token are removed. */
+/**
+ * `token --forget`: the tokens of the APIs ITEMS needs (IMAP for mail, Microsoft Graph for
+ * calendars and contacts) are removed, and their refresh token unless the other API's token
+ * still uses it.
+ */
 export async function forgetCommand(config: Config, io: TokenIo): Promise<void> {
-  const removed = await forgetToken(config.workDir);
+  const audiences: AudienceName[] = [
+    ...(config.items.includes("mail") ? (["imap"] as const) : []),
+    ...(config.items.some((item) => item !== "mail") ? (["graph"] as const) : []),
+  ];
+  const { removed, kept } = await forgetToken(config.workDir, audiences);
   if (removed.length === 0) io.out(`No token is saved in ${config.workDir}.`);
   for (const file of removed) io.out(`Removed ${file}`);
+  for (const { file, usedBy } of kept) {
+    io.out(
+      `Kept ${file}: the ${usedBy.join(" and ")} token is still saved and renews with it (ITEMS=mail,calendar forgets both).`,
+    );
+  }
 }

@@ -388,7 +388,8 @@ export const TABLE = [
     key: "tls2Verify",
     env: "TLS2_VERIFY",
     flag: "tls2-verify",
-    description: "Verify the destination server's TLS certificate (off: accept any certificate)",
+    description:
+      "Verify the destination server's TLS certificate, IMAP and CalDAV/CardDAV (off: accept any certificate)",
     type: "boolean",
     default: true,
     example: "true",
@@ -406,7 +407,7 @@ export const TABLE = [
     env: "CA2_FILE",
     flag: "ca2-file",
     description:
-      "PEM file of the CA that signed the destination server's certificate (a private CA)",
+      "PEM file of the CA that signed the destination server's certificate, IMAP and CalDAV/CardDAV (a private CA)",
     type: "string",
     example: "./certs/dest-ca.pem",
   },

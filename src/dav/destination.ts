@@ -23,7 +23,7 @@ import type {
   StoredItem,
 } from "../items/contract.js";
 import { DavError, type DavPhase } from "./failure.js";
-import { davFetch, DAV_TIMEOUT_MS, type DavLogin } from "./http.js";
+import { davFetch, DAV_TIMEOUT_MS, type DavLogin, type DavTls } from "./http.js";
 import { withClientScheduling } from "./scheduling.js";
 import { resourceName, uidOf } from "./uid.js";
 
@@ -87,9 +87,9 @@ export class DavDestination implements ItemDestination {
   constructor(
     private readonly settings: DavSettings,
     private readonly login: DavLogin,
-    timeoutMs = DAV_TIMEOUT_MS,
+    opts: { timeoutMs?: number; tls?: DavTls } = {},
   ) {
-    this.fetch = davFetch(login, timeoutMs);
+    this.fetch = davFetch(login, opts.timeoutMs ?? DAV_TIMEOUT_MS, opts.tls);
   }
 
   /** The kind's home: the fixed one, or discovered (RFC 6764, then the principal's home set). */

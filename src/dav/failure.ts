@@ -10,6 +10,8 @@ export type DavPhase = "login" | "store";
 export type DavFault =
   | { kind: "status"; status: number; quota: boolean }
   | { kind: "network"; cause: string }
+  /** The TLS handshake failed: a certificate not trusted (TLS2_VERIFY, CA2_FILE), or no TLS there. */
+  | { kind: "tls"; cause: string }
   | { kind: "protocol"; problem: string };
 
 export class DavError extends Error {
@@ -36,6 +38,7 @@ function describe(fault: DavFault): string {
     case "status":
       return `HTTP ${fault.status}${fault.quota ? " (quota)" : ""}`;
     case "network":
+    case "tls":
       return fault.cause;
     case "protocol":
       return fault.problem;
@@ -65,6 +68,8 @@ export function classifyDavFailure(error: DavError): DavClassification {
         { kind: "unreachable", url: originOf(url), cause: fault.cause },
         true,
       );
+    case "tls":
+      return of("tls_failed", { kind: "tls", url: originOf(url), cause: fault.cause });
     case "protocol":
       return phase === "login"
         ? of("other", { kind: "discovery", url, problem: fault.problem })

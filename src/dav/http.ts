@@ -1,6 +1,8 @@
 // The fetch every DAV request goes through (tsdav takes it as its `fetch`): HTTP Basic with the
 // mailbox's login, a time limit, and the failures that end a part turned into DavErrors, since
 // tsdav folds statuses and network errors into messages that cannot be told apart.
+import { rootCertificates } from "node:tls";
+import { Agent, type Dispatcher } from "undici";
 import { DavError, type DavFault } from "./failure.js";
 
 export interface DavLogin {
@@ -22,7 +24,37 @@ function fatal(status: number): boolean {
 /** RFC 4331's precondition, or a server that says "quota" in a refusal's body. */
 const QUOTA = /quota/i;
 
-export function davFetch(login: DavLogin, timeoutMs = DAV_TIMEOUT_MS): typeof fetch {
+/**
+ * How the server's certificate is checked: the destination's TLS2_VERIFY and CA2_FILE, as for
+ * IMAP. `ca`: the PEM text of CA2_FILE, trusted beside the system's CAs.
+ */
+export interface DavTls {
+  verify: boolean;
+  ca?: string;
+}
+
+/** One connection pool per TLS setting for the whole process, so sockets are reused across parts. */
+const dispatchers = new Map<string, Dispatcher>();
+
+/** The pool for these settings; undefined for Node's defaults (the system's CAs, verified). */
+export function davDispatcher(tls: DavTls | undefined): Dispatcher | undefined {
+  if (!tls || (tls.verify && tls.ca === undefined)) return undefined;
+  const key = `${tls.verify}\n${tls.ca ?? ""}`;
+  let dispatcher = dispatchers.get(key);
+  if (!dispatcher) {
+    dispatcher = new Agent({
+      connect: {
+        rejectUnauthorized: tls.verify,
+        ...(tls.ca !== undefined && { ca: [...rootCertificates, tls.ca] }),
+      },
+    });
+    dispatchers.set(key, dispatcher);
+  }
+  return dispatcher;
+}
+
+export function davFetch(login: DavLogin, timeoutMs = DAV_TIMEOUT_MS, tls?: DavTls): typeof fetch {
+  const dispatcher = davDispatcher(tls);
   // RFC 7617: user-id and password as UTF-8, so an address or password with accents logs in.
   const basic = `Basic ${Buffer.from(`${login.user}:${login.password}`, "utf8").toString("base64")}`;
   return async (input, init = {}) => {
@@ -36,7 +68,13 @@ export function davFetch(login: DavLogin, timeoutMs = DAV_TIMEOUT_MS): typeof fe
       : AbortSignal.timeout(timeoutMs);
     let response: Response;
     try {
-      response = await fetch(input, { ...init, headers, signal });
+      // Node's fetch takes undici's dispatcher (the same major as the one it bundles).
+      response = await fetch(input, {
+        ...init,
+        headers,
+        signal,
+        ...(dispatcher && { dispatcher }),
+      } as RequestInit);
     } catch (error) {
       throw new DavError(networkFault(error, timeoutMs), "store", request, login.user);
     }
@@ -51,11 +89,14 @@ export function davFetch(login: DavLogin, timeoutMs = DAV_TIMEOUT_MS): typeof fe
   };
 }
 
+/** Node's codes for a certificate it refused or a handshake that failed (tls, OpenSSL). */
+const TLS_REFUSAL = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|^ERR_TLS_|^ERR_SSL_|EPROTO/;
+
 /** What undici says when there was no answer: its cause's code (ECONNREFUSED, ENOTFOUND…). */
 function networkFault(error: unknown, timeoutMs: number): DavFault {
   const e = error as Error & { cause?: { code?: string; message?: string } };
   if (e.name === "TimeoutError")
     return { kind: "network", cause: `no answer within ${timeoutMs / 1000} s` };
   const cause = e.cause?.code ?? e.cause?.message ?? e.message;
-  return { kind: "network", cause };
+  return TLS_REFUSAL.test(cause) ? { kind: "tls", cause } : { kind: "network", cause };
 }

@@ -1,13 +1,14 @@
 // The destination of a mailbox's calendar and contacts parts: its CalDAV/CardDAV server when
 // DAV_URL is set, else files in a folder of the work directory.
 import { InputError } from "../errors.js";
-import type { Config } from "../config/types.js";
+import { readFile } from "node:fs/promises";
+import type { CertificateCheck, Config } from "../config/types.js";
 import type { ItemDestination } from "../items/contract.js";
 import type { Mailbox } from "../users/types.js";
 import { passwordSourceOf, readPassword } from "../users/passwords.js";
 import { DavDestination } from "./destination.js";
 import { FileDestination } from "./files.js";
-import type { DavLogin } from "./http.js";
+import type { DavLogin, DavTls } from "./http.js";
 
 /**
  * How the mailbox logs in to DAV: as its destination address with its password, as imapsync's
@@ -43,13 +44,28 @@ export async function davLoginOf(
     : { user: admin, password, owner: mailbox.destination };
 }
 
+/**
+ * How the DAV server's certificate is checked: the destination's TLS2_VERIFY and CA2_FILE, as
+ * for the mail (one destination server, or one organisation's CA).
+ */
+export async function davTlsOf(check: CertificateCheck | undefined): Promise<DavTls | undefined> {
+  if (!check) return undefined;
+  // Found readable when the configuration was loaded.
+  const ca = check.caFile === undefined ? undefined : await readFile(check.caFile, "utf8");
+  return { verify: check.verify, ...(ca !== undefined && { ca }) };
+}
+
 /** DAV when DAV_URL is set; otherwise the .ics/.vcf files, written in `filesDir`. */
 export async function openItemDestination(
   mailbox: Mailbox,
   usersFile: string,
-  config: Pick<Config, "dav" | "destAdminUser" | "destAdminPasswordFile">,
+  config: Pick<Config, "dav" | "destAdminUser" | "destAdminPasswordFile"> & {
+    certificates?: Pick<Config["certificates"], "destination">;
+  },
   filesDir: string,
 ): Promise<ItemDestination> {
   if (config.dav === undefined) return new FileDestination(filesDir);
-  return new DavDestination(config.dav, await davLoginOf(mailbox, usersFile, config));
+  return new DavDestination(config.dav, await davLoginOf(mailbox, usersFile, config), {
+    tls: await davTlsOf(config.certificates?.destination),
+  });
 }

@@ -3,10 +3,10 @@
 // part's attempt is one run of the part runner (items/run.ts) through the two sides `open` gives;
 // it never spawns imapsync, so --concurrency (imapsync runs) does not count it.
 import type { PartPlan } from "../plan/plan.js";
-import type { Part, ReportEntry } from "../report/schema.js";
+import type { Part, PermissionCheck, ReportEntry } from "../report/schema.js";
 import type { ReportStore } from "../report/store.js";
 import type { RunClass } from "../outcomes/classes.js";
-import { partRemedy } from "../outcomes/remedies.js";
+import { accessRemedy, partRemedy } from "../outcomes/remedies.js";
 import { checkPart, runPart, verifyPart, type PartEnds, type PartResult } from "../items/run.js";
 import { classifyPartError, type PartFailure } from "../items/classify.js";
 import { zeroCounts } from "../items/sync.js";
@@ -45,12 +45,18 @@ function partIn(entry: ReportEntry, plan: PartPlan): Part {
 export async function runParts(plans: PartPlan[], deps: PartsDeps): Promise<void> {
   const clock = deps.clock ?? systemClock;
   const histories = new Map<PartPlan, AttemptCounts>();
+  // A pass runs from its first attempt until the part ends ok: a part that has not (interrupted,
+  // failed, throttled past its budget) goes on with its pass, through `--resume` or `retry` too.
+  const newPass = new Set<PartPlan>();
   for (const plan of plans) {
     histories.set(plan, freshCounts());
     const part = partIn(deps.store.entry(plan.mailbox.source), plan);
     if (plan.mode === "sync") {
+      if (part.status === "ok" || part.attempts.length === 0 || !part.counts) {
+        newPass.add(plan);
+        part.counts = zeroCounts();
+      }
       part.status = "pending";
-      part.counts = zeroCounts();
     }
   }
   const unfinished = await schedule(
@@ -69,7 +75,7 @@ export async function runParts(plans: PartPlan[], deps: PartsDeps): Promise<void
         part.verification = undefined;
       }
       await deps.store.saveEntry(entry);
-      const ran = await attempt(plan, deps);
+      const ran = await attempt(plan, deps, newPass.delete(plan));
       const failure = ran.failure;
       const cls: RunClass = failure?.class ?? "ok";
       const copied = ran.counts ? ran.counts.sent + ran.counts.updated + ran.counts.removed : 0;
@@ -150,7 +156,7 @@ type Ran = Partial<PartResult> &
     failure?: PartFailure;
   };
 
-async function attempt(plan: PartPlan, deps: PartsDeps): Promise<Ran> {
+async function attempt(plan: PartPlan, deps: PartsDeps, newPass: boolean): Promise<Ran> {
   let ends: PartEnds;
   try {
     ends = await deps.open(plan);
@@ -168,22 +174,18 @@ async function attempt(plan: PartPlan, deps: PartsDeps): Promise<Ran> {
     ends,
     stateFile: plan.stateFile,
     signal: deps.signal,
+    newPass,
   });
   return { ...result, collections: [], missingItems: 0 };
 }
 
-/** A sync attempt into the part: its record, the run's counts, and what the latest pass found. */
+/** A sync attempt into the part: its record, the pass's counts, and what the latest pass found. */
 function record(part: Part, ran: Ran, cls: RunClass, remedy: string, ended: string): void {
   const last = part.attempts.at(-1)!;
   Object.assign(last, { end: ended, class: cls, counts: ran.counts, detail: ran.failure?.detail });
-  const total = (part.counts ??= zeroCounts());
-  if (ran.counts) {
-    total.sent += ran.counts.sent;
-    total.updated += ran.counts.updated;
-    total.removed += ran.counts.removed;
-    total.unchanged = ran.counts.unchanged;
-    total.collections = ran.counts.collections;
-  }
+  // An attempt whose sides did not open leaves the pass's counts as they were.
+  if (ran.passCounts) part.counts = ran.passCounts;
+  if (ran.gone) part.gone = ran.gone.length > 0 ? ran.gone : undefined;
   part.class = cls;
   part.remedy = remedy;
   if (ran.skipped) part.skipped = ran.skipped;
@@ -199,18 +201,25 @@ function outcomeLine(plan: PartPlan, part: Part): string {
   }
   const c = part.counts ?? zeroCounts();
   const counts = `${c.collections} collections, ${c.sent} sent, ${c.updated} updated, ${c.removed} removed, ${c.unchanged} unchanged`;
+  const gone = part.gone?.length
+    ? `; gone at the source since the last run, kept at the destination: ${part.gone.map((g) => `${g.name} (${g.location})`).join(", ")}`
+    : "";
   return part.status === "ok"
-    ? `${who}: ok, ${counts}`
-    : `${who}: ${part.status} (${part.class}), ${counts}: ${part.remedy}`;
+    ? `${who}: ok, ${counts}${gone}`
+    : `${who}: ${part.status} (${part.class}), ${counts}${gone}: ${part.remedy}`;
 }
 
 /**
- * `check` for every part plan, in the parts' own pool: each mailbox's collections listed at the
- * source and its destination login tried, nothing copied. A part per plan, by mailbox.
+ * `check` for every part plan, in the parts' own pool: each permission tried on each mailbox, its
+ * collections listed at the source and its destination login tried, nothing copied. A part per
+ * plan, by mailbox, with a verdict per permission.
  */
 export async function checkParts(
   plans: PartPlan[],
-  deps: Pick<PartsDeps, "open" | "concurrency" | "signal" | "appOnly">,
+  deps: Pick<PartsDeps, "open" | "concurrency" | "signal" | "appOnly"> & {
+    /** The permissions the token's claims carry (`roles`, or `scp`); undefined for an opaque token. */
+    granted?: readonly string[];
+  },
 ): Promise<Map<string, Part[]>> {
   const found = new Map<string, Part[]>();
   await schedule(plans, { concurrency: deps.concurrency, signal: deps.signal }, async (plan) => {
@@ -218,29 +227,44 @@ export async function checkParts(
     try {
       result = await checkPart(plan.kind, await deps.open(plan));
     } catch (error) {
-      result = { owned: 0, skipped: 0, failure: classifyPartError(error, "source") };
+      result = { owned: 0, skipped: 0, access: [], failure: classifyPartError(error, "source") };
     }
+    const mailbox = plan.mailbox.source;
+    const permissions: PermissionCheck[] = result.access.map(({ permission, verdict, said }) => {
+      const name = deps.appOnly ? permission.app : permission.delegated;
+      if (verdict === "granted") return { permission: name, verdict };
+      const inToken = deps.granted?.some((g) => g.toLowerCase() === name.toLowerCase());
+      const remedy = accessRemedy(verdict, {
+        permission: name,
+        appOnly: deps.appOnly,
+        mailbox,
+        inToken,
+        said,
+      });
+      return { permission: name, verdict, ...(said && { said }), remedy };
+    });
     const cls = result.failure?.class ?? "ok";
     const remedy =
-      result.failure?.remedy && cls !== "throttled"
+      permissions.find((p) => p.remedy)?.remedy ??
+      (result.failure?.remedy && cls !== "throttled"
         ? result.failure.remedy
         : cls === "ok"
           ? `${result.owned} ${plan.kind === "calendar" ? "calendars" : "contact folders"} to move${result.skipped ? `, ${result.skipped} not the mailbox's own (left out)` : ""}; the destination login works.`
-          : partRemedy(cls, {
-              kind: plan.kind,
-              mailbox: plan.mailbox.source,
-              appOnly: deps.appOnly,
-            });
-    const parts = found.get(plan.mailbox.source) ?? [];
+          : partRemedy(cls, { kind: plan.kind, mailbox, appOnly: deps.appOnly }));
+    const parts = found.get(mailbox) ?? [];
     parts.push({
       kind: plan.kind,
       status: cls === "ok" ? "ok" : "failed",
       class: cls,
       remedy,
       attempts: [],
+      ...(permissions.length > 0 && { permissions }),
     });
-    found.set(plan.mailbox.source, parts);
+    found.set(mailbox, parts);
     return {};
   });
+  // In the plans' order (ITEMS'), whichever check ended first.
+  const order = (p: Part) => plans.findIndex((plan) => plan.kind === p.kind);
+  for (const parts of found.values()) parts.sort((a, b) => order(a) - order(b));
   return found;
 }

@@ -85,20 +85,27 @@ export class GraphClient {
 
   /** A binary resource (a photo); undefined when Graph has none (404). */
   async bytes(url: string): Promise<{ bytes: Buffer; contentType: string } | undefined> {
-    return this.get(url, {}, async (r) => ({
-      bytes: Buffer.from(await r.arrayBuffer()),
-      contentType: r.headers.get("content-type") ?? "application/octet-stream",
-    }));
+    return this.get(
+      url,
+      {},
+      async (r) => ({
+        bytes: Buffer.from(await r.arrayBuffer()),
+        contentType: r.headers.get("content-type") ?? "application/octet-stream",
+      }),
+      true,
+    );
   }
 
   /**
    * The request, with its retries: undefined when the resource is gone (404 ErrorItemNotFound, or
-   * any 404 of a binary), the read body otherwise; a GraphError when the part must end.
+   * any 404 of a `binary`: a photo), the read body otherwise; a GraphError when the part must end,
+   * another 404 included (an unknown user: Graph's code kept, never taken for an empty collection).
    */
   private async get<T>(
     url: string,
     opts: GetOptions,
     read: (response: Response) => Promise<T>,
+    binary = false,
   ): Promise<T | undefined> {
     const doFetch = this.opts.fetch ?? fetch;
     let token = await this.opts.tokens.fresh();
@@ -162,8 +169,8 @@ export class GraphClient {
         case "gone":
           return undefined;
         case "fail":
-          // A photo, an attachment: any 404 is "none".
-          if (status === 404 && verdict.class === "other") return undefined;
+          // A photo: any 404 is "none".
+          if (status === 404 && verdict.class === "other" && binary) return undefined;
           throw new GraphError(verdict.class, described(url), { status, code });
         case "wait": {
           const first = this.opts.firstBackoffMs ?? DEFAULT_FIRST_BACKOFF_MS;

@@ -28,6 +28,8 @@ export function graphRequests(baseUrl: string, address: string) {
     /** The default calendar: its id, and its owner as Exchange spells the mailbox's address. */
     defaultCalendar: `${root}/calendar`,
     calendars: `${root}/calendars?${page}`,
+    /** The cheapest read of the calendars (one id): whether the token may read them, for `check`. */
+    calendarsProbe: `${root}/calendars?${query({ $top: 1, $select: "id" })}`,
     /** Single events and series masters only: occurrences and exceptions come from `instances`. */
     events: (calendarId: string) => `${root}/calendars/${id(calendarId)}/events?${page}`,
     instances: (eventId: string, window: { start: Date; end: Date }) =>
@@ -44,6 +46,8 @@ export function graphRequests(baseUrl: string, address: string) {
       `${root}/events/${id(eventId)}/attachments/${id(attachmentId)}`,
     /** The folders inside the default contacts folder (and, per the documentation's example, maybe that folder itself). */
     contactFolders: `${root}/contactFolders?${page}`,
+    /** The cheapest read of the contact folders (one id): whether the token may read them, for `check`. */
+    contactFoldersProbe: `${root}/contactFolders?${query({ $top: 1, $select: "id" })}`,
     childFolders: (folderId: string) =>
       `${root}/contactFolders/${id(folderId)}/childFolders?${page}`,
     /** One contact of the default folder, for that folder's id (Graph has no "default" flag on folders). */

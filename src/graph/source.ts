@@ -7,6 +7,7 @@ import { eventToICalendar } from "../calendar/event.js";
 import { contactToVcard } from "../contacts/vcard.js";
 import type { GraphSettings } from "../config/types.js";
 import type {
+  AccessCheck,
   ItemKind,
   ItemSource,
   SkippedCollection,
@@ -15,6 +16,8 @@ import type {
 } from "../items/contract.js";
 import { GraphClient, type GraphClientOptions } from "./client.js";
 import { mailboxLimit } from "./limit.js";
+import { GraphError } from "./errors.js";
+import { accessVerdict, PERMISSION_PROBES } from "./permissions.js";
 import { graphRequests, PAGE_SIZE } from "./requests.js";
 import type {
   GraphAttachment,
@@ -113,6 +116,26 @@ export class GraphSource implements ItemSource {
     kind: ItemKind,
   ): Promise<{ owned: SourceCollection[]; skipped: SkippedCollection[] }> {
     return kind === "calendar" ? this.calendars() : this.contactFolders();
+  }
+
+  /** Each permission the kind needs, tried on this mailbox with one cheap request (`check`). */
+  async access(kind: ItemKind): Promise<AccessCheck[]> {
+    const probes = PERMISSION_PROBES.filter((p) => p.kind === kind);
+    return Promise.all(
+      probes.map(async ({ app, delegated, url }): Promise<AccessCheck> => {
+        const permission = { app, delegated };
+        try {
+          await this.client.json(url(this.requests));
+          return { permission, verdict: "granted" };
+        } catch (error) {
+          const said =
+            error instanceof GraphError
+              ? [error.status, error.code].filter((x) => x !== undefined).join(" ") || undefined
+              : undefined;
+          return { permission, verdict: accessVerdict(error), said, error };
+        }
+      }),
+    );
   }
 
   async *items(collection: SourceCollection): AsyncIterable<SourceItem> {

@@ -2,6 +2,7 @@
 // mailbox's collections and items (Microsoft Graph, src/graph/) and a destination that stores
 // them (CalDAV/CardDAV in src/dav/, or files in the work directory). The part runner in between
 // (src/items/) decides what to send, keeps the sync state and verifies; neither side knows the other.
+import type { AccessVerdict } from "../report/schema.js";
 
 /** What a part moves besides mail. */
 export type ItemKind = "calendar" | "contacts";
@@ -38,9 +39,21 @@ export interface SourceItem {
   losses: string[];
 }
 
+/** What one permission of the source's token allows on the mailbox (for `check`). */
+export interface AccessCheck {
+  /** As the admin grants it, to the app or delegated to a person. */
+  permission: { app: string; delegated: string };
+  verdict: AccessVerdict;
+  /** What the source answered when it was not granted, and the error itself. */
+  said?: string;
+  error?: unknown;
+}
+
 export interface ItemSource {
   collections(kind: ItemKind): Promise<{ owned: SourceCollection[]; skipped: SkippedCollection[] }>;
   items(collection: SourceCollection): AsyncIterable<SourceItem>;
+  /** One cheap request per permission the kind needs; absent: the source has no permissions to check. */
+  access?(kind: ItemKind): Promise<AccessCheck[]>;
 }
 
 /** Where a source collection landed at the destination. */

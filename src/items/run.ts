@@ -4,8 +4,21 @@
 // side that threw it (classify.ts); the engine (engine/parts.ts) decides what comes next.
 import type { PartCounts, VerifiedCollection } from "../report/schema.js";
 import { classifyPartError, type PartFailure, type Side } from "./classify.js";
-import type { ItemDestination, ItemKind, ItemSource } from "./contract.js";
-import { readState, writeState } from "./state.js";
+import type {
+  AccessCheck,
+  ItemDestination,
+  ItemKind,
+  ItemSource,
+  SourceCollection,
+} from "./contract.js";
+import {
+  emptyPass,
+  passCounts,
+  readState,
+  writeState,
+  type Pass,
+  type SyncState,
+} from "./state.js";
 import { syncCollection, zeroCounts } from "./sync.js";
 
 /** The two sides of one part, opened for one attempt. */
@@ -20,7 +33,12 @@ export interface PartEnds {
 }
 
 export interface PartResult {
+  /** What this attempt did. */
   counts: PartCounts;
+  /** What the part's pass did, this attempt included: each item once (state.ts). */
+  passCounts: PartCounts;
+  /** Collections moved before that the source no longer lists, found by the pass (kept at the destination). */
+  gone: { name: string; location: string }[];
   skipped: { name: string; reason: string }[];
   losses: string[];
   /** Where each collection went (DAV addresses or files), in the source's order. */
@@ -81,19 +99,34 @@ function failureOf(error: unknown): PartFailure {
     : classifyPartError(error, "source");
 }
 
-/** One attempt: sends what changed since the state of `stateFile`, and saves the new state. */
+/**
+ * One attempt: sends what changed since the state of `stateFile`, and saves the new state. The
+ * first attempt of a run starts a new pass (`newPass`); the others add to the one on file.
+ */
 export async function runPart(run: {
   kind: ItemKind;
   ends: PartEnds;
   stateFile: string;
   signal: AbortSignal;
+  newPass: boolean;
 }): Promise<PartResult> {
   const { source, destination } = tagged(run.ends);
   const state = await readState(run.stateFile);
-  const result: PartResult = { counts: zeroCounts(), skipped: [], losses: [], locations: [] };
+  const pass = run.newPass || !state.pass ? emptyPass() : state.pass;
+  // On file at once: an attempt that fails before its first collection must not leave the next
+  // one adding to the pass before.
+  if (pass !== state.pass) await writeState(run.stateFile, { ...state, pass });
+  state.pass = pass;
+  const result: Omit<PartResult, "passCounts" | "gone"> = {
+    counts: zeroCounts(),
+    skipped: [],
+    losses: [],
+    locations: [],
+  };
   try {
     const listed = await source.collections(run.kind);
     result.skipped = listed.skipped.map(({ name, reason }) => ({ name, reason }));
+    if (forgetGone(state, listed.owned, pass)) await writeState(run.stateFile, state);
     for (const collection of listed.owned) {
       const known = (state.collections[collection.id] ??= {
         name: collection.name,
@@ -107,6 +140,7 @@ export async function runPart(run: {
           collection,
           state: known,
           counts: result.counts,
+          pass,
           losses: result.losses,
           signal: run.signal,
         });
@@ -124,25 +158,46 @@ export async function runPart(run: {
   } catch (error) {
     result.failure ??= failureOf(error);
   }
-  return result;
+  return { ...result, passCounts: passCounts(pass), gone: pass.gone };
 }
 
 /**
- * `check` for one part: the source lists the mailbox's collections (Graph's token, its permissions
- * and the mailbox's access policy answer there), then the destination logs in; nothing is copied
- * or created. What it says about the mailbox, per collection kind.
+ * The collections an earlier run moved that the source no longer lists (deleted, or no longer
+ * the mailbox's own): never deleted at the destination, where they may be all that is left of
+ * them; their state is dropped so that no later run considers them, and the pass names them.
+ * Whether any was found.
+ */
+function forgetGone(state: SyncState, owned: readonly SourceCollection[], pass: Pass): boolean {
+  const listed = new Set(owned.map((c) => c.id));
+  const gone = Object.keys(state.collections).filter((id) => !listed.has(id));
+  for (const id of gone) {
+    const { name, location } = state.collections[id]!;
+    pass.gone.push({ name, location });
+    delete state.collections[id];
+  }
+  return gone.length > 0;
+}
+
+/**
+ * `check` for one part: the source tries each permission the kind needs on the mailbox (one cheap
+ * request each), lists the mailbox's collections (Graph's token and the mailbox's access policy
+ * answer there), then the destination logs in; nothing is copied or created. A permission not
+ * granted ends the check there, with every permission's verdict.
  */
 export async function checkPart(
   kind: ItemKind,
   ends: PartEnds,
-): Promise<{ owned: number; skipped: number; failure?: PartFailure }> {
+): Promise<{ owned: number; skipped: number; access: AccessCheck[]; failure?: PartFailure }> {
   const { source } = tagged(ends);
+  const access = (await ends.source.access?.(kind)) ?? [];
+  const denied = access.find((a) => a.verdict !== "granted");
+  if (denied) return { owned: 0, skipped: 0, access, failure: failureOf(denied.error) };
   try {
     const listed = await source.collections(kind);
     if (ends.probe) await on("destination", ends.probe);
-    return { owned: listed.owned.length, skipped: listed.skipped.length };
+    return { owned: listed.owned.length, skipped: listed.skipped.length, access };
   } catch (error) {
-    return { owned: 0, skipped: 0, failure: failureOf(error) };
+    return { owned: 0, skipped: 0, access, failure: failureOf(error) };
   }
 }
 

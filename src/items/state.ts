@@ -8,6 +8,7 @@ import path from "node:path";
 import { z } from "zod";
 import { safeFileName } from "../imapsync/args.js";
 import { writeInPieces } from "../report/write.js";
+import type { PartCounts } from "../report/schema.js";
 import type { ItemKind } from "./contract.js";
 
 const itemStateSchema = z.object({
@@ -25,12 +26,63 @@ const collectionStateSchema = z.object({
 });
 export type CollectionState = z.infer<typeof collectionStateSchema>;
 
+/** What an item became in the current pass, the strongest of its attempts' (`PASS_RANK`). */
+const passOutcomeSchema = z.enum(["unchanged", "updated", "sent"]);
+export type PassOutcome = z.infer<typeof passOutcomeSchema>;
+
+/**
+ * The current pass of the part: every attempt from the first of a run until the part ends ok,
+ * across retries and `--resume`, so that its counts are the run's, not its last attempt's.
+ */
+const passSchema = z.object({
+  /** By source collection id, then UID. */
+  items: z.record(z.string(), z.record(z.string(), passOutcomeSchema)),
+  removed: z.number(),
+  /** The source collections the pass went through to their end. */
+  collections: z.array(z.string()),
+  /**
+   * Collections an earlier run moved that the source no longer lists: kept at the destination,
+   * their state dropped, named in the report.
+   */
+  gone: z.array(z.object({ name: z.string(), location: z.string() })),
+});
+export type Pass = z.infer<typeof passSchema>;
+
 const syncStateSchema = z.object({
   schemaVersion: z.literal(1),
   /** By the source collection's id. */
   collections: z.record(z.string(), collectionStateSchema),
+  pass: passSchema.optional(),
 });
 export type SyncState = z.infer<typeof syncStateSchema>;
+
+export function emptyPass(): Pass {
+  return { items: {}, removed: 0, collections: [], gone: [] };
+}
+
+/** An item sent by one attempt and found unchanged by the next was sent by the pass. */
+const PASS_RANK: Readonly<Record<PassOutcome, number>> = { unchanged: 0, updated: 1, sent: 2 };
+
+/** Records what an attempt did to one item in the pass. */
+export function noteInPass(pass: Pass, collection: string, uid: string, now: PassOutcome): void {
+  const items = (pass.items[collection] ??= {});
+  const before = items[uid];
+  if (before === undefined || PASS_RANK[now] > PASS_RANK[before]) items[uid] = now;
+}
+
+/** The pass's counts: each item once, by the strongest thing any attempt did to it. */
+export function passCounts(pass: Pass): PartCounts {
+  const counts = {
+    collections: pass.collections.length,
+    sent: 0,
+    updated: 0,
+    removed: pass.removed,
+    unchanged: 0,
+  };
+  for (const items of Object.values(pass.items))
+    for (const outcome of Object.values(items)) counts[outcome]++;
+  return counts;
+}
 
 export function emptyState(): SyncState {
   return { schemaVersion: 1, collections: {} };

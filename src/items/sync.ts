@@ -11,7 +11,7 @@ import type {
   SourceItem,
   StoredItem,
 } from "./contract.js";
-import type { CollectionState, ItemState } from "./state.js";
+import { noteInPass, type CollectionState, type ItemState, type Pass } from "./state.js";
 
 /** What becomes of one source item. */
 export type ItemAction = "unchanged" | "send" | "update";
@@ -54,7 +54,10 @@ export interface CollectionSync {
   collection: SourceCollection;
   /** Updated in place as items go: what the caller saves, even when this throws. */
   state: CollectionState;
+  /** This attempt's counts. */
   counts: PartCounts;
+  /** The part's current pass (state.ts), updated in place as items go. */
+  pass: Pass;
   /** "label: loss" lines of what the conversion could not carry. */
   losses: string[];
   /** Stops between two items (the attempt ends interrupted). */
@@ -63,7 +66,7 @@ export interface CollectionSync {
 
 /** One source collection into the destination: ensure, list, send what changed, remove what left. */
 export async function syncCollection(sync: CollectionSync): Promise<DestinationCollection> {
-  const { source, destination, collection, state, counts } = sync;
+  const { source, destination, collection, state, counts, pass } = sync;
   const target = await destination.ensure(collection);
   state.name = collection.name;
   if (state.location !== target.location) {
@@ -81,6 +84,7 @@ export async function syncCollection(sync: CollectionSync): Promise<DestinationC
     const action = actionFor(item, known, stored.get(item.uid));
     if (action === "unchanged") {
       counts.unchanged++;
+      noteInPass(pass, collection.id, item.uid, "unchanged");
       continue;
     }
     const put = await destination.put(target, item);
@@ -89,17 +93,20 @@ export async function syncCollection(sync: CollectionSync): Promise<DestinationC
     state.items[item.uid] = { version: item.version, etag: put.etag, created };
     if (action === "send") counts.sent++;
     else counts.updated++;
+    noteInPass(pass, collection.id, item.uid, action === "send" ? "sent" : "updated");
   }
   for (const uid of toRemove(state, seen, stored)) {
     sync.signal?.throwIfAborted();
     await destination.remove(target, uid);
     delete state.items[uid];
     counts.removed++;
+    pass.removed++;
   }
   // Items gone from both sides (removed by someone at the destination) are forgotten too.
   for (const uid of Object.keys(state.items)) {
     if (!seen.has(uid)) delete state.items[uid];
   }
   counts.collections++;
+  if (!pass.collections.includes(collection.id)) pass.collections.push(collection.id);
   return target;
 }

@@ -190,6 +190,45 @@ function graphAccessDenied(appOnly: boolean, mailbox = "<mailbox>"): string {
         "for a migration prefer GRANT=client-credentials with application permissions.";
 }
 
+/**
+ * What to do about one permission `check` tried on a mailbox (not granted). `inToken`: whether the
+ * token's claims (`roles` for the app, `scp` for a person) carry it; undefined for an opaque token.
+ */
+export function accessRemedy(
+  verdict: "refused" | "no_mailbox" | "unknown_user" | "unanswered",
+  c: {
+    permission: string;
+    appOnly: boolean;
+    mailbox: string;
+    inToken: boolean | undefined;
+    said?: string;
+  },
+): string {
+  const said = c.said ? ` (${c.said})` : "";
+  switch (verdict) {
+    case "no_mailbox":
+      return remedyFor("mailbox_not_enabled", { mailbox: c.mailbox });
+    case "unknown_user":
+      return `Microsoft Graph knows no user ${c.mailbox}${said}: check the source address in the users file (the user's primary address or UPN in Entra ID).`;
+    case "unanswered":
+      return `Microsoft Graph gave no verdict on ${c.permission}${said}: run check again; if it persists, check GRAPH_URL and the network.`;
+    case "refused":
+      break;
+  }
+  const refused = `Microsoft Graph refused ${c.permission} on ${c.mailbox}${said}`;
+  if (c.appOnly) {
+    const missing = `give the app the application permission ${c.permission} (Microsoft Graph) and grant admin consent, then get a new token (\`token\`)`;
+    const policy = `an Exchange application access policy or RBAC for Applications scope leaves ${c.mailbox} out (Test-ApplicationAccessPolicy -Identity ${c.mailbox} -AppId <app>)`;
+    if (c.inToken === false) return `${refused}: the token's roles lack it: ${missing}.`;
+    if (c.inToken === true) return `${refused}: the token carries it, so ${policy}.`;
+    return `${refused}: ${missing}; if the app has it, ${policy}.`;
+  }
+  const share = `the mailbox's owner must share its calendars and contact folders with the admin (FullAccess alone may not be enough for Graph)`;
+  if (c.inToken === false)
+    return `${refused}: the token's scopes lack it: add the delegated permission ${c.permission} with admin consent, then sign in again (\`token\`).`;
+  return `${refused}: ${c.inToken === true ? "" : `the token needs the delegated permission ${c.permission} with admin consent, and `}${share}; for a migration prefer GRANT=client-credentials.`;
+}
+
 export const WAITING_FOR_TOKEN =
   "Waiting for an access token: run `m365-imapsync token`, then `migrate --resume`.";
 
@@ -253,6 +292,7 @@ export function quotaShortfallRemedy(
 export type DavTrouble =
   | { kind: "login"; user: string; status: number }
   | { kind: "unreachable"; url: string; cause: string }
+  | { kind: "tls"; url: string; cause: string }
   | { kind: "quota"; request: string }
   | { kind: "server"; request: string; status: number }
   | { kind: "forbidden"; request: string }
@@ -271,6 +311,8 @@ export function davRemedy(t: DavTrouble): string {
       );
     case "unreachable":
       return `The CalDAV/CardDAV server at ${t.url} could not be reached (${t.cause}): check DAV_URL, the network or firewall; the tool retries with growing delays.`;
+    case "tls":
+      return `The TLS handshake with the CalDAV/CardDAV server at ${t.url} failed (${t.cause}): for a certificate signed by a private CA, give that CA's PEM file in CA2_FILE (the same as the mail's destination); TLS2_VERIFY=false accepts any certificate (a test server only); check that DAV_URL's scheme and port match the server, then rerun.`;
     case "quota":
       return `The destination account is full (${t.request}): raise its quota or free space on it, then rerun (items already stored are skipped).`;
     case "server":

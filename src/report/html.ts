@@ -302,6 +302,10 @@ function partRows(entry: ReportEntry): string {
   const notes = parts.flatMap((part) => [
     ...(part.locations ?? []).map((where) => `${part.kind}: went to ${where}`),
     ...(part.skipped ?? []).map((s) => `${part.kind}: not moved, ${s.name} (${s.reason})`),
+    ...(part.gone ?? []).map(
+      (g) =>
+        `${part.kind}: gone at the source since the last run, kept at the destination, ${g.name} (${g.location})`,
+    ),
     ...(part.losses ?? []).map((loss) => `${part.kind}: lost in the conversion, ${loss}`),
   ]);
   const list = notes.length ? `<ul>${notes.map((n) => `<li>${escapeHtml(n)}`).join("")}</ul>` : "";

@@ -133,6 +133,30 @@ const partVerificationSchema = z.object({
 });
 export type PartVerification = z.infer<typeof partVerificationSchema>;
 
+/**
+ * What one permission of the Graph token allows on one mailbox (`check`): granted, refused (403),
+ * the user has no Exchange Online mailbox (404 MailboxNotEnabledForRESTAPI), Graph knows no such
+ * user (any other 404), or no verdict (throttled, unreachable).
+ */
+export const ACCESS_VERDICTS = [
+  "granted",
+  "refused",
+  "no_mailbox",
+  "unknown_user",
+  "unanswered",
+] as const;
+export type AccessVerdict = (typeof ACCESS_VERDICTS)[number];
+
+const permissionCheckSchema = z.object({
+  /** As the admin grants it: `Calendars.Read` (application) or `Calendars.Read.Shared` (delegated). */
+  permission: z.string(),
+  verdict: z.enum(ACCESS_VERDICTS),
+  /** What Graph answered when it was not granted ("403 ErrorAccessDenied"). */
+  said: z.string().optional(),
+  remedy: z.string().optional(),
+});
+export type PermissionCheck = z.infer<typeof permissionCheckSchema>;
+
 export const partKindSchema = z.enum(ITEMS);
 export type PartKind = z.infer<typeof partKindSchema>;
 
@@ -148,7 +172,10 @@ export const partSchema = z.object({
   remedy: z.string().optional(),
   nextAttemptAt: z.string().optional(),
   attempts: z.array(partAttemptSchema),
-  /** The attempts of the last run summed: what that pass did. */
+  /**
+   * What the part's pass did: every attempt from the first of a run until the part ends ok
+   * (`--resume` and `retry` go on with it), each item once (items/state.ts).
+   */
   counts: partCountsSchema.optional(),
   /** Collections the source lists that are not the mailbox's own (shared, birthdays, holidays). */
   skipped: z.array(z.object({ name: z.string(), reason: z.string() })).optional(),
@@ -156,7 +183,14 @@ export const partSchema = z.object({
   losses: z.array(z.string()).optional(),
   /** Where the collections went (DAV addresses, or the files to import by hand). */
   locations: z.array(z.string()).optional(),
+  /**
+   * Calendars or address books an earlier run moved that the source no longer lists ("gone at
+   * the source since the last run"): kept at the destination (`location`), no longer synced.
+   */
+  gone: z.array(z.object({ name: z.string(), location: z.string() })).optional(),
   verification: partVerificationSchema.optional(),
+  /** check.json only: each permission the part needs, tried on this mailbox. */
+  permissions: z.array(permissionCheckSchema).optional(),
 });
 export type Part = z.infer<typeof partSchema>;
 

@@ -133,6 +133,15 @@ function formatParts(report: Report, long: boolean): string[] {
   }
   const totals = [...counts].map(([status, count]) => `${count} ${status}`).join(", ");
   lines.push(`${rows.length} calendar and contacts parts: ${totals}`);
+  // Whatever the length: an admin decides what becomes of each (the tool never deletes it).
+  const gone = rows.flatMap(({ source, part }) =>
+    (part.gone ?? []).map((g) => `  ${source} ${part.kind}: ${g.name} (${g.location})`),
+  );
+  if (gone.length > 0)
+    lines.push(
+      "Gone at the source since the last run, kept at the destination (remove them there by hand if they should go):",
+      ...gone,
+    );
   return lines;
 }
 

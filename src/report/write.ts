@@ -31,7 +31,13 @@ export async function writeInPieces(file: string, pieces: Iterable<string>): Pro
     }
     await rename(temporary, file);
   } catch (error) {
-    out.destroy();
+    // The stream opens its file asynchronously: removed before it is closed, the file could be
+    // created after the rm and left behind.
+    await new Promise<void>((resolve) => {
+      out.destroy();
+      if (out.closed) resolve();
+      else out.once("close", () => resolve());
+    });
     await rm(temporary, { force: true });
     throw error;
   }

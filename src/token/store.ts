@@ -147,16 +147,39 @@ export async function dropRefreshToken(
   await rm(tokenPaths(workDir, audience).refresh, { force: true });
 }
 
-/** Removes the access token, its metadata and the refresh token; returns the files that existed. */
+/**
+ * Removes the access token and metadata of each audience, and the refresh tokens they use; a
+ * refresh token another audience still uses (its access token is saved: Entra redeems one refresh
+ * token for IMAP and Graph alike) is kept, so forgetting one never signs the other out. Returns
+ * the files that existed and were removed, and the refresh tokens kept with the APIs (their names)
+ * still using them.
+ */
 export async function forgetToken(
   workDir: string,
-  audience: AudienceName = "imap",
-): Promise<string[]> {
+  audiences: readonly AudienceName[] = ["imap"],
+): Promise<{ removed: string[]; kept: { file: string; usedBy: string[] }[] }> {
   const removed: string[] = [];
-  for (const file of Object.values(tokenPaths(workDir, audience))) {
-    if ((await readIfExists(file)) === undefined) continue;
+  const kept: { file: string; usedBy: string[] }[] = [];
+  const remove = async (file: string) => {
+    if ((await readIfExists(file)) === undefined) return;
     await rm(file, { force: true });
     removed.push(file);
+  };
+  for (const audience of audiences) {
+    const paths = tokenPaths(workDir, audience);
+    await remove(paths.token);
+    await remove(paths.meta);
   }
-  return removed;
+  const refreshFiles = new Set(audiences.map((a) => tokenPaths(workDir, a).refresh));
+  for (const file of refreshFiles) {
+    const usedBy: string[] = [];
+    for (const other of Object.keys(AUDIENCES) as AudienceName[]) {
+      const paths = tokenPaths(workDir, other);
+      if (paths.refresh === file && (await readIfExists(paths.token)) !== undefined)
+        usedBy.push(AUDIENCES[other].name);
+    }
+    if (usedBy.length === 0) await remove(file);
+    else if ((await readIfExists(file)) !== undefined) kept.push({ file, usedBy });
+  }
+  return { removed, kept };
 }

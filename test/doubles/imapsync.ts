@@ -13,6 +13,7 @@
  *     throttleWindow?: { "<mailbox>": { productive, windowMs?, refusedRuns?, fromStart? } }
  *       (see windowOutcome),
  *     stall?: { "<mailbox>": <lines printed before the run hangs> },
+ *     together?: <runs that must have begun before any replay prints its first line>,
  *     verify?: { "<mailbox>": "<fixtures/imapsync-2.229-verify file its folder sizes replay>" },
  *     destinationLogin?: true }
  *
@@ -664,6 +665,18 @@ function modelled(
   return { lines: [...head, ...script.body, ...tail], after };
 }
 
+/**
+ * A barrier: waits until `count` runs other than `--version` have begun. Runs that a tool starts
+ * one after the other would never get past it, whatever the machine's speed.
+ */
+async function othersBegun(count: number): Promise<void> {
+  const begun = () =>
+    readFileSync(path.join(world.stateDir, "starts.jsonl"), "utf8")
+      .split("\n")
+      .filter((line) => line !== "" && !line.includes('"--version"')).length;
+  while (begun() < count) await sleep(20);
+}
+
 async function replay(chosen: Outcome): Promise<never> {
   const made = chosen.script && modelled(chosen.fixture, chosen.script);
   const fixture = new Fixture(chosen.fixture, made?.lines);
@@ -673,6 +686,7 @@ async function replay(chosen: Outcome): Promise<never> {
   const expiresAt = (token?.exp ?? Infinity) * 1000;
   const byeAt = chosen.name === "token_expired" ? fixture.indexOf(/AccessTokenExpired/) : -1;
   const loginAt = fixture.indexOf(/^Host1: connecting and login/);
+  if (world.together) await othersBegun(world.together);
   const start = Date.now();
   for (let i = 0; i < fixture.lines.length; i++) {
     // A stalled run (hung on the network) prints nothing more and no longer sees the abort file.

@@ -395,5 +395,41 @@ describe(
       );
       assert.deepEqual(scanForSecrets(s.outputs, [good, "EwBwA8l6BAAUopaque"]), []);
     });
+
+    it("forget for Microsoft Graph (ITEMS=calendar) keeps the refresh token the IMAP token renews with", async () => {
+      const s = await scene({ TENANT_ID: TENANT, APP_ID: "app-ok" });
+      const imap = mintAccessToken({ tid: TENANT, appId: "app-ok", ttlSec: 3000, upn: ADMIN });
+      const file = path.join(s.dir, "exported.txt");
+      await writeFile(file, `${imap}\n`);
+      assert.equal((await s.run(["token", "--import", file])).exitCode, 0);
+      // What a delegated sign-in leaves once migrate has also renewed Graph's token.
+      await writeFile(path.join(s.workDir, "token.refresh"), "1.refresh-shared\n");
+      await writeFile(path.join(s.workDir, "graph-token"), "graph-access\n");
+      await writeFile(path.join(s.workDir, "graph-token.json"), "{}\n");
+      const graph = await s.run(["token", "--forget"], { ITEMS: "calendar" });
+      assert.equal(graph.exitCode, 0, graph.stderr);
+      assert.deepEqual(graph.stdout.match(/^Removed .*$/gm), [
+        `Removed ${path.join(s.workDir, "graph-token")}`,
+        `Removed ${path.join(s.workDir, "graph-token.json")}`,
+      ]);
+      assert.match(
+        graph.stdout,
+        /^Kept .*token\.refresh: the IMAP token is still saved and renews with it \(ITEMS=mail,calendar forgets both\)\.$/m,
+      );
+      assert.equal(
+        await readFile(path.join(s.workDir, "token.refresh"), "utf8"),
+        "1.refresh-shared\n",
+      );
+      assert.equal((await readFile(path.join(s.workDir, "token"), "utf8")).trim(), imap);
+      const both = await s.run(["token", "--forget"], { ITEMS: "mail,calendar" });
+      assert.equal(both.exitCode, 0, both.stderr);
+      assert.equal(both.stdout.match(/^Removed /gm)?.length, 3);
+      assert.deepEqual(
+        (await filesBelow(s.workDir))
+          .map((f) => path.basename(f))
+          .filter((f) => f.includes("token")),
+        [],
+      );
+    });
   },
 );

@@ -72,7 +72,8 @@ describe("stopping a run", () => {
     const exit = await child.exited;
     assert.equal(exit.signal, "SIGKILL");
     assert.equal(await readFile(signals, "utf8"), "SIGTERM\n");
-    assert.ok(took >= 300 + TERM_GRACE_MS - 50 && took < 300 + TERM_GRACE_MS + 1000, `${took} ms`);
+    // Late timers of a loaded machine only add to the upper bound, still well within docker stop's.
+    assert.ok(took >= 300 + TERM_GRACE_MS - 50 && took < 300 + TERM_GRACE_MS + 3000, `${took} ms`);
   });
 });
 
@@ -132,7 +133,7 @@ describe("interruptions of migrate", { timeout: 300_000 }, () => {
     const result = await bg.child;
     const took = Date.now() - began;
     assert.equal(result.exitCode, 143, bg.stderr());
-    assert.ok(took < TERM_GRACE_MS + 2000, `stopped in ${took} ms despite STOP_GRACE=30s`);
+    assert.ok(took < DOCKER_STOP_MS, `stopped in ${took} ms despite STOP_GRACE=30s`);
     const report = await s.report();
     assert.deepEqual(
       report.mailboxes.map((e) => e.status),

@@ -7,10 +7,10 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import ICAL from "ical.js";
-import { APP_CLIENT_ID, APP_CLIENT_SECRET } from "../../scripts/standin/oauth-server.js";
+import { APP_CLIENT_ID } from "../../scripts/standin/oauth-server.js";
 import { runCli, tempDir } from "../helpers/env.js";
 import { makeScene, usersAndWorld } from "../helpers/cli-scene.js";
-import { startGraphWorld, type GraphWorld } from "../helpers/graph-standin.js";
+import { graphEnv, startGraphWorld, type GraphWorld } from "../helpers/graph-standin.js";
 import { startRadicale, type Radicale } from "../helpers/radicale.js";
 
 const PASSWORDS = {
@@ -18,6 +18,7 @@ const PASSWORDS = {
   "alice@example.net": "alice-dav-pw",
   "bob@example.net": "bob-dav-pw",
   "busy@example.net": "busy-dav-pw",
+  "carol@example.net": "carol-dav-pw",
 };
 
 let world: GraphWorld;
@@ -102,16 +103,6 @@ function occurrences(datas: string[], from: string, to: string): string[] {
   return starts.sort();
 }
 
-/** The app-only grant and the stand-in's OAuth server and Graph: what every case reads Graph with. */
-const graphEnv = () => ({
-  GRANT: "client-credentials",
-  TENANT_ID: "contoso.test",
-  APP_ID: APP_CLIENT_ID,
-  APP_SECRET: APP_CLIENT_SECRET,
-  AUTHORITY_URL: world.oauth.issuer,
-  GRAPH_URL: world.graph.url,
-});
-
 describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => {
   it("ends ok for alice and the throttled mailbox, not_delegated for bob; Radicale holds every occurrence and contact; a rerun adds nothing", async () => {
     const dir = await tempDir("items-e2e-");
@@ -127,7 +118,7 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
     );
     const env = {
       ITEMS: "calendar,contacts",
-      ...graphEnv(),
+      ...graphEnv(world),
       DAV_URL: radicale.url,
       WORK_DIR: path.join(dir, "work"),
       MAX_BACKOFF: "3s",
@@ -216,7 +207,7 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
     );
     const env = {
       ITEMS: "contacts",
-      ...graphEnv(),
+      ...graphEnv(world),
       WORK_DIR: path.join(dir, "work"),
     };
     const run = await runCli(["migrate", "--users", "users.csv"], { cwd: dir, env });
@@ -249,7 +240,7 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
       },
       env: {
         ITEMS: "mail,calendar,contacts",
-        ...graphEnv(),
+        ...graphEnv(world),
         DAV_URL: radicale.url,
       },
     });
@@ -281,7 +272,7 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
     );
     const env = {
       ITEMS: "calendar",
-      ...graphEnv(),
+      ...graphEnv(world),
       DAV_URL: radicale.url,
       WORK_DIR: path.join(dir, "work"),
     };
@@ -297,5 +288,144 @@ describe("migrate --items calendar,contacts: Graph stand-in to Radicale", () => 
       /busy@contoso\.test +calendar +auth_failed_destination +The CalDAV\/CardDAV server refused the login of busy@example\.net/,
     );
     assert.match(run.stdout, /1 of 3 mailboxes can be migrated/);
+  });
+
+  it("check gives a verdict per Graph permission and mailbox: the role the app lacks, the mailbox a policy leaves out, the unknown user; in check.json too", async () => {
+    const dir = await tempDir("items-permissions-");
+    await writeFile(
+      path.join(dir, "users.csv"),
+      [
+        "source,destination,password",
+        `alice@contoso.test,alice@example.net,${PASSWORDS["alice@example.net"]}`,
+        `bob@contoso.test,bob@example.net,${PASSWORDS["bob@example.net"]}`,
+        "nobody@contoso.test,nobody@example.net,x",
+        "",
+      ].join("\n"),
+    );
+    const env = {
+      ITEMS: "calendar,contacts",
+      ...graphEnv(world),
+      WORK_DIR: path.join(dir, "work"),
+    };
+    world.oauth.setGraphRoles(["Calendars.Read", "MailboxSettings.Read"]);
+    let run: Awaited<ReturnType<typeof runCli>>;
+    try {
+      run = await runCli(["check", "--users", "users.csv"], { cwd: dir, env });
+    } finally {
+      world.oauth.setGraphRoles(["Calendars.Read", "Contacts.Read", "MailboxSettings.Read"]);
+    }
+    assert.equal(run.exitCode, 1, run.stderr);
+    assert.match(
+      run.stdout,
+      /Graph token {2}expires at .*; roles: Calendars\.Read MailboxSettings\.Read/,
+    );
+    const row = (who: string, permission: string, verdict: string) =>
+      new RegExp(
+        `^ +${who.replaceAll(".", "\\.")} +${permission.replaceAll(".", "\\.")} +${verdict} +(.*)$`,
+        "m",
+      );
+    assert.match(run.stdout, row("alice@contoso.test", "Calendars.Read", "granted"));
+    assert.match(run.stdout, row("alice@contoso.test", "MailboxSettings.Read", "granted"));
+    assert.match(
+      run.stdout,
+      /alice@contoso\.test +Contacts\.Read +refused +Microsoft Graph refused Contacts\.Read on alice@contoso\.test \(403 ErrorAccessDenied\): the token's roles lack it: give the app the application permission Contacts\.Read/,
+    );
+    assert.match(
+      run.stdout,
+      /bob@contoso\.test +Calendars\.Read +refused +.*the token carries it, so an Exchange application access policy or RBAC for Applications scope leaves bob@contoso\.test out/,
+    );
+    assert.match(
+      run.stdout,
+      /nobody@contoso\.test +Calendars\.Read +unknown_user +Microsoft Graph knows no user nobody@contoso\.test \(404 ErrorInvalidUser\): check the source address in the users file/,
+    );
+    assert.match(run.stdout, /alice@contoso\.test +calendar +ok +2 calendars to move/);
+    assert.match(
+      run.stdout,
+      /alice@contoso\.test +contacts +not_delegated +Microsoft Graph refused Contacts\.Read/,
+    );
+    assert.match(run.stdout, /0 of 3 mailboxes can be migrated/);
+    const saved = JSON.parse(await readFile(path.join(dir, "work", "check.json"), "utf8"));
+    const alice = saved.mailboxes.find(
+      (m: { source: string }) => m.source === "alice@contoso.test",
+    );
+    assert.deepEqual(
+      alice.parts.map(
+        (p: { kind: string; permissions: { permission: string; verdict: string }[] }) =>
+          `${p.kind}: ${p.permissions.map((c) => `${c.permission} ${c.verdict}`).join(", ")}`,
+      ),
+      [
+        "calendar: Calendars.Read granted, MailboxSettings.Read granted",
+        "contacts: Contacts.Read refused",
+      ],
+    );
+  });
+
+  it("a calendar gone at the source since the last run: named in the report, kept whole in Radicale, not named again", async () => {
+    const dir = await tempDir("items-gone-");
+    await writeFile(
+      path.join(dir, "users.csv"),
+      `source,destination,password\ncarol@contoso.test,carol@example.net,${PASSWORDS["carol@example.net"]}\n`,
+    );
+    const env = {
+      ITEMS: "calendar",
+      ...graphEnv(world),
+      DAV_URL: radicale.url,
+      WORK_DIR: path.join(dir, "work"),
+    };
+    const carol = world.seed["carol@contoso.test"]!;
+    const conges = structuredClone(carol.calendars[0]!);
+    conges.calendar = {
+      ...conges.calendar,
+      id: "cal-carol-conges",
+      name: "Congés Été",
+      isDefaultCalendar: false,
+      isRemovable: true,
+    };
+    conges.events = conges.events.map((e) => ({
+      ...e,
+      id: "evt-carol-conges",
+      iCalUId: "uid-carol-conges",
+    }));
+    carol.calendars.push(conges);
+    const migrate = () => runCli(["migrate", "--users", "users.csv"], { cwd: dir, env });
+    const partOf = async () =>
+      JSON.parse(await readFile(path.join(dir, "work", "report.json"), "utf8")).mailboxes[0]
+        .parts[0];
+    try {
+      const first = await migrate();
+      assert.equal(first.exitCode, 0, first.stderr);
+      assert.equal((await partOf()).counts.collections, 2);
+      carol.calendars.pop();
+      const second = await migrate();
+      assert.equal(second.exitCode, 0, second.stderr);
+      const part = await partOf();
+      assert.equal(part.status, "ok");
+      const location = new URL("/carol@example.net/conges-ete/", radicale.url).href;
+      assert.deepEqual(part.gone, [{ name: "Congés Été", location }]);
+      assert.match(
+        second.stdout + second.stderr,
+        /carol@contoso\.test calendar: ok, 1 collections, .*; gone at the source since the last run, kept at the destination: Congés Été \(http:\/\/127\.0\.0\.1:\d+\/carol@example\.net\/conges-ete\/\)/,
+      );
+      assert.match(
+        second.stdout,
+        /^Gone at the source since the last run, kept at the destination \(remove them there by hand if they should go\):\n {2}carol@contoso\.test calendar: Congés Été \(http:\/\/127\.0\.0\.1:\d+\/carol@example\.net\/conges-ete\/\)$/m,
+      );
+      const kept = await stored("carol@example.net", "calendar");
+      assert.equal(
+        kept.get("/carol@example.net/conges-ete/")?.length,
+        1,
+        "its event is still there",
+      );
+      const html = await readFile(path.join(dir, "work", "report.html"), "utf8");
+      assert.match(
+        html,
+        /gone at the source since the last run, kept at the destination, Congés Été/,
+      );
+      const third = await migrate();
+      assert.equal(third.exitCode, 0, third.stderr);
+      assert.equal((await partOf()).gone, undefined);
+    } finally {
+      if (carol.calendars.length > 1) carol.calendars.pop();
+    }
   });
 });

@@ -27,8 +27,9 @@ describe("secrets never leave the tool", { timeout: 300_000 }, () => {
     const { users, world } = usersAndWorld(
       { ...PASSWORDS, dave: WRONG_DAVE },
       {
-        // big outlives the first token; bob is throttled once.
-        seconds: { "big@contoso.test": 5 },
+        // big outlives the first token (15 s: a loaded machine's sign-in takes seconds, and a
+        // token already expired when it arrives is refused); bob is throttled once.
+        seconds: { "big@contoso.test": 20 },
         throttle: { "bob@contoso.test": 1 },
       },
     );
@@ -40,7 +41,7 @@ describe("secrets never leave the tool", { timeout: 300_000 }, () => {
       signIn: "oauth2c",
       env: {
         APP_SECRET,
-        FAKE_TOKEN_TTL: "3,3600",
+        FAKE_TOKEN_TTL: "15,3600",
         // Counted from imapsync's start: 5 s, so that a slowly started double is not taken as stalled.
         STALL_TIMEOUT: "5s",
         STOP_GRACE: "1s",

@@ -7,9 +7,11 @@ import {
   GRAPH_THROTTLED,
   GRAPH_THROTTLED_TIMES,
   graphSeed,
+  type GraphMailboxSeed,
 } from "../../scripts/standin/graph-seed.js";
 import {
   APP_CLIENT_ID,
+  APP_CLIENT_SECRET,
   GRAPH_AUDIENCE,
   startOAuthServer,
   type OAuthServer,
@@ -19,6 +21,8 @@ import type { StoredToken } from "../../src/token/index.js";
 export interface GraphWorld {
   oauth: OAuthServer;
   graph: GraphServer;
+  /** What the stand-in serves, by mailbox: a test may change it between runs. */
+  seed: Record<string, GraphMailboxSeed>;
   /** An app-only token minted for Graph (or, with `audience`, for another API). */
   token(audience?: string): Promise<StoredToken>;
   stop(): Promise<void>;
@@ -26,12 +30,18 @@ export interface GraphWorld {
 
 export async function startGraphWorld(): Promise<GraphWorld> {
   const oauth = await startOAuthServer({ tenant: "contoso.test" });
+  const seed = graphSeed();
   const graph = await startGraph({
     verify: async (token) => {
       const claims = await oauth.verify(token, GRAPH_AUDIENCE);
-      return claims && { who: claims.upn ?? claims.appid };
+      return (
+        claims && {
+          who: claims.upn ?? claims.appid,
+          permissions: claims.roles ?? claims.scp?.split(" ") ?? [],
+        }
+      );
     },
-    seed: graphSeed(),
+    seed,
     denied: [GRAPH_DENIED],
     notEnabled: [GRAPH_NOT_ENABLED],
     throttled: { [GRAPH_THROTTLED]: GRAPH_THROTTLED_TIMES },
@@ -39,6 +49,7 @@ export async function startGraphWorld(): Promise<GraphWorld> {
   return {
     oauth,
     graph,
+    seed,
     token: async (audience = GRAPH_AUDIENCE) => {
       const now = new Date();
       return {
@@ -52,5 +63,17 @@ export async function startGraphWorld(): Promise<GraphWorld> {
       await graph.stop();
       await oauth.stop();
     },
+  };
+}
+
+/** The app-only grant and the world's OAuth server and Graph: the settings the CLI reads Graph with. */
+export function graphEnv(world: GraphWorld): Record<string, string> {
+  return {
+    GRANT: "client-credentials",
+    TENANT_ID: "contoso.test",
+    APP_ID: APP_CLIENT_ID,
+    APP_SECRET: APP_CLIENT_SECRET,
+    AUTHORITY_URL: world.oauth.issuer,
+    GRAPH_URL: world.graph.url,
   };
 }

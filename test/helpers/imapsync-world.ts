@@ -26,6 +26,8 @@ export interface World {
     { productive: number; windowMs?: number; refusedRuns?: number; fromStart?: boolean }
   >;
   stall?: Record<string, number>;
+  /** Runs that must have begun before any replay goes on: proves they ran at once, at any speed. */
+  together?: number;
   /** Replay pace (default 20000 lines a second). */
   linesPerSecond?: number;
   /**

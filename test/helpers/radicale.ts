@@ -1,11 +1,13 @@
 // A private Radicale (Debian's package `radicale`, installed by .ci/run) as the real CalDAV/CardDAV
 // server of the tests and the benchmark: 127.0.0.1 on a free port, its own storage folder,
-// htpasswd users named by full addresses, each owning /<user>/. Radicale never schedules.
+// htpasswd users named by full addresses, each owning /<user>/. Radicale never schedules. With
+// `tls`, it speaks HTTPS with a throwaway self-signed certificate (selfSignedCertificate).
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa, type ResultPromise } from "execa";
+import { Agent } from "undici";
 import { freePort } from "../../scripts/standin/ports.js";
 
 export const RADICALE = process.env.RADICALE_BIN ?? "/usr/bin/radicale";
@@ -14,7 +16,7 @@ export const RADICALE = process.env.RADICALE_BIN ?? "/usr/bin/radicale";
 const START_TIMEOUT_MS = 60_000;
 
 export interface Radicale {
-  /** The server's root, `http://127.0.0.1:<port>/`. */
+  /** The server's root, `http://127.0.0.1:<port>/` (`https://` with `tls`). */
   url: string;
   port: number;
   /** Where it stores collections (emptied by stop). */
@@ -22,8 +24,37 @@ export interface Radicale {
   stop(): Promise<void>;
 }
 
+/** A certificate and its key for 127.0.0.1, PEM files in `dir`, signed by themselves (openssl). */
+export async function selfSignedCertificate(
+  dir: string,
+): Promise<{ certificate: string; key: string }> {
+  const certificate = path.join(dir, "cert.pem");
+  const key = path.join(dir, "key.pem");
+  await execa("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    key,
+    "-out",
+    certificate,
+    "-days",
+    "2",
+    "-subj",
+    "/CN=127.0.0.1",
+    "-addext",
+    "subjectAltName=IP:127.0.0.1",
+  ]);
+  return { certificate, key };
+}
+
 /** Starts Radicale with these users (address → password); fails naming the package when absent. */
-export async function startRadicale(users: Record<string, string>): Promise<Radicale> {
+export async function startRadicale(
+  users: Record<string, string>,
+  opts: { tls?: { certificate: string; key: string } } = {},
+): Promise<Radicale> {
   if (!existsSync(RADICALE)) {
     throw new Error(
       `${RADICALE} not found: install Debian's radicale package (apt-get install radicale, as .ci/run does), or set RADICALE_BIN`,
@@ -46,6 +77,9 @@ export async function startRadicale(users: Record<string, string>): Promise<Radi
     [
       "[server]",
       `hosts = 127.0.0.1:${port}`,
+      ...(opts.tls
+        ? ["ssl = True", `certificate = ${opts.tls.certificate}`, `key = ${opts.tls.key}`]
+        : []),
       "[auth]",
       "type = htpasswd",
       `htpasswd_filename = ${htpasswd}`,
@@ -70,7 +104,7 @@ export async function startRadicale(users: Record<string, string>): Promise<Radi
     stderr: { file: log },
     reject: false,
   });
-  const url = `http://127.0.0.1:${port}/`;
+  const url = `${opts.tls ? "https" : "http"}://127.0.0.1:${port}/`;
   const stop = async () => {
     child.kill("SIGTERM");
     await child;
@@ -86,6 +120,8 @@ export async function startRadicale(users: Record<string, string>): Promise<Radi
   return { url, port, storage, stop };
 }
 
+const ANY_CERTIFICATE = new Agent({ connect: { rejectUnauthorized: false } });
+
 /** Waits until the server answers HTTP (any status), or its process ends, or the time is up. */
 async function answers(url: string, child: ResultPromise): Promise<void> {
   let exited = false;
@@ -94,7 +130,12 @@ async function answers(url: string, child: ResultPromise): Promise<void> {
   for (;;) {
     if (exited) throw new Error("Radicale exited at start");
     try {
-      await fetch(url, { method: "OPTIONS", signal: AbortSignal.timeout(5000) });
+      // Whether it answers, whatever its certificate: the tests judge that.
+      await fetch(url, {
+        method: "OPTIONS",
+        signal: AbortSignal.timeout(5000),
+        dispatcher: ANY_CERTIFICATE,
+      } as RequestInit);
       return;
     } catch {
       if (Date.now() > deadline) {

@@ -230,6 +230,35 @@ describe("runParts", () => {
     await runParts(s.plans(), s.deps);
     for (const entry of s.store.report.mailboxes) assert.equal(entry.parts![0]!.status, "pending");
   });
+
+  it("a part's counts are its whole pass: a run that did not end ok goes on with them; the run after an ok starts afresh", async () => {
+    const s = await scene(["alice"], ["calendar"]);
+    await runParts(s.plans(), s.deps);
+    const source = s.ends.get("alice@contoso.test")!.source;
+    source.content.set(
+      "cal",
+      ["e1", "e2", "e3", "e4"].map((n) => item(`alice-${n}`)),
+    );
+    source.failAt.set("cal", { index: 3, error: httpError(403, "ErrorAccessDenied") });
+    await runParts(s.plans(), s.deps);
+    const part = () => s.store.entry("alice@contoso.test").parts![0]!;
+    assert.equal(part().status, "failed");
+    const counts = (sent: number, unchanged: number, collections = 1) => ({
+      collections,
+      sent,
+      updated: 0,
+      removed: 0,
+      unchanged,
+    });
+    assert.deepEqual(part().counts, counts(1, 2, 0));
+    // Run again (--resume, retry): e4 is sent; e3, sent before, counts as sent, not unchanged.
+    await runParts(s.plans(), s.deps);
+    assert.equal(part().status, "ok");
+    assert.deepEqual(part().counts, counts(2, 2));
+    assert.deepEqual(part().attempts.at(-1)!.counts, counts(1, 3));
+    await runParts(s.plans(), s.deps);
+    assert.deepEqual(part().counts, counts(0, 4));
+  });
 });
 
 describe("checkParts", () => {
@@ -263,5 +292,63 @@ describe("checkParts", () => {
     for (const { destination } of s.ends.values()) {
       assert.deepEqual(destination.calls, { put: 0, remove: 0, ensure: 0, close: 0 });
     }
+  });
+
+  it("gives a verdict per permission: the one the token's roles lack named as missing, the one it carries as an access policy", async () => {
+    const s = await scene(["alice", "bob"], ["calendar", "contacts"]);
+    const granted = { app: "Calendars.Read", delegated: "Calendars.Read.Shared" };
+    const contacts = { app: "Contacts.Read", delegated: "Contacts.Read.Shared" };
+    const denied = httpError(403, "ErrorAccessDenied");
+    const open: PartsDeps["open"] = async (plan) => {
+      const ends = s.ends.get(plan.mailbox.source)!;
+      const bob = plan.mailbox.source === "bob@contoso.test";
+      const access = async (kind: string) =>
+        kind === "calendar"
+          ? [
+              bob
+                ? {
+                    permission: granted,
+                    verdict: "refused" as const,
+                    said: "403 ErrorAccessDenied",
+                    error: denied,
+                  }
+                : { permission: granted, verdict: "granted" as const },
+            ]
+          : [
+              {
+                permission: contacts,
+                verdict: "refused" as const,
+                said: "403 ErrorAccessDenied",
+                error: denied,
+              },
+            ];
+      return { ...ends, source: Object.assign(ends.source, { access }) };
+    };
+    const found = await checkParts(s.plans(), {
+      open,
+      concurrency: 2,
+      signal: s.controller.signal,
+      appOnly: true,
+      granted: ["Calendars.Read", "MailboxSettings.Read"],
+    });
+    const alice = found.get("alice@contoso.test")!;
+    assert.deepEqual(
+      alice.map(
+        (p) =>
+          `${p.kind} ${p.class} ${p.permissions?.map((c) => `${c.permission}=${c.verdict}`).join(",")}`,
+      ),
+      ["calendar ok Calendars.Read=granted", "contacts not_delegated Contacts.Read=refused"],
+    );
+    assert.equal(
+      alice[1]!.remedy,
+      "Microsoft Graph refused Contacts.Read on alice@contoso.test (403 ErrorAccessDenied): the token's roles lack it: give the app the application permission Contacts.Read (Microsoft Graph) and grant admin consent, then get a new token (`token`).",
+    );
+    const bob = found.get("bob@contoso.test")!.find((p) => p.kind === "calendar")!;
+    assert.equal(bob.class, "not_delegated");
+    assert.equal(
+      bob.permissions![0]!.remedy,
+      "Microsoft Graph refused Calendars.Read on bob@contoso.test (403 ErrorAccessDenied): the token carries it, so an Exchange application access policy or RBAC for Applications scope leaves bob@contoso.test out (Test-ApplicationAccessPolicy -Identity bob@contoso.test -AppId <app>).",
+    );
+    assert.equal(bob.remedy, bob.permissions![0]!.remedy);
   });
 });

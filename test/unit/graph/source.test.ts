@@ -254,6 +254,64 @@ describe("Graph source: errors", () => {
   });
 });
 
+describe("access: one request per permission a part needs, for check", () => {
+  const verdicts = async (address: string, kind: "calendar" | "contacts") =>
+    (await source(address).access(kind)).map(
+      (a) => `${a.permission.app} ${a.verdict} ${a.said ?? "-"}`,
+    );
+
+  it("grants alice every permission, refuses bob each one, and tells a user without a mailbox from an unknown one", async () => {
+    assert.deepEqual(await verdicts("alice@contoso.test", "calendar"), [
+      "Calendars.Read granted -",
+      "MailboxSettings.Read granted -",
+    ]);
+    assert.deepEqual(await verdicts("alice@contoso.test", "contacts"), ["Contacts.Read granted -"]);
+    assert.deepEqual(await verdicts("bob@contoso.test", "contacts"), [
+      "Contacts.Read refused 403 ErrorAccessDenied",
+    ]);
+    assert.deepEqual(await verdicts("nomailbox@contoso.test", "calendar"), [
+      "Calendars.Read no_mailbox 404 MailboxNotEnabledForRESTAPI",
+      "MailboxSettings.Read no_mailbox 404 MailboxNotEnabledForRESTAPI",
+    ]);
+    assert.deepEqual(await verdicts("nobody@contoso.test", "contacts"), [
+      "Contacts.Read unknown_user 404 ErrorInvalidUser",
+    ]);
+  });
+
+  it("an unknown user's collections fail with Graph's code, never read as empty", async () => {
+    for (const kind of ["calendar", "contacts"] as const)
+      await assert.rejects(
+        source("nobody@contoso.test").collections(kind),
+        (e) =>
+          e instanceof GraphError &&
+          e.runClass === "other" &&
+          e.status === 404 &&
+          e.code === "ErrorInvalidUser",
+      );
+  });
+
+  it("refuses only the permission the app's token lacks, with one cheap request each", async () => {
+    world.oauth.setGraphRoles(["Calendars.Read"]);
+    try {
+      const before = world.graph.requests.length;
+      assert.deepEqual(await verdicts("alice@contoso.test", "calendar"), [
+        "Calendars.Read granted -",
+        "MailboxSettings.Read refused 403 ErrorAccessDenied",
+      ]);
+      assert.deepEqual(await verdicts("alice@contoso.test", "contacts"), [
+        "Contacts.Read refused 403 ErrorAccessDenied",
+      ]);
+      assert.deepEqual(world.graph.requests.slice(before).sort(), [
+        "200 /v1.0/users/alice%40contoso.test/calendars?$top=1&$select=id",
+        "403 /v1.0/users/alice%40contoso.test/contactFolders?$top=1&$select=id",
+        "403 /v1.0/users/alice%40contoso.test/mailboxSettings",
+      ]);
+    } finally {
+      world.oauth.setGraphRoles(["Calendars.Read", "Contacts.Read", "MailboxSettings.Read"]);
+    }
+  });
+});
+
 describe("the window a series' instances are asked over", () => {
   it("is CALENDAR_WINDOW around today, clipped to the series' own span", () => {
     const window = { backYears: 2, aheadYears: 5 };

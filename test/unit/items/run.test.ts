@@ -21,12 +21,14 @@ function stateFile(): string {
   return statePath(workDir, `user${++n}@contoso.test`, "calendar");
 }
 
-function run(source: FakeSource, destination: FakeDestination, file: string) {
+/** An attempt; `newPass` false: a later attempt of the same run (a retry, `--resume`). */
+function run(source: FakeSource, destination: FakeDestination, file: string, newPass = true) {
   return runPart({
     kind: "calendar",
     ends: { source, destination },
     stateFile: file,
     signal: new AbortController().signal,
+    newPass,
   });
 }
 
@@ -148,6 +150,65 @@ describe("runPart with in-memory sides", () => {
     assert.equal(destination.calls.put, 4, "no item sent twice");
   });
 
+  it("a pass counts each item once across its attempts: unchanged before the cut, sent by the first attempt, a failing attempt keeps them", async () => {
+    const items = ["u1", "u2", "u3", "u4", "u5"].map((uid) => item(uid));
+    const source = new FakeSource().add({ id: "A", name: "Calendar", isDefault: true }, [
+      ...items.slice(0, 2),
+    ]);
+    const destination = new FakeDestination();
+    const file = stateFile();
+    await run(source, destination, file);
+    // A rerun: u1 and u2 unchanged, u3 sent, then the source throttles at u4.
+    source.content.set("A", items);
+    source.failAt.set("A", { index: 3, error: httpError(429, "ApplicationThrottled", 1000) });
+    const first = await run(source, destination, file, true);
+    assert.deepEqual(first.passCounts, {
+      collections: 0,
+      sent: 1,
+      updated: 0,
+      removed: 0,
+      unchanged: 2,
+    });
+    // The next attempt fails before any collection: the pass keeps what it did.
+    source.failCollections = httpError(503);
+    const failed = await run(source, destination, file, false);
+    assert.equal(failed.failure?.class, "throttled");
+    assert.deepEqual(failed.counts, {
+      collections: 0,
+      sent: 0,
+      updated: 0,
+      removed: 0,
+      unchanged: 0,
+    });
+    assert.deepEqual(failed.passCounts, first.passCounts);
+    // Resumed: u4 and u5 sent; u3, sent by the first attempt, counts as sent once.
+    source.failCollections = undefined;
+    const resumed = await run(source, destination, file, false);
+    assert.deepEqual(resumed.counts, {
+      collections: 1,
+      sent: 2,
+      updated: 0,
+      removed: 0,
+      unchanged: 3,
+    });
+    assert.deepEqual(resumed.passCounts, {
+      collections: 1,
+      sent: 3,
+      updated: 0,
+      removed: 0,
+      unchanged: 2,
+    });
+    // The next run is a new pass: everything unchanged.
+    const next = await run(source, destination, file, true);
+    assert.deepEqual(next.passCounts, {
+      collections: 1,
+      sent: 0,
+      updated: 0,
+      removed: 0,
+      unchanged: 5,
+    });
+  });
+
   it("a failing source or destination is classified by its side", async () => {
     const source = new FakeSource().add({ id: "A", name: "Calendar", isDefault: true }, [
       item("u1"),
@@ -183,10 +244,31 @@ describe("runPart with in-memory sides", () => {
       ends: { source, destination },
       stateFile: file,
       signal: controller.signal,
+      newPass: true,
     });
     assert.equal(ended.failure?.class, "interrupted");
     assert.equal(ended.counts.sent, 1);
     assert.deepEqual(Object.keys((await readState(file)).collections.A!.items), ["u1"]);
+  });
+
+  it("a collection gone at the source since the last run is named, kept whole at the destination, and forgotten", async () => {
+    const source = new FakeSource()
+      .add({ id: "A", name: "Calendar", isDefault: true }, [item("u1")])
+      .add({ id: "B", name: "Congés Été", isDefault: false }, [item("b1"), item("b2")]);
+    const destination = new FakeDestination();
+    const file = stateFile();
+    const first = await run(source, destination, file);
+    assert.deepEqual(first.gone, []);
+    source.owned.splice(1, 1);
+    const second = await run(source, destination, file);
+    assert.equal(second.failure, undefined);
+    assert.deepEqual(second.gone, [{ name: "Congés Été", location: "/Congés Été/" }]);
+    assert.deepEqual(destination.uids("/Congés Été/"), ["b1", "b2"], "nothing deleted there");
+    assert.equal(destination.calls.remove, 0);
+    assert.deepEqual(Object.keys((await readState(file)).collections), ["A"]);
+    // A later attempt of the same pass still names it; the next pass does not.
+    assert.deepEqual((await run(source, destination, file, false)).gone, second.gone);
+    assert.deepEqual((await run(source, destination, file, true)).gone, []);
   });
 
   it("an unreadable state file starts afresh: items are replaced by UID, never duplicated", async () => {

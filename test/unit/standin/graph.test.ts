@@ -140,6 +140,9 @@ describe("Graph stand-in", () => {
     const none = await get("/users/nomailbox@contoso.test/calendars");
     assert.equal(none.status, 404);
     assert.equal((await body(none)).error?.code, "MailboxNotEnabledForRESTAPI");
+    const unknown = await get("/users/nobody@contoso.test/calendars");
+    assert.equal(unknown.status, 404);
+    assert.equal((await body(unknown)).error?.code, "ErrorInvalidUser");
   });
 
   it("throttles busy@contoso.test twice with Retry-After, then serves it", async () => {

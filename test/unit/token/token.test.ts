@@ -7,7 +7,14 @@ import { decodeJwt } from "jose";
 import { tokenCommand } from "../../../src/commands/token.js";
 import { InputError, TokenError } from "../../../src/errors.js";
 import { describeExpiry, type StoredToken } from "../../../src/token/claims.js";
-import { loadToken, saveToken, tokenPaths } from "../../../src/token/store.js";
+import {
+  forgetToken,
+  loadRefreshToken,
+  loadToken,
+  saveRefreshToken,
+  saveToken,
+  tokenPaths,
+} from "../../../src/token/store.js";
 import { TokenKeeper } from "../../../src/token/keeper.js";
 import type { Config } from "../../../src/config/types.js";
 import { completeSignIn, mintAccessToken, tokenForm } from "../../doubles/entra.js";
@@ -134,6 +141,27 @@ describe("token store", () => {
     assert.equal(loaded?.accessToken, other);
     assert.equal(loaded?.claims.upn, "other@contoso.com");
     assert.equal(loaded?.expiresAt.getTime(), decodeJwt(other).exp! * 1000);
+  });
+
+  it("forgets one audience's token without its shared refresh token while the other's is saved; the last one takes it", async () => {
+    const workDir = await tempDir();
+    await saveToken(workDir, { access_token: jwt(3600) }, new Date(), "device-code", "imap");
+    await saveToken(workDir, { access_token: jwt(3600) }, new Date(), "device-code", "graph");
+    await saveRefreshToken(workDir, "1.refresh-shared", "graph");
+    const graph = await forgetToken(workDir, ["graph"]);
+    assert.deepEqual(
+      graph.removed.map((f) => path.basename(f)),
+      ["graph-token", "graph-token.json"],
+    );
+    assert.deepEqual(graph.kept, [{ file: path.join(workDir, "token.refresh"), usedBy: ["IMAP"] }]);
+    assert.equal(await loadRefreshToken(workDir, "imap"), "1.refresh-shared");
+    assert.ok(await loadToken(workDir, "imap"));
+    const imap = await forgetToken(workDir, ["imap"]);
+    assert.deepEqual(
+      imap.removed.map((f) => path.basename(f)),
+      ["token", "token.json", "token.refresh"],
+    );
+    assert.deepEqual(imap.kept, []);
   });
 
   it("describes the expiry for a person", () => {
@@ -409,7 +437,7 @@ describe("token command with the oauth2c double", () => {
     const env = {
       PATH: await fakeBrowserPath(dir),
       FAKE_BROWSER_LOG: path.join(dir, "minted.log"),
-      FAKE_TOKEN_TTL: "5,3600",
+      FAKE_TOKEN_TTL: "60,3600",
     };
     const lifetimes: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -424,7 +452,7 @@ describe("token command with the oauth2c double", () => {
       assert.equal(t.expiresAt.getTime(), exp! * 1000);
       lifetimes.push(exp! - iat!);
     }
-    assert.deepEqual(lifetimes, [5, 3600, 3600]);
+    assert.deepEqual(lifetimes, [60, 3600, 3600]);
   });
 
   it("the leak scan can fail: oauth2c's own stderr holds the secret and the token", async () => {
