@@ -698,8 +698,11 @@ async function settleSlice(
     await deps.store.saveEntry(entry);
     return runAgain(ended, retry, deps);
   }
+  // Decided before the save: two slices ending together would otherwise both find, after their
+  // saves, that none is left, and both verify the mailbox.
+  const last = !entry.slices!.some((s) => s.status === "running" || s.status === "pending");
   await deps.store.saveEntry(entry);
-  if (entry.slices!.some((s) => s.status === "running" || s.status === "pending")) return {};
+  if (!last) return {};
   if (entry.status === "ok" && deps.verifyAfterCopy && !deps.signal.aborted) {
     return { verifyNext: true };
   }

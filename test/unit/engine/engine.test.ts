@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, it } from "node:test";
-import type { AttemptIo, AttemptResult } from "../../../src/engine/attempt.js";
+import type { AttemptIo, AttemptResult, AttemptRunner } from "../../../src/engine/attempt.js";
 import type { Clock } from "../../../src/engine/clock.js";
 import { runEngine, type EngineDeps } from "../../../src/engine/engine.js";
 import { MISSING_REMEDY, WAITING_FOR_TOKEN } from "../../../src/outcomes/remedies.js";
@@ -818,23 +818,53 @@ function slicedThrottlingServer(clock: Clock, refusedBeforeTheStop: string[] = [
   return { runner, there, spans, copies, mostAtOnce };
 }
 
+/**
+ * The engine on big's slices `s1`…`sN` (folders F1…FN) against a fake server: a sync replans
+ * within its own slice, as migrate's replan does; no jitter.
+ */
+async function runSlices(
+  s: Awaited<ReturnType<typeof scene>>,
+  runAttempt: AttemptRunner,
+  o: {
+    slices: number;
+    concurrency: number;
+    maxSlices: number;
+    maxAttempts?: number;
+    verifyAfterCopy?: boolean;
+  },
+): Promise<void> {
+  const config = testConfig({
+    workDir: s.workDir,
+    concurrency: o.concurrency,
+    ...(o.maxAttempts === undefined ? {} : { maxAttempts: o.maxAttempts }),
+  });
+  const slices = Array.from({ length: o.slices }, (_, i) => ({
+    id: `s${i + 1}`,
+    folders: [`F${i + 1}`],
+  }));
+  await runEngine([{ ...s.plans[0]!, slices }], {
+    ...s.deps,
+    runAttempt,
+    replan: (mode, plan, entry) =>
+      planAttempt(mode, plan.mailbox, "users.csv", config, entry, mode === "sync" ? plan : {}),
+    limits: {
+      ...s.deps.limits,
+      concurrency: o.concurrency,
+      maxSlices: o.maxSlices,
+      ...(o.maxAttempts === undefined ? {} : { maxAttempts: o.maxAttempts }),
+    },
+    random: () => 0,
+    verifyAfterCopy: o.verifyAfterCopy ?? false,
+  });
+}
+
 describe("engine: a big mailbox's slices and Exchange Online's throttling (virtual clock)", () => {
   it("one slice refused stops its running siblings: paused, not throttled nor failed; then one slice at a time", async () => {
     const clock = virtualClock();
     const s = await scene(["big"], {}, fakeTokens(), { clock });
     const server = slicedThrottlingServer(clock);
-    const config = testConfig({ workDir: s.workDir, concurrency: 4, maxAttempts: 1 });
-    const slices = ["s1", "s2", "s3", "s4"].map((id, i) => ({ id, folders: [`F${i + 1}`] }));
-    await runEngine([{ ...s.plans[0]!, slices }], {
-      ...s.deps,
-      runAttempt: server.runner,
-      // A sync keeps its slice, as migrate's own replan does.
-      replan: (mode, plan, entry) =>
-        planAttempt(mode, plan.mailbox, "users.csv", config, entry, mode === "sync" ? plan : {}),
-      // --max-attempts 1: a paused attempt counted as one would give its slice up.
-      limits: { ...s.deps.limits, concurrency: 4, maxSlices: 4, maxAttempts: 1 },
-      random: () => 0,
-    });
+    // --max-attempts 1: a paused attempt counted as one would give its slice up.
+    await runSlices(s, server.runner, { slices: 4, concurrency: 4, maxSlices: 4, maxAttempts: 1 });
     const big = s.entry("big");
     assert.equal(big.status, "ok");
     assert.deepEqual(
@@ -870,20 +900,29 @@ describe("engine: a big mailbox's slices and Exchange Online's throttling (virtu
     assert.equal(big.throttledWhileSliced, "2026-11-29T22:00:01.000Z");
   });
 
+  it("slices that end together: the mailbox is verified once", async () => {
+    const listing = "imapsync-2.229-verify/complete_alice.log";
+    const s = await scene(["big"], {
+      big: [{ class: "ok" }, { class: "ok" }, { class: "ok", listing }, { class: "ok", listing }],
+    });
+    await runSlices(s, s.deps.runAttempt, {
+      slices: 2,
+      concurrency: 2,
+      maxSlices: 2,
+      verifyAfterCopy: true,
+    });
+    assert.deepEqual(
+      s.runs.map((r) => `${r.plan.slice?.id ?? "whole"} ${r.plan.mode}`),
+      ["s1 sync", "s2 sync", "whole verify"],
+    );
+    assert.equal(s.entry("big").verification?.verdict, "verified");
+  });
+
   it("a sibling refused itself before the stop reached it is a throttled attempt, not paused", async () => {
     const clock = virtualClock();
     const s = await scene(["big"], {}, fakeTokens(), { clock });
     const server = slicedThrottlingServer(clock, ["s2", "s3"]);
-    const config = testConfig({ workDir: s.workDir, concurrency: 4, maxAttempts: 1 });
-    const slices = ["s1", "s2", "s3", "s4"].map((id, i) => ({ id, folders: [`F${i + 1}`] }));
-    await runEngine([{ ...s.plans[0]!, slices }], {
-      ...s.deps,
-      runAttempt: server.runner,
-      replan: (mode, plan, entry) =>
-        planAttempt(mode, plan.mailbox, "users.csv", config, entry, mode === "sync" ? plan : {}),
-      limits: { ...s.deps.limits, concurrency: 4, maxSlices: 4, maxAttempts: 1 },
-      random: () => 0,
-    });
+    await runSlices(s, server.runner, { slices: 4, concurrency: 4, maxSlices: 4, maxAttempts: 1 });
     const big = s.entry("big");
     assert.equal(big.status, "ok");
     // Their logs show the server's refusal, their exit the stop: the server saw three refusals.
@@ -974,16 +1013,7 @@ describe("engine: a sliced mailbox learns how long Exchange Online refuses it (v
       windowMs: 10_000,
       suggestMs: 3000,
     });
-    const config = testConfig({ workDir: s.workDir, concurrency: 2 });
-    const slices = ["s1", "s2"].map((id, i) => ({ id, folders: [`F${i + 1}`] }));
-    await runEngine([{ ...s.plans[0]!, slices }], {
-      ...s.deps,
-      runAttempt: server.runner,
-      replan: (mode, plan, entry) =>
-        planAttempt(mode, plan.mailbox, "users.csv", config, entry, mode === "sync" ? plan : {}),
-      limits: { ...s.deps.limits, concurrency: 1, maxSlices: 1 },
-      random: () => 0,
-    });
+    await runSlices(s, server.runner, { slices: 2, concurrency: 1, maxSlices: 1 });
     await ui.close();
     assert.equal(s.entry("big").status, "ok");
     assert.deepEqual([...server.there.values()], [300, 300]);
@@ -1031,15 +1061,7 @@ describe("engine: a sliced mailbox learns how long Exchange Online refuses it (v
       suggestMs: 3000,
       later: 20,
     });
-    const config = testConfig({ workDir: s.workDir, concurrency: 1 });
-    await runEngine([{ ...s.plans[0]!, slices: [{ id: "s1", folders: ["F1"] }] }], {
-      ...s.deps,
-      runAttempt: server.runner,
-      replan: (mode, plan, entry) =>
-        planAttempt(mode, plan.mailbox, "users.csv", config, entry, mode === "sync" ? plan : {}),
-      limits: { ...s.deps.limits, concurrency: 1, maxSlices: 1 },
-      random: () => 0,
-    });
+    await runSlices(s, server.runner, { slices: 1, concurrency: 1, maxSlices: 1 });
     await ui.close();
     assert.equal(s.entry("big").status, "ok");
     assert.deepEqual(server.attempts, [
