@@ -163,6 +163,24 @@ export interface OAuthServer {
   stop(): Promise<void>;
 }
 
+/**
+ * What the Graph stand-in asks of a bearer token: who it speaks for and its permissions (an app's
+ * roles, or a delegated token's scopes), when it is a valid Graph token of this server.
+ */
+export function graphCaller(
+  oauth: OAuthServer,
+): (token: string) => Promise<{ who: string; permissions: string[] } | undefined> {
+  return async (token) => {
+    const claims = await oauth.verify(token, GRAPH_AUDIENCE);
+    return (
+      claims && {
+        who: claims.upn ?? claims.appid,
+        permissions: claims.roles ?? claims.scp?.split(" ") ?? [],
+      }
+    );
+  };
+}
+
 const OIDC_GRANT: Record<Grant, string | undefined> = {
   authorization_code: "authorization_code",
   refresh_token: "refresh_token",

@@ -26,7 +26,7 @@ import {
 import { startFront, type Front, type LoadThrottle, type ThrottleSettings } from "./front.js";
 import {
   APP_CLIENT_ID,
-  GRAPH_AUDIENCE,
+  graphCaller,
   PUBLIC_CLIENT_ID,
   startOAuthServer,
   type OAuthServer,
@@ -187,15 +187,7 @@ export async function startStandin(opts: StandinOptions): Promise<Standin> {
 
     const graph = await startGraph({
       port: opts.ports?.graph ?? 0,
-      verify: async (token) => {
-        const claims = await oauth.verify(token, GRAPH_AUDIENCE);
-        return (
-          claims && {
-            who: claims.upn ?? claims.appid,
-            permissions: claims.roles ?? claims.scp?.split(" ") ?? [],
-          }
-        );
-      },
+      verify: graphCaller(oauth),
       seed: graphSeed(
         opts.graphBenchCount
           ? { address: "big@contoso.test", count: opts.graphBenchCount }

@@ -13,6 +13,7 @@ import {
   APP_CLIENT_ID,
   APP_CLIENT_SECRET,
   GRAPH_AUDIENCE,
+  graphCaller,
   startOAuthServer,
   type OAuthServer,
 } from "../../scripts/standin/oauth-server.js";
@@ -32,15 +33,7 @@ export async function startGraphWorld(): Promise<GraphWorld> {
   const oauth = await startOAuthServer({ tenant: "contoso.test" });
   const seed = graphSeed();
   const graph = await startGraph({
-    verify: async (token) => {
-      const claims = await oauth.verify(token, GRAPH_AUDIENCE);
-      return (
-        claims && {
-          who: claims.upn ?? claims.appid,
-          permissions: claims.roles ?? claims.scp?.split(" ") ?? [],
-        }
-      );
-    },
+    verify: graphCaller(oauth),
     seed,
     denied: [GRAPH_DENIED],
     notEnabled: [GRAPH_NOT_ENABLED],
