@@ -8,7 +8,7 @@ import { countsAsOk, formatRemedies, formatSummary } from "../report/summary.js"
 import { partDone, partOf } from "../report/parts.js";
 import type { PartEnds } from "../items/run.js";
 import { writeHtmlReport } from "../report/write.js";
-import { createTokenKeeper, type TokenKeeper } from "../token/index.js";
+import { createTokenKeeper, type AudienceName, type TokenKeeper } from "../token/index.js";
 import type { Config } from "../config/types.js";
 import { createUi, type Ui } from "../view/ui.js";
 import { readPassword } from "../users/passwords.js";
@@ -74,27 +74,18 @@ export async function runMigration(
   const passwords = await readPasswords([...plans, ...parts.plans]);
   const leftovers = await crashLeftovers(config, opts.stopLeftovers, say);
   // Without mail, no IMAP token: the parts' Graph token is their source's.
-  const tokens =
-    plans.length === 0
-      ? undefined
-      : await createTokenKeeper(
-          config,
-          { openBrowser: opts.openBrowser, signal: io.signal },
-          { out: say },
-          "imap",
-        );
+  const keeper = (audience: AudienceName) =>
+    createTokenKeeper(
+      config,
+      { openBrowser: opts.openBrowser, signal: io.signal },
+      { out: say },
+      audience,
+    );
+  const tokens = plans.length === 0 ? undefined : await keeper("imap");
   await store.save();
   try {
     // Graph's token is its own (another audience than IMAP's), obtained before the live display.
-    const graph =
-      parts.plans.length === 0
-        ? undefined
-        : await createTokenKeeper(
-            config,
-            { openBrowser: opts.openBrowser, signal: io.signal },
-            { out: say },
-            "graph",
-          );
+    const graph = parts.plans.length === 0 ? undefined : await keeper("graph");
     const open = graph ? parts.ends(graph, io.signal) : parts.ends(noTokens, io.signal);
     await runPlans(
       { mail: plans, parts: parts.plans, open },
