@@ -990,15 +990,21 @@ function mailboxBudgetServer(
   return { runner, there, attempts };
 }
 
+/** big's plain view on the virtual clock, and what it printed. */
+function plainUiOn(clock: Clock) {
+  const stream = sink();
+  const ui = new PlainUi(["big@contoso.test"], {
+    stream,
+    env: {},
+    now: () => new Date(clock.now()),
+  });
+  return { stream, ui };
+}
+
 describe("engine: a sliced mailbox learns how long Exchange Online refuses it (virtual clock)", () => {
   it("its slices share one doubling, and each new episode starts at the wait the last one needed", async () => {
     const clock = virtualClock();
-    const stream = sink();
-    const ui = new PlainUi(["big@contoso.test"], {
-      stream,
-      env: {},
-      now: () => new Date(clock.now()),
-    });
+    const { stream, ui } = plainUiOn(clock);
     const s = await scene(["big"], {}, fakeTokens(), { clock, ui });
     const remedies: string[] = [];
     const saveEntry = s.store.saveEntry.bind(s.store);
@@ -1046,12 +1052,7 @@ describe("engine: a sliced mailbox learns how long Exchange Online refuses it (v
 
   it("allowed much less than the time before, it forgets the remembered wait and learns again", async () => {
     const clock = virtualClock();
-    const stream = sink();
-    const ui = new PlainUi(["big@contoso.test"], {
-      stream,
-      env: {},
-      now: () => new Date(clock.now()),
-    });
+    const { stream, ui } = plainUiOn(clock);
     const s = await scene(["big"], {}, fakeTokens(), { clock, ui });
     // 100 messages a window, then 20 from the third window on (another client spends the rest).
     const server = mailboxBudgetServer(clock, {
