@@ -249,7 +249,7 @@ async function printPlans(
           `# slice ${run.slice!.id}: ${sliceWhat(run.slice!)}\n${maskArgs(run.argv).map(shellQuote).join(" ")}\n`,
       );
       const head = slices
-        ? ` (${formatBytes(plan.bytes ?? 0)}: ${plan.justFolders ? "folders created first, then " : ""}${slices.length} slices ${plan.oneAtATime ? `one at a time: ${plan.oneAtATime}` : "at once"})`
+        ? ` (${formatBytes(plan.bytes ?? 0)}: ${plan.justFolders ? "folders created first, then " : ""}${slices.length} slices ${plan.oneAtATime ? `one at a time first: ${plan.oneAtATime}` : "at once"})`
         : "";
       await write(`# ${source} -> ${destination}${which}${note}${head}\n${first}${rest.join("")}`);
     }

@@ -19,6 +19,7 @@ import {
   leftoverRemedy,
   MISSING_REMEDY,
   PAUSED_BY_THROTTLING,
+  PAUSED_NEAR_BUDGET,
   remedyFor,
   STALLED_WAITING,
   stalledRemedy,
@@ -33,6 +34,7 @@ import {
 } from "../outcomes/retry-policy.js";
 import { fixedLimit, type ConcurrencyLimit } from "./limit.js";
 import { schedule } from "./scheduler.js";
+import { NEAR_BUDGET, slicedMailboxes, type SlicedMailboxes } from "./sliced.js";
 
 export interface EngineDeps {
   runAttempt: AttemptRunner;
@@ -89,14 +91,16 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
     starting.abort();
   };
   const histories = new Map<string, History>();
-  const sliced = slicedMailboxes(deps);
+  const sliced = slicedMailboxes(deps.limits.maxSlices ?? Number.POSITIVE_INFINITY, () =>
+    clockOf(deps).now(),
+  );
   for (const plan of plans) {
     histories.set(runKey(plan), freshHistory(plan));
     const entry = deps.store.entry(plan.mailbox.source);
     // A verification leaves the status alone: it says how the last copy ended.
     if (plan.mode !== "verify") entry.status = "pending";
     if (plan.slices) recordSlices(entry, plan.slices);
-    if (plan.slices && entry.throttledWhileSliced) sliced.oneAtATime(entry.source);
+    if (plan.slices && entry.throttledWhileSliced) sliced.refusedBefore(entry.source);
   }
   await deps.store.save();
 
@@ -126,13 +130,16 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
       } catch (error) {
         if (!(error instanceof TokenError)) throw error;
         stopOnTokenFailure(error);
+        sliced.ended(first, 0);
         return { againInMs: 0 };
       }
       history.quietSince ??= clock.now();
       inFlight.count++;
-      const result = await attempt(history.plan, entry, deps, limit, key, pause).finally(
+      const copying = (copied: number) => sliced.copying(first, copied);
+      const result = await attempt(history.plan, entry, deps, limit, key, pause, copying).finally(
         () => inFlight.count--,
       );
+      sliced.ended(first, result.copied);
       limit.attemptEnded(key, {
         copied: result.copied,
         bytes: attemptsOf(entry, first).at(-1)?.bytesTransferred ?? 0,
@@ -142,7 +149,7 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
       const next = !first.slice
         ? await settle(ended, deps)
         : pausedBy(pause, result, deps)
-          ? await settlePausedSlice(ended, first, deps, sliced)
+          ? await settlePausedSlice(ended, first, pause!.reason, deps, sliced)
           : await settleSlice(refusedWhenStopped(ended, pause), first.slice.id, deps, sliced);
       if (next.againInMs === undefined) {
         limit.mailboxDone(key);
@@ -224,11 +231,12 @@ async function attempt(
   limit: ConcurrencyLimit,
   key: string,
   pause?: AbortSignal,
+  copying?: (copied: number) => void,
 ): Promise<AttemptResult> {
   const source = plan.mailbox.source;
   return deps.runAttempt(plan, {
     password: await deps.password(plan),
-    // A slice also stops, as an interruption does, when a sibling of it is throttled.
+    // A slice also stops, as an interruption does, when its mailbox's throttling says so.
     signal: pause ? AbortSignal.any([deps.signal, pause]) : deps.signal,
     forceSignal: deps.forceSignal,
     now: () => new Date(clockOf(deps).now()),
@@ -248,6 +256,7 @@ async function attempt(
     },
     progress: (progress) => {
       limit.progress(key, progress.done);
+      if (progress.copiedMessages !== undefined) copying?.(progress.copiedMessages);
       deps.ui.progress(source, progress);
     },
     spawnFailed: (reason) => deps.ui.warn(`${source}: imapsync could not be started: ${reason}`),
@@ -557,114 +566,6 @@ function withMapping(
   return added.length > 0 ? [...recorded, ...added] : recorded;
 }
 
-/** Per sliced mailbox: how many of its slices may run at once, and until when they all wait. */
-interface SlicedMailboxes {
-  groups: { of: (plan: MailboxPlan) => string | undefined; cap: (source: string) => number };
-  /** Milliseconds a slice of this plan's mailbox must still wait (0: it may run). */
-  pausedFor: (plan: MailboxPlan) => number;
-  /** For a slice about to run: aborted when a sibling of it is throttled while it runs. */
-  pauseSignal: (plan: MailboxPlan) => AbortSignal | undefined;
-  /** Throttled: every slice of the mailbox waits `ms`, and one runs at a time from now on. */
-  throttled: (source: string, ms: number) => void;
-  /** Its slices run one at a time (it was throttled while sliced, in this run or an earlier one). */
-  oneAtATime: (source: string) => void;
-  /**
-   * The mailbox's throttling so far, with what this slice's attempt taught, into the slice's
-   * counts before the retry policy reads them.
-   */
-  share: (source: string, history: AttemptCounts, result: AttemptResult) => void;
-  /** What the policy made of a slice's attempt (`throttled`: it waits), for its next slice. */
-  learn: (source: string, history: AttemptCounts, throttled: boolean) => void;
-}
-
-/**
- * A mailbox's throttling, whichever of its slices met it: Exchange Online budgets the mailbox, so
- * a slice refused right after another's wait is refused again (its wait doubles), and the wait an
- * episode needed is where the next starts (retry-policy.ts says why).
- */
-interface MailboxThrottling {
-  throttled: boolean;
-  throttledAgain: number;
-  /** When the current episode's first refusal ended its attempt; undefined between episodes. */
-  episodeStart?: number;
-  rememberedMs?: number;
-  /** Messages its slices copied since the last episode ended (got through), all slices together. */
-  copiedSince: number;
-  /** What they copied between the two episodes before: the budget the server last allowed. */
-  allowance?: number;
-}
-
-function slicedMailboxes(deps: EngineDeps): SlicedMailboxes {
-  const caps = new Map<string, number>();
-  const pausedUntil = new Map<string, number>();
-  const pauses = new Map<string, AbortController>();
-  const throttling = new Map<string, MailboxThrottling>();
-  const most = deps.limits.maxSlices ?? Number.POSITIVE_INFINITY;
-  const now = () => clockOf(deps).now();
-  const stateOf = (source: string) => {
-    const state = throttling.get(source) ?? { throttled: false, throttledAgain: 0, copiedSince: 0 };
-    throttling.set(source, state);
-    return state;
-  };
-  return {
-    groups: {
-      of: (plan) => (plan.slice ? plan.mailbox.source : undefined),
-      cap: (source) => caps.get(source) ?? most,
-    },
-    pausedFor: (plan) =>
-      plan.slice ? Math.max(0, (pausedUntil.get(plan.mailbox.source) ?? 0) - now()) : 0,
-    pauseSignal: (plan) => {
-      if (!plan.slice) return undefined;
-      const source = plan.mailbox.source;
-      const pause = pauses.get(source) ?? new AbortController();
-      pauses.set(source, pause);
-      return pause.signal;
-    },
-    throttled: (source, ms) => {
-      // Exchange Online budgets the mailbox itself: slices share that budget, so more of them at
-      // once cannot copy faster, only be refused more. One at a time from now on, as a whole run.
-      caps.set(source, 1);
-      pausedUntil.set(source, Math.max(pausedUntil.get(source) ?? 0, now() + ms));
-      // Its running siblings would only be refused in turn, each an attempt throttled: they stop
-      // now and wait with it. Slices started after this get a new signal.
-      pauses.get(source)?.abort();
-      pauses.delete(source);
-    },
-    oneAtATime: (source) => caps.set(source, 1),
-    share: (source, history, { copied, attempt, classification }) => {
-      const state = stateOf(source);
-      const started = Date.parse(attempt.start);
-      if (copied > 0 && state.episodeStart !== undefined && started >= state.episodeStart) {
-        // Got through: the episode refused it from its first refusal until its last wait ended.
-        state.rememberedMs = (pausedUntil.get(source) ?? started) - state.episodeStart;
-        state.episodeStart = undefined;
-        state.copiedSince = 0;
-      }
-      state.copiedSince += copied;
-      if (classification.class === "throttled" && state.episodeStart === undefined) {
-        // A new episode. Its slices copied much less than the server allowed last time: the
-        // budget is not the one the remembered wait was for (others' load, a smaller allowance);
-        // the suggestion again.
-        if (state.copiedSince < (state.allowance ?? 0) / 2) state.rememberedMs = undefined;
-        state.allowance = state.copiedSince;
-      }
-      Object.assign(history, {
-        throttled: state.throttled,
-        throttledAgain: state.throttledAgain,
-        rememberedMs: state.rememberedMs,
-      });
-    },
-    learn: (source, history, throttled) => {
-      const state = stateOf(source);
-      Object.assign(state, {
-        throttled: history.throttled,
-        throttledAgain: history.throttledAgain,
-      });
-      if (throttled) state.episodeStart ??= now();
-    },
-  };
-}
-
 /**
  * After a slice's attempt: its own class, remedy and retry (as a whole mailbox's), the mailbox
  * then as its worst slice; a throttled slice holds back every slice of the mailbox.
@@ -746,25 +647,28 @@ function refusedWhenStopped(ended: Ended, pause: AbortSignal | undefined): Ended
 }
 
 /**
- * A slice its mailbox's throttling stopped: neither a throttled attempt nor a failure, so the
- * retry policy does not count it. It waits with its mailbox, then goes on (imapsync is
- * incremental: what it copied stays, and is not copied again) one slice at a time.
+ * A slice its mailbox's throttling stopped (`why`: a sibling refused, or the mailbox near its
+ * budget): neither a throttled attempt nor a failure, so the retry policy does not count it. It
+ * goes on after its mailbox's wait, or after the slice left running (imapsync is incremental: what
+ * it copied stays, and is not copied again).
  */
 async function settlePausedSlice(
   { history, entry, result }: Ended,
   plan: MailboxPlan,
+  why: unknown,
   deps: EngineDeps,
   sliced: SlicedMailboxes,
 ): Promise<Next> {
   const slice = sliceOf(entry, plan)!;
   result.attempt.reason = "paused";
   if (result.copied > 0) history.quietSince = clockOf(deps).now();
-  Object.assign(slice, { status: "pending", remedy: PAUSED_BY_THROTTLING });
+  const remedy = why === NEAR_BUDGET ? PAUSED_NEAR_BUDGET : PAUSED_BY_THROTTLING;
+  Object.assign(slice, { status: "pending", remedy });
   Object.assign(entry, { class: undefined, remedy: undefined }, worstOf(entry.slices!));
   const delayMs = sliced.pausedFor(plan);
   if (delayMs > 0) entry.nextAttemptAt = new Date(clockOf(deps).now() + delayMs).toISOString();
   await deps.store.saveEntry(entry);
-  deps.ui.waiting(entry, PAUSED_BY_THROTTLING, delayMs);
+  deps.ui.waiting(entry, remedy, delayMs);
   history.plan = deps.replan(history.plan.mode, history.plan, entry);
   return { againInMs: delayMs };
 }

@@ -24,8 +24,15 @@ export async function schedule<T>(
     concurrency: number | ConcurrencyLimit;
     signal: AbortSignal;
     clock?: Clock;
-    /** Items of one group (a mailbox's slices) run at most `cap(group)` at a time. */
-    groups?: { of: (item: T) => string | undefined; cap: (group: string) => number };
+    /**
+     * Items of one group (a mailbox's slices) run at most `cap(group)` at a time; a cap that
+     * rises while nothing ends says so through `subscribe`.
+     */
+    groups?: {
+      of: (item: T) => string | undefined;
+      cap: (group: string) => number;
+      subscribe?: (wake: () => void) => () => void;
+    };
   },
   work: (item: T) => Promise<{ againInMs?: number; then?: T[] }>,
 ): Promise<T[]> {
@@ -62,6 +69,7 @@ export async function schedule<T>(
   const limit =
     typeof opts.concurrency === "number" ? fixedLimit(opts.concurrency) : opts.concurrency;
   const unsubscribe = limit.subscribe(wakeAll);
+  const unsubscribeGroups = opts.groups?.subscribe?.(wakeAll);
 
   const waitUntil = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -114,6 +122,7 @@ export async function schedule<T>(
   };
   await Promise.all(Array.from({ length: limit.max }, worker));
   unsubscribe();
+  unsubscribeGroups?.();
   opts.signal.removeEventListener("abort", wakeAll);
   return [...delayed.map((job) => job.item), ...ready, ...items.slice(next)];
 }

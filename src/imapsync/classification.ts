@@ -8,6 +8,8 @@ export interface Progress {
   /** Messages handled so far, over all folders. */
   done: number;
   total: number;
+  /** Messages this run has copied so far (its copy lines; `done` counts those already there too). */
+  copiedMessages?: number;
   /** Human-readable amount copied, as imapsync prints it ("116.783 KiB"). */
   copied?: string;
   etaSeconds?: number;

@@ -165,7 +165,8 @@ export class RunClassifier {
   /** Latest line carrying overall counts (`... N/M msgs left`) and latest copy line. */
   private lastEta: string | undefined;
   private lastCopy: string | undefined;
-  private cached: { eta: string; copy: string | undefined; progress: Progress } | undefined;
+  private cached:
+    { eta: string; copy: string | undefined; copies: number; progress: Progress } | undefined;
   private copyLines = 0;
 
   push(raw: string): void {
@@ -194,7 +195,9 @@ export class RunClassifier {
   get progress(): Progress | undefined {
     const eta = this.lastEta;
     if (eta === undefined) return undefined;
-    if (this.cached?.eta === eta && this.cached.copy === this.lastCopy) return this.cached.progress;
+    const cached = this.cached;
+    if (cached?.eta === eta && cached.copy === this.lastCopy && cached.copies === this.copyLines)
+      return cached.progress;
     const m = ETA_TAIL.exec(eta.slice(eta.lastIndexOf("ETA: ")));
     if (!m) return undefined;
     const left = Number(m[2]);
@@ -203,10 +206,11 @@ export class RunClassifier {
       done: Math.max(0, total - left),
       total,
       etaSeconds: Number(m[1]),
+      copiedMessages: this.copyLines,
     };
     const copied = this.lastCopy === undefined ? undefined : COPIED.exec(this.lastCopy)?.[1];
     if (copied !== undefined) progress.copied = copied;
-    this.cached = { eta, copy: this.lastCopy, progress };
+    this.cached = { eta, copy: this.lastCopy, copies: this.copyLines, progress };
     return progress;
   }
 

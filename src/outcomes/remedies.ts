@@ -19,8 +19,8 @@ function throttleWaitText(delayMs: number, wait: ThrottleWait): string {
   if (wait.capped) return `${duration(delayMs)} (--max-backoff; Office 365 suggested ${suggested})`;
   if (wait.remembered && wait.doublings === 0) {
     return (
-      `${duration(delayMs)} (Office 365 suggested ${suggested}, but the last time this mailbox ` +
-      "was throttled it was refused until then)"
+      `${duration(delayMs)} (Office 365 suggested ${suggested}, but this mailbox's last refusals ` +
+      "lasted longer: the wait is learnt from them)"
     );
   }
   if (wait.doublings === 0) return `${duration(delayMs)}, as Office 365 suggested`;
@@ -241,7 +241,9 @@ export const STALLED_WAITING = "the run went silent (STALL_TIMEOUT)";
 
 /** A slice stopped because another slice of its mailbox was throttled. */
 export const PAUSED_BY_THROTTLING =
-  "Paused: another slice of this mailbox was throttled; it goes on with the mailbox after the wait, one slice at a time.";
+  "Paused: another slice of this mailbox was throttled; it goes on after the mailbox's wait.";
+export const PAUSED_NEAR_BUDGET =
+  "Paused: this mailbox is near what Exchange Online allowed it between its last two refusals, so one slice goes on alone (only one is refused when the budget runs out); it goes on after that.";
 
 export function leftoverRemedy(pid: number): string {
   return `An imapsync left by an earlier run (PID ${pid}) is still copying this mailbox; it starts when that one ends (--stop-leftovers stops it).`;

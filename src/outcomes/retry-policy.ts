@@ -47,8 +47,8 @@ export interface RetryHistory {
   /** Since the mailbox last copied a message (or since its first attempt in this run). */
   quietMs: number;
   /**
-   * A sliced mailbox only: how long its last throttling episode kept refusing it (from the first
-   * refusal to the end of the wait that got it through). Its next episode starts there.
+   * A sliced mailbox only: the wait its throttling so far calls for, learnt between the waits
+   * that were refused and those that got it through (engine/sliced.ts). Its waits start there.
    */
   rememberedMs?: number;
 }

@@ -44,7 +44,7 @@ export interface MailboxPlan {
   bytes?: number;
   /** Why a mailbox big enough to slice runs whole. */
   unsliced?: string;
-  /** Why a sliced mailbox's slices run one at a time rather than at once. */
+  /** Why a sliced mailbox's slices start one at a time rather than at once. */
   oneAtATime?: string;
 }
 
@@ -168,9 +168,9 @@ export function planMailboxes(input: PlanInput): MailboxPlan[] {
     });
 }
 
-/** Why a mailbox throttled while sliced (engine.ts) runs its slices one after another. */
+/** Why a mailbox throttled while sliced (engine/sliced.ts) starts its slices one at a time. */
 function oneAtATimeReason(at: string): string {
-  return `Exchange Online throttled it while sliced (${at}): it budgets the mailbox itself, so slices at once would only be refused more`;
+  return `Exchange Online throttled it while sliced (${at}): it budgets the mailbox itself, so one slice runs until it is refused again, then all while well under what it was allowed between two refusals`;
 }
 
 /**

@@ -29,7 +29,7 @@ export const printedPlanSchema = z.object({
   /** A mailbox big enough to slice that runs whole, and why. */
   unsliced: z.string().optional(),
   justFolders: z.boolean().optional(),
-  /** A sliced mailbox Exchange Online throttled while sliced: its slices run one at a time, why. */
+  /** A sliced mailbox Exchange Online throttled while sliced: its slices start one at a time, why. */
   oneAtATime: z.string().optional(),
   slices: z
     .array(

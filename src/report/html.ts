@@ -327,7 +327,7 @@ function sliceRows(entry: ReportEntry, now: number): string {
   });
   const notOk = slices.filter((slice) => slice.status !== "ok").length;
   const oneAtATime = entry.throttledWhileSliced
-    ? `<p>Exchange Online throttled it while sliced (${escapeHtml(entry.throttledWhileSliced)}): its slices run one at a time from then on.</p>`
+    ? `<p>Exchange Online throttled it while sliced (${escapeHtml(entry.throttledWhileSliced)}): from then on its slices run at once only while well under what it was allowed between two refusals, one alone near the end of that.</p>`
     : "";
   return `<tr class="fold"><td colspan="${COLUMNS.length}"><details class="slices"${notOk ? " open" : ""}><summary>${slices.length} slices, ${slices.length - notOk} ok</summary>${oneAtATime}<table><thead><tr><th>Slice<th>Folders or dates<th>Status<th>Class<th>Attempts<th>Messages<th>Timeline<th>Remedy</tr></thead><tbody>${rows.join("")}</tbody></table></details></td></tr>`;
 }

@@ -248,7 +248,8 @@ export const entrySchema = z.object({
   slices: z.array(sliceSchema).optional(),
   /**
    * When one of its slices was first throttled: Exchange Online budgets this mailbox itself, so
-   * its slices run one at a time from then on, in later runs too.
+   * from then on, in later runs too, its slices run at once only while well under what it was
+   * allowed between two refusals (engine/sliced.ts), and one at a time until that is known.
    */
   throttledWhileSliced: z.string().optional(),
 });

@@ -990,6 +990,92 @@ function mailboxBudgetServer(
   return { runner, there, attempts };
 }
 
+/**
+ * Exchange Online's budget of one mailbox as time goes, whichever run spends it: each running
+ * attempt copies one message of its slice every `msPerMessage` (telling its progress as
+ * imapsync's copy lines do) while the mailbox has budget left; the message after the
+ * `perWindow`th is refused, and so is every attempt running then (each sends its next command
+ * within milliseconds) and every one starting in the next `windowMs`; then the budget is whole
+ * again. A stopped attempt ends at once, interrupted.
+ */
+function timedBudgetServer(
+  clock: Clock,
+  o: {
+    perSlice: number;
+    perWindow: number;
+    windowMs: number;
+    suggestMs: number;
+    msPerMessage: number;
+  },
+) {
+  const there = new Map<string, number>();
+  let left = o.perWindow;
+  let refusedUntil = Number.NEGATIVE_INFINITY;
+  /** When the budget ran out, and how many attempts were running then (each refused). */
+  const refusals: { at: number; running: number }[] = [];
+  /** Attempts that started while the mailbox was refused. */
+  let refusedAtStart = 0;
+  const running = new Map<string, (cls: RunClass) => void>();
+  const runsAtOnce: number[] = [];
+  const runner = async (plan: MailboxPlan, io: AttemptIo): Promise<AttemptResult> => {
+    const id = plan.slice!.id;
+    const attempt = { start: new Date(clock.now()).toISOString(), exitCode: null, logFile: "" };
+    let copied = 0;
+    // Set going before the report is saved: the virtual clock moves while the disk is written,
+    // and slices started together must copy together.
+    const ended = new Promise<RunClass>((resolve) => {
+      if (clock.now() < refusedUntil) {
+        refusedAtStart++;
+        return resolve("throttled");
+      }
+      let timer: unknown;
+      const end = (c: RunClass) => {
+        clock.clearTimeout(timer);
+        running.delete(id);
+        resolve(c);
+      };
+      running.set(id, end);
+      runsAtOnce.push(running.size);
+      io.signal.addEventListener("abort", () => end("interrupted"), { once: true });
+      const tick = () => {
+        if (left === 0) {
+          refusedUntil = clock.now() + o.windowMs;
+          left = o.perWindow;
+          refusals.push({ at: clock.now() - VIRTUAL_START, running: running.size });
+          for (const stop of [...running.values()]) stop("throttled");
+          return;
+        }
+        left--;
+        copied++;
+        there.set(id, (there.get(id) ?? 0) + 1);
+        io.progress?.({ done: there.get(id)!, total: o.perSlice, copiedMessages: copied });
+        if (there.get(id) === o.perSlice) return end("ok");
+        timer = clock.setTimeout(tick, o.msPerMessage);
+      };
+      if ((there.get(id) ?? 0) === o.perSlice) return end("ok");
+      timer = clock.setTimeout(tick, o.msPerMessage);
+    });
+    await io.started?.(attempt);
+    const cls = await ended;
+    Object.assign(attempt, { class: cls, messagesTransferred: copied });
+    return {
+      attempt,
+      copied,
+      exit: { code: cls === "ok" ? 0 : cls === "interrupted" ? 7 : 115, signal: null },
+      classification: {
+        class: cls,
+        evidence: [],
+        stats: { messagesTransferred: copied },
+        folders: [],
+        backoffMs: cls === "throttled" ? o.suggestMs : undefined,
+        lostConnection: false,
+        refused: cls === "throttled",
+      },
+    };
+  };
+  return { runner, there, refusals, runsAtOnce, refusedAtStart: () => refusedAtStart };
+}
+
 /** big's plain view on the virtual clock, and what it printed. */
 function plainUiOn(clock: Clock) {
   const stream = sink();
@@ -1002,7 +1088,7 @@ function plainUiOn(clock: Clock) {
 }
 
 describe("engine: a sliced mailbox learns how long Exchange Online refuses it (virtual clock)", () => {
-  it("its slices share one doubling, and each new episode starts at the wait the last one needed", async () => {
+  it("its slices share one doubling, and each new episode tries a wait between one refused and one enough", async () => {
     const clock = virtualClock();
     const { stream, ui } = plainUiOn(clock);
     const s = await scene(["big"], {}, fakeTokens(), { clock, ui });
@@ -1024,25 +1110,29 @@ describe("engine: a sliced mailbox learns how long Exchange Online refuses it (v
     assert.equal(s.entry("big").status, "ok");
     assert.deepEqual([...server.there.values()], [300, 300]);
     assert.deepEqual(server.attempts, [
-      // The first episode learns the window by doubling: 3 s, 6 s, 12 s.
+      // The first episode learns the window by doubling: 3 s and 9 s after it were too short,
+      // 21 s was enough.
       "0s s1 100 throttled",
       "3s s1 0 throttled",
       "9s s1 0 throttled",
-      // Through after 21 s: the next episodes wait that at once, and are refused once each.
+      // Each next episode tries halfway between (15 s, then 12 s, 10.5 s): one refusal each.
       "21s s1 100 throttled",
-      "42s s1 100 ok",
-      // Another slice, refused at once: the mailbox's wait, not a fresh 3 s.
-      "42s s2 0 throttled",
-      "63s s2 100 throttled",
-      "84s s2 100 throttled",
-      "105s s2 100 ok",
+      "36s s1 100 ok",
+      // Another slice, refused at once (s1 spent the budget): the mailbox's wait, not 3 s.
+      "36s s2 0 throttled",
+      "48s s2 100 throttled",
+      "58.5s s2 100 throttled",
+      // 9.75 s is too short (the window is 10 s): straight on to what was enough, not a doubling
+      // (the 0.75 s left are less than the 3 s suggested: those).
+      "68.25s s2 0 throttled",
+      "71.25s s2 100 ok",
     ]);
     const waits = [...stream.text().matchAll(/next try at \S+ \(in (\S+)\)/g)].map((m) => m[1]);
-    assert.deepEqual(waits, ["3s", "6s", "12s", "21s", "21s", "21s", "21s"]);
+    assert.deepEqual(waits, ["3s", "6s", "12s", "15s", "12s", "11s", "10s", "3s"]);
     // The remedy states the wait used, and why it is not the suggestion.
     assert.ok(
       remedies.some((remedy) =>
-        /slice s1: .*waits 21 seconds \(Office 365 suggested 3 seconds, but the last time this mailbox was throttled it was refused until then\)/.test(
+        /slice s1: .*waits 15 seconds \(Office 365 suggested 3 seconds, but this mailbox's last refusals lasted longer: the wait is learnt from them\)/.test(
           remedy,
         ),
       ),
@@ -1071,14 +1161,51 @@ describe("engine: a sliced mailbox learns how long Exchange Online refuses it (v
       "9s s1 0 throttled",
       "21s s1 100 throttled",
       // 20 where 100 went through before: back to the suggestion, doubled again.
-      "42s s1 20 throttled",
+      "36s s1 20 throttled",
+      "39s s1 0 throttled",
       "45s s1 0 throttled",
-      "51s s1 0 throttled",
-      "63s s1 20 throttled",
-      "84s s1 20 ok",
+      "57s s1 20 throttled",
+      "72s s1 20 ok",
     ]);
     const waits = [...stream.text().matchAll(/next try at \S+ \(in (\S+)\)/g)].map((m) => m[1]);
-    assert.deepEqual(waits, ["3s", "6s", "12s", "21s", "3s", "6s", "12s", "21s"]);
+    assert.deepEqual(waits, ["3s", "6s", "12s", "15s", "3s", "6s", "12s", "15s"]);
+  });
+
+  it("once refused, its slices run at once well under its budget and one alone near its end: one refusal per later episode", async () => {
+    const clock = virtualClock();
+    const s = await scene(["big"], {}, fakeTokens(), { clock });
+    // 4 slices of 300 messages, 10 a second each; 200 messages a window, then refused for 10 s
+    // (3 s suggested).
+    const server = timedBudgetServer(clock, {
+      perSlice: 300,
+      perWindow: 200,
+      windowMs: 10_000,
+      suggestMs: 3000,
+      msPerMessage: 100,
+    });
+    await runSlices(s, server.runner, { slices: 4, concurrency: 4, maxSlices: 4 });
+    const big = s.entry("big");
+    assert.equal(big.status, "ok");
+    // Every message of every slice copied once.
+    assert.deepEqual([...server.there.values()], [300, 300, 300, 300]);
+    const [first, ...later] = server.refusals;
+    // The first refusal meets every slice: nothing was known yet.
+    assert.equal(first?.running, 4);
+    // 1,200 messages at 200 a window: the budget runs out 4 more times, each on one slice alone.
+    assert.equal(later.length, 4, JSON.stringify(server.refusals));
+    for (const refusal of later) assert.equal(refusal.running, 1, JSON.stringify(server.refusals));
+    // After a refusal one slice tries whether the wait was enough, not four: the first episode's
+    // two (3 s, then 6 s, before 12 s got through) and at most one learnt wait found too short.
+    assert.ok(server.refusedAtStart() <= 3, `${server.refusedAtStart()} refused as they started`);
+    // And slices did run at once after the first refusal (at most 4, the cap).
+    const afterFirst = server.runsAtOnce.slice(4);
+    assert.ok(Math.max(...afterFirst) >= 2, JSON.stringify(server.runsAtOnce));
+    assert.ok(Math.max(...server.runsAtOnce) <= 4);
+    // Those stopped near the budget are paused, never refused, and say why.
+    const attempts = big.slices!.flatMap((slice) => slice.attempts);
+    const paused = attempts.filter((a) => a.reason === "paused");
+    assert.ok(paused.length >= 3, `${paused.length} paused`);
+    for (const a of paused) assert.equal(a.class, "interrupted");
   });
 
   it("a whole mailbox keeps issue 17's rule: each episode starts again from the suggestion", async () => {

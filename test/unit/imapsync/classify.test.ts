@@ -212,13 +212,22 @@ describe("progress", () => {
       classifier.push(line);
       if (line.startsWith("msg INBOX/1 {390} ")) break;
     }
-    // The line ends "116.783 KiB copied ETA: ... 0 s  194/300 msgs left".
+    // The line ends "116.783 KiB copied ETA: ... 0 s  194/300 msgs left"; the 106th copy line.
     assert.deepEqual(classifier.progress, {
       done: 106,
       total: 300,
+      copiedMessages: 106,
       copied: "116.783 KiB",
       etaSeconds: 0,
     });
+  });
+
+  test("a rerun's copies are its own copy lines, not the messages handled from the top", () => {
+    // Attempt 5 of fixtures/imapsync-2.229-throttle (INDEX.md): 180 there before it, 88 copied,
+    // then refused messages counted too, "-32/300 msgs left" at the end: 332 handled.
+    const c = classify("imapsync-2.229-throttle/throttled_rerun_below_zero_left.log");
+    assert.equal(c.progress?.copiedMessages, 88);
+    assert.equal(c.progress?.done, 332);
   });
 
   test("a finished run ends at total/total", () => {
