@@ -8,6 +8,9 @@ import { chmod, mkdtemp, readdir, rm } from "node:fs/promises";
 import { constants, tmpdir } from "node:os";
 import path from "node:path";
 
+/** How many leftovers are named; the count says the rest. */
+const SHOWN = 40;
+
 const [command, ...args] = process.argv.slice(2);
 if (command === undefined) {
   process.stderr.write("usage: node dist/test/private-tmpdir.js <command> [argument...]\n");
@@ -37,7 +40,6 @@ if (code !== 0) {
   process.exit(code);
 }
 const left = await readdir(dir);
-const SHOWN = 40;
 await rm(dir, { recursive: true, force: true });
 if (left.length > 0) {
   process.stderr.write(
