@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { chmod, cp, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { execa } from "execa";
 import { openerDir } from "../../scripts/standin/browser.js";
 import { dovecotMissing } from "../../scripts/standin/dovecot.js";
@@ -72,11 +72,6 @@ const blockOf = (runner: "npm test", first: RegExp): Block => {
 };
 
 const SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin";
-const dirs: string[] = [];
-after(async () => {
-  const { rm } = await import("node:fs/promises");
-  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
-});
 
 describe("README's command blocks", () => {
   it("every block is run in CI or listed with the reason it cannot be", () => {
@@ -118,7 +113,6 @@ describe("README's command blocks", () => {
     const block = blockOf("npm test", /^npm ci && npm run build && npm link/);
     const where = README_BLOCKS[block.first]!;
     const dir = await tempDir("readme-quick-");
-    dirs.push(dir);
     await cp(path.join(ROOT, "users.csv.example"), path.join(dir, "users.csv.example"));
     const ran = await runBlock(
       block,
@@ -139,7 +133,6 @@ describe("README's command blocks", () => {
     async () => {
       const block = blockOf("npm test", /^scripts\/standin-start\.sh/);
       const dir = await tempDir("readme-standin-");
-      dirs.push(dir);
       await chmod(dir, 0o755); // Dovecot's mail user must reach the stand-in below it
       // A clone as the block expects it: the scripts and the build, by links.
       for (const name of ["scripts", "dist", "node_modules", "package.json"])

@@ -2,10 +2,8 @@
 // playwright-core. The flags keep it from reaching for Google's services at start (this machine's
 // network is closed: those connections fail by the dozen) and let it run as root.
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { chromium, type BrowserContext } from "playwright-core";
+import { tempDir } from "./env.js";
 
 export const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
 
@@ -16,11 +14,11 @@ export function chromiumMissing(): string | undefined {
     : `${CHROMIUM} not found: install Debian's chromium package (apt-get install chromium), or set CHROMIUM_BIN`;
 }
 
-/** A browser with a fresh, empty profile; `close` removes the profile too. */
+/** A browser with a fresh, empty profile. */
 export async function launchChromium(
   options: { javaScriptEnabled?: boolean } = {},
 ): Promise<{ context: BrowserContext; close(): Promise<void> }> {
-  const profile = await mkdtemp(path.join(tmpdir(), "chromium-profile-"));
+  const profile = await tempDir("chromium-profile-");
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
@@ -38,9 +36,6 @@ export async function launchChromium(
   });
   return {
     context,
-    close: async () => {
-      await context.close();
-      await rm(profile, { recursive: true, force: true });
-    },
+    close: () => context.close(),
   };
 }

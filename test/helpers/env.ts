@@ -1,3 +1,4 @@
+import { rmSync } from "node:fs";
 import { chmod, mkdtemp, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -10,8 +11,27 @@ export const CLI = path.join(ROOT, "dist/src/cli.js");
 export const DOUBLES = path.join(ROOT, "dist/test/doubles");
 export const FIXTURES = path.join(ROOT, "fixtures");
 
+const tempDirs: string[] = [];
+
+/**
+ * A fresh directory under TMPDIR, removed when this process ends well. `node --test` runs each
+ * test file in a process of its own, which exits non-zero when a test failed: then the
+ * directories are kept, for whoever debugs it, and named on stderr.
+ */
 export async function tempDir(prefix = "m365-imapsync-"): Promise<string> {
-  return mkdtemp(path.join(tmpdir(), prefix));
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  if (tempDirs.length === 0) process.on("exit", removeTempDirs);
+  tempDirs.push(dir);
+  return dir;
+}
+
+function removeTempDirs(code: number): void {
+  if (code !== 0) {
+    process.stderr.write(`kept for debugging (exit code ${code}):\n${tempDirs.join("\n")}\n`);
+    return;
+  }
+  // A child that is still going (a killed CLI's double) may write while the tree goes.
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
 }
 
 export interface CliResult {

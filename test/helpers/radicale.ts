@@ -3,12 +3,12 @@
 // htpasswd users named by full addresses, each owning /<user>/. Radicale never schedules. With
 // `tls`, it speaks HTTPS with a throwaway self-signed certificate (selfSignedCertificate).
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { Agent } from "undici";
 import { freePort } from "../../scripts/standin/ports.js";
+import { tempDir } from "./env.js";
 
 export const RADICALE = process.env.RADICALE_BIN ?? "/usr/bin/radicale";
 
@@ -19,7 +19,7 @@ export interface Radicale {
   /** The server's root, `http://127.0.0.1:<port>/` (`https://` with `tls`). */
   url: string;
   port: number;
-  /** Where it stores collections (emptied by stop). */
+  /** Where it stores collections. */
   storage: string;
   stop(): Promise<void>;
 }
@@ -60,7 +60,7 @@ export async function startRadicale(
       `${RADICALE} not found: install Debian's radicale package (apt-get install radicale, as .ci/run does), or set RADICALE_BIN`,
     );
   }
-  const dir = await mkdtemp(path.join(tmpdir(), "radicale-"));
+  const dir = await tempDir("radicale-");
   const port = await freePort();
   const storage = path.join(dir, "collections");
   const htpasswd = path.join(dir, "users");
@@ -108,7 +108,6 @@ export async function startRadicale(
   const stop = async () => {
     child.kill("SIGTERM");
     await child;
-    await rm(dir, { recursive: true, force: true });
   };
   try {
     await answers(url, child);

@@ -1,7 +1,5 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { describe, test } from "node:test";
@@ -9,7 +7,7 @@ import { execa } from "execa";
 import { diagnose } from "../../../src/commands/diagnose.js";
 import { InputError } from "../../../src/errors.js";
 import { remedyFor } from "../../../src/outcomes/remedies.js";
-import { CLI } from "../../helpers/env.js";
+import { CLI, tempDir } from "../../helpers/env.js";
 import { excerpts, FIXTURES } from "../../helpers/fixture-index.js";
 
 const fixture = (relative: string) => path.join(FIXTURES, relative);
@@ -146,7 +144,7 @@ describe("unreadable inputs", () => {
   });
 
   test("a directory is an InputError naming it", async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "diagnose-"));
+    const dir = await tempDir("diagnose-");
     await assert.rejects(
       run([dir], false),
       (error: unknown) => error instanceof InputError && error.message.includes(dir),

@@ -1,18 +1,18 @@
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import os from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import { loadConfig, type LoadOptions } from "../../../src/config/load.js";
 import { SETTINGS } from "../../../src/config/settings.js";
 import { InputError } from "../../../src/errors.js";
+import { tempDir } from "../../helpers/env.js";
 
 let dir = "";
 /** A folder on PATH holding fake `imapsync`, `oauth2c` and `perl` programs. */
 let bin = "";
 
 before(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), "config-test-"));
+  dir = await tempDir("config-test-");
   bin = path.join(dir, "bin");
   await mkdir(bin);
   for (const program of ["imapsync", "oauth2c", "perl"]) {
@@ -21,7 +21,6 @@ before(async () => {
   await writeFile(path.join(dir, "not-executable"), "#!/bin/sh\n", { mode: 0o644 });
   await writeFile(path.join(dir, "admin-password.txt"), "secret\n");
 });
-after(() => rm(dir, { recursive: true, force: true }));
 
 /** No .env, an environment of our own: nothing from the machine running the tests leaks in. */
 function load(flags: Record<string, unknown>, opts: Partial<LoadOptions> = {}) {

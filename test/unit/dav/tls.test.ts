@@ -2,13 +2,12 @@
 // real Radicale speaking HTTPS with a throwaway self-signed certificate: refused by default,
 // trusted through the CA file, accepted unchecked only when verification is turned off.
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import { DavDestination } from "../../../src/dav/destination.js";
 import { classifyDavFailure, DavError } from "../../../src/dav/failure.js";
 import { davTlsOf } from "../../../src/dav/open.js";
+import { tempDir } from "../../helpers/env.js";
 import { selfSignedCertificate, startRadicale, type Radicale } from "../../helpers/radicale.js";
 
 const ALICE = { user: "alice@contoso.test", password: "alice-secret" };
@@ -17,15 +16,12 @@ let dir = "";
 let radicale: Radicale;
 let certificate = "";
 before(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), "dav-tls-"));
+  dir = await tempDir("dav-tls-");
   const tls = await selfSignedCertificate(dir);
   certificate = tls.certificate;
   radicale = await startRadicale({ [ALICE.user]: ALICE.password }, { tls });
 });
-after(async () => {
-  await radicale?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+after(() => radicale?.stop());
 
 describe("DAV over TLS: the destination's certificate settings", () => {
   it("refuses a certificate no CA vouches for: tls_failed, the remedy naming CA2_FILE and TLS2_VERIFY", async () => {

@@ -1,19 +1,17 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { readFile, writeFile } from "node:fs/promises";
+import { before, describe, it } from "node:test";
 import { classifyPartError } from "../../../src/items/classify.js";
 import { runPart, verifyPart } from "../../../src/items/run.js";
 import { readState, statePath } from "../../../src/items/state.js";
 import { actionFor, toRemove } from "../../../src/items/sync.js";
+import { tempDir } from "../../helpers/env.js";
 import { FakeDestination, FakeSource, httpError, item } from "../../helpers/items.js";
 
 let workDir = "";
 before(async () => {
-  workDir = await mkdtemp(path.join(os.tmpdir(), "items-run-"));
+  workDir = await tempDir("items-run-");
 });
-after(() => rm(workDir, { recursive: true, force: true }));
 
 let n = 0;
 /** A state file of its own for each test. */

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { after, before, describe, test } from "node:test";
-import { ROOT } from "../../helpers/env.js";
+import { before, describe, test } from "node:test";
+import { ROOT, tempDir } from "../../helpers/env.js";
 import { InputError } from "../../../src/errors.js";
 import type { Config } from "../../../src/config/types.js";
 import type { Mailbox } from "../../../src/users/types.js";
@@ -330,11 +330,10 @@ describe("users file rejections", () => {
   describe("password files", () => {
     let dir = "";
     before(async () => {
-      dir = await mkdtemp(path.join(os.tmpdir(), "users-test-"));
+      dir = await tempDir("users-test-");
       await mkdir(path.join(dir, "folder"));
       await writeFile(path.join(dir, "empty.txt"), "\r\n");
     });
-    after(() => rm(dir, { recursive: true, force: true }));
 
     for (const [name, problem] of [
       ["missing.txt", /missing\.txt does not exist/],
@@ -448,7 +447,7 @@ const readDestinationAdminPassword = (config: Config) =>
 
 describe("readDestinationAdminPassword", () => {
   test("reads the first line like a password_file, and refuses an empty one naming the setting", async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), "admin-pw-"));
+    const dir = await tempDir("admin-pw-");
     const good = path.join(dir, "good");
     const empty = path.join(dir, "empty");
     await writeFile(good, "Adm1n-Été\r\nignored\n");
