@@ -42,6 +42,19 @@ function until(s: Scene, check: (report: Report) => boolean, ms = 60_000): Promi
   );
 }
 
+/**
+ * Once "hung" has stalled, the abort file is lost on it (on a loaded machine its replay can start
+ * late): its log then holds the lines up to the stall, and a little more time puts it there.
+ */
+async function hungStalled(s: Scene): Promise<void> {
+  await until(s, (report) => {
+    const log = report.mailboxes.find((e) => e.source.startsWith("hung"))?.attempts[0]?.logFile;
+    // A few replayed lines are dropped (--nolog): near the stall is enough, it is milliseconds away.
+    return log !== undefined && lineCount(log) >= STALL_AT - 10;
+  });
+  await sleep(200);
+}
+
 const running = (n: number) => (report: Report) =>
   report.mailboxes.filter((entry) => entry.status === "running").length === n;
 
@@ -90,14 +103,7 @@ describe("interruptions of migrate", { timeout: 300_000 }, () => {
     const s = await makeScene({ ...world, env: { STALL_TIMEOUT: "0", CONCURRENCY: "2" } });
     const bg = s.start(["migrate", "--users", s.usersFile]);
     await until(s, running(2));
-    // Only once "hung" has stalled is the abort file lost on it (on a loaded machine its replay
-    // can start late): its log then holds the lines up to the stall.
-    await until(s, (report) => {
-      const log = report.mailboxes.find((e) => e.source.startsWith("hung"))?.attempts[0]?.logFile;
-      // A few replayed lines are dropped (--nolog): near the stall is enough, it is milliseconds away.
-      return log !== undefined && lineCount(log) >= STALL_AT - 10;
-    });
-    await sleep(200);
+    await hungStalled(s);
     const began = Date.now();
     // What a terminal does on Ctrl-C: SIGINT to the whole foreground process group.
     process.kill(-bg.child.pid!, "SIGINT");
@@ -126,9 +132,15 @@ describe("interruptions of migrate", { timeout: 300_000 }, () => {
     });
     const bg = s.start(["migrate", "--users", s.usersFile]);
     await until(s, running(2));
+    // "hung" no longer reads its abort file: only the second signal can end the stop early.
+    await hungStalled(s);
     const began = Date.now();
     bg.child.kill("SIGTERM");
-    await sleep(300);
+    await waitFor(
+      async () => bg.stderr().includes("SIGTERM received: stopping."),
+      DOCKER_STOP_MS,
+      "the first signal taken",
+    );
     bg.child.kill("SIGTERM");
     const result = await bg.child;
     const took = Date.now() - began;
