@@ -140,17 +140,21 @@ export async function runEngine(plans: MailboxPlan[], deps: EngineDeps): Promise
         () => inFlight.count--,
       );
       sliced.ended(first, result.copied);
+      const paused = first.slice !== undefined && pausedBy(pause, result, deps);
+      const ended = paused
+        ? { history, entry, token, result }
+        : refusedWhenStopped({ history, entry, token, result }, pause);
+      // A slice stopped just after its own refusal was throttled too: the auto limit hears it.
       limit.attemptEnded(key, {
         copied: result.copied,
         bytes: attemptsOf(entry, first).at(-1)?.bytesTransferred ?? 0,
-        throttled: result.classification.class === "throttled",
+        throttled: ended.result.classification.class === "throttled",
       });
-      const ended = { history, entry, token, result };
       const next = !first.slice
         ? await settle(ended, deps)
-        : pausedBy(pause, result, deps)
+        : paused
           ? await settlePausedSlice(ended, first, pause!.reason, deps, sliced)
-          : await settleSlice(refusedWhenStopped(ended, pause), first.slice.id, deps, sliced);
+          : await settleSlice(ended, first.slice.id, deps, sliced);
       if (next.againInMs === undefined) {
         limit.mailboxDone(key);
         // Its plan (argv, paths) is not needed again: memory stays with the mailboxes to come.

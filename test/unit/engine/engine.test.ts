@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import type { AttemptIo, AttemptResult, AttemptRunner } from "../../../src/engine/attempt.js";
 import type { Clock } from "../../../src/engine/clock.js";
 import { runEngine, type EngineDeps } from "../../../src/engine/engine.js";
+import { fixedLimit, type ConcurrencyLimit } from "../../../src/engine/limit.js";
 import { MISSING_REMEDY, WAITING_FOR_TOKEN } from "../../../src/outcomes/remedies.js";
 import { MAX_TOTAL_ATTEMPTS } from "../../../src/outcomes/retry-policy.js";
 import { planAttempt, planMailboxes, type MailboxPlan } from "../../../src/plan/plan.js";
@@ -831,6 +832,8 @@ async function runSlices(
     maxSlices: number;
     maxAttempts?: number;
     verifyAfterCopy?: boolean;
+    /** The limit the engine tells of each attempt (default: a fixed `concurrency`). */
+    limit?: ConcurrencyLimit;
   },
 ): Promise<void> {
   const config = testConfig({
@@ -849,7 +852,7 @@ async function runSlices(
       planAttempt(mode, plan.mailbox, "users.csv", config, entry, mode === "sync" ? plan : {}),
     limits: {
       ...s.deps.limits,
-      concurrency: o.concurrency,
+      concurrency: o.limit ?? o.concurrency,
       maxSlices: o.maxSlices,
       ...(o.maxAttempts === undefined ? {} : { maxAttempts: o.maxAttempts }),
     },
@@ -922,9 +925,28 @@ describe("engine: a big mailbox's slices and Exchange Online's throttling (virtu
     const clock = virtualClock();
     const s = await scene(["big"], {}, fakeTokens(), { clock });
     const server = slicedThrottlingServer(clock, ["s2", "s3"]);
-    await runSlices(s, server.runner, { slices: 4, concurrency: 4, maxSlices: 4, maxAttempts: 1 });
+    // What --concurrency auto hears of each attempt.
+    const heard: string[] = [];
+    const limit = {
+      ...fixedLimit(4),
+      attemptEnded: (key: string, ended: { throttled: boolean }) =>
+        void heard.push(`${key.split("#")[1]} ${ended.throttled ? "throttled" : "not throttled"}`),
+    };
+    await runSlices(s, server.runner, {
+      slices: 4,
+      concurrency: 4,
+      maxSlices: 4,
+      maxAttempts: 1,
+      limit,
+    });
     const big = s.entry("big");
     assert.equal(big.status, "ok");
+    assert.deepEqual(heard.slice(0, 4).sort(), [
+      "s1 throttled",
+      "s2 throttled",
+      "s3 throttled",
+      "s4 not throttled",
+    ]);
     // Their logs show the server's refusal, their exit the stop: the server saw three refusals.
     assert.deepEqual(
       big.slices?.map((slice) =>
