@@ -20,7 +20,7 @@ import type { StoredToken } from "../../../src/token/claims.js";
 import { RUN_CLASSES, type RunClass } from "../../../src/outcomes/classes.js";
 import type { Mailbox } from "../../../src/users/types.js";
 import type { Progress } from "../../../src/imapsync/classification.js";
-import type { FolderPair, ReportEntry } from "../../../src/report/schema.js";
+import type { Attempt, FolderPair, ReportEntry } from "../../../src/report/schema.js";
 import { PlainUi, type Ui } from "../../../src/view/ui.js";
 import { parseFolderSizes } from "../../../src/verify/foldersizes.js";
 import { testConfig } from "../../helpers/config.js";
@@ -763,6 +763,33 @@ describe("engine: throttling is a wait, never a failure (virtual clock)", () => 
 });
 
 /**
+ * What a fake server's slice attempt ends with, as imapsync's would be read: refused (its log
+ * shows the server's refusal) when the server suggested a wait.
+ */
+function sliceResult(
+  attempt: Attempt,
+  cls: RunClass,
+  copied: number,
+  backoffMs: number | undefined,
+): AttemptResult {
+  Object.assign(attempt, { class: cls, messagesTransferred: copied });
+  return {
+    attempt,
+    copied,
+    exit: { code: cls === "ok" ? 0 : cls === "interrupted" ? 7 : 115, signal: null },
+    classification: {
+      class: cls,
+      evidence: [],
+      stats: { messagesTransferred: copied },
+      folders: [],
+      backoffMs,
+      lostConnection: false,
+      refused: backoffMs !== undefined,
+    },
+  };
+}
+
+/**
  * A big mailbox in four slices of 50 messages behind Exchange Online's throttling, on a virtual
  * clock: once all four run, slice s1's first attempt is refused 1 s later; the other first
  * attempts copy until they are stopped (20 messages by then). Later attempts copy what their slice
@@ -799,22 +826,8 @@ function slicedThrottlingServer(clock: Clock, refusedBeforeTheStop: string[] = [
     there.set(id, before + copied);
     copies.push(copied);
     spans.push({ slice: id, start, end: clock.now() });
-    Object.assign(attempt, { class: cls, messagesTransferred: copied });
     const refused = cls === "throttled" || (first && refusedBeforeTheStop.includes(id));
-    return {
-      attempt,
-      copied,
-      exit: { code: cls === "ok" ? 0 : cls === "interrupted" ? 7 : 115, signal: null },
-      classification: {
-        class: cls,
-        evidence: [],
-        stats: { messagesTransferred: copied },
-        folders: [],
-        backoffMs: refused ? 30_000 : undefined,
-        lostConnection: false,
-        refused,
-      },
-    };
+    return sliceResult(attempt, cls, copied, refused ? 30_000 : undefined);
   };
   return { runner, there, spans, copies, mostAtOnce };
 }
@@ -993,21 +1006,7 @@ function mailboxBudgetServer(
       left = ++windows >= 2 ? (o.later ?? o.perWindow) : o.perWindow;
     }
     attempts.push(`${(clock.now() - VIRTUAL_START) / 1000}s ${id} ${copied} ${cls}`);
-    Object.assign(attempt, { class: cls, messagesTransferred: copied });
-    return {
-      attempt,
-      copied,
-      exit: { code: cls === "ok" ? 0 : 115, signal: null },
-      classification: {
-        class: cls,
-        evidence: [],
-        stats: { messagesTransferred: copied },
-        folders: [],
-        backoffMs: cls === "throttled" ? o.suggestMs : undefined,
-        lostConnection: false,
-        refused: cls === "throttled",
-      },
-    };
+    return sliceResult(attempt, cls, copied, cls === "throttled" ? o.suggestMs : undefined);
   };
   return { runner, there, attempts };
 }
@@ -1079,21 +1078,7 @@ function timedBudgetServer(
     });
     await io.started?.(attempt);
     const cls = await ended;
-    Object.assign(attempt, { class: cls, messagesTransferred: copied });
-    return {
-      attempt,
-      copied,
-      exit: { code: cls === "ok" ? 0 : cls === "interrupted" ? 7 : 115, signal: null },
-      classification: {
-        class: cls,
-        evidence: [],
-        stats: { messagesTransferred: copied },
-        folders: [],
-        backoffMs: cls === "throttled" ? o.suggestMs : undefined,
-        lostConnection: false,
-        refused: cls === "throttled",
-      },
-    };
+    return sliceResult(attempt, cls, copied, cls === "throttled" ? o.suggestMs : undefined);
   };
   return { runner, there, refusals, runsAtOnce, refusedAtStart: () => refusedAtStart };
 }
