@@ -91,8 +91,8 @@ export interface SlicedMailboxes {
 
 /**
  * A mailbox's throttling, whichever of its slices met it: Exchange Online budgets the mailbox, so
- * a slice refused right after another's wait is refused again (its wait doubles), and the wait an
- * episode needed is where the next starts (retry-policy.ts says why).
+ * a slice refused right after another's wait is refused again (its wait doubles), and the waits
+ * its episodes needed teach the next (nextWait; retry-policy.ts says why a whole mailbox differs).
  */
 interface MailboxThrottling {
   /** Refused at least once while sliced (in this run, or an earlier one: `refusedBefore`). */
@@ -101,6 +101,7 @@ interface MailboxThrottling {
   throttledAgain: number;
   /** When the current episode's first refusal ended its attempt; undefined between episodes. */
   episodeStart?: number;
+  /** The wait after an episode's first refusal that last got it through. */
   rememberedMs?: number;
   /** The longest wait after an episode's first refusal that was refused again. */
   tooShortMs?: number;

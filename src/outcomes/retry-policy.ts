@@ -131,11 +131,11 @@ function throttledRetry(
     return { retry: false, reason: gaveUpReason({ quietMs: history.quietMs, giveUpMs }) };
   const suggestedMs = outcome.backoffMs ?? DEFAULT_BACKOFF_MS;
   // Issue 17's rule, for a whole mailbox: each episode starts again from the suggestion (one run
-  // learns the window by doubling, and a copy may mean the budget is back). A sliced mailbox's
-  // slices, once it is throttled, run one after another, each a run of its own: starting each
-  // episode from a suggestion shorter than the window the server keeps would cost that mailbox
-  // one or two refusals more every time (the stand-in's 10 s window, 3 s suggested: 2 instead of
-  // 1), so its episodes start, and double, from the wait its last one needed (engine.ts).
+  // learns the window by doubling, and a copy may mean the budget is back). A sliced mailbox is
+  // several runs on one budget: every refused try after a wait that was too short is a slice's
+  // attempt thrown away with its login and listing, and waits too long are repeated every
+  // episode, so its waits are learnt across episodes (engine/sliced.ts: between the longest
+  // refused and the shortest enough) and start, and double, from there.
   const remembered = (history.rememberedMs ?? 0) > suggestedMs;
   const baseMs = remembered ? history.rememberedMs! : suggestedMs;
   const doublings = history.throttledAgain;
