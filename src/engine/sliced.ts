@@ -35,16 +35,6 @@ export function slicesAtOnce(
   return mailbox.copiedSinceRefusal < mailbox.allowance * AT_ONCE_SHARE ? most : 1;
 }
 
-/** A learnt wait closer than this to one known too short is not tried shorter. */
-const WAIT_PRECISION_MS = 1000;
-const WAIT_PRECISION_SHARE = 0.1;
-
-/** The budget changed: what its waits taught no longer holds. */
-function forgetWaits(state: { rememberedMs?: number; tooShortMs?: number }): void {
-  state.rememberedMs = undefined;
-  state.tooShortMs = undefined;
-}
-
 /** Why a running slice is stopped (its pause signal's reason): a sibling was refused. */
 export const REFUSED = "refused";
 /** Why: its mailbox is near its budget, and another slice goes on alone. */
@@ -91,8 +81,8 @@ export interface SlicedMailboxes {
 
 /**
  * A mailbox's throttling, whichever of its slices met it: Exchange Online budgets the mailbox, so
- * a slice refused right after another's wait is refused again (its wait doubles), and the waits
- * its episodes needed teach the next (nextWait; retry-policy.ts says why a whole mailbox differs).
+ * a slice refused right after another's wait is refused again (its wait doubles), and the wait an
+ * episode needed is where the next starts (retry-policy.ts says why, and why not shorter).
  */
 interface MailboxThrottling {
   /** Refused at least once while sliced (in this run, or an earlier one: `refusedBefore`). */
@@ -103,8 +93,6 @@ interface MailboxThrottling {
   episodeStart?: number;
   /** The wait after an episode's first refusal that last got it through. */
   rememberedMs?: number;
-  /** The longest wait after an episode's first refusal that was refused again. */
-  tooShortMs?: number;
   /** Messages its slices copied in this run, those still running included. */
   copied: number;
   /** `copied` when its last episode began. */
@@ -142,18 +130,6 @@ export function slicedMailboxes(most: number, now: () => number): SlicedMailboxe
       stillRefused: state.episodeStart !== undefined,
       copiedSinceRefusal: state.copied - state.copiedAtRefusal,
     });
-  };
-  /**
-   * Where a new episode's wait starts: between the longest wait that was refused and the shortest
-   * that was enough, halfway, until they are close; Office 365's suggestion may be shorter or
-   * longer than what the server keeps, and each second of it is repeated every episode.
-   */
-  const nextWait = (state: MailboxThrottling) => {
-    const enough = state.rememberedMs;
-    if (enough === undefined) return undefined;
-    const short = state.tooShortMs ?? 0;
-    const close = Math.max(WAIT_PRECISION_MS, enough * WAIT_PRECISION_SHARE);
-    return enough - short > close ? Math.round((enough + short) / 2) : enough;
   };
   /** A run started after the episode's first refusal copied: the wait was enough. */
   const gotThrough = (source: string, state: MailboxThrottling, started: number) => {
@@ -220,36 +196,22 @@ export function slicedMailboxes(most: number, now: () => number): SlicedMailboxe
     },
     share: (source, history, { copied, attempt, classification }) => {
       const state = stateOf(source);
-      const started = Date.parse(attempt.start);
       // A runner whose progress does not count copies tells it only now.
-      if (copied > 0) gotThrough(source, state, started);
+      if (copied > 0) gotThrough(source, state, Date.parse(attempt.start));
       const refused = classification.class === "throttled";
       if (refused && state.episodeStart === undefined) {
         // A new episode. Its slices copied much less than the server allowed last time: the
         // budget is not the one the remembered wait was for (others' load, a smaller allowance);
         // the suggestion again.
         const since = state.copied - state.copiedAtRefusal;
-        if (since < (state.allowance ?? 0) / 2) forgetWaits(state);
+        if (since < (state.allowance ?? 0) / 2) state.rememberedMs = undefined;
         state.allowance = since;
         state.copiedAtRefusal = state.copied;
-      } else if (refused && copied === 0 && started >= state.episodeStart!) {
-        // It tried after a wait of this episode and was refused: that wait was too short.
-        const waited = started - state.episodeStart!;
-        state.tooShortMs = Math.max(state.tooShortMs ?? 0, waited);
-        if (state.rememberedMs !== undefined && waited < state.rememberedMs) {
-          // A wait tried below the one that was enough: straight to that one, not a doubling
-          // (`throttled: false`: the policy does not count this refusal as one after a wait).
-          const rest = state.rememberedMs - (now() - state.episodeStart!);
-          Object.assign(history, { throttled: false, throttledAgain: 0, rememberedMs: rest });
-          return;
-        }
-        // Refused even after the wait that was enough before: learn it again, by doubling.
-        state.rememberedMs = undefined;
       }
       Object.assign(history, {
         throttled: state.throttled,
         throttledAgain: state.throttledAgain,
-        rememberedMs: nextWait(state),
+        rememberedMs: state.rememberedMs,
       });
     },
     learn: (source, history, throttled) => {

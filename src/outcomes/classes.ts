@@ -65,6 +65,6 @@ export interface ThrottleWait {
   doublings: number;
   /** --max-backoff cut the wait short. */
   capped: boolean;
-  /** A sliced mailbox's wait is learnt from its last episodes (RetryHistory.rememberedMs). */
+  /** A sliced mailbox's wait grew from the one its last episode needed (RetryHistory.rememberedMs). */
   remembered?: boolean;
 }

@@ -19,8 +19,8 @@ function throttleWaitText(delayMs: number, wait: ThrottleWait): string {
   if (wait.capped) return `${duration(delayMs)} (--max-backoff; Office 365 suggested ${suggested})`;
   if (wait.remembered && wait.doublings === 0) {
     return (
-      `${duration(delayMs)} (Office 365 suggested ${suggested}, but this mailbox's last refusals ` +
-      "lasted longer: the wait is learnt from them)"
+      `${duration(delayMs)} (Office 365 suggested ${suggested}, but the last time this mailbox ` +
+      "was throttled it was refused until then)"
     );
   }
   if (wait.doublings === 0) return `${duration(delayMs)}, as Office 365 suggested`;

@@ -47,8 +47,8 @@ export interface RetryHistory {
   /** Since the mailbox last copied a message (or since its first attempt in this run). */
   quietMs: number;
   /**
-   * A sliced mailbox only: the wait its throttling so far calls for, learnt between the waits
-   * that were refused and those that got it through (engine/sliced.ts). Its waits start there.
+   * A sliced mailbox only: how long its last throttling episode kept refusing it (from the first
+   * refusal to the end of the wait that got it through). Its next episode starts there.
    */
   rememberedMs?: number;
 }
@@ -133,9 +133,11 @@ function throttledRetry(
   // Issue 17's rule, for a whole mailbox: each episode starts again from the suggestion (one run
   // learns the window by doubling, and a copy may mean the budget is back). A sliced mailbox is
   // several runs on one budget: every refused try after a wait that was too short is a slice's
-  // attempt thrown away with its login and listing, and waits too long are repeated every
-  // episode, so its waits are learnt across episodes (engine/sliced.ts: between the longest
-  // refused and the shortest enough) and start, and double, from there.
+  // attempt thrown away with its login and listing, so its episodes start, and double, from the
+  // wait its last one needed (engine/sliced.ts). Never shorter, tried halfway towards a wait
+  // that was refused: a run that starts just before the server takes it again has its header
+  // fetch refused and its next command not, and imapsync then copies what it could not identify
+  // under an added Message-Id, a second time (seen with bisected waits: 54 duplicates).
   const remembered = (history.rememberedMs ?? 0) > suggestedMs;
   const baseMs = remembered ? history.rememberedMs! : suggestedMs;
   const doublings = history.throttledAgain;
