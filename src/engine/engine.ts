@@ -587,7 +587,7 @@ async function settleSlice(
   sliced.share(entry.source, history, result);
   const { decision, remedy } = decide(history, classification, result, deps);
   const retry = decision.retry ? decision : undefined;
-  sliced.learn(entry.source, history, Boolean(retry?.throttle));
+  sliced.learn(entry.source, history, result, retry?.throttle);
   slice.remedy = remedy;
   entry.folders = withMapping(entry.folders, firstMapping(result));
   if (retry?.throttle) {

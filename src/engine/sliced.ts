@@ -1,5 +1,6 @@
 // A big mailbox's slices under Exchange Online's throttling: how many run at once, until when they
 // all wait, and what an episode of throttling taught for the next. The engine asks; this decides.
+import type { ThrottleWait } from "../outcomes/classes.js";
 import type { MailboxPlan } from "../plan/plan.js";
 import type { AttemptResult } from "./attempt.js";
 
@@ -15,10 +16,10 @@ export const AT_ONCE_SHARE = 0.75;
 
 /**
  * How many of a sliced mailbox's slices may run at once: all `most` until it is first refused.
- * Then one while it is refused (the slice that tries whether the wait was enough: the others
- * would only be refused with it) and while what it is allowed between two refusals is unknown;
- * once it got through, all while it has copied under AT_ONCE_SHARE of that since its last
- * refusal, one after.
+ * Then one while it is refused after a wait not known to be enough (the slice that tries whether
+ * it was: the others would only be refused with it) and while what it is allowed between two
+ * refusals is unknown; once it got through, or after the wait that got its last episode through,
+ * all while it has copied under AT_ONCE_SHARE of that since its last refusal, one after.
  */
 export function slicesAtOnce(
   most: number,
@@ -26,12 +27,18 @@ export function slicesAtOnce(
     refused: boolean;
     /** Its last refusal has not been followed by a copy yet. */
     stillRefused: boolean;
+    /**
+     * The wait since that refusal is the one that got its last episode through: one slice alone
+     * would spend it learning what is known (its login and listing while the others wait).
+     */
+    waitedEnough: boolean;
     allowance?: number;
     copiedSinceRefusal: number;
   },
 ): number {
   if (!mailbox.refused) return most;
-  if (mailbox.stillRefused || mailbox.allowance === undefined || mailbox.allowance <= 0) return 1;
+  if (mailbox.stillRefused && !mailbox.waitedEnough) return 1;
+  if (mailbox.allowance === undefined || mailbox.allowance <= 0) return 1;
   return mailbox.copiedSinceRefusal < mailbox.allowance * AT_ONCE_SHARE ? most : 1;
 }
 
@@ -75,8 +82,13 @@ export interface SlicedMailboxes {
    * counts before the retry policy reads them.
    */
   share: (source: string, history: SharedThrottling, result: AttemptResult) => void;
-  /** What the policy made of a slice's attempt (`throttled`: it waits), for its next slice. */
-  learn: (source: string, history: SharedThrottling, throttled: boolean) => void;
+  /** What the policy made of a slice's attempt (`throttle`: it waits so), for its next slice. */
+  learn: (
+    source: string,
+    history: SharedThrottling,
+    result: AttemptResult,
+    throttle: ThrottleWait | undefined,
+  ) => void;
 }
 
 /**
@@ -91,6 +103,10 @@ interface MailboxThrottling {
   throttledAgain: number;
   /** When the current episode's first refusal ended its attempt; undefined between episodes. */
   episodeStart?: number;
+  /** Its current wait is the one that got its last episode through (`slicesAtOnce`). */
+  waitedEnough: boolean;
+  /** When its last refusal was settled, and the counts before it: a slice refused beside it is the same refusal. */
+  lastRefusal?: { at: number; before: Pick<SharedThrottling, "throttled" | "throttledAgain"> };
   /** The wait after an episode's first refusal that last got it through. */
   rememberedMs?: number;
   /** Messages its slices copied in this run, those still running included. */
@@ -103,6 +119,11 @@ interface MailboxThrottling {
   running: Map<string, { start: number; copied: number; stop: AbortController }>;
 }
 
+/** The attempt ran when its mailbox's last refusal was settled: it met that refusal. */
+function besideLastRefusal(state: MailboxThrottling, attempt: { start: string }): boolean {
+  return state.lastRefusal !== undefined && Date.parse(attempt.start) < state.lastRefusal.at;
+}
+
 export function slicedMailboxes(most: number, now: () => number): SlicedMailboxes {
   const pausedUntil = new Map<string, number>();
   const mailboxes = new Map<string, MailboxThrottling>();
@@ -113,6 +134,7 @@ export function slicedMailboxes(most: number, now: () => number): SlicedMailboxe
         refused: false,
         throttled: false,
         throttledAgain: 0,
+        waitedEnough: false,
         copied: 0,
         copiedAtRefusal: 0,
         running: new Map(),
@@ -128,6 +150,7 @@ export function slicedMailboxes(most: number, now: () => number): SlicedMailboxe
     return slicesAtOnce(most, {
       ...state,
       stillRefused: state.episodeStart !== undefined,
+      waitedEnough: state.waitedEnough,
       copiedSinceRefusal: state.copied - state.copiedAtRefusal,
     });
   };
@@ -199,6 +222,13 @@ export function slicedMailboxes(most: number, now: () => number): SlicedMailboxe
       // A runner whose progress does not count copies tells it only now.
       if (copied > 0) gotThrough(source, state, Date.parse(attempt.start));
       const refused = classification.class === "throttled";
+      // Refused while running beside the slice whose refusal set the mailbox's wait (slices that
+      // all started after a wait that was enough last time, and was not): the same refusal, whose
+      // wait doubles once, not once per slice.
+      if (refused && besideLastRefusal(state, attempt)) {
+        Object.assign(history, state.lastRefusal!.before, { rememberedMs: state.rememberedMs });
+        return;
+      }
       if (refused && state.episodeStart === undefined) {
         // A new episode. Its slices copied much less than the server allowed last time: the
         // budget is not the one the remembered wait was for (others' load, a smaller allowance);
@@ -214,13 +244,21 @@ export function slicedMailboxes(most: number, now: () => number): SlicedMailboxe
         rememberedMs: state.rememberedMs,
       });
     },
-    learn: (source, history, throttled) => {
+    learn: (source, history, { attempt }, throttle) => {
       const state = stateOf(source);
+      if (throttle && !besideLastRefusal(state, attempt)) {
+        state.lastRefusal = {
+          at: now(),
+          before: { throttled: state.throttled, throttledAgain: state.throttledAgain },
+        };
+        state.episodeStart ??= now();
+        // The remembered wait, not doubled: it got the last episode through.
+        state.waitedEnough = throttle.remembered === true && throttle.doublings === 0;
+      }
       Object.assign(state, {
         throttled: history.throttled,
         throttledAgain: history.throttledAgain,
       });
-      if (throttled) state.episodeStart ??= now();
     },
   };
 }

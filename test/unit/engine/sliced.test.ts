@@ -4,12 +4,17 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AT_ONCE_SHARE, slicesAtOnce } from "../../../src/engine/sliced.js";
 
-const learnt = { refused: true, stillRefused: false, allowance: 200 };
+const learnt = { refused: true, stillRefused: false, waitedEnough: false, allowance: 200 };
 
 describe("slicesAtOnce", () => {
   it("all of them until the mailbox is first refused", () => {
     assert.equal(
-      slicesAtOnce(4, { refused: false, stillRefused: false, copiedSinceRefusal: 0 }),
+      slicesAtOnce(4, {
+        refused: false,
+        stillRefused: false,
+        waitedEnough: false,
+        copiedSinceRefusal: 0,
+      }),
       4,
     );
   });
@@ -18,8 +23,21 @@ describe("slicesAtOnce", () => {
     assert.equal(slicesAtOnce(4, { ...learnt, stillRefused: true, copiedSinceRefusal: 0 }), 1);
   });
 
+  it("all after the wait that got its last episode through: nothing to try", () => {
+    const waited = { ...learnt, stillRefused: true, waitedEnough: true };
+    assert.equal(slicesAtOnce(4, { ...waited, copiedSinceRefusal: 0 }), 4);
+    // Still one near its budget, and one while its allowance is unknown.
+    assert.equal(slicesAtOnce(4, { ...waited, copiedSinceRefusal: 150 }), 1);
+    assert.equal(slicesAtOnce(4, { ...waited, allowance: undefined, copiedSinceRefusal: 0 }), 1);
+  });
+
   it("one while what it is allowed between two refusals is unknown, or was nothing", () => {
-    const unknown = { refused: true, stillRefused: false, copiedSinceRefusal: 0 };
+    const unknown = {
+      refused: true,
+      stillRefused: false,
+      waitedEnough: false,
+      copiedSinceRefusal: 0,
+    };
     assert.equal(slicesAtOnce(4, unknown), 1);
     assert.equal(slicesAtOnce(4, { ...unknown, allowance: 0 }), 1);
   });
