@@ -23,6 +23,7 @@ import type { Progress } from "../../../src/imapsync/classification.js";
 import type { Attempt, FolderPair, ReportEntry } from "../../../src/report/schema.js";
 import { PlainUi, type Ui } from "../../../src/view/ui.js";
 import { parseFolderSizes } from "../../../src/verify/foldersizes.js";
+import { sliceResult } from "../../helpers/attempts.js";
 import { testConfig } from "../../helpers/config.js";
 import { fixtureLines } from "../../helpers/fixture-index.js";
 import { tempDir, waitFor } from "../../helpers/env.js";
@@ -766,33 +767,6 @@ describe("engine: throttling is a wait, never a failure (virtual clock)", () => 
     ]);
   });
 });
-
-/**
- * What a fake server's slice attempt ends with, as imapsync's would be read: refused (its log
- * shows the server's refusal) when the server suggested a wait.
- */
-function sliceResult(
-  attempt: Attempt,
-  cls: RunClass,
-  copied: number,
-  backoffMs: number | undefined,
-): AttemptResult {
-  Object.assign(attempt, { class: cls, messagesTransferred: copied });
-  return {
-    attempt,
-    copied,
-    exit: { code: cls === "ok" ? 0 : cls === "interrupted" ? 7 : 115, signal: null },
-    classification: {
-      class: cls,
-      evidence: [],
-      stats: { messagesTransferred: copied },
-      folders: [],
-      backoffMs,
-      lostConnection: false,
-      refused: backoffMs !== undefined,
-    },
-  };
-}
 
 /**
  * A big mailbox in four slices of 50 messages behind Exchange Online's throttling, on a virtual
