@@ -20,7 +20,7 @@ import type { StoredToken } from "../../../src/token/claims.js";
 import { RUN_CLASSES, type RunClass } from "../../../src/outcomes/classes.js";
 import type { Mailbox } from "../../../src/users/types.js";
 import type { Progress } from "../../../src/imapsync/classification.js";
-import type { Attempt, FolderPair, ReportEntry } from "../../../src/report/schema.js";
+import type { FolderPair, ReportEntry } from "../../../src/report/schema.js";
 import { PlainUi, type Ui } from "../../../src/view/ui.js";
 import { parseFolderSizes } from "../../../src/verify/foldersizes.js";
 import { sliceResult } from "../../helpers/attempts.js";
