@@ -15,7 +15,7 @@ export interface Job<T> {
  * Runs `work` for every item, `concurrency` at a time (a number, or a limit that changes while it
  * runs: a lower limit lets running work finish and starts nothing until below it). `work` returns
  * a delay when the item must run again later; the slot is then given to another item instead of
- * waiting. Stops starting new work once `signal` is aborted and returns the items that never
+ * waiting (one slot per waiting group is kept for it). Stops starting new work once `signal` is aborted and returns the items that never
  * finished.
  */
 export async function schedule<T>(
@@ -46,10 +46,26 @@ export async function schedule<T>(
   const ready: T[] = [];
   const waiting = () => items.length - next + delayed.length + ready.length;
   const running = new Map<string, number>();
+  let inFlight = 0;
   const groupOf = (item: T) => opts.groups?.of(item);
   const allowed = (item: T) => {
     const group = groupOf(item);
     return group === undefined || (running.get(group) ?? 0) < opts.groups!.cap(group);
+  };
+  /**
+   * Slots kept for groups waiting out a delay with none of their items running (a big mailbox's
+   * slices between two refusals): its next try starts when its wait ends, not when a smaller
+   * mailbox that took its slot does. A late try would also teach it a longer wait than the server
+   * asked for (engine/sliced.ts), paid at every later refusal. At least one slot stays for the
+   * others. Groups are few (at most one big mailbox per slot is sliced).
+   */
+  const kept = () => {
+    const waitingGroups = new Set<string>();
+    for (const job of delayed) {
+      const group = groupOf(job.item);
+      if (group !== undefined && !running.get(group)) waitingGroups.add(group);
+    }
+    return Math.min(waitingGroups.size, limit.current() - 1);
   };
   /** A job whose wait is over first (it was in line before the others), then a new item. */
   const take = (): T | undefined => {
@@ -58,6 +74,7 @@ export async function schedule<T>(
     if (due !== -1) return delayed.splice(due, 1)[0]!.item;
     const brought = ready.findIndex(allowed);
     if (brought !== -1) return ready.splice(brought, 1)[0];
+    if (inFlight >= limit.current() - kept()) return undefined;
     return next < items.length ? items[next++] : undefined;
   };
   const wake = new Set<() => void>();
@@ -85,7 +102,6 @@ export async function schedule<T>(
       wake.add(done);
     });
 
-  let inFlight = 0;
   const worker = async () => {
     while (!opts.signal.aborted) {
       if (inFlight >= limit.current()) {

@@ -226,6 +226,44 @@ describe("schedule", () => {
     assert.equal(order.length, 8);
   });
 
+  it("keeps a slot for a group waiting out a delay: its next try starts when its wait ends", async () => {
+    const order: string[] = [];
+    let bigRuns = 0;
+    let smallsAtOnce = 0;
+    let mostWhileBigWaits = 0;
+    const blocked = new Set<() => void>();
+    const releaseSmalls = () => {
+      for (const release of blocked) release();
+      blocked.clear();
+    };
+    await schedule(
+      ["big#1", "small1", "small2", "small3"],
+      {
+        concurrency: 2,
+        signal: new AbortController().signal,
+        groups: { of: (item) => (item.includes("#") ? "big" : undefined), cap: () => 4 },
+      },
+      async (item) => {
+        order.push(item);
+        if (item === "big#1") {
+          bigRuns++;
+          if (bigRuns === 2) releaseSmalls();
+          return bigRuns === 1 ? { againInMs: 20 } : {};
+        }
+        smallsAtOnce++;
+        if (bigRuns < 2) mostWhileBigWaits = Math.max(mostWhileBigWaits, smallsAtOnce);
+        // A small mailbox runs until big has run again; had a second one taken big's slot, big
+        // could never run again: it lets them all go, and the assertions below say so.
+        if (bigRuns < 2 && smallsAtOnce < 2) await new Promise<void>((r) => blocked.add(r));
+        else releaseSmalls();
+        smallsAtOnce--;
+        return {};
+      },
+    );
+    assert.equal(mostWhileBigWaits, 1);
+    assert.deepEqual(order, ["big#1", "small1", "big#1", "small2", "small3"]);
+  });
+
   it("never runs more than `concurrency` items at once, and runs each until it stops asking", async () => {
     let running = 0;
     let peak = 0;
