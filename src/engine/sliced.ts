@@ -42,6 +42,16 @@ export function slicesAtOnce(
   return mailbox.copiedSinceRefusal < mailbox.allowance * AT_ONCE_SHARE ? most : 1;
 }
 
+/**
+ * The remembered wait is used with this margin (a tenth more, at least a second). It is the
+ * first wait that got the mailbox through, so it may end just after the server took it again;
+ * the next episode's is measured from a refusal the stop may see a moment sooner. A run that
+ * starts just before the server takes the mailbox again can copy mail twice (retry-policy.ts).
+ */
+export function withMargin(rememberedMs: number): number {
+  return rememberedMs + Math.max(1000, Math.round(rememberedMs / 10));
+}
+
 /** Why a running slice is stopped (its pause signal's reason): a sibling was refused. */
 export const REFUSED = "refused";
 /** Why: its mailbox is near its budget, and another slice goes on alone. */
@@ -119,6 +129,11 @@ interface MailboxThrottling {
   running: Map<string, { start: number; copied: number; stop: AbortController }>;
 }
 
+/** The wait its next episode starts at, margin included. */
+function remembered(state: MailboxThrottling): number | undefined {
+  return state.rememberedMs === undefined ? undefined : withMargin(state.rememberedMs);
+}
+
 /** The attempt ran when its mailbox's last refusal was settled: it met that refusal. */
 function besideLastRefusal(state: MailboxThrottling, attempt: { start: string }): boolean {
   return state.lastRefusal !== undefined && Date.parse(attempt.start) < state.lastRefusal.at;
@@ -157,8 +172,11 @@ export function slicedMailboxes(most: number, now: () => number): SlicedMailboxe
   /** A run started after the episode's first refusal copied: the wait was enough. */
   const gotThrough = (source: string, state: MailboxThrottling, started: number) => {
     if (state.episodeStart === undefined || started < state.episodeStart) return;
-    // The episode refused it from its first refusal until its last wait ended.
-    state.rememberedMs = Math.min(pausedUntil.get(source) ?? started, started) - state.episodeStart;
+    // The episode refused it from its first refusal until its last wait ended; after the
+    // remembered wait (and its margin) that is what it knew already.
+    if (!state.waitedEnough)
+      state.rememberedMs =
+        Math.min(pausedUntil.get(source) ?? started, started) - state.episodeStart;
     state.episodeStart = undefined;
     for (const wake of wakers) wake();
   };
@@ -226,7 +244,7 @@ export function slicedMailboxes(most: number, now: () => number): SlicedMailboxe
       // all started after a wait that was enough last time, and was not): the same refusal, whose
       // wait doubles once, not once per slice.
       if (refused && besideLastRefusal(state, attempt)) {
-        Object.assign(history, state.lastRefusal!.before, { rememberedMs: state.rememberedMs });
+        Object.assign(history, state.lastRefusal!.before, { rememberedMs: remembered(state) });
         return;
       }
       if (refused && state.episodeStart === undefined) {
@@ -241,7 +259,7 @@ export function slicedMailboxes(most: number, now: () => number): SlicedMailboxe
       Object.assign(history, {
         throttled: state.throttled,
         throttledAgain: state.throttledAgain,
-        rememberedMs: state.rememberedMs,
+        rememberedMs: remembered(state),
       });
     },
     learn: (source, history, { attempt }, throttle) => {

@@ -20,7 +20,7 @@ function throttleWaitText(delayMs: number, wait: ThrottleWait): string {
   if (wait.remembered && wait.doublings === 0) {
     return (
       `${duration(delayMs)} (Office 365 suggested ${suggested}, but the last time this mailbox ` +
-      "was throttled it was refused until then)"
+      "was throttled it was refused until about then: that wait and a margin)"
     );
   }
   if (wait.doublings === 0) return `${duration(delayMs)}, as Office 365 suggested`;

@@ -1111,20 +1111,21 @@ describe("engine: a sliced mailbox learns how long Exchange Online refuses it (v
       "0s s1 100 throttled",
       "3s s1 0 throttled",
       "9s s1 0 throttled",
-      // Through after 21 s: the next episodes wait that at once, and are refused once each.
+      // Through after 21 s: the next episodes wait that at once with its margin (a tenth more,
+      // 23.1 s), and are refused once each.
       "21s s1 100 throttled",
-      "42s s1 100 ok",
+      "44.1s s1 100 ok",
       // Another slice, refused at once: the mailbox's wait, not a fresh 3 s.
-      "42s s2 0 throttled",
-      "63s s2 100 throttled",
-      "84s s2 100 throttled",
-      "105s s2 100 ok",
+      "44.1s s2 0 throttled",
+      "67.2s s2 100 throttled",
+      "90.3s s2 100 throttled",
+      "113.4s s2 100 ok",
     ]);
-    assert.deepEqual(waits(), ["3s", "6s", "12s", "21s", "21s", "21s", "21s"]);
+    assert.deepEqual(waits(), ["3s", "6s", "12s", "23s", "23s", "23s", "23s"]);
     // The remedy states the wait used, and why it is not the suggestion.
     assert.ok(
       remedies.some((remedy) =>
-        /slice s1: .*waits 21 seconds \(Office 365 suggested 3 seconds, but the last time this mailbox was throttled it was refused until then\)/.test(
+        /slice s1: .*waits 23 seconds \(Office 365 suggested 3 seconds, but the last time this mailbox was throttled it was refused until about then: that wait and a margin\)/.test(
           remedy,
         ),
       ),
@@ -1146,13 +1147,13 @@ describe("engine: a sliced mailbox learns how long Exchange Online refuses it (v
       "9s s1 0 throttled",
       "21s s1 100 throttled",
       // 20 where 100 went through before: back to the suggestion, doubled again.
-      "42s s1 20 throttled",
-      "45s s1 0 throttled",
-      "51s s1 0 throttled",
-      "63s s1 20 throttled",
-      "84s s1 20 ok",
+      "44.1s s1 20 throttled",
+      "47.1s s1 0 throttled",
+      "53.1s s1 0 throttled",
+      "65.1s s1 20 throttled",
+      "88.2s s1 20 ok",
     ]);
-    assert.deepEqual(waits(), ["3s", "6s", "12s", "21s", "3s", "6s", "12s", "21s"]);
+    assert.deepEqual(waits(), ["3s", "6s", "12s", "23s", "3s", "6s", "12s", "23s"]);
   });
 
   it("once refused, its slices run at once well under its budget and one alone near its end: one refusal per later episode", async () => {

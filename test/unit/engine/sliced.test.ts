@@ -3,7 +3,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { countAndDecide, type AttemptCounts } from "../../../src/engine/engine.js";
-import { AT_ONCE_SHARE, slicedMailboxes, slicesAtOnce } from "../../../src/engine/sliced.js";
+import {
+  AT_ONCE_SHARE,
+  slicedMailboxes,
+  slicesAtOnce,
+  withMargin,
+} from "../../../src/engine/sliced.js";
 import { sliceResult } from "../../helpers/attempts.js";
 
 const learnt = { refused: true, stillRefused: false, waitedEnough: false, allowance: 200 };
@@ -50,6 +55,14 @@ describe("slicesAtOnce", () => {
     assert.equal(slicesAtOnce(4, { ...learnt, copiedSinceRefusal: 149 }), 4);
     assert.equal(slicesAtOnce(4, { ...learnt, copiedSinceRefusal: 150 }), 1);
     assert.equal(slicesAtOnce(4, { ...learnt, copiedSinceRefusal: 260 }), 1);
+  });
+});
+
+describe("withMargin", () => {
+  it("a tenth more than the remembered wait, at least a second", () => {
+    assert.equal(withMargin(21_000), 23_100);
+    assert.equal(withMargin(5000), 6000);
+    assert.equal(withMargin(90_000), 99_000);
   });
 });
 
