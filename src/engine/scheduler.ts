@@ -15,8 +15,8 @@ export interface Job<T> {
  * Runs `work` for every item, `concurrency` at a time (a number, or a limit that changes while it
  * runs: a lower limit lets running work finish and starts nothing until below it). `work` returns
  * a delay when the item must run again later; the slot is then given to another item instead of
- * waiting (one slot per waiting group is kept for it). Stops starting new work once `signal` is aborted and returns the items that never
- * finished.
+ * waiting (one slot per waiting group is kept for it). Stops starting new work once `signal` is
+ * aborted and returns the items that never finished.
  */
 export async function schedule<T>(
   items: readonly T[],

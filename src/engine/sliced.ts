@@ -115,7 +115,10 @@ interface MailboxThrottling {
   episodeStart?: number;
   /** Its current wait is the one that got its last episode through (`slicesAtOnce`). */
   waitedEnough: boolean;
-  /** When its last refusal was settled, and the counts before it: a slice refused beside it is the same refusal. */
+  /**
+   * When its last refusal was settled, and the counts before it: a slice that was running then
+   * and is refused too met the same refusal.
+   */
   lastRefusal?: { at: number; before: Pick<SharedThrottling, "throttled" | "throttledAgain"> };
   /** The wait after an episode's first refusal that last got it through. */
   rememberedMs?: number;

@@ -134,7 +134,7 @@ function throttledRetry(
   // learns the window by doubling, and a copy may mean the budget is back). A sliced mailbox is
   // several runs on one budget: every refused try after a wait that was too short is a slice's
   // attempt thrown away with its login and listing, so its episodes start, and double, from the
-  // wait its last one needed (engine/sliced.ts). Never shorter, tried halfway towards a wait
+  // wait its last one needed, with a margin (engine/sliced.ts). Never shorter, tried halfway towards a wait
   // that was refused: a run that starts just before the server takes it again has its header
   // fetch refused and its next command not, and imapsync then copies what it could not identify
   // under an added Message-Id, a second time (seen with bisected waits: 54 duplicates).
