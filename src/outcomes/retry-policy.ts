@@ -48,7 +48,8 @@ export interface RetryHistory {
   quietMs: number;
   /**
    * A sliced mailbox only: how long its last throttling episode kept refusing it (from the first
-   * refusal to the end of the wait that got it through). Its next episode starts there.
+   * refusal to the end of the wait that got it through), with engine/sliced.ts's margin. Its next
+   * episode starts there.
    */
   rememberedMs?: number;
 }
