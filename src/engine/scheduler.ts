@@ -67,7 +67,8 @@ export async function schedule<T>(
    * mailbox that took its slot does. A late try would also teach it a longer wait than the server
    * asked for (engine/sliced.ts), paid at every later refusal. At least one slot stays for the
    * others. Counted per group as jobs wait and go (`delayedIn`), not by a look at every waiting
-   * job at each start: a look measured 8.9 ms of tool CPU per mailbox at 10,000 against 6.7 ms.
+   * job at each start (that look measured 8.9 ms of tool CPU per mailbox at 10,000 under load 2-4,
+   * this tally 6.7 ms on a quiet machine: not a paired figure, so the measured one stays).
    */
   const kept = () => {
     let waitingGroups = 0;
